@@ -1,0 +1,1 @@
+"""HTTP surfaces: one module per surface (OpenAI dialect, native dialect, health)."""

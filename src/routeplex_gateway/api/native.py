@@ -1,0 +1,321 @@
+"""The native dialect: `POST /api/v1/chat` (plain and SSE streaming with `start` / `delta` /
+`done` / `error` events), `POST /api/v1/chat/estimate` and `GET /api/v1/models`, in the
+`{"success": …, "data" | "error": …}` envelope of DESIGN.md §2.2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, AsyncIterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..canonical import Chunk, Usage
+from ..errors import ErrorCode, GatewayError, internal_error, validation
+from ..exchange import Exchange
+from ..gateway import Gateway
+from ..metering.pricing import picousd_to_usd
+from ..metering.record import Endpoint
+from ..metering.tokens import confidence, estimate_input_tokens
+from ..routing.catalog import AUTO_MODEL, CatalogModel
+from ..routing.router import Needs, StartedStream
+from .validation import truthy, validate_chat_body, validate_messages, validate_strategy
+from .wire import SSE_DONE, EventStream, json_response, read_json, sse
+
+DEFAULT_MAX_OUTPUT_TOKENS = 512
+_BUFFER_S = 0.1  # buffered stream_mode: flush at a sentence end or after this long
+_SENTENCE_ENDS = (". ", "! ", "? ", ".\n", "!\n", "?\n", "\n\n")
+_ENHANCEMENT = (
+    "Answer accurately and directly. Structure longer answers with short paragraphs or "
+    "lists, and state any assumption you make about an ambiguous request."
+)
+
+
+def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
+    headers = dict(error.headers)
+    if error.retry_after_s is not None and error.status in (429, 503):
+        headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
+    if ex is not None:
+        headers["X-Request-Id"] = ex.request_id
+    return json_response(error.native_body(), error.status, headers)
+
+
+def _ok(data: Any, headers: dict[str, str] | None = None) -> Response:
+    return json_response(orjson.dumps({"success": True, "data": data}), 200, headers)
+
+
+def _usd(value: Decimal | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+def _usage(ex: Exchange) -> dict[str, Any]:
+    usage = ex.usage
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+        "cost_usd": _usd(ex.cost_usd),
+        "internal_reasoning_tokens": usage.reasoning_tokens,
+    }
+
+
+def _openai_body(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The native request as an OpenAI-shaped body, and the native-only options."""
+    if not isinstance(body, dict):
+        raise validation("The request body must be a JSON object.")
+    validate_messages(body.get("messages"))
+    model = body.get("model")
+    mode = body.get("mode") or ("manual" if model else AUTO_MODEL)
+    if mode not in ("manual", AUTO_MODEL):
+        raise GatewayError(
+            ErrorCode.INVALID_MODE, f"'mode' must be 'manual' or '{AUTO_MODEL}'.", param="mode"
+        )
+    if mode == "manual" and not model:
+        raise validation("'model' is required in manual mode.", "model")
+    if model is not None and not isinstance(model, str):
+        raise validation("'model' must be a string.", "model")
+    stream_mode = body.get("stream_mode", "buffered")
+    if stream_mode not in ("buffered", "realtime"):
+        raise validation("'stream_mode' must be 'buffered' or 'realtime'.", "stream_mode")
+    max_output = body.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS)
+    enhance = body.get("enhance_prompt", False)
+    for name, value in (
+        ("enhance_prompt", enhance),
+        ("test_mode", body.get("test_mode", False)),
+        ("stream", body.get("stream", False)),
+    ):
+        if not isinstance(value, bool):
+            raise validation(f"'{name}' must be a boolean.", name)
+    messages = list(body["messages"])
+    if enhance:
+        messages.insert(0, {"role": "system", "content": _ENHANCEMENT})
+    openai_body: dict[str, Any] = {
+        "model": AUTO_MODEL if mode == AUTO_MODEL else model,
+        "messages": messages,
+        "max_tokens": max_output,
+        "stream": body.get("stream", False),
+    }
+    if body.get("temperature") is not None:
+        openai_body["temperature"] = body["temperature"]
+    options = {
+        "strategy": validate_strategy(body.get("strategy"), "strategy"),
+        "test_mode": body.get("test_mode", False),
+        "stream_mode": stream_mode,
+        "enhancement": {"applied": True, "method": "system_guidance"} if enhance else None,
+    }
+    return openai_body, options
+
+
+async def chat(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    try:
+        ex = gw.begin(Endpoint.NATIVE_CHAT)
+    except GatewayError as error:
+        return error_response(error)
+    try:
+        ex.principal = await gw.keys.authenticate(request.headers.get("authorization"))
+        openai_body, options = _openai_body(await read_json(request, gw.settings.max_body_bytes))
+        try:
+            chat_request = validate_chat_body(openai_body)
+        except GatewayError as error:
+            if error.param == "max_tokens":  # the native name for it
+                error.param = "max_output_tokens"
+                error.message = error.message.replace("'max_tokens'", "'max_output_tokens'")
+            raise
+        test_mode = options["test_mode"] or truthy(request.headers.get("x-routeplex-test-mode"))
+        strategy = options["strategy"] or validate_strategy(
+            request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
+        )
+        plan = gw.route(
+            ex, chat_request, openai_body["model"], strategy=strategy, test_mode=test_mode
+        )
+        if chat_request.stream:
+            started = await gw.router.open_stream(ex, chat_request, plan)
+            events = _events(gw, ex, started, buffered=options["stream_mode"] == "buffered")
+            return EventStream(events, headers={"X-Request-Id": ex.request_id})
+        response = await gw.router.complete(ex, chat_request, plan)
+    except GatewayError as error:
+        gw.finish(ex, error.status, error)
+        return error_response(error, ex)
+    gw.settle(ex, response.usage)
+    choices = response.body.get("choices") or [{}]
+    message = choices[0].get("message") or {}
+    data = {
+        "id": ex.request_id,
+        "output": message.get("content") or "",
+        "model_used": ex.model.id if ex.model else None,
+        "provider": ex.deployment.provider if ex.deployment else None,
+        "routing_mode": ex.routing_mode.value,
+        "fallback_used": ex.fallback_used,
+        "latency_ms": ex.elapsed_ms(),
+        "usage": _usage(ex),
+        "enhancement": options["enhancement"],
+    }
+    gw.finish(ex, 200)
+    return _ok(
+        data, {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
+    )
+
+
+def _event(payload: dict[str, Any]) -> bytes:
+    return sse(orjson.dumps(payload))
+
+
+def _text(chunk: Chunk) -> str:
+    for choice in chunk.data.get("choices") or ():
+        delta = choice.get("delta") or {}
+        content = delta.get("content")
+        if isinstance(content, str):
+            return content
+    return ""
+
+
+async def _texts(started: StartedStream) -> AsyncIterator[str]:
+    if started.first is not None:
+        yield _text(started.first)
+    async for chunk in started.rest:
+        yield _text(chunk)
+
+
+async def _paced(texts: AsyncIterator[str]) -> AsyncIterator[str]:
+    """Buffered mode: whole sentences, or whatever ~100 ms brought."""
+    pending = ""
+    last_flush = time.monotonic()
+    async for text in texts:
+        pending += text
+        cut = (
+            max(pending.rfind(end) + len(end) for end in _SENTENCE_ENDS if pending.rfind(end) >= 0)
+            if any(e in pending for e in _SENTENCE_ENDS)
+            else 0
+        )
+        if cut:
+            yield pending[:cut]
+            pending, last_flush = pending[cut:], time.monotonic()
+        elif pending and time.monotonic() - last_flush >= _BUFFER_S:
+            yield pending
+            pending, last_flush = "", time.monotonic()
+    if pending:
+        yield pending
+
+
+async def _events(
+    gw: Gateway, ex: Exchange, started: StartedStream, *, buffered: bool
+) -> AsyncGenerator[bytes, None]:
+    status, error = 200, None
+    try:
+        ex.first_byte()
+        yield _event({"type": "start", "request_id": ex.request_id})
+        texts = _paced(_texts(started)) if buffered else _texts(started)
+        try:
+            async for text in texts:
+                if text:
+                    yield _event({"type": "delta", "content": text})
+        except GatewayError as broken:
+            error = broken
+            gw.settle(ex, started.stream.usage)
+            yield _event({"type": "error", "message": broken.message, "code": broken.code.value})
+            yield SSE_DONE
+            return
+        gw.settle(ex, started.stream.usage)
+        yield _event(
+            {
+                "type": "done",
+                "model_used": ex.model.id if ex.model else None,
+                "provider": ex.deployment.provider if ex.deployment else None,
+                "usage": _usage(ex),
+                "finish_reason": started.stream.finish_reason,
+                "latency_ms": ex.elapsed_ms(),
+            }
+        )
+        yield SSE_DONE
+    except (asyncio.CancelledError, GeneratorExit):
+        status = 499
+        raise
+    except Exception:
+        status, error = 500, internal_error()
+        raise
+    finally:
+        await started.stream.aclose()
+        gw.finish(ex, status, error)
+
+
+def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:
+    price = gw.catalog.pricer.price(model.id)
+    per_in, per_out = price.per_1k() if price is not None else (None, None)
+    return {"input_per_1k": _usd(per_in), "output_per_1k": _usd(per_out)}
+
+
+async def estimate(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    try:
+        body = await read_json(request, gw.settings.max_body_bytes)
+        if not isinstance(body, dict):
+            raise validation("The request body must be a JSON object.")
+        validate_messages(body.get("messages"))
+        name = body.get("model")
+        if name is not None and name != AUTO_MODEL:
+            model = gw.catalog.resolve(name) if isinstance(name, str) else None
+            if model is None:
+                raise GatewayError(ErrorCode.INVALID_MODEL, "Unknown model.", param="model")
+        else:
+            candidates = gw.router.auto_models(Needs.of(body), test_mode=False)
+            if not candidates:
+                raise GatewayError(ErrorCode.PROVIDER_UNAVAILABLE, "No model is available.")
+            model = candidates[0]
+        max_output = body.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS)
+        if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 1:
+            raise validation("'max_output_tokens' must be a positive integer.", "max_output_tokens")
+        max_output = min(max_output, model.max_output_tokens)
+    except GatewayError as error:
+        return error_response(error)
+    input_tokens = estimate_input_tokens(body["messages"])
+    usage = Usage(input_tokens=input_tokens, output_tokens=max_output)
+    cost = gw.catalog.pricer.cost_picousd(model.id, usage)
+    return _ok(
+        {
+            "model": model.id,
+            "input_tokens": input_tokens,
+            "max_output_tokens": max_output,
+            "total_tokens": input_tokens + max_output,
+            "estimated_cost_usd": _usd(picousd_to_usd(cost)) if cost is not None else None,
+            "confidence": confidence(model.provider),
+            "pricing": _pricing(gw, model),
+        }
+    )
+
+
+async def models(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    data = []
+    today = datetime.now(UTC).date()
+    for model in gw.catalog.models.values():
+        caps = model.capabilities
+        data.append(
+            {
+                "id": model.id,
+                "display_name": model.display_name,
+                "provider": model.provider,
+                "tier": model.tier,
+                "context_window": model.context_window,
+                "max_output_tokens": model.max_output_tokens,
+                "health": "healthy" if gw.router.servable(model) else "down",
+                "pricing": _pricing(gw, model),
+                "capabilities": {
+                    "streaming": caps.streaming,
+                    "functions": caps.tools,
+                    "vision": caps.vision,
+                },
+                "aliases": list(model.aliases),
+                "deprecated": model.deprecated(today),
+                "deprecation_date": model.deprecation_date.isoformat()
+                if model.deprecation_date
+                else None,
+            }
+        )
+    return _ok(data)

@@ -1,0 +1,140 @@
+"""The OpenAI dialect: `POST /v1/chat/completions` and `GET /v1/models`.
+
+Responses are OpenAI's own shapes (validated against OpenAI's schema in the tests) plus an
+`x_routeplex` object; errors use OpenAI's envelope with RoutePlex codes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..errors import GatewayError, internal_error
+from ..exchange import Exchange
+from ..gateway import Gateway
+from ..metering.record import Endpoint
+from ..routing.catalog import AUTO_MODEL
+from ..routing.router import StartedStream
+from .validation import truthy, validate_chat_body, validate_strategy
+from .wire import SSE_DONE, EventStream, json_response, read_json, sse
+
+_MODELS_CREATED = 1_700_000_000  # the catalog has no creation dates; a fixed, honest epoch
+
+
+def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
+    headers = dict(error.headers)
+    if error.retry_after_s is not None and error.status in (429, 503):
+        headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
+    if ex is not None:
+        headers["X-Request-Id"] = ex.request_id
+    return json_response(error.openai_body(), error.status, headers)
+
+
+def _headers(ex: Exchange) -> dict[str, str]:
+    return {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
+
+
+async def chat_completions(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    try:
+        ex = gw.begin(Endpoint.OPENAI_CHAT)
+    except GatewayError as error:
+        return error_response(error)
+    try:
+        ex.principal = await gw.keys.authenticate(request.headers.get("authorization"))
+        body = await read_json(request, gw.settings.max_body_bytes)
+        chat = validate_chat_body(body)
+        strategy = validate_strategy(
+            request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
+        )
+        test_mode = truthy(request.headers.get("x-routeplex-test-mode"))
+        plan = gw.route(ex, chat, body["model"], strategy=strategy, test_mode=test_mode)
+        if chat.stream:
+            started = await gw.router.open_stream(ex, chat, plan)
+            return EventStream(_events(gw, ex, started), headers=_headers(ex))
+        response = await gw.router.complete(ex, chat, plan)
+    except GatewayError as error:
+        gw.finish(ex, error.status, error)
+        return error_response(error, ex)
+    gw.settle(ex, response.usage)
+    out = response.body
+    out["x_routeplex"] = ex.routeplex_info()
+    headers = _headers(ex)
+    gw.finish(ex, 200)
+    return json_response(orjson.dumps(out), 200, headers)
+
+
+def _final_chunk(ex: Exchange, template: dict[str, Any]) -> bytes:
+    """The last chunk before [DONE]: usage and x_routeplex, whether or not they were asked for."""
+    final: dict[str, Any] = {
+        "id": template.get("id") or ex.request_id,
+        "object": "chat.completion.chunk",
+        "created": template.get("created") or int(time.time()),
+        "model": template.get("model") or (ex.model.id if ex.model else ""),
+        "choices": [],
+    }
+    if ex.usage.known:
+        final["usage"] = ex.usage.openai()
+    final["x_routeplex"] = ex.routeplex_info()
+    return orjson.dumps(final)
+
+
+async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGenerator[bytes, None]:
+    status, error = 200, None
+    template: dict[str, Any] = started.first.data if started.first is not None else {}
+    try:
+        if started.first is not None:
+            ex.first_byte()
+            yield sse(started.first.encoded())
+        try:
+            async for chunk in started.rest:
+                yield sse(chunk.encoded())
+        except GatewayError as broken:
+            # Past the first byte there is no retrying: end the stream the way OpenAI does.
+            error = broken
+            gw.settle(ex, started.stream.usage)
+            yield sse(orjson.dumps({"error": orjson.loads(broken.openai_body())["error"]}))
+            yield SSE_DONE
+            return
+        gw.settle(ex, started.stream.usage)
+        yield sse(_final_chunk(ex, template))
+        yield SSE_DONE
+    except (asyncio.CancelledError, GeneratorExit):
+        status = 499  # the client went away mid-stream
+        raise
+    except Exception:
+        status, error = 500, internal_error()
+        raise
+    finally:
+        await started.stream.aclose()
+        gw.finish(ex, status, error)
+
+
+async def list_models(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    try:
+        await gw.keys.authenticate(request.headers.get("authorization"))
+    except GatewayError as error:
+        return error_response(error)
+    data: list[dict[str, Any]] = [
+        {"id": AUTO_MODEL, "object": "model", "created": _MODELS_CREATED, "owned_by": "routeplex"}
+    ]
+    for model in gw.catalog.available():
+        if not gw.router.servable(model):
+            continue
+        entry: dict[str, Any] = {
+            "id": model.id,
+            "object": "model",
+            "created": _MODELS_CREATED,
+            "owned_by": model.provider,
+        }
+        if model.deprecation_date is not None:
+            entry["shutdown_date"] = model.deprecation_date.isoformat()
+        data.append(entry)
+    return json_response(orjson.dumps({"object": "list", "data": data}))

@@ -1,0 +1,126 @@
+"""HTTP plumbing the surfaces share: bounded JSON bodies, JSON responses, and an SSE
+response that notices a client going away and always closes its event source.
+
+Bodies are read into memory only, up to `max_body_bytes`; nothing is spooled to disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
+
+import orjson
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from ..errors import ErrorCode, GatewayError
+
+_JSON = "application/json"
+
+
+async def read_json(request: Request, max_bytes: int) -> Any:
+    """The request body parsed as JSON, or a GatewayError saying what is wrong with it."""
+    content_type = request.headers.get("content-type", _JSON).split(";")[0].strip().lower()
+    if content_type not in (_JSON, "") and not content_type.endswith("+json"):
+        raise GatewayError(
+            ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+            "The request body must be JSON (Content-Type: application/json).",
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(max_bytes)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        raise GatewayError(ErrorCode.BAD_REQUEST, "The client closed the request.") from None
+    raw = b"".join(chunks)
+    if not raw:
+        raise GatewayError(ErrorCode.BAD_REQUEST, "The request body is empty; send JSON.")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # Deliberately no position or excerpt: the excerpt would be the caller's content.
+        raise GatewayError(ErrorCode.BAD_REQUEST, "The request body is not valid JSON.") from None
+
+
+def _too_large(max_bytes: int) -> GatewayError:
+    return GatewayError(
+        ErrorCode.PAYLOAD_TOO_LARGE,
+        f"The request body exceeds the limit of {max_bytes} bytes.",
+        details={"max_bytes": max_bytes},
+    )
+
+
+def json_response(
+    content: bytes, status: int = 200, headers: Mapping[str, str] | None = None
+) -> Response:
+    return Response(content, status_code=status, headers=headers, media_type=_JSON)
+
+
+class EventStream(Response):
+    """`text/event-stream` from an async generator of ready-framed bytes.
+
+    When the client disconnects, the generator is cancelled and then closed, so its `finally`
+    blocks (closing the upstream request, recording metadata) always run promptly.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(
+        self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str] | None = None
+    ) -> None:
+        # Like StreamingResponse: no Content-Length, the body is open-ended.
+        self.status_code = 200
+        self.background = None
+        self.init_headers(
+            {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})}
+        )
+        self._events = events
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        pump = asyncio.ensure_future(self._pump(send))
+        listen = asyncio.ensure_future(_wait_disconnect(receive))
+        try:
+            await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (pump, listen):
+                if not task.done():
+                    task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await pump
+            with contextlib.suppress(asyncio.CancelledError):
+                await listen
+            await self._events.aclose()
+        if pump.done() and not pump.cancelled() and pump.exception() is not None:
+            raise pump.exception()  # type: ignore[misc]
+
+    async def _pump(self, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        async for event in self._events:
+            await send({"type": "http.response.body", "body": event, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _wait_disconnect(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+def sse(payload: bytes) -> bytes:
+    return b"data: " + payload + b"\n\n"
+
+
+SSE_DONE = b"data: [DONE]\n\n"

@@ -1,0 +1,108 @@
+"""The ASGI application, built by `create_app(settings)`: routes as data, a lifespan that
+starts and stops the gateway, and error handling that always answers in the right envelope.
+Nothing happens at import time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .api import health, native, openai
+from .config import Settings
+from .errors import ErrorCode, GatewayError, internal_error
+from .gateway import Gateway
+
+log = logging.getLogger(__name__)
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response (pure ASGI: no per-request overhead
+    beyond a list append)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in _SECURITY_HEADERS if n not in present]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _envelope(request: Request, error: GatewayError) -> Response:
+    if request.url.path.startswith("/v1"):
+        return openai.error_response(error)
+    return native.error_response(error)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        error = GatewayError(ErrorCode.NOT_FOUND, "No such endpoint.")
+    elif exc.status_code == 405:
+        error = GatewayError(
+            ErrorCode.METHOD_NOT_ALLOWED, "This method is not allowed on this endpoint."
+        )
+    else:
+        error = GatewayError(ErrorCode.BAD_REQUEST, "Bad request.")
+    return _envelope(request, error)
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # The type only: an exception's message or locals could hold request content.
+    log.error("unhandled error", extra={"error_type": type(exc).__name__})
+    return _envelope(request, internal_error())
+
+
+def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starlette:
+    gateway = Gateway(settings, simulator_url=simulator_url)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            yield
+        finally:
+            await gateway.stop()
+
+    routes = [
+        Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
+        Route("/v1/models", openai.list_models, methods=["GET"]),
+        Route("/api/v1/chat", native.chat, methods=["POST"]),
+        Route("/api/v1/chat/estimate", native.estimate, methods=["POST"]),
+        Route("/api/v1/models", native.models, methods=["GET"]),
+        Route("/health", health.health, methods=["GET"]),
+        Route("/metrics", health.metrics, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+    )
+    app.state.gateway = gateway
+    app.add_middleware(SecurityHeaders)
+    return app

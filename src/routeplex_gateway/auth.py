@@ -1,0 +1,200 @@
+"""API keys: generation, hashing, and the in-memory lookup that keeps auth off the database.
+
+A key is `rp_live_` + 256 random bits; only its SHA-256 is stored (a slow hash buys nothing
+against keys of that entropy, and the hot path can afford one SHA-256). Every process holds
+the active keys in memory and reloads what changed every `key_refresh_s` seconds, which bounds
+how long a revocation made in another process takes to apply here; one made through this
+process applies at once. A key never seen before costs one lookup, after which it is cached —
+and so is its absence, so unknown keys cannot make the database work on every request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .errors import ErrorCode, GatewayError
+from .storage import Account, ApiKey, StorageError, Store
+
+KEY_PREFIX = "rp_live_"
+_NEGATIVE_CACHE_MAX = 10_000
+
+log = logging.getLogger(__name__)
+
+
+def generate_key() -> str:
+    return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def display_prefix(key: str) -> str:
+    return key[: len(KEY_PREFIX) + 4]
+
+
+def mask_key(key: str) -> str:
+    """How a key may ever appear in output: its display prefix and last 4 characters."""
+    return f"{display_prefix(key)}…{key[-4:]}" if len(key) > 16 else "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: the key and its account, as the hot path needs them."""
+
+    key_id: str
+    key_hash: str
+    account_id: str
+    account_name: str
+    plan: str
+    limits: Mapping[str, Any] | None
+    allowed_models: tuple[str, ...] | None
+    expires_at: datetime | None
+    revoked: bool
+    disabled: bool
+
+
+def _principal(key: ApiKey, account: Account) -> Principal:
+    return Principal(
+        key_id=key.id,
+        key_hash=key.key_hash,
+        account_id=account.id,
+        account_name=account.name,
+        plan=account.plan,
+        limits=account.limits,
+        allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
+        expires_at=key.expires_at,
+        revoked=key.revoked_at is not None,
+        disabled=account.disabled,
+    )
+
+
+async def issue_key(
+    store: Store,
+    account_id: str,
+    *,
+    name: str | None = None,
+    expires_in_days: int | None = None,
+    allowed_models: list[str] | None = None,
+) -> tuple[str, ApiKey]:
+    """Create a key; return its plaintext (to be shown once) and its stored record."""
+    plaintext = generate_key()
+    expires_at = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    record = await store.insert_key(
+        account_id=account_id,
+        name=name,
+        key_hash=hash_key(plaintext),
+        display_prefix=display_prefix(plaintext),
+        last4=plaintext[-4:],
+        expires_at=expires_at,
+        allowed_models=allowed_models,
+    )
+    return plaintext, record
+
+
+def bearer_token(header: str | None) -> str:
+    if not header:
+        raise GatewayError(
+            ErrorCode.UNAUTHENTICATED,
+            "Missing API key: send 'Authorization: Bearer rp_live_…'.",
+        )
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise GatewayError(
+            ErrorCode.UNAUTHENTICATED,
+            "Malformed Authorization header: expected 'Bearer rp_live_…'.",
+        )
+    return token
+
+
+class KeyCache:
+    """Active keys by hash, refreshed in the background."""
+
+    def __init__(self, store: Store, refresh_s: float) -> None:
+        self._store = store
+        self._refresh_s = refresh_s
+        self._keys: dict[str, Principal] = {}
+        self._unknown: dict[str, float] = {}
+        self._since: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._reload()
+        self._task = asyncio.create_task(self._refresh_forever(), name="key-cache-refresh")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _reload(self) -> None:
+        started = datetime.now(UTC)
+        for key, account in await self._store.keys_changed_since(self._since):
+            self._keys[key.key_hash] = _principal(key, account)
+        # Overlap the windows slightly: a change committed while we read is picked up next time.
+        self._since = started - timedelta(seconds=1)
+        self._unknown.clear()
+
+    async def _refresh_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._refresh_s)
+            try:
+                await self._reload()
+            except StorageError:
+                log.warning("key refresh failed; serving from the cached keys")
+
+    def forget(self, key_hash: str) -> None:
+        """Drop a key at once (revoked through this process)."""
+        principal = self._keys.get(key_hash)
+        if principal is not None:
+            self._keys[key_hash] = dataclasses.replace(principal, revoked=True)
+
+    async def authenticate(self, header: str | None) -> Principal:
+        token = bearer_token(header)
+        key_hash = hash_key(token)
+        principal = self._keys.get(key_hash)
+        if principal is None:
+            principal = await self._lookup(key_hash)
+        # Dict lookup is by a hash of the key; compare the full digest in constant time anyway.
+        if principal is None or not hmac.compare_digest(principal.key_hash, key_hash):
+            raise GatewayError(ErrorCode.INVALID_API_KEY, "Invalid API key.")
+        if principal.revoked or principal.disabled:
+            raise GatewayError(ErrorCode.INVALID_API_KEY, "This API key has been revoked.")
+        if principal.expires_at is not None and principal.expires_at <= datetime.now(UTC):
+            raise GatewayError(ErrorCode.EXPIRED_API_KEY, "This API key has expired.")
+        return principal
+
+    async def _lookup(self, key_hash: str) -> Principal | None:
+        now = time.monotonic()
+        if self._unknown.get(key_hash, 0.0) > now:
+            return None
+        try:
+            found = await self._store.find_key(key_hash)
+        except StorageError:
+            raise GatewayError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "The gateway cannot verify new API keys right now; try again shortly.",
+                retryable=True,
+            ) from None
+        if found is None:
+            if len(self._unknown) >= _NEGATIVE_CACHE_MAX:
+                self._unknown.clear()
+            self._unknown[key_hash] = now + self._refresh_s
+            return None
+        principal = _principal(*found)
+        self._keys[key_hash] = principal
+        return principal

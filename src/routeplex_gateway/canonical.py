@@ -1,0 +1,137 @@
+"""The one internal request / response / stream / usage shape every provider speaks.
+
+OpenAI Chat Completions is the lingua franca: a `ChatRequest` carries an OpenAI-shaped body,
+a `ChatResponse` an OpenAI `chat.completion`, and a `ChatStream` yields encoded
+`chat.completion.chunk` payloads. Providers translate to and from their wire format at the
+edge; everything else in the gateway sees only these types. Keeping the body as a dict (not a
+validated model) is deliberate: OpenAI-shaped providers get every field passed through
+untouched, and the hot path parses only what it needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+
+@dataclass(slots=True)
+class Usage:
+    """Token counts as the provider reported them. `None` is unknown, never zero.
+
+    Conventions (those of genai-prices): `input_tokens` counts every prompt token, cache reads
+    and writes included; `output_tokens` counts every generated token, reasoning included.
+    """
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    @property
+    def total_tokens(self) -> int | None:
+        if self.input_tokens is None or self.output_tokens is None:
+            return None
+        return self.input_tokens + self.output_tokens
+
+    @property
+    def known(self) -> bool:
+        return self.input_tokens is not None and self.output_tokens is not None
+
+    def openai(self) -> dict[str, Any]:
+        """The usage object of an OpenAI chat completion (call only when `known`)."""
+        return {
+            "prompt_tokens": self.input_tokens or 0,
+            "completion_tokens": self.output_tokens or 0,
+            "total_tokens": self.total_tokens or 0,
+            "prompt_tokens_details": {
+                "cached_tokens": self.cache_read_tokens or 0,
+            },
+            "completion_tokens_details": {
+                "reasoning_tokens": self.reasoning_tokens or 0,
+            },
+        }
+
+
+@dataclass(slots=True, kw_only=True)
+class Deployment:
+    """Where one model is served: a provider endpoint, its key and its name for the model."""
+
+    provider: str  # provider instance name, e.g. "openai", "groq"
+    kind: str  # wire format: "openai", "anthropic", "gemini"
+    base_url: str
+    api_key: str = field(repr=False)
+    upstream_model: str
+    weight: int = 1
+    timeout_s: float = 120.0
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}:{self.upstream_model}"
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatRequest:
+    """A chat request in OpenAI shape, with the few fields the gateway itself acts on."""
+
+    body: dict[str, Any]
+    stream: bool
+    max_output_tokens: int | None
+
+
+@dataclass(slots=True, kw_only=True)
+class ChatResponse:
+    """A finished `chat.completion` body and the usage read from it."""
+
+    body: dict[str, Any]
+    usage: Usage
+
+
+@dataclass(slots=True)
+class Chunk:
+    """One `chat.completion.chunk`: its parsed form, and its encoding when it has one.
+
+    OpenAI-shaped upstreams hand over the bytes they sent, which are relayed as they are
+    (no re-encoding); translated providers build `data` and leave `raw` empty.
+    """
+
+    data: dict[str, Any]
+    raw: bytes | None = None
+
+    def encoded(self) -> bytes:
+        if self.raw is None:
+            self.raw = orjson.dumps(self.data)
+        return self.raw
+
+
+class ChatStream(Protocol):
+    """A started stream: iterate for `Chunk`s of `chat.completion.chunk`.
+
+    The provider has already received the response headers when a stream is returned, so a
+    failure before the first byte raises from `Provider.stream`, not from iteration. After
+    iteration ends, `usage` and `finish_reason` hold what the provider reported (usage `None`
+    members when it reported nothing). The provider's own final usage chunk is consumed here,
+    not yielded: the gateway writes the final chunk itself.
+    """
+
+    usage: Usage
+    finish_reason: str | None
+
+    def __aiter__(self) -> AsyncIterator[Chunk]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class Provider(Protocol):
+    """One wire format. Translation to and from it happens only inside its module."""
+
+    kind: str
+
+    async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse: ...
+
+    async def stream(self, request: ChatRequest, deployment: Deployment) -> ChatStream: ...
+
+    async def close(self) -> None: ...

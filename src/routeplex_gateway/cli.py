@@ -1,0 +1,447 @@
+"""The `routeplex` command: serve, simulate, migrate, accounts, keys, usage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import Settings, load_settings
+from .storage import AccountExists, Store
+
+T = TypeVar("T")
+
+app = typer.Typer(help="RoutePlex: a privacy-first AI gateway.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Manage API keys (shown once, stored only as a hash).", no_args_is_help=True
+)
+app.add_typer(accounts_app, name="accounts")
+app.add_typer(keys_app, name="keys")
+
+console = Console()
+err = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="ROUTEPLEX_CONFIG",
+        help="TOML config file.",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+DEMO_ACCOUNT = "demo"
+
+
+def _run(fn: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(fn())  # type: ignore[arg-type]
+
+
+async def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
+    store = await Store.open(settings.resolved_database_url)
+    try:
+        await store.migrate()
+        return await fn(store)
+    finally:
+        await store.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+# --- serve ---------------------------------------------------------------------------------
+async def _first_run(store: Store) -> str | None:
+    """Create the demo account and its first key; return the key the one time it exists."""
+    from .auth import issue_key
+
+    account = await store.get_account_by_name(DEMO_ACCOUNT)
+    if account is None:
+        account = await store.create_account(DEMO_ACCOUNT, plan="evaluation")
+    if await store.list_keys(account.id):
+        return None
+    plaintext, _ = await issue_key(store, account.id, name="demo")
+    return plaintext
+
+
+def _banner(settings: Settings, base: str, key: str | None, simulated: bool) -> None:
+    if simulated:
+        console.print(
+            "[bold black on yellow] SIMULATED PROVIDERS [/] No provider credentials are set, "
+            "so answers come from RoutePlex's built-in upstream simulator, not a real model.\n"
+            "Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL) to use a real provider.",
+        )
+    console.print(
+        f"RoutePlex listening on [bold]{base}[/]  (database: "
+        f"{settings.resolved_database_url.split('://')[0]})"
+    )
+    if key is None:
+        console.print("Use an existing key, or create one: routeplex keys create --account demo")
+        return
+    console.print(f"\nYour demo API key (shown once, stored only as a hash):\n\n  [bold]{key}[/]\n")
+    console.print("Try it with curl:\n")
+    console.print(
+        f"curl {base}/v1/chat/completions \\\n"
+        f"  -H 'Authorization: Bearer {key}' \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        '  -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", '
+        '"content": "Hello!"}]}\'\n',
+        soft_wrap=True,
+        highlight=False,
+    )
+    console.print("Or with the OpenAI Python SDK:\n")
+    console.print(
+        "from openai import OpenAI\n"
+        f'client = OpenAI(base_url="{base}/v1", api_key="{key}")\n'
+        'reply = client.chat.completions.create(model="gpt-4o-mini",\n'
+        '    messages=[{"role": "user", "content": "Hello!"}])\n'
+        "print(reply.choices[0].message.content)\n",
+        soft_wrap=True,
+        highlight=False,
+    )
+
+
+async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
+    import signal
+
+    import uvicorn
+
+    from .app import create_app
+    from .simulator.app import create_simulator_app
+
+    class Server(uvicorn.Server):
+        # Signals are handled once, below, for the gateway and its simulator together.
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
+
+    simulated = settings.simulate or (
+        settings.simulate is None and not settings.has_provider_credentials
+    )
+    simulator: Server | None = None
+    simulator_url = None
+    if simulated:
+        port = settings.simulator_port or _free_port()
+        simulator_url = f"http://127.0.0.1:{port}"
+        simulator = Server(
+            uvicorn.Config(
+                create_simulator_app(),
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+            )
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = await _with_store(settings, _first_run)
+    gateway = Server(
+        uvicorn.Config(
+            create_app(settings, simulator_url=simulator_url),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            server_header=False,
+            **ssl,
+        )
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(gateway, "should_exit", True))
+    scheme = "https" if ssl else "http"
+    _banner(settings, f"{scheme}://{settings.host}:{settings.port}", key, simulated)
+    side = asyncio.create_task(simulator.serve()) if simulator is not None else None
+    try:
+        # The gateway drains first (in-flight requests, metadata flush), then the simulator.
+        await gateway.serve()
+    finally:
+        if simulator is not None and side is not None:
+            simulator.should_exit = True
+            await side
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite file lives.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Start the gateway (and the upstream simulator when no provider is configured)."""
+    overrides = {
+        k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
+    }
+    settings = load_settings(config, **overrides)
+    if workers > 1:
+        err.print(
+            "[red]--workers > 1 needs shared limits in Redis (ROUTEPLEX_REDIS_URL), "
+            "which this build does not support yet; limits would silently multiply.[/]"
+        )
+        raise typer.Exit(2)
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    import uvloop
+
+    uvloop.run(_serve(settings, {}))
+
+
+@app.command()
+def simulate(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
+) -> None:
+    """Run the upstream simulator alone (OpenAI wire format, with fault injection)."""
+    from .simulator.server import serve_simulator
+
+    console.print(
+        f"Upstream simulator on http://{host}:{port} (POST /_simulator/faults to inject faults)"
+    )
+    asyncio.run(serve_simulator(host, port))
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Apply database migrations (also done at start-up)."""
+    settings = load_settings(config)
+
+    async def noop(store: Store) -> str:
+        return store.backend
+
+    backend = _run(lambda: _with_store(settings, noop))
+    console.print(f"Database ({backend}) is at the latest schema version.")
+
+
+# --- accounts ------------------------------------------------------------------------------
+@accounts_app.command("create")
+def accounts_create(
+    name: str,
+    plan: Annotated[str, typer.Option(help="Plan name.")] = "evaluation",
+    email: Annotated[str | None, typer.Option(help="Contact e-mail.")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an account."""
+    settings = load_settings(config)
+    try:
+        account = _run(
+            lambda: _with_store(settings, lambda s: s.create_account(name, plan=plan, email=email))
+        )
+    except AccountExists:
+        err.print(f"[red]An account named {name!r} already exists.[/]")
+        raise typer.Exit(1) from None
+    if as_json:
+        print(json.dumps({"id": account.id, "name": account.name, "plan": account.plan}))
+    else:
+        console.print(f"Created account {account.name} ({account.id}) on plan {account.plan}.")
+
+
+@accounts_app.command("list")
+def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List accounts."""
+    settings = load_settings(config)
+    accounts = _run(lambda: _with_store(settings, lambda s: s.list_accounts()))
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {"id": a.id, "name": a.name, "plan": a.plan, "disabled": a.disabled}
+                    for a in accounts
+                ]
+            )
+        )
+        return
+    table = Table("id", "name", "plan", "created")
+    for a in accounts:
+        table.add_row(a.id, a.name, a.plan, a.created_at.strftime("%Y-%m-%d"))
+    console.print(table)
+
+
+# --- keys ----------------------------------------------------------------------------------
+async def _account_id(store: Store, name: str) -> str:
+    account = await store.get_account_by_name(name)
+    if account is None:
+        err.print(f"[red]No account named {name!r}.[/]")
+        raise typer.Exit(1)
+    return account.id
+
+
+@keys_app.command("create")
+def keys_create(
+    account: Annotated[str, typer.Option("--account", help="Account name.")],
+    name: Annotated[str | None, typer.Option("--name", help="A name for the key.")] = None,
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", help="Days until expiry.", min=1)
+    ] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated allowed models.")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key. The key is printed once and stored only as a hash."""
+    from .auth import issue_key
+
+    settings = load_settings(config)
+    allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
+
+    async def create(store: Store) -> tuple[str, Any]:
+        account_id = await _account_id(store, account)
+        return await issue_key(
+            store, account_id, name=name, expires_in_days=expires_in, allowed_models=allowed
+        )
+
+    plaintext, record = _run(lambda: _with_store(settings, create))
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "key": plaintext,
+                    "id": record.id,
+                    "account": account,
+                    "name": record.name,
+                    "expires_at": _iso(record.expires_at),
+                }
+            )
+        )
+        return
+    console.print(f"Created key {record.id} for {account}. It is shown only now:\n")
+    console.print(f"  [bold]{plaintext}[/]\n", highlight=False)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str, typer.Option("--account", help="Account name.")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List an account's keys (never the keys themselves)."""
+    settings = load_settings(config)
+
+    async def fetch(store: Store) -> list[Any]:
+        return await store.list_keys(await _account_id(store, account))
+
+    keys = _run(lambda: _with_store(settings, fetch))
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "key": f"{k.display_prefix}…{k.last4}",
+            "created_at": _iso(k.created_at),
+            "expires_at": _iso(k.expires_at),
+            "status": "revoked"
+            if k.revoked_at
+            else ("expired" if k.expires_at and k.expires_at <= now else "active"),
+        }
+        for k in keys
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "key", "created", "expires", "status")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["name"] or "",
+            r["key"],
+            (r["created_at"] or "")[:10],
+            (r["expires_at"] or "")[:10],
+            r["status"],
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
+    """Revoke a key by id. Running gateways stop accepting it within ROUTEPLEX_KEY_REFRESH_S."""
+    settings = load_settings(config)
+    revoked = _run(lambda: _with_store(settings, lambda s: s.revoke_key(key_id)))
+    if not revoked:
+        err.print(f"[red]No active key {key_id!r}.[/]")
+        raise typer.Exit(1)
+    console.print(f"Revoked {key_id}.")
+
+
+# --- usage ---------------------------------------------------------------------------------
+@app.command()
+def usage(
+    account: Annotated[str | None, typer.Option(help="Account name (default: all).")] = None,
+    days: Annotated[int, typer.Option(help="How many days back, today included.", min=1)] = 7,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Requests, tokens and cost per day and model."""
+    from .metering.pricing import picousd_to_usd
+
+    settings = load_settings(config)
+    since = (datetime.now(UTC) - timedelta(days=days - 1)).date()
+
+    async def fetch(store: Store) -> list[Any]:
+        account_id = await _account_id(store, account) if account else None
+        return await store.usage(account_id=account_id, since=since)
+
+    rows = _run(lambda: _with_store(settings, fetch))
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "day": r.day.isoformat(),
+                        "account_id": r.account_id,
+                        "model": r.model,
+                        "requests": r.requests,
+                        "input_tokens": r.input_tokens,
+                        "output_tokens": r.output_tokens,
+                        "cache_read_tokens": r.cache_read_tokens,
+                        "reasoning_tokens": r.reasoning_tokens,
+                        "cost_usd": str(picousd_to_usd(r.cost_picousd)),
+                        "unknown_cost_requests": r.unknown_cost_requests,
+                    }
+                    for r in rows
+                ]
+            )
+        )
+        return
+    table = Table("day", "account", "model", "requests", "input", "output", "cost (USD)")
+    for r in rows:
+        cost = f"{picousd_to_usd(r.cost_picousd):.6f}"
+        if r.unknown_cost_requests:
+            cost += f" (+{r.unknown_cost_requests} unpriced)"
+        table.add_row(
+            r.day.isoformat(),
+            r.account_id,
+            r.model,
+            str(r.requests),
+            str(r.input_tokens),
+            str(r.output_tokens),
+            cost,
+        )
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,147 @@
+"""The one error hierarchy: RoutePlex error code → HTTP status, retryable flag, both envelopes.
+
+Every refusal the gateway makes is a `GatewayError`. Its `message` is written by the gateway
+and never quotes the prompt; a provider's own text may ride along in `provider_message` to be
+relayed to the caller, but it is never logged or stored (it is not part of `__str__`).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+
+class ErrorCode(StrEnum):
+    UNAUTHENTICATED = "unauthenticated"
+    INVALID_API_KEY = "invalid_api_key"
+    EXPIRED_API_KEY = "expired_api_key"
+    FORBIDDEN_MODEL = "forbidden_model"
+    VALIDATION_ERROR = "validation_error"
+    BAD_REQUEST = "bad_request"
+    INVALID_MODEL = "invalid_model"
+    INVALID_MODE = "invalid_mode"
+    EMPTY_MESSAGES = "empty_messages"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    RATE_LIMITED = "rate_limited"
+    DAILY_LIMIT_EXCEEDED = "daily_limit_exceeded"
+    DAILY_COST_LIMIT_EXCEEDED = "daily_cost_limit_exceeded"
+    QUOTA_EXCEEDED = "quota_exceeded"
+    PROVIDER_ERROR = "provider_error"
+    ALL_PROVIDERS_FAILED = "all_providers_failed"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    PROVIDER_TIMEOUT = "provider_timeout"
+    INTERNAL_ERROR = "internal_error"
+
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.INVALID_API_KEY: 401,
+    ErrorCode.EXPIRED_API_KEY: 401,
+    ErrorCode.FORBIDDEN_MODEL: 403,
+    ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.INVALID_MODEL: 400,
+    ErrorCode.INVALID_MODE: 400,
+    ErrorCode.EMPTY_MESSAGES: 400,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.DAILY_LIMIT_EXCEEDED: 429,
+    ErrorCode.DAILY_COST_LIMIT_EXCEEDED: 429,
+    ErrorCode.QUOTA_EXCEEDED: 429,
+    ErrorCode.PROVIDER_ERROR: 502,
+    ErrorCode.ALL_PROVIDERS_FAILED: 502,
+    ErrorCode.PROVIDER_UNAVAILABLE: 503,
+    ErrorCode.PROVIDER_TIMEOUT: 504,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+# The OpenAI envelope's `type`, chosen so OpenAI SDKs raise their usual exception classes.
+_OPENAI_TYPE: dict[int, str] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    405: "invalid_request_error",
+    413: "invalid_request_error",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+}
+
+
+class GatewayError(Exception):
+    """A refusal with a RoutePlex code. Safe to log: `str()` is the gateway's own message."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        param: str | None = None,
+        details: dict[str, Any] | None = None,
+        retryable: bool = False,
+        headers: dict[str, str] | None = None,
+        provider_message: str | None = None,
+        retry_after_s: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.param = param
+        self.details = details or {}
+        self.retryable = retryable
+        self.headers = headers or {}
+        self.provider_message = provider_message
+        self.retry_after_s = retry_after_s
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.code]
+
+    def _caller_message(self) -> str:
+        # The provider's words help the caller fix their request; relayed, never recorded.
+        if self.provider_message:
+            return f"{self.message} Provider said: {self.provider_message}"
+        return self.message
+
+    def openai_body(self) -> bytes:
+        return orjson.dumps(
+            {
+                "error": {
+                    "message": self._caller_message(),
+                    "type": _OPENAI_TYPE.get(self.status, "api_error"),
+                    "param": self.param,
+                    "code": self.code.value,
+                }
+            }
+        )
+
+    def native_body(self) -> bytes:
+        details = dict(self.details)
+        if self.param is not None:
+            details.setdefault("param", self.param)
+        return orjson.dumps(
+            {
+                "success": False,
+                "error": {
+                    "code": self.code.value,
+                    "message": self._caller_message(),
+                    "details": details,
+                },
+            }
+        )
+
+
+def validation(message: str, param: str | None = None) -> GatewayError:
+    return GatewayError(ErrorCode.VALIDATION_ERROR, message, param=param)
+
+
+def internal_error() -> GatewayError:
+    return GatewayError(ErrorCode.INTERNAL_ERROR, "The gateway failed to handle this request.")

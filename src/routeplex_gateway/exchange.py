@@ -1,0 +1,120 @@
+"""One request's lifecycle, from arrival to its metadata record.
+
+An `Exchange` collects, as the request moves through auth, routing and the provider, exactly
+the facts that the metadata record holds — and nothing else: it never sees the body. When the
+request ends, however it ends, `finish` turns those facts into one `RequestMetadata`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .canonical import Deployment, Usage
+from .errors import GatewayError
+from .metering.pricing import picousd_to_usd
+from .metering.record import Endpoint, RequestMetadata, RoutingMode
+
+if TYPE_CHECKING:
+    from .auth import Principal
+    from .routing.catalog import CatalogModel
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+@dataclass(slots=True)
+class Exchange:
+    endpoint: Endpoint
+    request_id: str = field(default_factory=new_request_id)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    principal: Principal | None = None
+    routing_mode: RoutingMode = RoutingMode.MANUAL
+    strategy: str | None = None
+    requested_model: str | None = None  # a catalog id, never the caller's raw string
+    model: CatalogModel | None = None
+    deployment: Deployment | None = None
+    attempts: int = 0
+    usage: Usage = field(default_factory=Usage)
+    cost_picousd: int | None = None
+    ttfb_ms: int | None = None
+    upstream_s: float = 0.0  # time spent waiting on providers, for the overhead figure
+    finished: bool = False
+
+    # --- facts gathered on the way -------------------------------------------------------
+    def attempt(self, model: CatalogModel, deployment: Deployment) -> None:
+        self.attempts += 1
+        self.model = model
+        self.deployment = deployment
+
+    @property
+    def fallback_used(self) -> bool:
+        return self.attempts > 1
+
+    def first_byte(self) -> None:
+        if self.ttfb_ms is None:
+            self.ttfb_ms = self.elapsed_ms()
+
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
+    def overhead_ms(self) -> float:
+        return max(0.0, (time.perf_counter() - self.started - self.upstream_s) * 1000)
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return picousd_to_usd(self.cost_picousd) if self.cost_picousd is not None else None
+
+    def routeplex_info(self) -> dict[str, Any]:
+        """The `x_routeplex` object of OpenAI-dialect responses."""
+        return {
+            "request_id": self.request_id,
+            "provider": self.deployment.provider if self.deployment else None,
+            "model_used": self.model.id if self.model else None,
+            "routing_mode": self.routing_mode.value,
+            "strategy": self.strategy,
+            "fallback_used": self.fallback_used,
+            "attempts": self.attempts,
+            "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
+            "latency_ms": self.elapsed_ms(),
+        }
+
+    # --- the end -------------------------------------------------------------------------
+    def finish(self, status: int, error: GatewayError | None = None) -> RequestMetadata | None:
+        """The metadata record, once; None when there is no account to attribute it to."""
+        if self.finished or self.principal is None:
+            return None
+        self.finished = True
+        served = self.model.id if self.model is not None and status < 400 else None
+        if served is None and self.model is not None and self.usage.known:
+            served = self.model.id  # a stream that broke after the provider billed
+        return RequestMetadata(
+            request_id=self.request_id,
+            created_at=self.created_at,
+            account_id=self.principal.account_id,
+            key_id=self.principal.key_id,
+            endpoint=self.endpoint,
+            routing_mode=self.routing_mode,
+            strategy=self.strategy,
+            requested_model=self.requested_model,
+            served_model=served,
+            provider=self.deployment.provider if self.deployment is not None else None,
+            attempts=self.attempts,
+            fallback_used=self.fallback_used,
+            input_tokens=self.usage.input_tokens,
+            output_tokens=self.usage.output_tokens,
+            cache_read_tokens=self.usage.cache_read_tokens,
+            cache_write_tokens=self.usage.cache_write_tokens,
+            reasoning_tokens=self.usage.reasoning_tokens,
+            cost_picousd=self.cost_picousd,
+            latency_ms=self.elapsed_ms(),
+            ttfb_ms=self.ttfb_ms,
+            http_status=status,
+            error_code=error.code.value if error is not None else None,
+        )

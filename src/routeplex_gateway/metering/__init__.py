@@ -1,0 +1,1 @@
+"""Metering: what a request cost, and the metadata record that says so."""

@@ -1,0 +1,124 @@
+"""Prices and cost: exact `Decimal` arithmetic, stored as integer pico-dollars.
+
+Prices come from genai-prices (maintained data with cache-read, cache-write and tiered
+prices), resolved once per model at start-up; a config file can override any model's
+prices. A model with no known price costs `None` — unknown, never zero.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from genai_prices import Usage as PriceUsage
+from genai_prices import calc_price
+
+from ..canonical import Usage
+
+PICO = Decimal(10) ** 12
+_MTOK = Decimal(1_000_000)
+_GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
+
+
+def to_picousd(usd: Decimal) -> int:
+    return int((usd * PICO).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def picousd_to_usd(picousd: int) -> Decimal:
+    return Decimal(picousd) / PICO
+
+
+@dataclass(frozen=True, slots=True)
+class FlatPrice:
+    """USD per million tokens, one rate per kind of token (an override from config)."""
+
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    cache_read_per_mtok: Decimal | None = None
+    cache_write_per_mtok: Decimal | None = None
+
+    def cost(self, usage: Usage) -> Decimal:
+        cache_read = usage.cache_read_tokens or 0
+        cache_write = usage.cache_write_tokens or 0
+        # Cached tokens are part of input_tokens; bill them at their own rate when known.
+        read_rate = self.cache_read_per_mtok if self.cache_read_per_mtok is not None else None
+        write_rate = self.cache_write_per_mtok if self.cache_write_per_mtok is not None else None
+        uncached = (usage.input_tokens or 0) - (cache_read if read_rate is not None else 0)
+        uncached -= cache_write if write_rate is not None else 0
+        total = Decimal(uncached) * self.input_per_mtok
+        total += Decimal(usage.output_tokens or 0) * self.output_per_mtok
+        if read_rate is not None:
+            total += Decimal(cache_read) * read_rate
+        if write_rate is not None:
+            total += Decimal(cache_write) * write_rate
+        return total / _MTOK
+
+
+class ModelPrice:
+    """The price of one model: a config override, or genai-prices' data for it."""
+
+    def __init__(self, *, flat: FlatPrice | None = None, genai: Any = None) -> None:
+        self._flat = flat
+        self._genai = genai
+
+    def cost(self, usage: Usage) -> Decimal:
+        if self._flat is not None:
+            return self._flat.cost(usage)
+        price_usage = PriceUsage(
+            input_tokens=usage.input_tokens or 0,
+            output_tokens=usage.output_tokens or 0,
+            cache_read_tokens=usage.cache_read_tokens or 0,
+            cache_write_tokens=usage.cache_write_tokens or 0,
+        )
+        result: dict[str, Decimal] = self._genai.calc_price(price_usage)
+        return result["total_price"]
+
+    def per_1k(self) -> tuple[Decimal | None, Decimal | None]:
+        """Input and output price per 1,000 tokens (base tier), for catalogs and estimates."""
+        if self._flat is not None:
+            return self._flat.input_per_mtok / 1000, self._flat.output_per_mtok / 1000
+        return _base(self._genai.input_mtok), _base(self._genai.output_mtok)
+
+
+def _base(rate: Any) -> Decimal | None:
+    if rate is None:
+        return None
+    if isinstance(rate, Decimal):
+        return rate / 1000
+    return Decimal(rate.base) / 1000  # TieredPrices: the first tier
+
+
+def lookup_price(model_id: str, provider_kind: str) -> ModelPrice | None:
+    """genai-prices' price for a model, or None when it does not know the model."""
+    provider_id = _GENAI_PROVIDER.get(provider_kind)
+    if provider_id is None:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = calc_price(
+                PriceUsage(input_tokens=0, output_tokens=0),
+                model_ref=model_id,
+                provider_id=provider_id,
+            )
+    except LookupError:
+        return None
+    return ModelPrice(genai=result.model_price)
+
+
+class Pricer:
+    """Cost of a usage for a catalog model, with prices resolved once at start-up."""
+
+    def __init__(self, prices: dict[str, ModelPrice | None]) -> None:
+        self._prices = prices
+
+    def price(self, model_id: str) -> ModelPrice | None:
+        return self._prices.get(model_id)
+
+    def cost_picousd(self, model_id: str, usage: Usage) -> int | None:
+        price = self._prices.get(model_id)
+        if price is None or not usage.known:
+            return None
+        return to_picousd(price.cost(usage))

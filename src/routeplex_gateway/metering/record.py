@@ -1,0 +1,61 @@
+"""The request metadata record: the only thing RoutePlex writes down about a request.
+
+Its fields are exactly those of DESIGN.md §4 — numbers, ids and enumerations. There is
+deliberately no field that can hold free text: a model name is accepted only if it is a
+catalog id (checked where the record is built), and error codes are the closed set of
+`errors.ErrorCode`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Endpoint(StrEnum):
+    """Which surface received the request."""
+
+    OPENAI_CHAT = "openai.chat_completions"
+    NATIVE_CHAT = "native.chat"
+
+
+class RoutingMode(StrEnum):
+    MANUAL = "manual"
+    AUTO = "routeplex-ai"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestMetadata:
+    """One row per request. `None` means unknown (never zero-by-default)."""
+
+    request_id: str
+    created_at: datetime  # UTC, timezone-aware
+    account_id: str
+    key_id: str
+    endpoint: Endpoint
+    routing_mode: RoutingMode
+    strategy: str | None
+    requested_model: str | None  # catalog id or "routeplex-ai"; None when not a known id
+    served_model: str | None
+    provider: str | None
+    attempts: int
+    fallback_used: bool
+    input_tokens: int | None  # all prompt tokens, cached ones included
+    output_tokens: int | None  # all completion tokens, reasoning included
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    reasoning_tokens: int | None
+    cost_picousd: int | None  # exact cost in 1e-12 USD; None when the price is unknown
+    latency_ms: int
+    ttfb_ms: int | None
+    http_status: int
+    error_code: str | None
+
+    def as_row(self) -> dict[str, object]:
+        """The record as a flat mapping of column name to value."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+METADATA_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RequestMetadata))

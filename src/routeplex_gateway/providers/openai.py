@@ -1,0 +1,198 @@
+"""The OpenAI Chat Completions provider — also every OpenAI-compatible server (vLLM, Ollama,
+Groq, Together, DeepSeek…), which is configuration (a base URL, a key, models), not code.
+
+The canonical shape *is* OpenAI's, so requests pass through with every field the caller sent;
+only `model` is replaced by the deployment's name for it, and streams always ask for usage.
+Stream chunks are relayed as the bytes the provider sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
+from ..errors import ErrorCode, GatewayError
+from .base import broken_stream, new_session, transport_error, upstream_error
+
+
+def parse_usage(raw: Any) -> Usage:
+    """OpenAI usage → canonical. Cached and reasoning counts are already inside the totals."""
+    if not isinstance(raw, dict):
+        return Usage()
+    prompt = raw.get("prompt_tokens")
+    completion = raw.get("completion_tokens")
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    completion_details = raw.get("completion_tokens_details") or {}
+    return Usage(
+        input_tokens=prompt if isinstance(prompt, int) else None,
+        output_tokens=completion if isinstance(completion, int) else None,
+        cache_read_tokens=prompt_details.get("cached_tokens"),
+        cache_write_tokens=prompt_details.get("cache_write_tokens"),
+        reasoning_tokens=completion_details.get("reasoning_tokens"),
+    )
+
+
+def _error_message(raw: bytes) -> str | None:
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        message: str = error["message"]
+        return message
+    return None
+
+
+class OpenAIStream:
+    """SSE `data:` events from an OpenAI-shaped upstream, as canonical chunks."""
+
+    def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
+        self._response = response
+        self._provider = provider
+        self.usage = Usage()
+        self.finish_reason: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[Chunk]:
+        buffer = b""
+        try:
+            async for piece in self._response.content.iter_any():
+                buffer += piece
+                while True:
+                    end = buffer.find(b"\n\n")
+                    if end < 0:
+                        break
+                    event, buffer = buffer[:end], buffer[end + 2 :]
+                    for line in event.split(b"\n"):
+                        if not line.startswith(b"data:"):
+                            continue  # comments, `event:` lines, keep-alives
+                        payload = line[5:].strip()
+                        if payload == b"[DONE]":
+                            return
+                        chunk = self._chunk(payload)
+                        if chunk is not None:
+                            yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise broken_stream(self._provider, type(exc).__name__) from None
+        finally:
+            self._response.release()
+        raise broken_stream(self._provider, "ended without [DONE]")
+
+    def _chunk(self, payload: bytes) -> Chunk | None:
+        try:
+            data = orjson.loads(payload.replace(b"\r", b""))
+        except orjson.JSONDecodeError:
+            raise broken_stream(self._provider, "malformed chunk") from None
+        if not isinstance(data, dict):
+            raise broken_stream(self._provider, "malformed chunk")
+        if "error" in data and "choices" not in data:
+            raise broken_stream(self._provider, "error event")
+        choices = data.get("choices") or []
+        for choice in choices:
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+        usage = data.get("usage")
+        if usage:
+            self.usage = parse_usage(usage)
+            if not choices:
+                return None  # the gateway writes its own final usage chunk
+            data["usage"] = None
+            return Chunk(data=data)
+        return Chunk(data=data, raw=payload)
+
+    async def aclose(self) -> None:
+        self._response.close()
+
+
+class OpenAIProvider:
+    kind = "openai"
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = new_session()
+        return self._session
+
+    async def _post(
+        self, body: dict[str, Any], deployment: Deployment, limits: aiohttp.ClientTimeout
+    ) -> aiohttp.ClientResponse:
+        headers = {"Content-Type": "application/json"}
+        if deployment.api_key:
+            headers["Authorization"] = f"Bearer {deployment.api_key}"
+        try:
+            response = await self.session.post(
+                f"{deployment.base_url}/chat/completions",
+                data=orjson.dumps(body),
+                headers=headers,
+                timeout=limits,
+            )
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(deployment.provider, exc) from None
+        if response.status >= 400:
+            try:
+                raw = await response.read()
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                raise transport_error(deployment.provider, exc) from None
+            finally:
+                response.release()
+            raise upstream_error(
+                deployment.provider,
+                response.status,
+                _error_message(raw),
+                response.headers.get("retry-after"),
+            )
+        return response
+
+    async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        body = {**request.body, "model": deployment.upstream_model, "stream": False}
+        body.pop("stream_options", None)
+        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
+        response = await self._post(body, deployment, timeout)
+        try:
+            raw = await response.read()
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(deployment.provider, exc) from None
+        finally:
+            response.release()
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict) or not isinstance(data.get("choices"), list):
+            raise GatewayError(
+                ErrorCode.PROVIDER_ERROR,
+                f"The provider '{deployment.provider}' sent a response that is not a chat "
+                "completion.",
+                retryable=True,
+            )
+        return ChatResponse(body=data, usage=parse_usage(data.get("usage")))
+
+    async def stream(self, request: ChatRequest, deployment: Deployment) -> OpenAIStream:
+        options = request.body.get("stream_options")
+        options = dict(options) if isinstance(options, dict) else {}
+        options["include_usage"] = True  # always bill from the provider's own count
+        body = {
+            **request.body,
+            "model": deployment.upstream_model,
+            "stream": True,
+            "stream_options": options,
+        }
+        # Time to the headers and between chunks, not the whole stream.
+        timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
+        response = await self._post(body, deployment, timeout)
+        return OpenAIStream(response, deployment.provider)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,200 @@
+"""The model catalog: which models exist, what they can do, and where each is deployed.
+
+The shipped data (models.toml) is overlaid with the config file's `[models."id"]` entries and
+with the models that configured OpenAI-compatible servers declare. Deployments come from the
+providers actually configured, so a model with none is listed in the catalog but not served.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from datetime import date
+from importlib import resources
+from typing import Any
+
+from pydantic import SecretStr
+
+from ..canonical import Deployment
+from ..config import ModelOverride, ProviderConfig, Settings
+from ..metering.pricing import FlatPrice, ModelPrice, Pricer, lookup_price
+
+AUTO_MODEL = "routeplex-ai"
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    streaming: bool = True
+    tools: bool = False
+    vision: bool = False
+    json_schema: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogModel:
+    id: str
+    display_name: str
+    provider: str  # provider family / wire format
+    tier: str
+    context_window: int
+    max_output_tokens: int
+    capabilities: Capabilities
+    aliases: tuple[str, ...] = ()
+    deprecation_date: date | None = None
+    deployments: tuple[Deployment, ...] = field(default=(), compare=False)
+
+    @property
+    def available(self) -> bool:
+        return bool(self.deployments)
+
+    def deprecated(self, today: date) -> bool:
+        return self.deprecation_date is not None and self.deprecation_date <= today
+
+
+class Catalog:
+    """Models by id; `resolve` also accepts aliases and `provider/id` names."""
+
+    def __init__(self, models: list[CatalogModel], pricer: Pricer) -> None:
+        self.models = {m.id: m for m in models}
+        self.pricer = pricer
+        self._names: dict[str, str] = {}
+        for model in models:
+            for name in (model.id, f"{model.provider}/{model.id}", *model.aliases):
+                self._names.setdefault(name, model.id)
+
+    def resolve(self, name: str) -> CatalogModel | None:
+        model_id = self._names.get(name)
+        return self.models[model_id] if model_id is not None else None
+
+    def available(self) -> list[CatalogModel]:
+        return [m for m in self.models.values() if m.available]
+
+
+def _shipped() -> dict[str, dict[str, Any]]:
+    text = resources.files(__package__).joinpath("models.toml").read_text()
+    models: dict[str, dict[str, Any]] = tomllib.loads(text)["models"]
+    return models
+
+
+def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
+    """The configured upstreams: the providers' own variables, then the config file's list.
+
+    With `simulator_url`, the built-in OpenAI provider points at the simulator instead.
+    """
+    endpoints: list[ProviderConfig] = []
+    if simulator_url is not None:
+        endpoints.append(
+            ProviderConfig(
+                name="openai",
+                kind="openai",
+                base_url=f"{simulator_url}/v1",
+                api_key=SecretStr("sk-routeplex-simulator"),
+            )
+        )
+    elif settings.openai_api_key is not None or settings.openai_base_url is not None:
+        endpoints.append(
+            ProviderConfig(
+                name="openai",
+                kind="openai",
+                base_url=settings.openai_base_url or "https://api.openai.com/v1",
+                api_key=settings.openai_api_key,
+                timeout_s=settings.upstream_timeout_s,
+            )
+        )
+    endpoints.extend(settings.providers)
+    return endpoints
+
+
+def _deployment(endpoint: ProviderConfig, upstream_model: str, settings: Settings) -> Deployment:
+    key = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
+    if not key and endpoint.api_key_env:
+        key = os.environ.get(endpoint.api_key_env, "")
+    return Deployment(
+        provider=endpoint.name,
+        kind=endpoint.kind,
+        base_url=endpoint.base_url.rstrip("/"),
+        api_key=key,
+        upstream_model=upstream_model,
+        weight=endpoint.weight,
+        timeout_s=endpoint.timeout_s or settings.upstream_timeout_s,
+    )
+
+
+def _price(model_id: str, family: str, override: ModelOverride | None) -> ModelPrice | None:
+    if override is not None and override.input_per_mtok is not None:
+        return ModelPrice(
+            flat=FlatPrice(
+                input_per_mtok=override.input_per_mtok,
+                output_per_mtok=override.output_per_mtok or override.input_per_mtok,
+                cache_read_per_mtok=override.cache_read_per_mtok,
+                cache_write_per_mtok=override.cache_write_per_mtok,
+            )
+        )
+    return lookup_price(model_id, family)
+
+
+def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catalog:
+    endpoints = provider_endpoints(settings, simulator_url)
+    by_name = {e.name: e for e in endpoints}
+    entries: dict[str, dict[str, Any]] = {k: dict(v) for k, v in _shipped().items()}
+    for endpoint in endpoints:
+        for upstream in endpoint.models:
+            entries.setdefault(
+                f"{endpoint.name}/{upstream}",
+                {
+                    "display_name": upstream,
+                    "provider": endpoint.kind,
+                    "tier": "default",
+                    "context_window": 128000,
+                    "max_output_tokens": 4096,
+                    "capabilities": {"streaming": True, "tools": True},
+                    "_endpoint": endpoint.name,
+                    "_upstream": upstream,
+                },
+            )
+    for model_id, override in settings.models.items():
+        entry = entries.setdefault(
+            model_id,
+            {
+                "display_name": model_id,
+                "provider": "openai",
+                "tier": "default",
+                "context_window": 128000,
+                "max_output_tokens": 4096,
+            },
+        )
+        entry.update(override.model_dump(exclude_none=True, exclude={"provider"}))
+        if override.provider is not None:
+            entry["_endpoint"] = override.provider
+            entry["_upstream"] = override.upstream_model or model_id
+
+    models: list[CatalogModel] = []
+    prices: dict[str, ModelPrice | None] = {}
+    for model_id, entry in entries.items():
+        family = entry["provider"]
+        explicit = entry.get("_endpoint")
+        upstream = entry.get("_upstream", model_id)
+        if explicit is not None:
+            targets = [by_name[explicit]] if explicit in by_name else []
+        else:
+            # Shipped models are served by the built-in provider of their family.
+            targets = [e for e in endpoints if e.name == family]
+        deployments = tuple(_deployment(e, upstream, settings) for e in targets)
+        deprecation = entry.get("deprecation_date")
+        models.append(
+            CatalogModel(
+                id=model_id,
+                display_name=entry["display_name"],
+                provider=family,
+                tier=entry.get("tier", "default"),
+                context_window=int(entry["context_window"]),
+                max_output_tokens=int(entry["max_output_tokens"]),
+                capabilities=Capabilities(**entry.get("capabilities", {})),
+                aliases=tuple(entry.get("aliases", ())),
+                deprecation_date=date.fromisoformat(deprecation) if deprecation else None,
+                deployments=deployments,
+            )
+        )
+        prices[model_id] = _price(model_id, family, settings.models.get(model_id))
+    return Catalog(models, Pricer(prices))

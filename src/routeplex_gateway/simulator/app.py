@@ -1,0 +1,34 @@
+"""The simulator's ASGI app factory: provider routes plus the `/_simulator` control routes.
+
+Adding a provider format means adding its routes here; everything else (faults, request log,
+pacing) is shared through the app's `Simulator` state.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from routeplex_gateway.simulator.delivery import Pacing
+from routeplex_gateway.simulator.faults import control_routes
+from routeplex_gateway.simulator.openai_endpoints import openai_routes
+from routeplex_gateway.simulator.request_log import log_routes
+from routeplex_gateway.simulator.state import Simulator
+
+
+def create_simulator_app(
+    *, time_to_first_token_s: float = 0.0, chunk_gap_s: float = 0.0
+) -> Starlette:
+    """A fresh simulator app with its own faults and request log.
+
+    `time_to_first_token_s` delays every successful answer before its headers;
+    `chunk_gap_s` spaces stream chunks (and delays a non-streamed answer by the same total),
+    so benchmarks can model a real provider's pacing. Both default to no delay.
+    """
+    if time_to_first_token_s < 0 or chunk_gap_s < 0:
+        raise ValueError("pacing delays must be >= 0")
+    sim = Simulator(pacing=Pacing(time_to_first_token_s, chunk_gap_s))
+    app = Starlette(
+        routes=[*openai_routes(sim), *control_routes(sim.faults), *log_routes(sim.requests)]
+    )
+    app.state.simulator = sim
+    return app

@@ -1,0 +1,19 @@
+"""Storage: accounts, API keys, request metadata and billing in SQLite or PostgreSQL.
+
+`Store` is the interface; `schema` the tables; `migrations/` the Alembic revisions that
+create them. Nothing here connects until a `Store` method is awaited.
+"""
+
+from routeplex_gateway.storage.errors import AccountExists, StorageError
+from routeplex_gateway.storage.records import UNKNOWN_MODEL, Account, ApiKey, UsageRow
+from routeplex_gateway.storage.store import Store
+
+__all__ = [
+    "UNKNOWN_MODEL",
+    "Account",
+    "AccountExists",
+    "ApiKey",
+    "StorageError",
+    "Store",
+    "UsageRow",
+]

@@ -1,0 +1,1 @@
+"""The Alembic environment of the storage schema (run through `storage.migrator`)."""

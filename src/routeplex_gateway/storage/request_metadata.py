@@ -1,0 +1,70 @@
+"""Request metadata rows (one per request): writing batches, reading recent ones, purging."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import RowMapping, delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from routeplex_gateway.metering.record import (
+    METADATA_FIELDS,
+    Endpoint,
+    RequestMetadata,
+    RoutingMode,
+)
+from routeplex_gateway.storage.conflicts import insert_ignoring_conflicts
+from routeplex_gateway.storage.schema import request_metadata
+
+
+async def insert_records(connection: AsyncConnection, records: Sequence[RequestMetadata]) -> int:
+    """Insert a batch, skipping request ids already stored; returns how many were new.
+
+    A retried batch (the recorder could not tell whether its commit landed) therefore never
+    bills a request twice.
+    """
+    if not records:
+        return 0
+    statement = insert_ignoring_conflicts(
+        request_metadata, connection.dialect.name, ["request_id"]
+    ).returning(request_metadata.c.request_id)
+    # With RETURNING, SQLAlchemy sends the batch as multi-row INSERTs ("insertmanyvalues")
+    # and hands back only the rows that were actually inserted.
+    result = await connection.execute(statement, [_row(record) for record in records])
+    return len(result.all())
+
+
+async def recent_records(
+    connection: AsyncConnection, account_id: str, limit: int
+) -> list[RequestMetadata]:
+    result = await connection.execute(
+        select(request_metadata)
+        .where(request_metadata.c.account_id == account_id)
+        .order_by(request_metadata.c.created_at.desc(), request_metadata.c.request_id.desc())
+        .limit(limit)
+    )
+    return [record_from_row(row) for row in result.mappings()]
+
+
+async def purge_records(connection: AsyncConnection, before: datetime) -> int:
+    result = await connection.execute(
+        delete(request_metadata).where(request_metadata.c.created_at < before)
+    )
+    return result.rowcount
+
+
+def _row(record: RequestMetadata) -> dict[str, object]:
+    row = record.as_row()
+    # Enumerations are stored as their text values; str() also accepts a plain string.
+    row["endpoint"] = str(record.endpoint)
+    row["routing_mode"] = str(record.routing_mode)
+    return row
+
+
+def record_from_row(row: RowMapping) -> RequestMetadata:
+    values = {name: row[name] for name in METADATA_FIELDS}
+    values["endpoint"] = Endpoint(values["endpoint"])
+    values["routing_mode"] = RoutingMode(values["routing_mode"])
+    values["fallback_used"] = bool(values["fallback_used"])
+    return RequestMetadata(**values)

@@ -1,0 +1,220 @@
+"""The store: the one interface to RoutePlex's database, SQLite or PostgreSQL alike.
+
+Every method runs in its own short transaction and turns database failures into
+`StorageError` (see `errors.translated`), so callers never see a driver exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
+from datetime import UTC, date, datetime
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from routeplex_gateway.metering.record import RequestMetadata
+from routeplex_gateway.storage import accounts as account_rows
+from routeplex_gateway.storage import api_keys as key_rows
+from routeplex_gateway.storage import migrator
+from routeplex_gateway.storage import request_metadata as metadata_rows
+from routeplex_gateway.storage import usage as usage_rows
+from routeplex_gateway.storage.connection import (
+    Backend,
+    async_url,
+    create_engine,
+    sqlite_directory,
+)
+from routeplex_gateway.storage.errors import AccountExists, translated
+from routeplex_gateway.storage.records import Account, ApiKey, UsageRow
+
+DEFAULT_POOL_SIZE = 5
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Accounts, API keys, request metadata and billing rows behind one async interface."""
+
+    def __init__(self, engine: AsyncEngine, backend: Backend) -> None:
+        # Normally built by `Store.open`, which configures the engine for its backend.
+        self._engine = engine
+        self._backend: Backend = backend
+
+    @classmethod
+    @translated("open the database")
+    async def open(cls, url: str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Store:
+        """A store for `url` (`sqlite:///path.db` or `postgresql://user@host:port/db`).
+
+        No connection is made yet; `ping` or `migrate` will find out whether one can be.
+        """
+        backend, driver_url = async_url(url)
+        if backend == "sqlite":
+            directory = sqlite_directory(driver_url)
+            if directory is not None:
+                await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        return cls(create_engine(backend, driver_url, pool_size=pool_size), backend)
+
+    @property
+    def backend(self) -> Backend:
+        return self._backend
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    @translated("ping")
+    async def ping(self) -> None:
+        """Raise `StorageError` unless the database answers."""
+        async with self._engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    @translated("migrate")
+    async def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (a no-op when it already is)."""
+        await migrator.upgrade_to_head(self._engine)
+
+    @translated("read the schema revision")
+    async def schema_revision(self) -> str | None:
+        """The schema revision the database is at; None if it was never migrated."""
+        return await migrator.current_revision(self._engine)
+
+    # Accounts
+
+    @translated("create account")
+    async def create_account(
+        self, name: str, *, plan: str = "evaluation", email: str | None = None
+    ) -> Account:
+        """Create an account; `AccountExists` if the name is taken."""
+        # The only constraint a new account can break is the unique name. AccountExists is
+        # raised after `suppress` has finished with the IntegrityError, so it does not carry
+        # it as context: the driver's message quotes the name.
+        with suppress(IntegrityError):
+            async with self._engine.begin() as connection:
+                return await account_rows.insert_account(
+                    connection, name=name, plan=plan, email=email, now=_now()
+                )
+        raise AccountExists("an account with that name already exists")
+
+    @translated("read account")
+    async def get_account(self, account_id: str) -> Account | None:
+        async with self._engine.connect() as connection:
+            return await account_rows.account_by_id(connection, account_id)
+
+    @translated("read account")
+    async def get_account_by_name(self, name: str) -> Account | None:
+        async with self._engine.connect() as connection:
+            return await account_rows.account_by_name(connection, name)
+
+    @translated("list accounts")
+    async def list_accounts(self) -> list[Account]:
+        async with self._engine.connect() as connection:
+            return await account_rows.all_accounts(connection)
+
+    # API keys
+
+    @translated("insert key")
+    async def insert_key(
+        self,
+        *,
+        account_id: str,
+        name: str | None,
+        key_hash: str,
+        display_prefix: str,
+        last4: str,
+        expires_at: datetime | None,
+        allowed_models: list[str] | None,
+    ) -> ApiKey:
+        """Store a new key by its sha256 hex `key_hash`.
+
+        `StorageError` if the account does not exist or the hash is already stored.
+        """
+        async with self._engine.begin() as connection:
+            return await key_rows.insert_key(
+                connection,
+                account_id=account_id,
+                name=name,
+                key_hash=key_hash,
+                display_prefix=display_prefix,
+                last4=last4,
+                expires_at=expires_at,
+                allowed_models=allowed_models,
+                now=_now(),
+            )
+
+    @translated("list keys")
+    async def list_keys(self, account_id: str) -> list[ApiKey]:
+        async with self._engine.connect() as connection:
+            return await key_rows.keys_of_account(connection, account_id)
+
+    @translated("revoke key")
+    async def revoke_key(self, key_id: str, *, account_id: str | None = None) -> bool:
+        """Revoke a key (of `account_id`, when given); False if none such or already revoked."""
+        async with self._engine.begin() as connection:
+            return await key_rows.revoke_key(connection, key_id, account_id=account_id, now=_now())
+
+    @translated("find key")
+    async def find_key(self, key_hash: str) -> tuple[ApiKey, Account] | None:
+        """The key with this hash and its account, revoked or expired ones included."""
+        async with self._engine.connect() as connection:
+            return await key_rows.key_by_hash(connection, key_hash)
+
+    @translated("list changed keys")
+    async def keys_changed_since(self, since: datetime | None) -> list[tuple[ApiKey, Account]]:
+        """Keys created or revoked at or after `since` (or whose account changed); all if None."""
+        async with self._engine.connect() as connection:
+            return await key_rows.keys_changed_since(connection, since)
+
+    @translated("record key use")
+    async def touch_last_used(self, days: Mapping[str, date]) -> None:
+        """Record the day each key (by id) was last used, in one batch."""
+        async with self._engine.begin() as connection:
+            await key_rows.touch_last_used(connection, days)
+
+    # Request metadata
+
+    @translated("insert metadata")
+    async def insert_metadata(self, records: Sequence[RequestMetadata]) -> int:
+        """Insert a batch in one transaction, skipping stored request ids; returns rows added."""
+        if not records:
+            return 0
+        async with self._engine.begin() as connection:
+            return await metadata_rows.insert_records(connection, records)
+
+    @translated("read metadata")
+    async def recent_metadata(self, account_id: str, limit: int = 100) -> list[RequestMetadata]:
+        """The account's newest records first."""
+        async with self._engine.connect() as connection:
+            return await metadata_rows.recent_records(connection, account_id, limit)
+
+    @translated("purge metadata")
+    async def purge_metadata(self, before: datetime) -> int:
+        """Delete records created before `before`; returns how many."""
+        async with self._engine.begin() as connection:
+            return await metadata_rows.purge_records(connection, before)
+
+    # Usage and billing
+
+    @translated("read usage")
+    async def usage(self, *, account_id: str | None, since: date) -> list[UsageRow]:
+        """Usage from request metadata per UTC day, account and model, from `since` on."""
+        async with self._engine.connect() as connection:
+            return await usage_rows.usage_rows(connection, account_id=account_id, since=since)
+
+    @translated("append billing day")
+    async def append_billing_day(self, day: date) -> int:
+        """Append the closed UTC `day` to billing_daily; idempotent. Returns rows inserted.
+
+        `ValueError` if `day` is today or later (UTC): an open day would be billed short.
+        """
+        async with self._engine.begin() as connection:
+            return await usage_rows.append_day(connection, day, now=_now())
+
+    @translated("read billing")
+    async def billing(self, *, account_id: str | None, since: date) -> list[UsageRow]:
+        """Billing rows from `since` on, ordered by day then model."""
+        async with self._engine.connect() as connection:
+            return await usage_rows.billing_rows(connection, account_id=account_id, since=since)

@@ -1,0 +1,71 @@
+"""Cost is exact (integer pico-dollars from Decimal prices) and unknown stays unknown."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from routeplex_gateway.canonical import Usage
+from routeplex_gateway.config import ModelOverride, Settings
+from routeplex_gateway.metering.pricing import (
+    FlatPrice,
+    Pricer,
+    lookup_price,
+    picousd_to_usd,
+    to_picousd,
+)
+from routeplex_gateway.routing.catalog import build_catalog
+
+
+def test_gpt_4o_mini_prices_cached_tokens_at_the_cache_rate() -> None:
+    price = lookup_price("gpt-4o-mini", "openai")
+    assert price is not None
+    # 1,000 prompt tokens of which 200 cached ($0.15 / $0.075 per MTok), 100 output ($0.60).
+    usage = Usage(input_tokens=1000, output_tokens=100, cache_read_tokens=200)
+    expected = (
+        Decimal(800) * Decimal("0.15") + 200 * Decimal("0.075") + 100 * Decimal("0.6")
+    ) / 1_000_000
+    assert price.cost(usage) == expected
+    assert Pricer({"gpt-4o-mini": price}).cost_picousd("gpt-4o-mini", usage) == 195_000_000
+
+
+def test_reasoning_tokens_are_billed_as_output() -> None:
+    price = lookup_price("o3-mini", "openai")
+    assert price is not None
+    with_reasoning = Usage(input_tokens=10, output_tokens=100, reasoning_tokens=64)
+    assert price.cost(with_reasoning) == (10 * Decimal("1.1") + 100 * Decimal("4.4")) / 10**6
+
+
+def test_unknown_price_and_unknown_usage_are_none_not_zero() -> None:
+    assert lookup_price("some-local-llama", "openai") is None
+    pricer = Pricer({"known": lookup_price("gpt-4o-mini", "openai"), "local": None})
+    assert pricer.cost_picousd("local", Usage(input_tokens=5, output_tokens=5)) is None
+    assert pricer.cost_picousd("known", Usage()) is None
+    assert pricer.cost_picousd("missing", Usage(input_tokens=1, output_tokens=1)) is None
+
+
+def test_picousd_round_trip_is_exact() -> None:
+    tiny = Decimal("0.0000000375")  # 1 token at $0.0375/MTok
+    assert to_picousd(tiny) == 37_500
+    assert picousd_to_usd(37_500) == tiny
+
+
+def test_config_override_prices_a_model_exactly() -> None:
+    flat = FlatPrice(
+        input_per_mtok=Decimal("0.2"),
+        output_per_mtok=Decimal("0.8"),
+        cache_read_per_mtok=Decimal("0.05"),
+    )
+    usage = Usage(input_tokens=1000, output_tokens=10, cache_read_tokens=500)
+    assert (
+        flat.cost(usage)
+        == (500 * Decimal("0.2") + 500 * Decimal("0.05") + 10 * Decimal("0.8")) / 10**6
+    )
+
+    settings = Settings(
+        models={
+            "gpt-4o-mini": ModelOverride(input_per_mtok=Decimal("1"), output_per_mtok=Decimal("2"))
+        }
+    )
+    catalog = build_catalog(settings, simulator_url="http://127.0.0.1:1")
+    cost = catalog.pricer.cost_picousd("gpt-4o-mini", Usage(input_tokens=10, output_tokens=10))
+    assert cost == 30_000_000  # (10×1 + 10×2) / 1e6 USD

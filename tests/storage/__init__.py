@@ -1,0 +1,1 @@
+"""Tests of routeplex_gateway.storage, each run on SQLite and on PostgreSQL."""

@@ -1,0 +1,124 @@
+"""Request metadata: idempotent batches, unknowns kept as NULL, UTC instants, recent, purge."""
+
+from __future__ import annotations
+
+import traceback
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from routeplex_gateway.metering.record import Endpoint, RoutingMode
+from routeplex_gateway.storage import Store
+from tests.storage.builders import metadata_record
+
+ACCOUNT = "acc_0000000000000001"
+
+
+async def test_a_batch_is_inserted_once_however_often_it_is_sent(store: Store) -> None:
+    batch = [
+        metadata_record(created_at=datetime(2024, 3, 10, 12, 0, second, tzinfo=UTC))
+        for second in range(5)
+    ]
+
+    assert await store.insert_metadata(batch) == 5
+    assert await store.insert_metadata(batch) == 0
+    assert await store.insert_metadata([*batch[3:], metadata_record()]) == 1
+    assert await store.insert_metadata([]) == 0
+    assert len(await store.recent_metadata(ACCOUNT, 100)) == 6
+
+
+async def test_a_large_batch_spanning_several_statements(store: Store) -> None:
+    batch = [metadata_record() for _ in range(2_500)]
+
+    assert await store.insert_metadata(batch) == 2_500
+    assert await store.insert_metadata(batch) == 0
+
+
+async def test_records_round_trip_with_unknowns_as_null_not_zero(store: Store) -> None:
+    unknown = metadata_record(
+        endpoint=Endpoint.NATIVE_CHAT,
+        routing_mode=RoutingMode.AUTO,
+        strategy="balanced",
+        requested_model="routeplex-ai",
+        served_model=None,
+        provider=None,
+        attempts=3,
+        fallback_used=True,
+        input_tokens=None,
+        output_tokens=None,
+        cache_read_tokens=None,
+        cache_write_tokens=None,
+        reasoning_tokens=None,
+        cost_picousd=None,
+        ttfb_ms=None,
+        http_status=502,
+        error_code="all_providers_failed",
+        created_at=datetime(2024, 3, 10, 12, 0, 1, tzinfo=UTC),
+    )
+    zero = metadata_record(
+        input_tokens=0,
+        output_tokens=0,
+        cost_picousd=0,
+        created_at=datetime(2024, 3, 10, 12, 0, 0, tzinfo=UTC),
+    )
+    big = metadata_record(
+        cost_picousd=9_000_000_000_000_000_000,  # 9 million USD in picodollars: needs BIGINT
+        input_tokens=5_000_000_000,
+        created_at=datetime(2024, 3, 10, 11, 0, tzinfo=UTC),
+    )
+    await store.insert_metadata([unknown, zero, big])
+
+    assert await store.recent_metadata(ACCOUNT, 10) == [unknown, zero, big]
+    read_unknown = (await store.recent_metadata(ACCOUNT, 1))[0]
+    assert read_unknown.cost_picousd is None and read_unknown.input_tokens is None
+    assert read_unknown.endpoint is Endpoint.NATIVE_CHAT
+    assert read_unknown.routing_mode is RoutingMode.AUTO
+
+
+async def test_datetimes_come_back_as_the_same_instant_in_utc(store: Store) -> None:
+    india = timezone(timedelta(hours=5, minutes=30))
+    local = datetime(2024, 3, 11, 2, 15, 30, 123456, tzinfo=india)
+    await store.insert_metadata([metadata_record(created_at=local)])
+
+    (read,) = await store.recent_metadata(ACCOUNT, 1)
+    assert read.created_at == local
+    assert read.created_at.tzinfo == UTC
+    assert read.created_at == datetime(2024, 3, 10, 20, 45, 30, 123456, tzinfo=UTC)
+
+
+async def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(ValueError):
+        await store.insert_metadata([metadata_record(created_at=datetime(2024, 3, 10, 12))])
+    assert await store.recent_metadata(ACCOUNT, 1) == []
+
+
+async def test_unstorable_values_are_refused_without_quoting_them(store: Store) -> None:
+    too_big = 2**70 + 12_345  # beyond BIGINT on both backends
+    with pytest.raises(ValueError) as caught:
+        await store.insert_metadata([metadata_record(cost_picousd=too_big)])
+
+    told = "".join(traceback.format_exception(caught.value))
+    assert str(too_big) not in told
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+
+
+async def test_recent_is_per_account_newest_first_and_limited(store: Store) -> None:
+    records = [
+        metadata_record(created_at=datetime(2024, 3, 10, hour, tzinfo=UTC)) for hour in range(4)
+    ]
+    other = metadata_record(account_id="acc_0000000000000002")
+    await store.insert_metadata([*records, other])
+
+    assert await store.recent_metadata(ACCOUNT, 3) == records[::-1][:3]
+    assert await store.recent_metadata("acc_0000000000000002", 10) == [other]
+
+
+async def test_purge_deletes_only_older_records(store: Store) -> None:
+    cutoff = datetime(2024, 3, 10, tzinfo=UTC)
+    old = [metadata_record(created_at=cutoff - timedelta(days=days)) for days in (1, 30, 400)]
+    kept = [metadata_record(created_at=cutoff), metadata_record(created_at=cutoff.replace(hour=9))]
+    await store.insert_metadata([*old, *kept])
+
+    assert await store.purge_metadata(cutoff) == 3
+    assert await store.purge_metadata(cutoff) == 0
+    assert await store.recent_metadata(ACCOUNT, 10) == kept[::-1]

@@ -1,0 +1,88 @@
+"""API keys: format and entropy, hash-only storage, revocation and expiry on the hot path."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import httpx
+import pytest
+
+from routeplex_gateway.auth import display_prefix, generate_key, hash_key, mask_key
+from tests.conftest import RunningGateway, gateway_settings
+from tests.support.accounts import create_account_with_key, revoke_key_by_plaintext
+
+
+def test_key_format_and_entropy() -> None:
+    keys = {generate_key() for _ in range(1000)}
+    assert len(keys) == 1000
+    for key in list(keys)[:50]:
+        assert key.startswith("rp_live_")
+        random_part = key[len("rp_live_") :]
+        assert len(base64.urlsafe_b64decode(random_part + "=")) * 8 >= 128
+    key = generate_key()
+    assert hash_key(key) != key and len(hash_key(key)) == 64
+    assert display_prefix(key) == key[:12]
+    assert mask_key(key) == f"{key[:12]}…{key[-4:]}" and key not in mask_key(key)
+
+
+def chat(gw: RunningGateway, key: str) -> httpx.Response:
+    return httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        timeout=10,
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+    )
+
+
+def test_only_the_hash_is_stored(gateway: RunningGateway) -> None:
+    key = gateway.keys["alice"]
+    assert chat(gateway, key).status_code == 200
+    rows = gateway.rows("SELECT key_hash, display_prefix, last4 FROM api_keys")
+    assert rows[0]["key_hash"] == hash_key(key)
+    assert rows[0]["display_prefix"] == key[:12] and rows[0]["last4"] == key[-4:]
+    assert key.encode() not in gateway.stored_bytes()
+    assert key[12:-4].encode() not in gateway.stored_bytes()
+
+
+def test_key_created_after_start_works_without_restart(gateway: RunningGateway) -> None:
+    settings = gateway_settings(gateway.data_dir)
+    key = create_account_with_key(settings, "bob")
+    assert chat(gateway, key).status_code == 200
+
+
+def test_revoked_key_is_refused_within_the_refresh_bound(gateway: RunningGateway) -> None:
+    key = gateway.keys["alice"]
+    assert chat(gateway, key).status_code == 200
+    revoke_key_by_plaintext(gateway_settings(gateway.data_dir), key)
+    revoked_at = time.monotonic()
+    while chat(gateway, key).status_code == 200:
+        assert time.monotonic() - revoked_at < 3, "revocation not applied in time"
+        time.sleep(0.05)
+    response = chat(gateway, key)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
+
+
+def test_expired_key_is_refused(gateway: RunningGateway) -> None:
+    settings = gateway_settings(gateway.data_dir)
+    key = create_account_with_key(settings, "carol", expires_in_days=1)
+    assert chat(gateway, key).status_code == 200
+    from tests.support.accounts import expire_key_now
+
+    expire_key_now(settings, key)
+    deadline = time.monotonic() + 3
+    while chat(gateway, key).status_code == 200 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    response = chat(gateway, key)
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "expired_api_key"
+
+
+@pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Token rp_live_x", "rp_live_x"])
+def test_malformed_authorization(gateway: RunningGateway, header: str) -> None:
+    response = httpx.post(
+        f"{gateway.url}/v1/chat/completions", headers={"Authorization": header}, json={}
+    )
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"

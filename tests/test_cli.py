@@ -1,0 +1,129 @@
+"""The `routeplex` command, run as a user would: a real process, real output."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+
+from tests.support.servers import free_port
+
+ROUTEPLEX = str(Path(sys.executable).with_name("routeplex"))
+
+
+def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [ROUTEPLEX, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "ROUTEPLEX_DATA_DIR": str(data_dir), "COLUMNS": "200", **env},
+    )
+
+
+def test_accounts_keys_and_usage_commands(tmp_path: Path) -> None:
+    created = run(["accounts", "create", "acme", "--plan", "usage", "--json"], tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["plan"] == "usage"
+    duplicate = run(["accounts", "create", "acme"], tmp_path)
+    assert duplicate.returncode == 1 and "already exists" in duplicate.stderr
+
+    made = run(
+        ["keys", "create", "--account", "acme", "--name", "ci", "--expires-in", "30", "--json"],
+        tmp_path,
+    )
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)
+    assert key["key"].startswith("rp_live_") and key["expires_at"]
+
+    listed = json.loads(run(["keys", "list", "--account", "acme", "--json"], tmp_path).stdout)
+    assert listed[0]["id"] == key["id"] and listed[0]["status"] == "active"
+    assert listed[0]["key"] == f"{key['key'][:12]}…{key['key'][-4:]}"
+    assert key["key"] not in json.dumps(listed)
+
+    assert run(["keys", "revoke", key["id"]], tmp_path).returncode == 0
+    again = json.loads(run(["keys", "list", "--account", "acme", "--json"], tmp_path).stdout)
+    assert again[0]["status"] == "revoked"
+    assert run(["keys", "revoke", key["id"]], tmp_path).returncode == 1
+
+    usage = run(["usage", "--account", "acme", "--days", "7", "--json"], tmp_path)
+    assert usage.returncode == 0 and json.loads(usage.stdout) == []
+    assert run(["keys", "list", "--account", "nobody"], tmp_path).returncode == 1
+
+
+def test_serve_first_run_prints_a_working_key_and_examples(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "ANTHROPIC_", "GEMINI_"))
+    }
+    env.update(
+        {
+            "ROUTEPLEX_DATA_DIR": str(tmp_path),
+            "ROUTEPLEX_PORT": str(port),
+            "COLUMNS": "200",
+            "ROUTEPLEX_RECORDER_FLUSH_S": "0.05",
+        }
+    )
+    process = subprocess.Popen(
+        [ROUTEPLEX, "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    output = ""
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        while "print(reply" not in output and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        assert "SIMULATED" in output
+        key = re.search(r"rp_live_[A-Za-z0-9_-]{40,}", output)
+        assert key, output
+        assert f"curl http://127.0.0.1:{port}/v1/chat/completions" in output
+        assert "from openai import OpenAI" in output
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(f"{base}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        client = openai.OpenAI(base_url=f"{base}/v1", api_key=key.group(0), max_retries=0)
+        reply = client.chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello!"}]
+        )
+        assert reply.choices[0].message.content
+    finally:
+        process.terminate()
+        rest, _ = process.communicate(timeout=30)
+        output += rest or ""
+    assert process.returncode == 0, output
+    # Shutdown flushed the request's metadata; the usage command sees it.
+    usage = run(["usage", "--account", "demo", "--json"], tmp_path)
+    assert json.loads(usage.stdout)[0]["requests"] == 1
+
+    # A second start does not mint another key.
+    process = subprocess.Popen(
+        [ROUTEPLEX, "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    try:
+        time.sleep(3)
+    finally:
+        process.terminate()
+        second, _ = process.communicate(timeout=30)
+    assert "rp_live_" not in second and "keys create" in second
+
+
+def test_workers_without_redis_is_refused(tmp_path: Path) -> None:
+    result = run(["serve", "--workers", "2"], tmp_path)
+    assert result.returncode == 2 and "Redis" in result.stderr
