@@ -14,6 +14,7 @@ import pytest
 
 from routeplex_gateway.app import create_app
 from routeplex_gateway.config import Settings
+from routeplex_gateway.simulator.answer import SENTENCES
 from routeplex_gateway.simulator.app import create_simulator_app
 from tests.support.servers import serve_in_thread
 
@@ -87,3 +88,14 @@ def gateway(tmp_path: Path, simulator_url: str) -> Iterator[RunningGateway]:
     with serve_in_thread(create_app(settings, simulator_url=simulator_url)) as url:
         running.url = url
         yield running
+    assert_nothing_sent_was_stored(running)
+
+
+def assert_nothing_sent_was_stored(running: RunningGateway) -> None:
+    """After the server has stopped (metadata flushed): no prompt canary and no answer text
+    anywhere in the bytes under the data directory. Every test prompt that matters carries
+    the word "canary"; every simulated answer is built from the simulator's sentence bank."""
+    stored = running.stored_bytes()
+    assert b"canary" not in stored
+    for sentence in SENTENCES:
+        assert sentence.encode()[:24] not in stored, sentence

@@ -127,3 +127,47 @@ def test_serve_first_run_prints_a_working_key_and_examples(tmp_path: Path) -> No
 def test_workers_without_redis_is_refused(tmp_path: Path) -> None:
     result = run(["serve", "--workers", "2"], tmp_path)
     assert result.returncode == 2 and "Redis" in result.stderr
+
+
+def test_simulate_command_serves_the_openai_format(tmp_path: Path) -> None:
+    port = free_port()
+    process = subprocess.Popen(
+        [ROUTEPLEX, "simulate", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key="sk-x", max_retries=0
+        )
+        for _ in range(100):
+            try:
+                reply = client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+                )
+                break
+            except openai.APIConnectionError:
+                time.sleep(0.1)
+        assert reply.choices[0].message.content and reply.usage is not None
+        fault = httpx.post(
+            f"http://127.0.0.1:{port}/_simulator/faults",
+            json={"model": "gpt-4o", "status": 500, "count": 1},
+        )
+        assert fault.status_code < 300
+        try:
+            client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}]
+            )
+            raise AssertionError("the fault was not injected")
+        except openai.InternalServerError:
+            pass
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_usage_table(tmp_path: Path) -> None:
+    assert run(["accounts", "create", "t"], tmp_path).returncode == 0
+    table = run(["usage", "--days", "3"], tmp_path)
+    assert table.returncode == 0 and "requests" in table.stdout and "cost" in table.stdout
