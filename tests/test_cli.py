@@ -171,3 +171,46 @@ def test_usage_table(tmp_path: Path) -> None:
     assert run(["accounts", "create", "t"], tmp_path).returncode == 0
     table = run(["usage", "--days", "3"], tmp_path)
     assert table.returncode == 0 and "requests" in table.stdout and "cost" in table.stdout
+
+
+def test_serve_uses_openai_credentials_when_set(tmp_path: Path, simulator_url: str) -> None:
+    """With OPENAI_API_KEY / OPENAI_BASE_URL set, no simulator starts: requests go there."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "ROUTEPLEX_DATA_DIR": str(tmp_path),
+        "ROUTEPLEX_PORT": str(port),
+        "OPENAI_API_KEY": "sk-from-env",
+        "OPENAI_BASE_URL": f"{simulator_url}/v1",
+    }
+    process = subprocess.Popen(
+        [ROUTEPLEX, "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    output = ""
+    try:
+        assert process.stdout is not None
+        while "print(reply" not in output:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        key = re.search(r"rp_live_[A-Za-z0-9_-]{40,}", output)
+        assert key and "SIMULATED" not in output
+        httpx.delete(f"{simulator_url}/_simulator/requests")
+        client = openai.OpenAI(
+            base_url=f"http://127.0.0.1:{port}/v1", api_key=key.group(0), max_retries=0
+        )
+        for _ in range(100):
+            try:
+                client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+                )
+                break
+            except openai.APIConnectionError:
+                time.sleep(0.1)
+        seen = httpx.get(f"{simulator_url}/_simulator/requests").json()
+        entries = seen["requests"] if isinstance(seen, dict) else seen
+        assert len(entries) == 1 and entries[0]["auth_header"]
+    finally:
+        process.terminate()
+        process.communicate(timeout=30)
