@@ -44,6 +44,15 @@ class RunningGateway:
     simulator_url: str
     keys: dict[str, str] = field(default_factory=dict)
 
+    def add_account(self, name: str, *, plan: str = "usage", **key_options: Any) -> str:
+        """A new account (or a new key of an existing one); returns the key."""
+        from tests.support.accounts import create_account_with_key
+
+        self.keys[name] = create_account_with_key(
+            gateway_settings(self.data_dir), name, plan=plan, **key_options
+        )
+        return self.keys[name]
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "routeplex.db"

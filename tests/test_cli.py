@@ -126,7 +126,7 @@ def test_serve_first_run_prints_a_working_key_and_examples(tmp_path: Path) -> No
 
 def test_workers_without_redis_is_refused(tmp_path: Path) -> None:
     result = run(["serve", "--workers", "2"], tmp_path)
-    assert result.returncode == 2 and "Redis" in result.stderr
+    assert result.returncode == 2 and "ROUTEPLEX_REDIS_URL" in result.stderr
 
 
 def test_simulate_command_serves_the_openai_format(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import health, native, openai
+from .api import account, health, native, openai
 from .config import Settings
 from .errors import ErrorCode, GatewayError, internal_error
 from .gateway import Gateway
@@ -95,6 +95,11 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starl
         Route("/api/v1/chat", native.chat, methods=["POST"]),
         Route("/api/v1/chat/estimate", native.estimate, methods=["POST"]),
         Route("/api/v1/models", native.models, methods=["GET"]),
+        Route("/api/v1/usage", account.usage, methods=["GET"]),
+        Route("/api/v1/account", account.account, methods=["GET"]),
+        Route("/api/v1/account/keys", account.list_keys, methods=["GET"]),
+        Route("/api/v1/account/keys", account.create_key, methods=["POST"]),
+        Route("/api/v1/account/keys/{key_id}", account.revoke_key, methods=["DELETE"]),
         Route("/health", health.health, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
     ]
@@ -106,3 +111,16 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starl
     app.state.gateway = gateway
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app as a worker process builds it (`serve --workers`): settings from the
+    environment and the file named by ROUTEPLEX_CONFIG."""
+    import os
+    from pathlib import Path
+
+    from .config import load_settings
+
+    config = os.environ.get("ROUTEPLEX_CONFIG")
+    settings = load_settings(Path(config) if config else None)
+    return create_app(settings, simulator_url=settings.simulator_url)

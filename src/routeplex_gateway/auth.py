@@ -18,16 +18,19 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import ErrorCode, GatewayError
+from .limits.plans import Plans, Policy
 from .storage import Account, ApiKey, StorageError, Store
 
 KEY_PREFIX = "rp_live_"
 _NEGATIVE_CACHE_MAX = 10_000
+# Incremental refreshes see changed keys, not deleted ones; every this many rounds the whole
+# set is reloaded, which bounds how long a deleted account's keys stay usable elsewhere.
+_FULL_RELOAD_EVERY = 12
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +61,21 @@ class Principal:
     account_id: str
     account_name: str
     plan: str
-    limits: Mapping[str, Any] | None
+    policy: Policy
     allowed_models: tuple[str, ...] | None
     expires_at: datetime | None
     revoked: bool
     disabled: bool
 
 
-def _principal(key: ApiKey, account: Account) -> Principal:
+def _principal(key: ApiKey, account: Account, plans: Plans) -> Principal:
     return Principal(
         key_id=key.id,
         key_hash=key.key_hash,
         account_id=account.id,
         account_name=account.name,
         plan=account.plan,
-        limits=account.limits,
+        policy=plans.policy(account.plan, account.limits, key.limits),
         allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
         expires_at=key.expires_at,
         revoked=key.revoked_at is not None,
@@ -87,6 +90,7 @@ async def issue_key(
     name: str | None = None,
     expires_in_days: int | None = None,
     allowed_models: list[str] | None = None,
+    limits: dict[str, Any] | None = None,
 ) -> tuple[str, ApiKey]:
     """Create a key; return its plaintext (to be shown once) and its stored record."""
     plaintext = generate_key()
@@ -99,6 +103,7 @@ async def issue_key(
         last4=plaintext[-4:],
         expires_at=expires_at,
         allowed_models=allowed_models,
+        limits=limits,
     )
     return plaintext, record
 
@@ -122,8 +127,9 @@ def bearer_token(header: str | None) -> str:
 class KeyCache:
     """Active keys by hash, refreshed in the background."""
 
-    def __init__(self, store: Store, refresh_s: float) -> None:
+    def __init__(self, store: Store, plans: Plans, refresh_s: float) -> None:
         self._store = store
+        self._plans = plans
         self._refresh_s = refresh_s
         self._keys: dict[str, Principal] = {}
         self._unknown: dict[str, float] = {}
@@ -141,27 +147,33 @@ class KeyCache:
                 await self._task
             self._task = None
 
-    async def _reload(self) -> None:
+    async def _reload(self, *, full: bool = False) -> None:
         started = datetime.now(UTC)
-        for key, account in await self._store.keys_changed_since(self._since):
-            self._keys[key.key_hash] = _principal(key, account)
+        changed = await self._store.keys_changed_since(None if full else self._since)
+        if full:
+            # A full reload also forgets keys that no longer exist (a deleted account).
+            self._keys = {}
+        for key, account in changed:
+            self._keys[key.key_hash] = _principal(key, account, self._plans)
         # Overlap the windows slightly: a change committed while we read is picked up next time.
         self._since = started - timedelta(seconds=1)
         self._unknown.clear()
 
     async def _refresh_forever(self) -> None:
+        rounds = 0
         while True:
             await asyncio.sleep(self._refresh_s)
+            rounds += 1
             try:
-                await self._reload()
+                await self._reload(full=rounds % _FULL_RELOAD_EVERY == 0)
             except StorageError:
                 log.warning("key refresh failed; serving from the cached keys")
 
-    def forget(self, key_hash: str) -> None:
-        """Drop a key at once (revoked through this process)."""
-        principal = self._keys.get(key_hash)
-        if principal is not None:
-            self._keys[key_hash] = dataclasses.replace(principal, revoked=True)
+    def revoked(self, key_id: str) -> None:
+        """Refuse a key at once (revoked through this process)."""
+        for key_hash, principal in self._keys.items():
+            if principal.key_id == key_id:
+                self._keys[key_hash] = dataclasses.replace(principal, revoked=True)
 
     async def authenticate(self, header: str | None) -> Principal:
         token = bearer_token(header)
@@ -195,6 +207,6 @@ class KeyCache:
                 self._unknown.clear()
             self._unknown[key_hash] = now + self._refresh_s
             return None
-        principal = _principal(*found)
+        principal = _principal(*found, self._plans)
         self._keys[key_hash] = principal
         return principal

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import Settings, load_settings
+from .config import Settings, deployment_problem, load_settings
 from .storage import AccountExists, Store
 
 T = TypeVar("T")
@@ -186,25 +186,103 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite file lives.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes (needs Redis).", min=1)] = 1,
 ) -> None:
     """Start the gateway (and the upstream simulator when no provider is configured)."""
     overrides = {
         k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
     }
     settings = load_settings(config, **overrides)
-    if workers > 1:
-        err.print(
-            "[red]--workers > 1 needs shared limits in Redis (ROUTEPLEX_REDIS_URL), "
-            "which this build does not support yet; limits would silently multiply.[/]"
-        )
+    problem = deployment_problem(settings, workers)
+    if problem is not None:
+        err.print(f"[red]Refusing to start: {problem}[/]")
         raise typer.Exit(2)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
     )
+    if workers > 1:
+        _serve_workers(settings, config, workers)
+        return
     import uvloop
 
     uvloop.run(_serve(settings, {}))
+
+
+def _serve_workers(settings: Settings, config: Path | None, workers: int) -> None:
+    """Several worker processes on one port; limits are shared through Redis."""
+    import os
+    import subprocess
+    import sys
+
+    import uvicorn
+
+    os.environ.update(
+        {
+            "ROUTEPLEX_HOST": settings.host,
+            "ROUTEPLEX_PORT": str(settings.port),
+            "ROUTEPLEX_DATA_DIR": str(settings.data_dir.resolve()),
+        }
+    )
+    if config is not None:
+        os.environ["ROUTEPLEX_CONFIG"] = str(config.resolve())
+    simulated = settings.simulate or (
+        settings.simulate is None and not settings.has_provider_credentials
+    )
+    simulator: subprocess.Popen[bytes] | None = None
+    if simulated:
+        port = settings.simulator_port or _free_port()
+        simulator = subprocess.Popen(
+            [sys.executable, "-m", "routeplex_gateway", "simulate", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+        )
+        os.environ["ROUTEPLEX_SIMULATOR_URL"] = f"http://127.0.0.1:{port}"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = _run(lambda: _with_store(settings, _first_run))
+    _banner(settings, f"http://{settings.host}:{settings.port}", key, simulated)
+    try:
+        uvicorn.run(
+            "routeplex_gateway.app:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            access_log=False,
+            loop="uvloop",
+            http="httptools",
+            server_header=False,
+        )
+    finally:
+        if simulator is not None:
+            simulator.terminate()
+            simulator.wait(timeout=10)
+
+
+@app.command("retention")
+def retention(
+    action: Annotated[str, typer.Argument(help="'run': bill closed days, purge old metadata.")],
+    config: ConfigOption = None,
+) -> None:
+    """Append daily billing records and purge request metadata past retention, now."""
+    from .metering.retention import run_retention
+
+    if action != "run":
+        err.print("[red]Only 'routeplex retention run' exists.[/]")
+        raise typer.Exit(2)
+    settings = load_settings(config)
+
+    async def go(store: Store) -> Any:
+        return await run_retention(
+            store,
+            retention_days=settings.metadata_retention_days,
+            grace=timedelta(seconds=settings.billing_grace_s),
+        )
+
+    report = _run(lambda: _with_store(settings, go))
+    console.print(
+        f"Billed {report.billed_days} closed day(s) ({report.billing_rows} rows); purged "
+        f"{report.purged_rows} metadata rows older than {settings.metadata_retention_days} days."
+    )
 
 
 @app.command()
@@ -255,6 +333,52 @@ def accounts_create(
         print(json.dumps({"id": account.id, "name": account.name, "plan": account.plan}))
     else:
         console.print(f"Created account {account.name} ({account.id}) on plan {account.plan}.")
+
+
+@accounts_app.command("update")
+def accounts_update(
+    name: str,
+    plan: Annotated[str | None, typer.Option(help="New plan.")] = None,
+    limits: Annotated[
+        str | None,
+        typer.Option(
+            help='Per-account overrides as JSON, e.g. \'{"rpm": 60}\'; "null" clears them.'
+        ),
+    ] = None,
+    disable: Annotated[
+        bool | None, typer.Option("--disable/--enable", help="Refuse or allow the account's keys.")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Change an account's plan, limit overrides, or whether it is disabled."""
+    from .limits.plans import validate_limits
+
+    settings = load_settings(config)
+    if plan is not None and plan not in settings.all_plans:
+        err.print(f"[red]Unknown plan {plan!r}; known: {', '.join(settings.all_plans)}.[/]")
+        raise typer.Exit(1)
+    changes: dict[str, Any] = {}
+    if plan is not None:
+        changes["plan"] = plan
+    if disable is not None:
+        changes["disabled"] = disable
+    if limits is not None:
+        try:
+            parsed = json.loads(limits)
+            changes["limits"] = None if parsed is None else validate_limits(parsed)
+        except ValueError as exc:
+            err.print(f"[red]Bad --limits: {exc}[/]")
+            raise typer.Exit(1) from None
+
+    async def update(store: Store) -> Any:
+        account_id = await _account_id(store, name)
+        return await store.update_account(account_id, **changes)
+
+    account = _run(lambda: _with_store(settings, update))
+    console.print(
+        f"Updated {account.name}: plan {account.plan}, limits "
+        f"{json.dumps(account.limits)}, {'disabled' if account.disabled else 'enabled'}."
+    )
 
 
 @accounts_app.command("list")

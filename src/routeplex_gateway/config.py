@@ -52,6 +52,28 @@ class ModelOverride(BaseModel):
     cache_write_per_mtok: Decimal | None = None
 
 
+class PlanConfig(BaseModel):
+    """A plan's daily caps and rates. `None` means no cap of that kind; a non-binding plan
+    has every limit counted and none enforced."""
+
+    tokens_per_day: int | None = None
+    cost_per_day_usd: Decimal | None = None
+    rpm: int | None = None
+    concurrency: int | None = None
+    binding: bool = True
+
+
+SHIPPED_PLANS: dict[str, PlanConfig] = {
+    "evaluation": PlanConfig(
+        tokens_per_day=20_000, cost_per_day_usd=Decimal("0.17"), rpm=5, concurrency=1
+    ),
+    "usage": PlanConfig(
+        tokens_per_day=500_000, cost_per_day_usd=Decimal("1.67"), rpm=30, concurrency=5
+    ),
+    "unlimited": PlanConfig(binding=False),
+}
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ROUTEPLEX_", extra="ignore")
 
@@ -73,6 +95,17 @@ class Settings(BaseSettings):
     # None = simulate when no provider credentials are configured.
     simulate: bool | None = None
     simulator_port: int = 0  # 0 = any free port
+    simulator_url: str | None = None  # set for worker processes by `serve --workers`
+    # Shared limits for several workers or replicas; without it limits live in-process.
+    redis_url: str | None = None
+    # A PostgreSQL database implies replicas; say so explicitly if this is the only one.
+    single_instance: bool = False
+    # Custom plans, and changes to the shipped ones, by name.
+    plans: dict[str, PlanConfig] = {}
+    # The retention job: how often it runs, and how long after a UTC day ends before its
+    # billing records are appended (late metadata from buffered writers must have landed).
+    retention_interval_s: float = 3600.0
+    billing_grace_s: float = 3600.0
     providers: list[ProviderConfig] = []
     models: dict[str, ModelOverride] = {}
 
@@ -114,6 +147,10 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.data_dir / 'routeplex.db').resolve()}"
 
     @property
+    def all_plans(self) -> dict[str, PlanConfig]:
+        return {**SHIPPED_PLANS, **self.plans}
+
+    @property
     def has_provider_credentials(self) -> bool:
         return bool(
             self.openai_api_key or self.anthropic_api_key or self.gemini_api_key or self.providers
@@ -130,3 +167,22 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     if overrides:
         settings = Settings.model_validate({**settings.model_dump(), **overrides})
     return settings
+
+
+def deployment_problem(settings: Settings, workers: int) -> str | None:
+    """Why this process must not start as configured, or None. Without Redis each process
+    keeps its own limits, so several of them would silently multiply every cap."""
+    if settings.redis_url:
+        return None
+    if workers > 1:
+        return (
+            f"--workers {workers} needs shared limits: set ROUTEPLEX_REDIS_URL "
+            "(e.g. redis://127.0.0.1:6379/0), or run one worker."
+        )
+    if settings.resolved_database_url.startswith("postgres") and not settings.single_instance:
+        return (
+            "A shared PostgreSQL database means replicas, and replicas need shared limits: "
+            "set ROUTEPLEX_REDIS_URL, or ROUTEPLEX_SINGLE_INSTANCE=true if this is the only "
+            "gateway process using that database."
+        )
+    return None

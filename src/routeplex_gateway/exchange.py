@@ -21,6 +21,7 @@ from .metering.record import Endpoint, RequestMetadata, RoutingMode
 
 if TYPE_CHECKING:
     from .auth import Principal
+    from .limits.quota import Ticket
     from .routing.catalog import CatalogModel
 
 
@@ -45,6 +46,7 @@ class Exchange:
     cost_picousd: int | None = None
     ttfb_ms: int | None = None
     upstream_s: float = 0.0  # time spent waiting on providers, for the overhead figure
+    ticket: Ticket | None = None  # the quota hold, settled when the request ends
     finished: bool = False
 
     # --- facts gathered on the way -------------------------------------------------------

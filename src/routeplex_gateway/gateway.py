@@ -11,8 +11,14 @@ from .canonical import ChatRequest, Usage
 from .config import Settings
 from .errors import ErrorCode, GatewayError, validation
 from .exchange import Exchange
+from .limits.memory import MemoryQuota
+from .limits.plans import Plans
+from .limits.quota import Quota, utc_today
+from .limits.redis import RedisQuota
 from .metering.record import Endpoint, RoutingMode
 from .metering.recorder import Recorder
+from .metering.retention import RetentionJob
+from .metering.tokens import estimate_input_tokens
 from .observability import Metrics
 from .providers import ProviderRegistry
 from .routing.catalog import AUTO_MODEL, Catalog, build_catalog
@@ -30,9 +36,12 @@ class Gateway:
         self.providers = ProviderRegistry()
         self.router = Router(self.catalog, self.providers)
         self.metrics = Metrics()
+        self.plans = Plans(settings.all_plans)
+        self.quota: Quota = RedisQuota(settings.redis_url) if settings.redis_url else MemoryQuota()
         self._store: Store | None = None
         self._keys: KeyCache | None = None
         self._recorder: Recorder | None = None
+        self._retention: RetentionJob | None = None
 
     @property
     def store(self) -> Store:
@@ -53,8 +62,11 @@ class Gateway:
         settings = self.settings
         self._store = await Store.open(settings.resolved_database_url)
         await self._store.migrate()
-        self._keys = KeyCache(self._store, settings.key_refresh_s)
+        self._keys = KeyCache(self._store, self.plans, settings.key_refresh_s)
         await self._keys.start()
+        # Today's counters start from what is already recorded (once, here; never per request).
+        today = utc_today()
+        await self.quota.seed(today, await self._store.day_totals(today))
         self._recorder = Recorder(
             self._store,
             flush_s=settings.recorder_flush_s,
@@ -62,13 +74,23 @@ class Gateway:
             buffer_size=settings.recorder_buffer_size,
         )
         await self._recorder.start()
+        self._retention = RetentionJob(
+            self._store,
+            retention_days=settings.metadata_retention_days,
+            grace_s=settings.billing_grace_s,
+            interval_s=settings.retention_interval_s,
+        )
+        await self._retention.start()
 
     async def stop(self) -> None:
+        if self._retention is not None:
+            await self._retention.stop()
         if self._recorder is not None:
             await self._recorder.stop()
         if self._keys is not None:
             await self._keys.stop()
         await self.providers.close()
+        await self.quota.close()
         if self._store is not None:
             await self._store.close()
 
@@ -88,7 +110,37 @@ class Gateway:
         if ex.model is not None:
             ex.cost_picousd = self.catalog.pricer.cost_picousd(ex.model.id, usage)
 
-    def finish(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
+    async def admit(self, ex: Exchange, request: ChatRequest, plan: list[Attempt]) -> None:
+        """Hold the request's worst case against the caller's limits, or refuse it."""
+        principal = ex.principal
+        assert principal is not None
+        input_tokens = estimate_input_tokens(request.body["messages"])
+        worst_tokens, worst_cost = 0, 0
+        for model in {id(m): m for m, _ in plan}.values():
+            output = request.max_output_tokens or model.max_output_tokens
+            worst_tokens = max(worst_tokens, input_tokens + output)
+            cost = self.catalog.pricer.cost_picousd(
+                model.id, Usage(input_tokens=input_tokens, output_tokens=output)
+            )
+            worst_cost = max(worst_cost, cost or 0)  # an unpriced model: the token cap holds
+        ex.ticket = await self.quota.admit(
+            principal.account_id,
+            principal.key_id,
+            principal.policy,
+            tokens=worst_tokens,
+            cost_picousd=worst_cost,
+        )
+
+    async def finish(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
+        if ex.ticket is not None:
+            if ex.usage.known:
+                tokens, cost = ex.usage.total_tokens, ex.cost_picousd
+            elif status < 400 or ex.ttfb_ms is not None:
+                # An answer whose usage went unreported: the provider may have billed it all.
+                tokens, cost = None, None
+            else:
+                tokens, cost = 0, 0  # refused or failed before any answer
+            await self.quota.settle(ex.ticket, tokens, cost)
         record = ex.finish(status, error)
         if record is not None:
             self.recorder.record(record)

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 from routeplex_gateway.metering.record import Endpoint, RequestMetadata, RoutingMode
+from routeplex_gateway.storage import Account, ApiKey, Store, UsageRow
 
 
 def key_hash() -> str:
     """A fresh, well-formed sha256 hex digest (of nothing in particular)."""
     return secrets.token_hex(32)
+
+
+async def new_key(store: Store, account: Account, **overrides: object) -> ApiKey:
+    """A key of `account` stored through `store`; any `insert_key` argument may be overridden."""
+    fields: dict[str, object] = {
+        "account_id": account.id,
+        "name": "ci",
+        "key_hash": key_hash(),
+        "display_prefix": "rp_live_ab12",
+        "last4": "wxyz",
+        "expires_at": None,
+        "allowed_models": None,
+    }
+    fields.update(overrides)
+    return await store.insert_key(**fields)  # type: ignore[arg-type]
 
 
 def metadata_record(**overrides: Any) -> RequestMetadata:
@@ -42,3 +58,29 @@ def metadata_record(**overrides: Any) -> RequestMetadata:
     }
     fields.update(overrides)
     return RequestMetadata(**fields)
+
+
+# Accounts and days of the `traffic` fixture (conftest.py) and the usage tests.
+ACME, OTHER = "acc_000000000000acme", "acc_00000000000other"
+DAY = date(2024, 3, 10)
+NEXT_DAY = date(2024, 3, 11)
+NEW_YORK = timezone(timedelta(hours=-5))
+
+
+def at(day: date, hour: int, minute: int = 0, tz: timezone = UTC) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
+
+
+def usage_row(day: date, account: str, model: str, **counts: int) -> UsageRow:
+    fields = {
+        "requests": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 0,
+        "cost_picousd": 0,
+        "unknown_cost_requests": 0,
+    }
+    fields.update(counts)
+    return UsageRow(day=day, account_id=account, model=model, **fields)

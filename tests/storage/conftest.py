@@ -6,6 +6,8 @@ end), plus fresh databases for migration tests. The server is reached as the fir
 works, `postgres` then `root`, or through `ROUTEPLEX_TEST_POSTGRES_URL` (an admin URL that
 may create databases). Without a server the PostgreSQL cases are skipped locally, but fail
 when `CI` is set: CI must never pass by silently skipping a backend.
+
+`traffic` is a store holding a few requests around a UTC day boundary, for the usage tests.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,6 +25,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from routeplex_gateway.storage import Store
+from tests.storage.builders import ACME, DAY, NEW_YORK, NEXT_DAY, OTHER, at, metadata_record
 
 BACKENDS = ("sqlite", "postgresql")
 ADMIN_USERS = ("postgres", "root")
@@ -173,3 +177,74 @@ async def fresh_postgresql_url(postgres: PostgresServer) -> AsyncIterator[str]:
         yield postgres.url(name)
     finally:
         await postgres.drop_database(name)
+
+
+@pytest.fixture
+async def traffic(store: Store) -> Store:
+    """A few requests around the DAY/NEXT_DAY boundary, in several time zones."""
+    sonnet = "claude-sonnet-4-20250514"
+    await store.insert_metadata(
+        [
+            metadata_record(
+                account_id=ACME,
+                created_at=at(DAY, 0, 0),
+                input_tokens=100,
+                output_tokens=10,
+                cache_read_tokens=40,
+                reasoning_tokens=0,
+                cost_picousd=1_000,
+            ),
+            metadata_record(
+                account_id=ACME,
+                created_at=at(DAY, 18, 59, NEW_YORK),  # 23:59 UTC: still DAY
+                input_tokens=50,
+                output_tokens=5,
+                cache_write_tokens=7,
+                reasoning_tokens=3,
+                cost_picousd=500,
+            ),
+            # Served by no model: counted under the requested one, tokens and price unknown.
+            metadata_record(
+                account_id=ACME,
+                created_at=at(DAY, 12),
+                requested_model=sonnet,
+                served_model=None,
+                input_tokens=None,
+                output_tokens=None,
+                cache_read_tokens=None,
+                cache_write_tokens=None,
+                reasoning_tokens=None,
+                cost_picousd=None,
+                http_status=502,
+                error_code="provider_error",
+            ),
+            # Unknown price, known tokens.
+            metadata_record(
+                account_id=ACME,
+                created_at=at(DAY, 13),
+                input_tokens=10,
+                output_tokens=1,
+                cost_picousd=None,
+            ),
+            # 19:30 in New York on DAY is 00:30 UTC on NEXT_DAY.
+            metadata_record(
+                account_id=ACME,
+                created_at=at(DAY, 19, 30, NEW_YORK),
+                served_model=sonnet,
+                input_tokens=7,
+                output_tokens=7,
+                cost_picousd=70,
+            ),
+            metadata_record(
+                account_id=ACME,
+                created_at=at(NEXT_DAY, 1),
+                requested_model=None,
+                served_model=None,
+                cost_picousd=None,
+            ),
+            metadata_record(account_id=OTHER, created_at=at(DAY, 9), cost_picousd=5),
+            # Before any `since` used below.
+            metadata_record(account_id=ACME, created_at=at(DAY - timedelta(days=1), 23, 59)),
+        ]
+    )
+    return store

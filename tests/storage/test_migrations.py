@@ -1,20 +1,29 @@
-"""Migrations: upgrading is idempotent, safe to race, and matches the schema module."""
+"""Migrations: upgrading is idempotent, safe to race, matches the schema module, and carries
+existing data from one revision to the next (and back)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import sys
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 
 from routeplex_gateway.storage import Store
 from routeplex_gateway.storage.connection import async_url, create_engine
-from routeplex_gateway.storage.schema import metadata
+from routeplex_gateway.storage.migrator import alembic_config
+from routeplex_gateway.storage.schema import api_keys, metadata
+from tests.storage.builders import key_hash, metadata_record
 
-HEAD = "0001"
+HEAD = "0002"
 
 
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(
@@ -83,6 +92,22 @@ async def test_concurrent_migrations_from_two_processes(empty_database_url: str)
         await store.close()
 
 
+async def _schema_differences(database_url: str) -> list[object]:
+    """What Alembic finds between the database and the schema module; [] when they agree."""
+
+    def differences(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, metadata))
+
+    backend, url = async_url(database_url)
+    engine = create_engine(backend, url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(differences)
+    finally:
+        await engine.dispose()
+
+
 async def test_migrations_create_exactly_the_schema_module(empty_database_url: str) -> None:
     store = await Store.open(empty_database_url)
     try:
@@ -90,14 +115,111 @@ async def test_migrations_create_exactly_the_schema_module(empty_database_url: s
     finally:
         await store.close()
 
-    def differences(connection: Connection) -> list[object]:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        return list(compare_metadata(context, metadata))
+    assert await _schema_differences(empty_database_url) == []
 
-    backend, url = async_url(empty_database_url)
-    engine = create_engine(backend, url, pool_size=1)
+
+async def _alembic(url: str, action: Callable[[Config, str], None], revision: str) -> None:
+    """Run an Alembic command (`command.upgrade`, `command.downgrade`) to `revision`."""
+    backend, driver_url = async_url(url)
+    engine = create_engine(backend, driver_url, pool_size=1)
     try:
-        async with engine.connect() as connection:
-            assert await connection.run_sync(differences) == []
+        async with engine.begin() as connection:
+            await connection.run_sync(lambda sync: action(alembic_config(sync), revision))
     finally:
         await engine.dispose()
+
+
+async def _insert_key_as_at_0001(url: str, account_id: str) -> str:
+    """Insert a key with the columns of revision 0001 only; returns its hash."""
+    stored_hash = key_hash()
+    now = datetime.now(UTC)
+    backend, driver_url = async_url(url)
+    engine = create_engine(backend, driver_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(api_keys).values(
+                    id="key_0000000000000001",
+                    account_id=account_id,
+                    name="old",
+                    key_hash=stored_hash,
+                    display_prefix="rp_live_ab12",
+                    last4="wxyz",
+                    created_at=now,
+                    updated_at=now,
+                    allowed_models=["gpt-4o-mini"],
+                )
+            )
+    finally:
+        await engine.dispose()
+    return stored_hash
+
+
+async def test_upgrade_from_0001_keeps_existing_keys(empty_database_url: str) -> None:
+    store = await Store.open(empty_database_url)  # first: it creates SQLite's directory
+    try:
+        await _alembic(empty_database_url, command.upgrade, "0001")
+        assert await store.schema_revision() == "0001"
+        account = await store.create_account("acme", plan="pro")
+        old_hash = await _insert_key_as_at_0001(empty_database_url, account.id)
+        await store.insert_metadata([metadata_record(account_id=account.id)])
+
+        await store.migrate()
+
+        assert await store.schema_revision() == HEAD
+        found = await store.find_key(old_hash)
+        assert found is not None
+        old, owner = found
+        assert owner == account
+        assert (old.limits, old.allowed_models, old.revoked_at) == (None, ("gpt-4o-mini",), None)
+        assert old.usable_at(datetime.now(UTC))
+        assert [key for key, _ in await store.keys_changed_since(None)] == [old]
+        assert len(await store.recent_metadata(account.id)) == 1
+
+        assert await store.set_key_limits(old.id, {"rpm": 10}) is True
+        new = await store.insert_key(
+            account_id=account.id,
+            name="new",
+            key_hash=key_hash(),
+            display_prefix="rp_live_cd34",
+            last4="abcd",
+            expires_at=None,
+            allowed_models=None,
+            limits={"concurrency": 2},
+        )
+        keys = await store.list_keys(account.id)
+        assert [(key.id, key.limits) for key in keys] == [
+            (old.id, {"rpm": 10}),
+            (new.id, {"concurrency": 2}),
+        ]
+    finally:
+        await store.close()
+
+
+async def test_downgrade_to_0001_keeps_keys_and_upgrades_again(empty_database_url: str) -> None:
+    store = await Store.open(empty_database_url)
+    try:
+        await store.migrate()
+        account = await store.create_account("acme")
+        key = await store.insert_key(
+            account_id=account.id,
+            name="ci",
+            key_hash=key_hash(),
+            display_prefix="rp_live_ab12",
+            last4="wxyz",
+            expires_at=None,
+            allowed_models=None,
+            limits={"rpm": 10},
+        )
+
+        await _alembic(empty_database_url, command.downgrade, "0001")
+        assert await store.schema_revision() == "0001"
+        await store.migrate()
+
+        assert await store.schema_revision() == HEAD
+        # The limits went with the column; the key itself is intact.
+        assert await store.find_key(key.key_hash) == (replace(key, limits=None), account)
+    finally:
+        await store.close()
+    # SQLite rebuilt the table to drop the column: its indexes and foreign key came back too.
+    assert await _schema_differences(empty_database_url) == []

@@ -3,115 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routeplex_gateway.storage import UNKNOWN_MODEL, Store, UsageRow
-from tests.storage.builders import metadata_record
-
-ACME, OTHER = "acc_000000000000acme", "acc_00000000000other"
-DAY = date(2024, 3, 10)
-NEXT_DAY = date(2024, 3, 11)
-NEW_YORK = timezone(timedelta(hours=-5))
-
-
-def at(day: date, hour: int, minute: int = 0, tz: timezone = UTC) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
-
-
-def usage(day: date, account: str, model: str, **counts: int) -> UsageRow:
-    fields = {
-        "requests": 0,
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cache_read_tokens": 0,
-        "cache_write_tokens": 0,
-        "reasoning_tokens": 0,
-        "cost_picousd": 0,
-        "unknown_cost_requests": 0,
-    }
-    fields.update(counts)
-    return UsageRow(day=day, account_id=account, model=model, **fields)
-
-
-@pytest.fixture
-async def traffic(store: Store) -> Store:
-    """A few requests around the DAY/NEXT_DAY boundary, in several time zones."""
-    sonnet = "claude-sonnet-4-20250514"
-    await store.insert_metadata(
-        [
-            metadata_record(
-                account_id=ACME,
-                created_at=at(DAY, 0, 0),
-                input_tokens=100,
-                output_tokens=10,
-                cache_read_tokens=40,
-                reasoning_tokens=0,
-                cost_picousd=1_000,
-            ),
-            metadata_record(
-                account_id=ACME,
-                created_at=at(DAY, 18, 59, NEW_YORK),  # 23:59 UTC: still DAY
-                input_tokens=50,
-                output_tokens=5,
-                cache_write_tokens=7,
-                reasoning_tokens=3,
-                cost_picousd=500,
-            ),
-            # Served by no model: counted under the requested one, tokens and price unknown.
-            metadata_record(
-                account_id=ACME,
-                created_at=at(DAY, 12),
-                requested_model=sonnet,
-                served_model=None,
-                input_tokens=None,
-                output_tokens=None,
-                cache_read_tokens=None,
-                cache_write_tokens=None,
-                reasoning_tokens=None,
-                cost_picousd=None,
-                http_status=502,
-                error_code="provider_error",
-            ),
-            # Unknown price, known tokens.
-            metadata_record(
-                account_id=ACME,
-                created_at=at(DAY, 13),
-                input_tokens=10,
-                output_tokens=1,
-                cost_picousd=None,
-            ),
-            # 19:30 in New York on DAY is 00:30 UTC on NEXT_DAY.
-            metadata_record(
-                account_id=ACME,
-                created_at=at(DAY, 19, 30, NEW_YORK),
-                served_model=sonnet,
-                input_tokens=7,
-                output_tokens=7,
-                cost_picousd=70,
-            ),
-            metadata_record(
-                account_id=ACME,
-                created_at=at(NEXT_DAY, 1),
-                requested_model=None,
-                served_model=None,
-                cost_picousd=None,
-            ),
-            metadata_record(account_id=OTHER, created_at=at(DAY, 9), cost_picousd=5),
-            # Before any `since` used below.
-            metadata_record(account_id=ACME, created_at=at(DAY - timedelta(days=1), 23, 59)),
-        ]
-    )
-    return store
+from routeplex_gateway.storage import UNKNOWN_MODEL, Store
+from tests.storage.builders import ACME, DAY, NEXT_DAY, OTHER, usage_row
 
 
 async def test_usage_by_utc_day_and_model(traffic: Store) -> None:
     rows = await traffic.usage(account_id=ACME, since=DAY)
 
     assert rows == [
-        usage(DAY, ACME, "claude-sonnet-4-20250514", requests=1, unknown_cost_requests=1),
-        usage(
+        usage_row(DAY, ACME, "claude-sonnet-4-20250514", requests=1, unknown_cost_requests=1),
+        usage_row(
             DAY,
             ACME,
             "gpt-4o-mini",
@@ -124,7 +29,7 @@ async def test_usage_by_utc_day_and_model(traffic: Store) -> None:
             cost_picousd=1_500,
             unknown_cost_requests=1,
         ),
-        usage(
+        usage_row(
             NEXT_DAY,
             ACME,
             UNKNOWN_MODEL,
@@ -133,7 +38,7 @@ async def test_usage_by_utc_day_and_model(traffic: Store) -> None:
             output_tokens=20,
             unknown_cost_requests=1,
         ),
-        usage(
+        usage_row(
             NEXT_DAY,
             ACME,
             "claude-sonnet-4-20250514",

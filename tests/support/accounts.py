@@ -9,14 +9,16 @@ from routeplex_gateway.config import Settings
 from routeplex_gateway.storage import Store
 
 
-def create_account_with_key(settings: Settings, name: str, **key_options: object) -> str:
+def create_account_with_key(
+    settings: Settings, name: str, *, plan: str = "usage", **key_options: object
+) -> str:
     async def create() -> str:
         store = await Store.open(settings.resolved_database_url)
         try:
             await store.migrate()
             account = await store.get_account_by_name(name)
             if account is None:
-                account = await store.create_account(name)
+                account = await store.create_account(name, plan=plan)
             plaintext, _ = await issue_key(store, account.id, **key_options)  # type: ignore[arg-type]
             return plaintext
         finally:

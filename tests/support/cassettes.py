@@ -1,5 +1,13 @@
 """Recorded provider exchanges (../shared/fixtures/providers), read in place, and a replay
-server that answers each request with the next recorded response over a real socket."""
+server that answers each request with the next recorded response over a real socket.
+
+Three recording styles are read: VCR cassettes (`.yaml`, parsed or raw bodies), and vercel/ai
+`.chunks.jsonl.txt` files, which hold one SSE `data:` payload per line and nothing else — they
+are re-framed here as the provider frames its stream (Anthropic: `event:` + `data:` lines
+and LF; Gemini / Vertex: `data:` lines and CRLF), with no recorded request. Gemini streams
+recorded without `alt=sse` (one JSON array) can be re-framed as SSE by
+`json_array_as_sse`, since the gateway always asks for SSE.
+"""
 
 from __future__ import annotations
 
@@ -36,7 +44,29 @@ def _header(headers: dict[str, Any], name: str) -> str | None:
     return None
 
 
+SSE = "text/event-stream"
+
+
+def _reframed_chunks(relative: str) -> Exchange:
+    payloads = [line for line in (PROVIDERS / relative).read_text().splitlines() if line.strip()]
+    if relative.startswith("anthropic/"):
+        events = [f"event: {json.loads(p)['type']}\ndata: {p}\n\n" for p in payloads]
+    else:
+        events = [f"data: {p}\r\n\r\n" for p in payloads]
+    return Exchange(request={}, status=200, content_type=SSE, body="".join(events).encode())
+
+
+def json_array_as_sse(exchange: Exchange) -> Exchange:
+    """A Gemini stream recorded as one JSON array (no `alt=sse`) as the SSE stream it would
+    have been with `alt=sse`: one `data:` event per element, CRLF-framed."""
+    elements = json.loads(exchange.body)
+    events = "".join(f"data: {json.dumps(e)}\r\n\r\n" for e in elements)
+    return Exchange(exchange.request, exchange.status, SSE, events.encode())
+
+
 def load(relative: str) -> list[Exchange]:
+    if relative.endswith(".chunks.jsonl.txt"):
+        return [_reframed_chunks(relative)]
     data = yaml.safe_load((PROVIDERS / relative).read_text())
     exchanges = []
     for interaction in data["interactions"]:
@@ -57,13 +87,27 @@ def load(relative: str) -> list[Exchange]:
     return exchanges
 
 
+@dataclass(frozen=True)
+class Received:
+    """What the replay server was sent: path with query, headers (lower-cased), JSON body."""
+
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
 @contextmanager
-def replay(exchanges: list[Exchange]) -> Iterator[str]:
-    """Serve `exchanges` in order on any POST; yield the base URL."""
+def replay(exchanges: list[Exchange], received: list[Received] | None = None) -> Iterator[str]:
+    """Serve `exchanges` in order on any POST; yield the base URL. Each request is appended
+    to `received` when given."""
     queue = list(exchanges)
 
     async def answer(request: Request) -> Response:
-        await request.body()
+        raw = await request.body()
+        if received is not None:
+            path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            received.append(Received(path, headers, json.loads(raw) if raw else None))
         exchange = queue.pop(0)
         return Response(
             exchange.body,

@@ -135,13 +135,14 @@ async def chat(request: Request) -> Response:
         plan = gw.route(
             ex, chat_request, openai_body["model"], strategy=strategy, test_mode=test_mode
         )
+        await gw.admit(ex, chat_request, plan)
         if chat_request.stream:
             started = await gw.router.open_stream(ex, chat_request, plan)
             events = _events(gw, ex, started, buffered=options["stream_mode"] == "buffered")
             return EventStream(events, headers={"X-Request-Id": ex.request_id})
         response = await gw.router.complete(ex, chat_request, plan)
     except GatewayError as error:
-        gw.finish(ex, error.status, error)
+        await gw.finish(ex, error.status, error)
         return error_response(error, ex)
     gw.settle(ex, response.usage)
     choices = response.body.get("choices") or [{}]
@@ -157,7 +158,7 @@ async def chat(request: Request) -> Response:
         "usage": _usage(ex),
         "enhancement": options["enhancement"],
     }
-    gw.finish(ex, 200)
+    await gw.finish(ex, 200)
     return _ok(
         data, {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
     )
@@ -242,7 +243,7 @@ async def _events(
         raise
     finally:
         await started.stream.aclose()
-        gw.finish(ex, status, error)
+        await gw.finish(ex, status, error)
 
 
 def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:

@@ -55,18 +55,19 @@ async def chat_completions(request: Request) -> Response:
         )
         test_mode = truthy(request.headers.get("x-routeplex-test-mode"))
         plan = gw.route(ex, chat, body["model"], strategy=strategy, test_mode=test_mode)
+        await gw.admit(ex, chat, plan)
         if chat.stream:
             started = await gw.router.open_stream(ex, chat, plan)
             return EventStream(_events(gw, ex, started), headers=_headers(ex))
         response = await gw.router.complete(ex, chat, plan)
     except GatewayError as error:
-        gw.finish(ex, error.status, error)
+        await gw.finish(ex, error.status, error)
         return error_response(error, ex)
     gw.settle(ex, response.usage)
     out = response.body
     out["x_routeplex"] = ex.routeplex_info()
     headers = _headers(ex)
-    gw.finish(ex, 200)
+    await gw.finish(ex, 200)
     return json_response(orjson.dumps(out), 200, headers)
 
 
@@ -113,7 +114,7 @@ async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGen
         raise
     finally:
         await started.stream.aclose()
-        gw.finish(ex, status, error)
+        await gw.finish(ex, status, error)
 
 
 async def list_models(request: Request) -> Response:

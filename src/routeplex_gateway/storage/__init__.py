@@ -5,15 +5,26 @@ create them. Nothing here connects until a `Store` method is awaited.
 """
 
 from routeplex_gateway.storage.errors import AccountExists, StorageError
-from routeplex_gateway.storage.records import UNKNOWN_MODEL, Account, ApiKey, UsageRow
+from routeplex_gateway.storage.records import (
+    UNKNOWN_MODEL,
+    UNSET,
+    Account,
+    ApiKey,
+    DayTotal,
+    Unset,
+    UsageRow,
+)
 from routeplex_gateway.storage.store import Store
 
 __all__ = [
     "UNKNOWN_MODEL",
+    "UNSET",
     "Account",
     "AccountExists",
     "ApiKey",
+    "DayTotal",
     "StorageError",
     "Store",
+    "Unset",
     "UsageRow",
 ]

@@ -1,15 +1,17 @@
-"""Account rows: creating and reading them."""
+"""Account rows: creating, reading, updating and deleting them."""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Label, RowMapping, insert, select
+from sqlalchemy import Label, RowMapping, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from routeplex_gateway.storage.records import Account
+from routeplex_gateway.storage.column_types import json_object
+from routeplex_gateway.storage.records import Account, Unset
 from routeplex_gateway.storage.schema import accounts
 
 # Prefix of the account columns when they are selected next to a key's (same column names).
@@ -71,6 +73,59 @@ async def account_by_name(connection: AsyncConnection, name: str) -> Account | N
 async def all_accounts(connection: AsyncConnection) -> list[Account]:
     result = await connection.execute(select(accounts).order_by(accounts.c.name))
     return [account_from_row(row) for row in result.mappings()]
+
+
+async def update_account(
+    connection: AsyncConnection,
+    account_id: str,
+    *,
+    plan: str | Unset,
+    limits: Mapping[str, Any] | Unset | None,
+    email: str | Unset | None,
+    disabled: bool | Unset,
+    now: datetime,
+) -> Account | None:
+    """Change the given fields only; None if there is no such account."""
+    changes: dict[str, Any] = {}
+    if not isinstance(plan, Unset):
+        changes["plan"] = plan
+    if not isinstance(limits, Unset):
+        changes["limits"] = json_object(limits)
+    if not isinstance(email, Unset):
+        changes["email"] = email
+    if not isinstance(disabled, Unset):
+        changes["disabled"] = disabled
+    if not changes:
+        # Nothing to change, so nothing for the key caches to hear about either.
+        return await account_by_id(connection, account_id)
+    # updated_at moves so that `keys_changed_since` hands every key of the account to the
+    # replicas again: a plan, limit or disabled flag is part of what they cache per key.
+    result = await connection.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(**changes, updated_at=now)
+        .returning(*accounts.c)
+    )
+    row = result.mappings().first()
+    return None if row is None else account_from_row(row)
+
+
+async def lock_account(connection: AsyncConnection, account_id: str) -> bool:
+    """Lock the account's row until the transaction ends; False if there is no such account.
+
+    On PostgreSQL this keeps a key from being inserted for it meanwhile (the foreign key check
+    waits). SQLite renders no FOR UPDATE; there the first write of the transaction serialises.
+    """
+    result = await connection.execute(
+        select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
+    )
+    return result.first() is not None
+
+
+async def delete_account(connection: AsyncConnection, account_id: str) -> bool:
+    """Delete the account row; its keys must be gone already (the foreign key insists)."""
+    result = await connection.execute(delete(accounts).where(accounts.c.id == account_id))
+    return result.rowcount == 1
 
 
 def joined_account_columns() -> list[Label[Any]]:

@@ -10,8 +10,9 @@ import secrets
 import string
 from collections.abc import Mapping
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import RowMapping, Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import RowMapping, Select, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from routeplex_gateway.storage.accounts import (
@@ -19,6 +20,7 @@ from routeplex_gateway.storage.accounts import (
     account_from_row,
     joined_account_columns,
 )
+from routeplex_gateway.storage.column_types import json_object
 from routeplex_gateway.storage.records import Account, ApiKey
 from routeplex_gateway.storage.schema import accounts, api_keys
 
@@ -44,9 +46,11 @@ async def insert_key(
     last4: str,
     expires_at: datetime | None,
     allowed_models: list[str] | None,
+    limits: Mapping[str, Any] | None,
     now: datetime,
 ) -> ApiKey:
     check_key_hash(key_hash)
+    stored_limits = json_object(limits)
     key = ApiKey(
         id=new_key_id(),
         account_id=account_id,
@@ -60,6 +64,7 @@ async def insert_key(
         revoked_at=None,
         allowed_models=None if allowed_models is None else tuple(allowed_models),
         last_used_day=None,
+        limits=stored_limits,
     )
     await connection.execute(
         insert(api_keys).values(
@@ -75,6 +80,7 @@ async def insert_key(
             revoked_at=None,
             allowed_models=None if allowed_models is None else list(allowed_models),
             last_used_day=None,
+            limits=stored_limits,
         )
     )
     return key
@@ -99,6 +105,29 @@ async def revoke_key(
         update(api_keys).where(condition).values(revoked_at=now, updated_at=now)
     )
     return result.rowcount == 1
+
+
+async def set_limits(
+    connection: AsyncConnection,
+    key_id: str,
+    limits: Mapping[str, Any] | None,
+    *,
+    account_id: str | None,
+    now: datetime,
+) -> bool:
+    condition = api_keys.c.id == key_id
+    if account_id is not None:
+        condition = and_(condition, api_keys.c.account_id == account_id)
+    # updated_at moves so that replicas polling `keys_changed_since` pick up the new caps.
+    result = await connection.execute(
+        update(api_keys).where(condition).values(limits=json_object(limits), updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def delete_keys_of_account(connection: AsyncConnection, account_id: str) -> int:
+    result = await connection.execute(delete(api_keys).where(api_keys.c.account_id == account_id))
+    return result.rowcount
 
 
 async def key_by_hash(connection: AsyncConnection, key_hash: str) -> tuple[ApiKey, Account] | None:
@@ -163,4 +192,5 @@ def key_from_row(row: RowMapping) -> ApiKey:
         revoked_at=row["revoked_at"],
         allowed_models=None if allowed is None else tuple(allowed),
         last_used_day=row["last_used_day"],
+        limits=row["limits"],
     )

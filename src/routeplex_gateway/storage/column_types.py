@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,3 +46,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def json_type() -> TypeEngine[Any]:
     """JSON on SQLite, JSONB on PostgreSQL; Python `None` is SQL NULL, not JSON `null`."""
     return JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
+
+
+def json_object(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """`value` as a plain dict for a JSON column: the serialiser refuses other mappings."""
+    return None if value is None else dict(value)

@@ -1,15 +1,29 @@
-"""The immutable values the store hands back: accounts, API keys and usage rows."""
+"""The immutable values the store hands back: accounts, API keys and usage rows.
+
+Also `UNSET`, the default of parameters where None is a value of its own (None clears a
+field; `UNSET` leaves it as it is).
+"""
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
 
 # The model of a usage row whose request named no known model and was served by none.
 # Parenthesised so it can never be mistaken for a catalog id.
 UNKNOWN_MODEL = "(unknown)"
+
+
+class Unset(enum.Enum):
+    """The type of `UNSET`: an argument that was not given, as opposed to one given as None."""
+
+    UNSET = "unset"
+
+
+UNSET: Final = Unset.UNSET
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -41,6 +55,10 @@ class ApiKey:
     revoked_at: datetime | None
     allowed_models: tuple[str, ...] | None  # None: every model
     last_used_day: date | None
+    # Per-key caps (`tokens_per_day`, `rpm`, …) that may only narrow the account's; storage
+    # does not interpret them. None: the account's limits alone. Defaulted so values built
+    # before the column existed still construct.
+    limits: Mapping[str, Any] | None = None
 
     def usable_at(self, now: datetime) -> bool:
         """Neither revoked nor expired at `now`."""
@@ -68,3 +86,18 @@ class UsageRow:
     reasoning_tokens: int
     cost_picousd: int
     unknown_cost_requests: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayTotal:
+    """What one key of one account used on one UTC day, from request metadata.
+
+    `tokens` is input plus output tokens and `cost_picousd` the sum of the known costs:
+    unknown values add nothing (they are unknown, not zero, and cannot be counted).
+    """
+
+    account_id: str
+    key_id: str
+    requests: int
+    tokens: int
+    cost_picousd: int

@@ -63,13 +63,16 @@ api_keys = Table(
     Column("display_prefix", String(32), nullable=False),
     Column("last4", String(4), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
-    # Bumped on every change that matters to authentication (create, revoke), so replicas can
-    # refresh their key caches incrementally. Not bumped by `last_used_day`.
+    # Bumped on every change that matters to authentication or limiting (create, revoke,
+    # limits), so replicas can refresh their key caches incrementally. Not by `last_used_day`.
     Column("updated_at", UTCDateTime, nullable=False),
     Column("expires_at", UTCDateTime, nullable=True),
     Column("revoked_at", UTCDateTime, nullable=True),
     Column("allowed_models", json_type(), nullable=True),
     Column("last_used_day", Date, nullable=True),
+    # Per-key caps that may only narrow the account's; interpreted by the limiter, not here.
+    # Last because migration 0002 added it to existing tables.
+    Column("limits", json_type(), nullable=True),
     Index(None, "key_hash", unique=True),
     Index(None, "account_id"),
     Index(None, "updated_at"),

@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
@@ -22,13 +23,14 @@ from routeplex_gateway.storage import migrator
 from routeplex_gateway.storage import request_metadata as metadata_rows
 from routeplex_gateway.storage import usage as usage_rows
 from routeplex_gateway.storage.connection import (
+    SQLITE_BEGIN_MODE,
     Backend,
     async_url,
     create_engine,
     sqlite_directory,
 )
 from routeplex_gateway.storage.errors import AccountExists, translated
-from routeplex_gateway.storage.records import Account, ApiKey, UsageRow
+from routeplex_gateway.storage.records import UNSET, Account, ApiKey, DayTotal, Unset, UsageRow
 
 DEFAULT_POOL_SIZE = 5
 
@@ -114,6 +116,54 @@ class Store:
         async with self._engine.connect() as connection:
             return await account_rows.all_accounts(connection)
 
+    @translated("update account")
+    async def update_account(
+        self,
+        account_id: str,
+        *,
+        plan: str | Unset = UNSET,
+        limits: Mapping[str, Any] | Unset | None = UNSET,
+        email: str | Unset | None = UNSET,
+        disabled: bool | Unset = UNSET,
+    ) -> Account | None:
+        """Change only the fields given; None if there is no such account.
+
+        `limits=None` clears the overrides (the plan's limits apply); leaving it out (`UNSET`)
+        keeps them. Bumps `updated_at`, so `keys_changed_since` returns the account's keys
+        again. Given no fields, changes nothing and returns the account as it is.
+        """
+        async with self._engine.begin() as connection:
+            return await account_rows.update_account(
+                connection,
+                account_id,
+                plan=plan,
+                limits=limits,
+                email=email,
+                disabled=disabled,
+                now=_now(),
+            )
+
+    @translated("delete account")
+    async def delete_account(self, account_id: str) -> bool:
+        """Delete the account and its keys; False if there is no such account.
+
+        Request metadata and billing rows are history and stay (they hold ids only). Deleted
+        keys do not show in `keys_changed_since`: a process that cached one keeps it until it
+        reloads every key, so disable the account (`update_account(..., disabled=True)`) and
+        let the caches hear of that before deleting it.
+        """
+        async with self._engine.connect() as connection:
+            if self._backend == "sqlite":
+                # Take the write lock at BEGIN. This transaction reads before it writes, and in
+                # WAL mode a reader cannot wait for a writer that committed meanwhile (the
+                # recorder, often): SQLite refuses at once with SQLITE_BUSY_SNAPSHOT.
+                await connection.execution_options(**{SQLITE_BEGIN_MODE: "IMMEDIATE"})
+            async with connection.begin():
+                if not await account_rows.lock_account(connection, account_id):
+                    return False
+                await key_rows.delete_keys_of_account(connection, account_id)
+                return await account_rows.delete_account(connection, account_id)
+
     # API keys
 
     @translated("insert key")
@@ -127,8 +177,9 @@ class Store:
         last4: str,
         expires_at: datetime | None,
         allowed_models: list[str] | None,
+        limits: Mapping[str, Any] | None = None,
     ) -> ApiKey:
-        """Store a new key by its sha256 hex `key_hash`.
+        """Store a new key by its sha256 hex `key_hash`, with optional per-key `limits`.
 
         `StorageError` if the account does not exist or the hash is already stored.
         """
@@ -142,6 +193,7 @@ class Store:
                 last4=last4,
                 expires_at=expires_at,
                 allowed_models=allowed_models,
+                limits=limits,
                 now=_now(),
             )
 
@@ -156,6 +208,20 @@ class Store:
         async with self._engine.begin() as connection:
             return await key_rows.revoke_key(connection, key_id, account_id=account_id, now=_now())
 
+    @translated("set key limits")
+    async def set_key_limits(
+        self, key_id: str, limits: Mapping[str, Any] | None, *, account_id: str | None = None
+    ) -> bool:
+        """Replace a key's own limits (None: only the account's apply).
+
+        False if there is no such key (of `account_id`, when given). Bumps the key's
+        `updated_at`, so `keys_changed_since` returns it again.
+        """
+        async with self._engine.begin() as connection:
+            return await key_rows.set_limits(
+                connection, key_id, limits, account_id=account_id, now=_now()
+            )
+
     @translated("find key")
     async def find_key(self, key_hash: str) -> tuple[ApiKey, Account] | None:
         """The key with this hash and its account, revoked or expired ones included."""
@@ -164,7 +230,10 @@ class Store:
 
     @translated("list changed keys")
     async def keys_changed_since(self, since: datetime | None) -> list[tuple[ApiKey, Account]]:
-        """Keys created or revoked at or after `since` (or whose account changed); all if None."""
+        """Keys changed at or after `since`; all if None.
+
+        Changed: created, revoked, given new limits, or of an account that was updated.
+        """
         async with self._engine.connect() as connection:
             return await key_rows.keys_changed_since(connection, since)
 
@@ -218,3 +287,32 @@ class Store:
         """Billing rows from `since` on, ordered by day then model."""
         async with self._engine.connect() as connection:
             return await usage_rows.billing_rows(connection, account_id=account_id, since=since)
+
+    @translated("read usage")
+    async def usage_by_day(self, *, account_id: str | None, since: date) -> list[UsageRow]:
+        """Usage from `since` on: billing rows for billed days, request metadata for the rest.
+
+        So days older than the metadata retention still show (from billing), and no day is
+        counted twice. Ordered like `usage`.
+        """
+        async with self._engine.connect() as connection:
+            return await usage_rows.usage_by_day(connection, account_id=account_id, since=since)
+
+    @translated("list pending billing days")
+    async def pending_billing_days(self, *, until: date) -> list[date]:
+        """UTC days before `until` that have request metadata but no billing rows, oldest first.
+
+        The days `append_billing_day` still has to be called for (e.g. after downtime).
+        """
+        async with self._engine.connect() as connection:
+            return await usage_rows.pending_days(connection, until=until)
+
+    @translated("read day totals")
+    async def day_totals(self, day: date) -> list[DayTotal]:
+        """Requests, tokens and known cost per (account, key) on the UTC `day`.
+
+        Scans the day's request metadata: meant for seeding daily limit counters at start-up,
+        not for the request path.
+        """
+        async with self._engine.connect() as connection:
+            return await usage_rows.day_totals(connection, day)

@@ -1,7 +1,9 @@
 """Usage per UTC day, account and model: computed live from request metadata, and appended
 once per closed day to the append-only `billing_daily` table.
 
-A request's model is the one that served it, or the one requested when none did.
+A request's model is the one that served it, or the one requested when none did. A day is
+"billed" once billing_daily has any row for it: `append_day` bills a day for all accounts in
+one statement, so from then on its billing rows are the record of that day.
 """
 
 from __future__ import annotations
@@ -18,16 +20,18 @@ from sqlalchemy import (
     Subquery,
     case,
     cast,
+    exists,
     func,
     literal,
     select,
     type_coerce,
+    union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from routeplex_gateway.storage.column_types import UTCDateTime
 from routeplex_gateway.storage.conflicts import insert_ignoring_conflicts
-from routeplex_gateway.storage.records import UNKNOWN_MODEL, UsageRow
+from routeplex_gateway.storage.records import UNKNOWN_MODEL, DayTotal, UsageRow
 from routeplex_gateway.storage.schema import billing_daily, request_metadata
 
 _TOKEN_COLUMNS = (
@@ -103,6 +107,101 @@ async def billing_rows(
     )
     result = await connection.execute(statement)
     return [_usage_from_row(row) for row in result.mappings()]
+
+
+async def usage_by_day(
+    connection: AsyncConnection, *, account_id: str | None, since: date
+) -> list[UsageRow]:
+    """Billing rows for billed days, live metadata aggregates for the others, from `since` on.
+
+    One statement, so a day billed while it runs is counted once (from one source or the
+    other), never twice or not at all. Metadata that arrived after its day was billed is not
+    counted: billing is the record, and usage must agree with what is invoiced.
+    """
+    dialect_name = connection.dialect.name
+    per_request = _per_request(
+        dialect_name, account_id=account_id, start=day_start(since), end=None
+    )
+    # HAVING rather than WHERE: one probe of billing_daily's primary key per group, not per
+    # request. `day` is a grouped column, so the correlated subquery may name it.
+    unbilled = _aggregate(per_request).having(
+        ~exists().where(billing_daily.c.day == per_request.c.day)
+    )
+    billed = select(*(billing_daily.c[name] for name in _BILLING_COLUMNS)).where(
+        billing_daily.c.day >= since
+    )
+    if account_id is not None:
+        billed = billed.where(billing_daily.c.account_id == account_id)
+    # Ordered outside the UNION: PostgreSQL only orders a UNION by plain output columns, and
+    # the byte-wise order needs COLLATE.
+    combined = union_all(billed, unbilled).subquery("combined")
+    statement = select(combined).order_by(
+        combined.c.day,
+        _bytewise(combined.c.model, dialect_name),
+        _bytewise(combined.c.account_id, dialect_name),
+    )
+    result = await connection.execute(statement)
+    return [_usage_from_row(row) for row in result.mappings()]
+
+
+async def pending_days(connection: AsyncConnection, *, until: date) -> list[date]:
+    """UTC days before `until` with request metadata and no billing rows, oldest first."""
+    dialect_name = connection.dialect.name
+    table = request_metadata
+    per_request = (
+        select(utc_day(table.c.created_at, dialect_name).label("day"))
+        .where(table.c.created_at < day_start(until))
+        .subquery("per_request")
+    )
+    # Grouped first, so billing_daily is probed once per day rather than once per request.
+    days = select(per_request.c.day).group_by(per_request.c.day).subquery("days")
+    statement = (
+        select(days.c.day)
+        .where(~exists().where(billing_daily.c.day == days.c.day))
+        .order_by(days.c.day)
+    )
+    result = await connection.execute(statement)
+    return list(result.scalars())
+
+
+async def day_totals(connection: AsyncConnection, day: date) -> list[DayTotal]:
+    """Requests, tokens and known cost per (account, key) on the UTC `day`."""
+    table = request_metadata
+    start = day_start(day)
+    dialect_name = connection.dialect.name
+    statement = (
+        select(
+            table.c.account_id,
+            table.c.key_id,
+            cast(func.count(), BigInteger).label("requests"),
+            # Summed per column: `sum(input + output)` would drop a request whose output alone
+            # is unknown, losing its known input tokens.
+            cast(
+                func.coalesce(func.sum(table.c.input_tokens), 0)
+                + func.coalesce(func.sum(table.c.output_tokens), 0),
+                BigInteger,
+            ).label("tokens"),
+            cast(func.coalesce(func.sum(table.c.cost_picousd), 0), BigInteger).label(
+                "cost_picousd"
+            ),
+        )
+        .where(table.c.created_at >= start, table.c.created_at < start + timedelta(days=1))
+        .group_by(table.c.account_id, table.c.key_id)
+        .order_by(
+            _bytewise(table.c.account_id, dialect_name), _bytewise(table.c.key_id, dialect_name)
+        )
+    )
+    result = await connection.execute(statement)
+    return [
+        DayTotal(
+            account_id=row["account_id"],
+            key_id=row["key_id"],
+            requests=int(row["requests"]),
+            tokens=int(row["tokens"]),
+            cost_picousd=int(row["cost_picousd"]),
+        )
+        for row in result.mappings()
+    ]
 
 
 def utc_day(column: ColumnElement[datetime], dialect_name: str) -> ColumnElement[date]:

@@ -1,0 +1,225 @@
+"""The quota: admit a request (rate, concurrency, and a reservation of its worst case against
+the daily caps), then settle it with what it really used.
+
+Requests per minute use the `limits` library's moving window; concurrency and the daily
+token and cost counters are the backend's own atomic operations. Both backends share this
+class and differ only in those counters (`_acquire`, `_settle`, `_seed`).
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import Storage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from ..errors import ErrorCode, GatewayError
+from .plans import Limits, Policy
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One set of counters: an account's, or a key's own."""
+
+    kind: str  # "account" | "key"
+    id: str
+    limits: Limits
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+
+@dataclass(slots=True)
+class Ticket:
+    """An admitted request's hold on its scopes, until it is settled."""
+
+    day: date
+    scopes: tuple[Scope, ...]
+    tokens: int
+    cost_picousd: int
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    settled: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the counters refused: which scope, which limit, and what was used."""
+
+    scope: Scope
+    limit: str  # "concurrency" | "tokens" | "cost"
+    used: int = 0
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+def next_midnight_epoch(day: date) -> int:
+    midnight = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
+    return int(midnight.timestamp())
+
+
+def _headers(limit: int, remaining: int, reset_epoch: float) -> dict[str, str]:
+    return {
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(max(0, remaining)),
+        "X-RateLimit-Reset": str(math.ceil(reset_epoch)),
+    }
+
+
+def refusal_error(refusal: Refusal, ticket: Ticket) -> GatewayError:
+    scope, day = refusal.scope, ticket.day
+    reset = next_midnight_epoch(day)
+    until_reset = max(1, reset - int(time.time()))
+    details: dict[str, Any] = {"scope": scope.kind, "limit": refusal.limit}
+    if refusal.limit == "concurrency":
+        cap = scope.limits.concurrency or 0
+        details["limit"] = "concurrency"
+        return GatewayError(
+            ErrorCode.RATE_LIMITED,
+            f"Concurrency limit reached: the {scope.kind} allows {cap} request(s) in flight.",
+            details=details,
+            headers=_headers(cap, 0, time.time() + 1),
+            retry_after_s=1,
+        )
+    if refusal.limit == "tokens":
+        cap = scope.limits.tokens_per_day or 0
+        code = ErrorCode.DAILY_LIMIT_EXCEEDED
+        message = (
+            f"This request could use up to {ticket.tokens} tokens, more than the "
+            f"{scope.kind}'s remaining {max(0, cap - refusal.used)} of {cap} for today "
+            "(resets at 00:00 UTC). Lower max_tokens or wait."
+        )
+    else:
+        cap = scope.limits.cost_per_day_picousd or 0
+        code = ErrorCode.DAILY_COST_LIMIT_EXCEEDED
+        message = (
+            f"This request could cost more than the {scope.kind}'s remaining daily "
+            "budget (resets at 00:00 UTC). Lower max_tokens, pick a cheaper model, "
+            "or wait."
+        )
+    if scope.kind == "key":
+        code = ErrorCode.QUOTA_EXCEEDED
+    details.update(
+        {
+            "cap": cap,
+            "used": refusal.used,
+            "requested": ticket.tokens if refusal.limit == "tokens" else ticket.cost_picousd,
+        }
+    )
+    return GatewayError(
+        code,
+        message,
+        details=details,
+        headers=_headers(cap, cap - refusal.used, reset),
+        retry_after_s=until_reset,
+    )
+
+
+class Quota:
+    """Admission and settlement over a backend's counters."""
+
+    def __init__(self, rate_storage: Storage) -> None:
+        self._rate_storage = rate_storage
+        self._rpm = MovingWindowRateLimiter(rate_storage)
+        self._items: dict[int, RateLimitItemPerMinute] = {}
+
+    # --- backend hooks ------------------------------------------------------------------
+    async def _acquire(self, ticket: Ticket) -> Refusal | None:
+        raise NotImplementedError
+
+    async def _settle(self, ticket: Ticket, tokens: int, cost: int) -> None:
+        raise NotImplementedError
+
+    async def used_today(self, scope: str, day: date) -> tuple[int, int]:
+        """(tokens, cost in pico-USD) counted today for a scope name."""
+        raise NotImplementedError
+
+    async def in_flight(self, scope: str) -> int:
+        """Requests of a scope name holding a concurrency slot now."""
+        raise NotImplementedError
+
+    async def seed(self, day: date, totals: Sequence[Any]) -> None:
+        """Start the day's counters from what the metadata already says (at start-up)."""
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        return None
+
+    # --- the interface ------------------------------------------------------------------
+    def _item(self, rpm: int) -> RateLimitItemPerMinute:
+        item = self._items.get(rpm)
+        if item is None:
+            item = self._items[rpm] = RateLimitItemPerMinute(rpm)
+        return item
+
+    async def _check_rate(self, scopes: tuple[Scope, ...]) -> None:
+        for scope in scopes:
+            rpm = scope.limits.rpm
+            if rpm is None:
+                continue
+            item = self._item(rpm)
+            if await self._rpm.hit(item, scope.name) or not scope.limits.binding:
+                continue
+            stats = await self._rpm.get_window_stats(item, scope.name)
+            raise GatewayError(
+                ErrorCode.RATE_LIMITED,
+                f"Rate limit reached: the {scope.kind} allows {rpm} requests per minute.",
+                details={"scope": scope.kind, "limit": "rpm", "cap": rpm},
+                headers=_headers(rpm, stats.remaining, stats.reset_time),
+                retry_after_s=max(1.0, stats.reset_time - time.time()),
+            )
+
+    async def admit(
+        self, account_id: str, key_id: str, policy: Policy, *, tokens: int, cost_picousd: int
+    ) -> Ticket:
+        """Hold the request's worst case, or raise the refusal as a GatewayError."""
+        scopes = [Scope("account", account_id, policy.account)]
+        if policy.key is not None:
+            scopes.append(Scope("key", key_id, policy.key))
+        ticket = Ticket(
+            day=utc_today(), scopes=tuple(scopes), tokens=tokens, cost_picousd=cost_picousd
+        )
+        await self._check_rate(ticket.scopes)
+        refusal = await self._acquire(ticket)
+        if refusal is not None:
+            ticket.settled = True
+            raise refusal_error(refusal, ticket)
+        return ticket
+
+    async def settle(self, ticket: Ticket, tokens: int | None, cost_picousd: int | None) -> None:
+        """Replace the reservation by the real usage and free the concurrency slot.
+
+        Unknown usage keeps the reservation: the provider may have billed the worst case."""
+        if ticket.settled:
+            return
+        ticket.settled = True
+        await self._settle(
+            ticket,
+            ticket.tokens if tokens is None else tokens,
+            ticket.cost_picousd if cost_picousd is None else cost_picousd,
+        )
+
+    async def remaining(self, account_id: str, limits: Limits) -> tuple[int | None, int | None]:
+        """Tokens and pico-USD left today for an account (None: no cap or not binding)."""
+        if not limits.binding:
+            return None, None
+        used_tokens, used_cost = await self.used_today(f"account:{account_id}", utc_today())
+        tokens = None if limits.tokens_per_day is None else limits.tokens_per_day - used_tokens
+        cost = (
+            None if limits.cost_per_day_picousd is None else limits.cost_per_day_picousd - used_cost
+        )
+        return tokens, cost
+
+    async def rate_in_use(self, scope: str, rpm: int) -> int:
+        """Requests counted in the current minute window (for the dashboard)."""
+        stats = await self._rpm.get_window_stats(self._item(rpm), scope)
+        return rpm - stats.remaining

@@ -1,0 +1,160 @@
+"""Quota counters in Redis, shared by every worker and replica.
+
+Admission is one Lua script per request: it expires stale concurrency leases, checks every
+scope's concurrency and daily caps, and only then reserves in all of them — atomically, so
+concurrent requests on any number of replicas cannot overshoot a cap by racing. Concurrency
+slots are leases (sorted-set members scored by expiry), so a replica that dies mid-request
+frees its slots after `lease_s` instead of holding them forever.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from limits.aio.storage import RedisStorage
+from redis.asyncio import Redis
+
+from .quota import Quota, Refusal, Ticket
+
+_DAY_TTL_S = 2 * 24 * 3600
+
+_ACQUIRE = """
+local now = tonumber(ARGV[1])
+local lease_until = tonumber(ARGV[2])
+local ticket = ARGV[3]
+local tokens = tonumber(ARGV[4])
+local cost = tonumber(ARGV[5])
+local n = #KEYS / 2
+for i = 1, n do
+  local conc, day = KEYS[2 * i - 1], KEYS[2 * i]
+  local base = 5 + (i - 1) * 4
+  local climit = tonumber(ARGV[base + 1])
+  local tcap = tonumber(ARGV[base + 2])
+  local ccap = tonumber(ARGV[base + 3])
+  local binding = ARGV[base + 4] == '1'
+  redis.call('ZREMRANGEBYSCORE', conc, '-inf', now)
+  if binding then
+    if climit >= 0 and redis.call('ZCARD', conc) >= climit then
+      return {i, 'concurrency', 0}
+    end
+    local used_t = tonumber(redis.call('HGET', day, 't') or '0')
+    local used_c = tonumber(redis.call('HGET', day, 'c') or '0')
+    if tcap >= 0 and used_t + tokens > tcap then return {i, 'tokens', used_t} end
+    if ccap >= 0 and used_c + cost > ccap then return {i, 'cost', used_c} end
+  end
+end
+for i = 1, n do
+  local conc, day = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('ZADD', conc, lease_until, ticket)
+  redis.call('PEXPIREAT', conc, lease_until)
+  redis.call('HINCRBY', day, 't', tokens)
+  redis.call('HINCRBY', day, 'c', cost)
+  redis.call('EXPIRE', day, tonumber(ARGV[#ARGV]))
+end
+return {0}
+"""
+
+_SETTLE = """
+local dt = tonumber(ARGV[2])
+local dc = tonumber(ARGV[3])
+for i = 1, #KEYS / 2 do
+  redis.call('ZREM', KEYS[2 * i - 1], ARGV[1])
+  if redis.call('EXISTS', KEYS[2 * i]) == 1 then
+    redis.call('HINCRBY', KEYS[2 * i], 't', dt)
+    redis.call('HINCRBY', KEYS[2 * i], 'c', dc)
+  end
+end
+return 0
+"""
+
+
+def _day_key(scope: str, day: date) -> str:
+    return f"routeplex:day:{day.isoformat()}:{scope}"
+
+
+def _concurrency_key(scope: str) -> str:
+    return f"routeplex:inflight:{scope}"
+
+
+def _cap(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+class RedisQuota(Quota):
+    def __init__(self, url: str, *, lease_s: float = 900.0) -> None:
+        super().__init__(
+            RedisStorage(f"async+{url}", implementation="redispy", key_prefix="routeplex:rpm")
+        )
+        self._redis: Redis = Redis.from_url(url)
+        self._lease_s = lease_s
+        self._acquire_script = self._redis.register_script(_ACQUIRE)
+        self._settle_script = self._redis.register_script(_SETTLE)
+
+    def _keys(self, ticket: Ticket) -> list[str]:
+        keys: list[str] = []
+        for scope in ticket.scopes:
+            keys += [_concurrency_key(scope.name), _day_key(scope.name, ticket.day)]
+        return keys
+
+    async def _acquire(self, ticket: Ticket) -> Refusal | None:
+        now_ms = int(time.time() * 1000)
+        args: list[Any] = [
+            now_ms,
+            now_ms + int(self._lease_s * 1000),
+            ticket.id,
+            ticket.tokens,
+            ticket.cost_picousd,
+        ]
+        for scope in ticket.scopes:
+            limits = scope.limits
+            args += [
+                _cap(limits.concurrency),
+                _cap(limits.tokens_per_day),
+                _cap(limits.cost_per_day_picousd),
+                1 if limits.binding else 0,
+            ]
+        args.append(_DAY_TTL_S)
+        result = await self._acquire_script(keys=self._keys(ticket), args=args)
+        if int(result[0]) == 0:
+            return None
+        scope = ticket.scopes[int(result[0]) - 1]
+        kind = result[1].decode() if isinstance(result[1], bytes) else str(result[1])
+        return Refusal(scope, kind, int(result[2]))
+
+    async def _settle(self, ticket: Ticket, tokens: int, cost: int) -> None:
+        await self._settle_script(
+            keys=self._keys(ticket),
+            args=[ticket.id, tokens - ticket.tokens, cost - ticket.cost_picousd],
+        )
+
+    async def used_today(self, scope: str, day: date) -> tuple[int, int]:
+        values = await self._redis.hmget(_day_key(scope, day), ["t", "c"])
+        return int(values[0] or 0), int(values[1] or 0)
+
+    async def in_flight(self, scope: str) -> int:
+        key = _concurrency_key(scope)
+        await self._redis.zremrangebyscore(key, "-inf", int(time.time() * 1000))
+        count: int = await self._redis.zcard(key)
+        return count
+
+    async def seed(self, day: date, totals: Sequence[Any]) -> None:
+        """Seed only counters that do not exist yet: other replicas may be counting already."""
+        sums: dict[str, list[int]] = {}
+        for total in totals:
+            for name in (f"account:{total.account_id}", f"key:{total.key_id}"):
+                entry = sums.setdefault(name, [0, 0])
+                entry[0] += total.tokens
+                entry[1] += total.cost_picousd
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for name, (tokens, cost) in sums.items():
+                key = _day_key(name, day)
+                pipe.hsetnx(key, "t", tokens)
+                pipe.hsetnx(key, "c", cost)
+                pipe.expire(key, _DAY_TTL_S)
+            await pipe.execute()
+
+    async def close(self) -> None:
+        await self._redis.aclose()

@@ -1,0 +1,117 @@
+"""Limits through the gateway: refusals in both envelopes with Retry-After and
+X-RateLimit headers, reservations settled with real usage, the `evaluation` plan's caps."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+
+from tests.conftest import RunningGateway
+
+MESSAGE = [{"role": "user", "content": "hi"}]
+
+
+def chat(
+    gw: RunningGateway, key: str, path: str = "/v1/chat/completions", **extra: object
+) -> httpx.Response:
+    body: dict[str, object] = {"model": "gpt-4o-mini", "messages": MESSAGE, "max_tokens": 50}
+    if path.startswith("/api"):
+        body = {"model": "gpt-4o-mini", "messages": MESSAGE, "max_output_tokens": 50}
+    body.update(extra)
+    return httpx.post(
+        f"{gw.url}{path}", json=body, timeout=15, headers={"Authorization": f"Bearer {key}"}
+    )
+
+
+def test_evaluation_plan_rpm_refusal_in_both_envelopes(gateway: RunningGateway) -> None:
+    key = gateway.add_account("trial", plan="evaluation")
+    statuses = [chat(gateway, key).status_code for _ in range(5)]
+    assert statuses == [200] * 5
+    refused = chat(gateway, key)
+    assert refused.status_code == 429
+    error = refused.json()["error"]
+    assert error["code"] == "rate_limited" and error["type"] == "rate_limit_error"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-RateLimit-Limit"] == "5"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    native = chat(gateway, key, "/api/v1/chat")
+    assert native.status_code == 429
+    payload = native.json()
+    assert payload["success"] is False and payload["error"]["code"] == "rate_limited"
+    assert payload["error"]["details"]["limit"] == "rpm"
+    assert "Retry-After" in native.headers
+    # Refusals are recorded too: the abuse picture needs them.
+    rows = gateway.metadata(expect=7)
+    assert [r["http_status"] for r in rows].count(429) == 2
+
+
+def test_concurrency_limit_holds_while_a_stream_runs(gateway: RunningGateway) -> None:
+    key = gateway.add_account("solo", plan="evaluation")
+    httpx.post(
+        f"{gateway.simulator_url}/_simulator/faults",
+        json={"model": "gpt-4o-mini", "latency_ms": 1500, "count": 1},
+    )
+    results: list[int] = []
+    slow = threading.Thread(target=lambda: results.append(chat(gateway, key).status_code))
+    slow.start()
+    time.sleep(0.5)
+    second = chat(gateway, key)
+    slow.join()
+    assert results == [200]
+    assert second.status_code == 429
+    assert second.json()["error"]["code"] == "rate_limited"
+    assert "concurrency" in second.json()["error"]["message"].lower()
+    assert chat(gateway, key).status_code == 200  # the slot was freed when the first ended
+
+
+def test_daily_token_cap_reserves_worst_case_and_settles(gateway: RunningGateway) -> None:
+    key = gateway.add_account("tiny", plan="evaluation")
+    # 20,000 tokens a day: a request that could use 19,000 output tokens fits once…
+    first = chat(gateway, key, max_tokens=16000)
+    assert first.status_code == 200
+    used = first.json()["usage"]["total_tokens"]
+    # …and because it was settled at its real (small) usage, the next fits too.
+    assert chat(gateway, key, max_tokens=16000).status_code == 200
+    account = httpx.get(
+        f"{gateway.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}
+    ).json()["data"]
+    assert account["plan"] == "evaluation"
+    assert account["limits"]["tokens_per_day"] == 20_000
+    assert account["today"]["tokens"] < 2 * used + 10
+    assert account["today"]["requests"] >= 1
+
+
+def test_daily_cap_refusal(gateway: RunningGateway) -> None:
+    key = gateway.add_account("capped", plan="evaluation")
+    refused = chat(
+        gateway, key, max_tokens=16384, messages=[{"role": "user", "content": "x " * 20000}]
+    )
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "daily_limit_exceeded"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert int(refused.headers["X-RateLimit-Reset"]) > time.time()
+
+
+def test_key_caps_refuse_with_quota_exceeded(gateway: RunningGateway) -> None:
+    key = gateway.add_account("team", plan="usage", limits={"tokens_per_day": 100})
+    refused = chat(gateway, key, max_tokens=200)
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+
+
+def test_unlimited_plan_is_counted_not_refused(gateway: RunningGateway) -> None:
+    key = gateway.add_account("ops", plan="unlimited")
+    assert all(chat(gateway, key).status_code == 200 for _ in range(8))
+    today = httpx.get(
+        f"{gateway.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}
+    ).json()["data"]["today"]
+    assert today["tokens"] > 0
+
+
+def test_forbidden_model_for_a_narrowed_key(gateway: RunningGateway) -> None:
+    key = gateway.add_account("narrow", allowed_models=["gpt-4o"])
+    refused = chat(gateway, key)
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "forbidden_model"

@@ -1,0 +1,145 @@
+"""The quota on both backends: in-process memory and Redis. Same behaviour, same tests."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator
+from types import SimpleNamespace
+
+import pytest
+
+from routeplex_gateway.errors import ErrorCode, GatewayError
+from routeplex_gateway.limits.memory import MemoryQuota
+from routeplex_gateway.limits.plans import Limits, Policy
+from routeplex_gateway.limits.quota import Quota, utc_today
+from routeplex_gateway.limits.redis import RedisQuota
+from tests.support.services import require_redis
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def quota(request: pytest.FixtureRequest) -> AsyncIterator[Quota]:
+    if request.param == "memory":
+        yield MemoryQuota()
+        return
+    backend = RedisQuota(require_redis())
+    try:
+        yield backend
+    finally:
+        await backend.close()
+
+
+def ids() -> tuple[str, str]:
+    # Fresh ids per test: the Redis counters are shared across the whole server.
+    return f"acc_{secrets.token_hex(6)}", f"key_{secrets.token_hex(6)}"
+
+
+async def test_rpm_refusal_has_retry_after_and_headers(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(rpm=3))
+    for _ in range(3):
+        await quota.settle(await quota.admit(account, key, policy, tokens=1, cost_picousd=0), 1, 0)
+    with pytest.raises(GatewayError) as refused:
+        await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+    error = refused.value
+    assert error.code is ErrorCode.RATE_LIMITED and error.status == 429
+    assert error.details["limit"] == "rpm"
+    assert error.retry_after_s is not None and 0 < error.retry_after_s <= 60
+    assert error.headers["X-RateLimit-Limit"] == "3"
+    assert error.headers["X-RateLimit-Remaining"] == "0"
+    assert int(error.headers["X-RateLimit-Reset"]) > 0
+
+
+async def test_concurrency_counts_until_settled(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(concurrency=2))
+    first = await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+    await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+    assert await quota.in_flight(f"account:{account}") == 2
+    with pytest.raises(GatewayError) as refused:
+        await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+    assert refused.value.details["limit"] == "concurrency"
+    await quota.settle(first, 1, 0)
+    await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+
+
+async def test_daily_tokens_reserve_then_settle(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(tokens_per_day=1000))
+    ticket = await quota.admit(account, key, policy, tokens=900, cost_picousd=0)
+    with pytest.raises(GatewayError) as refused:
+        await quota.admit(account, key, policy, tokens=200, cost_picousd=0)
+    assert refused.value.code is ErrorCode.DAILY_LIMIT_EXCEEDED
+    assert refused.value.details["used"] == 900
+    assert refused.value.retry_after_s is not None and refused.value.retry_after_s <= 86400
+    await quota.settle(ticket, 100, 0)  # the real usage was far below the worst case
+    assert await quota.used_today(f"account:{account}", utc_today()) == (100, 0)
+    await quota.admit(account, key, policy, tokens=800, cost_picousd=0)
+
+
+async def test_daily_cost_cap(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(cost_per_day_picousd=1_000))
+    await quota.admit(account, key, policy, tokens=1, cost_picousd=600)
+    with pytest.raises(GatewayError) as refused:
+        await quota.admit(account, key, policy, tokens=1, cost_picousd=600)
+    assert refused.value.code is ErrorCode.DAILY_COST_LIMIT_EXCEEDED
+
+
+async def test_key_caps_are_their_own_counters(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(tokens_per_day=10_000), key=Limits(tokens_per_day=100))
+    await quota.admit(account, key, policy, tokens=80, cost_picousd=0)
+    with pytest.raises(GatewayError) as refused:
+        await quota.admit(account, key, policy, tokens=80, cost_picousd=0)
+    assert refused.value.code is ErrorCode.QUOTA_EXCEEDED
+    assert refused.value.details["scope"] == "key"
+    # Another key of the same account is not held to this key's cap.
+    await quota.admit(
+        account, "key_other" + key, Policy(Limits(tokens_per_day=10_000)), tokens=80, cost_picousd=0
+    )
+
+
+async def test_unknown_usage_keeps_the_reservation(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(tokens_per_day=1000))
+    ticket = await quota.admit(account, key, policy, tokens=700, cost_picousd=5)
+    await quota.settle(ticket, None, None)
+    assert await quota.used_today(f"account:{account}", utc_today()) == (700, 5)
+    await quota.settle(ticket, 1, 1)  # settling twice changes nothing
+    assert await quota.used_today(f"account:{account}", utc_today()) == (700, 5)
+
+
+async def test_unlimited_counts_but_never_refuses(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(tokens_per_day=10, rpm=1, concurrency=1, binding=False))
+    for _ in range(5):
+        await quota.admit(account, key, policy, tokens=100, cost_picousd=1)
+    assert await quota.used_today(f"account:{account}", utc_today()) == (500, 5)
+
+
+async def test_concurrent_admissions_never_overshoot(quota: Quota) -> None:
+    account, key = ids()
+    policy = Policy(Limits(tokens_per_day=1000))
+
+    async def attempt() -> bool:
+        try:
+            await quota.admit(account, key, policy, tokens=100, cost_picousd=0)
+            return True
+        except GatewayError:
+            return False
+
+    admitted = await asyncio.gather(*(attempt() for _ in range(60)))
+    assert sum(admitted) == 10
+    assert await quota.used_today(f"account:{account}", utc_today()) == (1000, 0)
+
+
+async def test_seed_starts_from_recorded_usage(quota: Quota) -> None:
+    account, key = ids()
+    total = SimpleNamespace(account_id=account, key_id=key, requests=3, tokens=950, cost_picousd=7)
+    await quota.seed(utc_today(), [total])
+    assert await quota.used_today(f"account:{account}", utc_today()) == (950, 7)
+    with pytest.raises(GatewayError):
+        await quota.admit(
+            account, key, Policy(Limits(tokens_per_day=1000)), tokens=100, cost_picousd=0
+        )

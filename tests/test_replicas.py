@@ -1,0 +1,148 @@
+"""Several gateway processes sharing PostgreSQL and Redis: the account's caps hold across
+them under concurrent load, and every request is recorded exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+
+import asyncpg
+import httpx
+
+from tests.support.servers import free_port
+from tests.support.services import fresh_postgres_database, require_redis
+from tests.test_cli import ROUTEPLEX
+
+
+def cli(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [ROUTEPLEX, *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@contextmanager
+def gateway_process(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [ROUTEPLEX, "serve"],
+        env={**env, "ROUTEPLEX_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "gateway did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def account(env: dict[str, str], name: str, limits: dict[str, int]) -> str:
+    cli(env, "accounts", "create", name)
+    cli(env, "accounts", "update", name, "--limits", json.dumps(limits))
+    created: str = json.loads(cli(env, "keys", "create", "--account", name, "--json"))["key"]
+    return created
+
+
+def burst(urls: list[str], key: str, count: int, max_tokens: int) -> list[httpx.Response]:
+    def one(i: int) -> httpx.Response:
+        return httpx.post(
+            f"{urls[i % len(urls)]}/v1/chat/completions",
+            timeout=30,
+            headers={"Authorization": f"Bearer {key}"},
+            json={
+                "model": "gpt-4o-mini",
+                "max_tokens": max_tokens,
+                "messages": [{"role": "user", "content": "hi"}],
+            },
+        )
+
+    with ThreadPoolExecutor(count) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def metadata_rows(database_url: str, key: str) -> int:
+    async def count() -> int:
+        connection = await asyncpg.connect(database_url)
+        try:
+            value: int = await connection.fetchval(
+                "SELECT count(*) FROM request_metadata m JOIN api_keys k ON k.id = m.key_id "
+                "WHERE k.key_hash = $1",
+                __import__("hashlib").sha256(key.encode()).hexdigest(),
+            )
+            return value
+        finally:
+            await connection.close()
+
+    return asyncio.run(count())
+
+
+def test_caps_hold_across_two_gateway_processes(simulator_url: str, tmp_path: object) -> None:
+    redis_url = require_redis()
+    with ExitStack() as stack:
+        database_url = stack.enter_context(fresh_postgres_database())
+        env = {
+            **os.environ,
+            "ROUTEPLEX_DATABASE_URL": database_url,
+            "ROUTEPLEX_REDIS_URL": redis_url,
+            "OPENAI_API_KEY": "sk-test",
+            "OPENAI_BASE_URL": f"{simulator_url}/v1",
+            "ROUTEPLEX_RECORDER_FLUSH_S": "0.05",
+        }
+        cli(env, "migrate")
+        rpm_key = account(
+            env, "burst-rpm", {"rpm": 10, "concurrency": 100, "tokens_per_day": 10**9}
+        )
+        daily_key = account(
+            env, "burst-daily", {"rpm": 1000, "concurrency": 100, "tokens_per_day": 5000}
+        )
+        urls = [stack.enter_context(gateway_process(env)) for _ in range(2)]
+        # Keep every admitted request in flight while the rest arrive.
+        httpx.post(
+            f"{simulator_url}/_simulator/faults",
+            json={"model": "gpt-4o-mini", "latency_ms": 600, "duration_s": 20},
+        )
+
+        responses = burst(urls, rpm_key, 30, max_tokens=50)
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(200) == 10, statuses
+        assert all(
+            r.json()["error"]["code"] == "rate_limited" for r in responses if r.status_code == 429
+        )
+
+        # Each request reserves its worst case (1,000 output tokens + its prompt): four fit
+        # in 5,000 tokens, whichever process they reach.
+        responses = burst(urls, daily_key, 20, max_tokens=1000)
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(200) == 4, statuses
+        assert {r.json()["error"]["code"] for r in responses if r.status_code == 429} == {
+            "daily_limit_exceeded"
+        }
+        used = sum(r.json()["usage"]["total_tokens"] for r in responses if r.status_code == 200)
+        assert used <= 5000
+
+        # Every request — served or refused — is recorded exactly once.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and (
+            metadata_rows(database_url, rpm_key) < 30 or metadata_rows(database_url, daily_key) < 20
+        ):
+            time.sleep(0.1)
+        assert metadata_rows(database_url, rpm_key) == 30
+        assert metadata_rows(database_url, daily_key) == 20
