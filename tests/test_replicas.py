@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -146,3 +148,68 @@ def test_caps_hold_across_two_gateway_processes(simulator_url: str, tmp_path: ob
             time.sleep(0.1)
         assert metadata_rows(database_url, rpm_key) == 30
         assert metadata_rows(database_url, daily_key) == 20
+
+
+def test_postgres_without_redis_is_refused(tmp_path: object) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ROUTEPLEX_")}
+    env["ROUTEPLEX_DATABASE_URL"] = "postgresql://postgres@127.0.0.1:5432/test"
+    result = subprocess.run(
+        [ROUTEPLEX, "serve"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert "ROUTEPLEX_REDIS_URL" in result.stderr and "SINGLE_INSTANCE" in result.stderr
+
+
+def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
+    redis_url = require_redis()
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("OPENAI_", "ANTHROPIC_", "GEMINI_", "ROUTEPLEX_"))
+    }
+    env.update(
+        {
+            "ROUTEPLEX_DATA_DIR": str(tmp_path),
+            "ROUTEPLEX_PORT": str(port),
+            "ROUTEPLEX_REDIS_URL": redis_url,
+            "COLUMNS": "200",
+        }
+    )
+    process = subprocess.Popen(
+        [ROUTEPLEX, "serve", "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output = ""
+    try:
+        assert process.stdout is not None
+        while "print(reply" not in output:
+            line = process.stdout.readline()
+            if not line:
+                break
+            output += line
+        key = re.search(r"rp_live_[A-Za-z0-9_-]{40,}", output)
+        assert key and "SIMULATED" in output, output
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        # The demo account is on `evaluation` (5 requests a minute): across both workers,
+        # exactly five get through.
+        statuses = [r.status_code for r in burst([url], key.group(0), 8, max_tokens=20)]
+        assert statuses.count(200) + statuses.count(429) == 8
+        assert statuses.count(200) <= 5
+        pids = {httpx.get(f"{url}/health").json().get("pid") for _ in range(60)}
+        assert len(pids) == 2, "both workers should serve"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

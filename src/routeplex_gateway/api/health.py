@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,6 +18,7 @@ async def health(request: Request) -> Response:
         orjson.dumps(
             {
                 "status": "ok",
+                "pid": os.getpid(),
                 "simulated": gw.simulator_url is not None,
                 "metadata_pending": gw.recorder.pending,
             }
