@@ -91,6 +91,8 @@ def test_serve_first_run_prints_a_working_key_and_examples(tmp_path: Path) -> No
         assert key, output
         assert f"curl http://127.0.0.1:{port}/v1/chat/completions" in output
         assert "from openai import OpenAI" in output
+        assert re.search(r"rp_admin_[A-Za-z0-9_-]{40,}", output)  # the operator's key, once
+        assert f"http://127.0.0.1:{port}/app" in output
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
@@ -214,3 +216,25 @@ def test_serve_uses_openai_credentials_when_set(tmp_path: Path, simulator_url: s
     finally:
         process.terminate()
         process.communicate(timeout=30)
+
+
+def test_admin_key_commands(tmp_path: Path) -> None:
+    made = json.loads(run(["admin", "create-key", "--name", "ops", "--json"], tmp_path).stdout)
+    assert made["key"].startswith("rp_admin_")
+    listed = json.loads(run(["admin", "list-keys", "--json"], tmp_path).stdout)
+    assert listed[0]["id"] == made["id"] and made["key"] not in json.dumps(listed)
+    assert run(["admin", "revoke-key", made["id"]], tmp_path).returncode == 0
+    assert json.loads(run(["admin", "list-keys", "--json"], tmp_path).stdout)[0]["revoked"]
+
+
+def test_accounts_update_command(tmp_path: Path) -> None:
+    assert run(["accounts", "create", "acme"], tmp_path).returncode == 0
+    updated = run(
+        ["accounts", "update", "acme", "--plan", "usage", "--limits", '{"rpm": 60}', "--disable"],
+        tmp_path,
+    )
+    assert updated.returncode == 0, updated.stderr
+    assert "plan usage" in updated.stdout and '"rpm": 60' in updated.stdout
+    assert "disabled" in updated.stdout
+    assert run(["accounts", "update", "acme", "--plan", "gold"], tmp_path).returncode == 1
+    assert run(["accounts", "update", "acme", "--limits", '{"rpm": -1}'], tmp_path).returncode == 1

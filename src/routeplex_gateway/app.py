@@ -16,7 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import account, health, native, openai
+from .api import account, admin, health, native, openai
 from .config import Settings
 from .errors import ErrorCode, GatewayError, internal_error
 from .gateway import Gateway
@@ -100,6 +100,17 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starl
         Route("/api/v1/account/keys", account.list_keys, methods=["GET"]),
         Route("/api/v1/account/keys", account.create_key, methods=["POST"]),
         Route("/api/v1/account/keys/{key_id}", account.revoke_key, methods=["DELETE"]),
+        Route("/admin/accounts", admin.list_accounts, methods=["GET"]),
+        Route("/admin/accounts", admin.create_account, methods=["POST"]),
+        Route("/admin/accounts/{account_id}", admin.get_account, methods=["GET"]),
+        Route("/admin/accounts/{account_id}", admin.update_account, methods=["PATCH"]),
+        Route("/admin/accounts/{account_id}", admin.delete_account, methods=["DELETE"]),
+        Route("/admin/accounts/{account_id}/keys", admin.account_keys, methods=["GET"]),
+        Route("/admin/accounts/{account_id}/keys", admin.create_account_key, methods=["POST"]),
+        Route("/admin/keys/{key_id}", admin.revoke_key, methods=["DELETE"]),
+        Route("/admin/plans", admin.plans, methods=["GET"]),
+        Route("/admin/usage", admin.usage, methods=["GET"]),
+        Route("/admin/health", admin.health, methods=["GET"]),
         Route("/health", health.health, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
     ]

@@ -22,11 +22,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from limits import RateLimitItemPerMinute
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
 from .errors import ErrorCode, GatewayError
 from .limits.plans import Plans, Policy
-from .storage import Account, ApiKey, StorageError, Store
+from .storage import Account, AdminKey, ApiKey, StorageError, Store
 
 KEY_PREFIX = "rp_live_"
+ADMIN_PREFIX = "rp_admin_"
+# Failed authentications allowed per client address per minute before it is refused outright:
+# guessing keys is hopeless at 256 bits, but there is no reason to let anyone try quickly.
+FAILED_AUTH_PER_MINUTE = 30
 _NEGATIVE_CACHE_MAX = 10_000
 # Incremental refreshes see changed keys, not deleted ones; every this many rounds the whole
 # set is reloaded, which bounds how long a deleted account's keys stay usable elsewhere.
@@ -35,8 +43,8 @@ _FULL_RELOAD_EVERY = 12
 log = logging.getLogger(__name__)
 
 
-def generate_key() -> str:
-    return KEY_PREFIX + secrets.token_urlsafe(32)
+def generate_key(prefix: str = KEY_PREFIX) -> str:
+    return prefix + secrets.token_urlsafe(32)
 
 
 def hash_key(key: str) -> str:
@@ -44,7 +52,8 @@ def hash_key(key: str) -> str:
 
 
 def display_prefix(key: str) -> str:
-    return key[: len(KEY_PREFIX) + 4]
+    prefix = ADMIN_PREFIX if key.startswith(ADMIN_PREFIX) else KEY_PREFIX
+    return key[: len(prefix) + 4]
 
 
 def mask_key(key: str) -> str:
@@ -108,6 +117,42 @@ async def issue_key(
     return plaintext, record
 
 
+async def issue_admin_key(store: Store, *, name: str | None = None) -> tuple[str, AdminKey]:
+    """Create an operator key; return its plaintext (to be shown once) and its record."""
+    plaintext = generate_key(ADMIN_PREFIX)
+    record = await store.insert_admin_key(
+        name=name,
+        key_hash=hash_key(plaintext),
+        display_prefix=display_prefix(plaintext),
+        last4=plaintext[-4:],
+    )
+    return plaintext, record
+
+
+class FailedAttempts:
+    """Failed authentications per client address, in memory only (never stored)."""
+
+    def __init__(self, per_minute: int = FAILED_AUTH_PER_MINUTE) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._item = RateLimitItemPerMinute(per_minute)
+
+    async def check(self, client: str | None) -> None:
+        if client is None:
+            return
+        if not await self._limiter.test(self._item, client):
+            stats = await self._limiter.get_window_stats(self._item, client)
+            raise GatewayError(
+                ErrorCode.RATE_LIMITED,
+                "Too many failed authentication attempts from this address; wait a minute.",
+                details={"limit": "failed_auth"},
+                retry_after_s=max(1.0, stats.reset_time - time.time()),
+            )
+
+    async def failed(self, client: str | None) -> None:
+        if client is not None:
+            await self._limiter.hit(self._item, client)
+
+
 def bearer_token(header: str | None) -> str:
     if not header:
         raise GatewayError(
@@ -132,6 +177,8 @@ class KeyCache:
         self._plans = plans
         self._refresh_s = refresh_s
         self._keys: dict[str, Principal] = {}
+        self._admin: dict[str, AdminKey] = {}
+        self.failures = FailedAttempts()
         self._unknown: dict[str, float] = {}
         self._since: datetime | None = None
         self._task: asyncio.Task[None] | None = None
@@ -155,6 +202,7 @@ class KeyCache:
             self._keys = {}
         for key, account in changed:
             self._keys[key.key_hash] = _principal(key, account, self._plans)
+        self._admin = {k.key_hash: k for k in await self._store.list_admin_keys()}
         # Overlap the windows slightly: a change committed while we read is picked up next time.
         self._since = started - timedelta(seconds=1)
         self._unknown.clear()
@@ -175,7 +223,39 @@ class KeyCache:
             if principal.key_id == key_id:
                 self._keys[key_hash] = dataclasses.replace(principal, revoked=True)
 
-    async def authenticate(self, header: str | None) -> Principal:
+    async def authenticate(self, header: str | None, client: str | None = None) -> Principal:
+        await self.failures.check(client)
+        try:
+            return await self._authenticate(header)
+        except GatewayError as error:
+            if error.status == 401:
+                await self.failures.failed(client)
+            raise
+
+    async def authenticate_admin(self, header: str | None, client: str | None = None) -> AdminKey:
+        """An operator's key, checked against the admin keys' hashes."""
+        await self.failures.check(client)
+        token = bearer_token(header)
+        key_hash = hash_key(token)
+        admin = self._admin.get(key_hash)
+        if admin is None and token.startswith(ADMIN_PREFIX):
+            # Created by another process since the last refresh.
+            admin = await self._store.find_admin_key(key_hash)
+            if admin is not None:
+                self._admin[key_hash] = admin
+        if (
+            admin is None
+            or admin.revoked_at is not None
+            or not hmac.compare_digest(admin.key_hash, key_hash)
+        ):
+            await self.failures.failed(client)
+            raise GatewayError(ErrorCode.INVALID_API_KEY, "Invalid admin key.")
+        return admin
+
+    def admin_revoked(self, key_id: str) -> None:
+        self._admin = {h: k for h, k in self._admin.items() if k.id != key_id}
+
+    async def _authenticate(self, header: str | None) -> Principal:
         token = bearer_token(header)
         key_hash = hash_key(token)
         principal = self._keys.get(key_hash)

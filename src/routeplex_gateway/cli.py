@@ -27,7 +27,9 @@ keys_app = typer.Typer(
     help="Manage API keys (shown once, stored only as a hash).", no_args_is_help=True
 )
 app.add_typer(accounts_app, name="accounts")
+admin_app = typer.Typer(help="Manage operators' admin keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+app.add_typer(admin_app, name="admin")
 
 console = Console()
 err = Console(stderr=True)
@@ -69,9 +71,10 @@ def _free_port() -> int:
 
 
 # --- serve ---------------------------------------------------------------------------------
-async def _first_run(store: Store) -> str | None:
-    """Create the demo account and its first key; return the key the one time it exists."""
-    from .auth import issue_key
+async def _first_run(store: Store) -> tuple[str, str] | None:
+    """Create the demo account, its first key and the first admin key; return both keys the
+    one time they exist."""
+    from .auth import issue_admin_key, issue_key
 
     account = await store.get_account_by_name(DEMO_ACCOUNT)
     if account is None:
@@ -79,10 +82,13 @@ async def _first_run(store: Store) -> str | None:
     if await store.list_keys(account.id):
         return None
     plaintext, _ = await issue_key(store, account.id, name="demo")
-    return plaintext
+    admin = None
+    if not await store.list_admin_keys():
+        admin, _ = await issue_admin_key(store, name="first-run")
+    return plaintext, admin or ""
 
 
-def _banner(settings: Settings, base: str, key: str | None, simulated: bool) -> None:
+def _banner(settings: Settings, base: str, keys: tuple[str, str] | None, simulated: bool) -> None:
     if simulated:
         console.print(
             "[bold black on yellow] SIMULATED PROVIDERS [/] No provider credentials are set, "
@@ -93,10 +99,18 @@ def _banner(settings: Settings, base: str, key: str | None, simulated: bool) -> 
         f"RoutePlex listening on [bold]{base}[/]  (database: "
         f"{settings.resolved_database_url.split('://')[0]})"
     )
-    if key is None:
+    console.print(f"Dashboard: {base}/app")
+    if keys is None:
         console.print("Use an existing key, or create one: routeplex keys create --account demo")
         return
+    key, admin = keys
     console.print(f"\nYour demo API key (shown once, stored only as a hash):\n\n  [bold]{key}[/]\n")
+    if admin:
+        console.print(
+            f"Operator (admin) key for /admin and the dashboard (shown once):\n\n"
+            f"  [bold]{admin}[/]\n",
+            highlight=False,
+        )
     console.print("Try it with curl:\n")
     console.print(
         f"curl {base}/v1/chat/completions \\\n"
@@ -151,7 +165,7 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
             )
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = await _with_store(settings, _first_run)
+    keys = await _with_store(settings, _first_run)
     gateway = Server(
         uvicorn.Config(
             create_app(settings, simulator_url=simulator_url),
@@ -169,7 +183,7 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(gateway, "should_exit", True))
     scheme = "https" if ssl else "http"
-    _banner(settings, f"{scheme}://{settings.host}:{settings.port}", key, simulated)
+    _banner(settings, f"{scheme}://{settings.host}:{settings.port}", keys, simulated)
     side = asyncio.create_task(simulator.serve()) if simulator is not None else None
     try:
         # The gateway drains first (in-flight requests, metadata flush), then the simulator.
@@ -237,8 +251,8 @@ def _serve_workers(settings: Settings, config: Path | None, workers: int) -> Non
         )
         os.environ["ROUTEPLEX_SIMULATOR_URL"] = f"http://127.0.0.1:{port}"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    key = _run(lambda: _with_store(settings, _first_run))
-    _banner(settings, f"http://{settings.host}:{settings.port}", key, simulated)
+    keys = _run(lambda: _with_store(settings, _first_run))
+    _banner(settings, f"http://{settings.host}:{settings.port}", keys, simulated)
     try:
         uvicorn.run(
             "routeplex_gateway.app:app_from_environment",
@@ -506,6 +520,65 @@ def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
     revoked = _run(lambda: _with_store(settings, lambda s: s.revoke_key(key_id)))
     if not revoked:
         err.print(f"[red]No active key {key_id!r}.[/]")
+        raise typer.Exit(1)
+    console.print(f"Revoked {key_id}.")
+
+
+# --- admin keys ----------------------------------------------------------------------------
+@admin_app.command("create-key")
+def admin_create_key(
+    name: Annotated[str | None, typer.Option("--name", help="A name for the key.")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an admin key for /admin and the dashboard. Printed once, stored as a hash."""
+    from .auth import issue_admin_key
+
+    settings = load_settings(config)
+    plaintext, record = _run(lambda: _with_store(settings, lambda s: issue_admin_key(s, name=name)))
+    if as_json:
+        print(json.dumps({"key": plaintext, "id": record.id, "name": record.name}))
+        return
+    console.print(f"Created admin key {record.id}. It is shown only now:\n")
+    console.print(f"  [bold]{plaintext}[/]\n", highlight=False)
+
+
+@admin_app.command("list-keys")
+def admin_list_keys(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List admin keys (never the keys themselves)."""
+    settings = load_settings(config)
+    keys = _run(lambda: _with_store(settings, lambda s: s.list_admin_keys()))
+    rows: list[dict[str, Any]] = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "key": f"{k.display_prefix}…{k.last4}",
+            "created_at": _iso(k.created_at),
+            "revoked": k.revoked_at is not None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "key", "created", "revoked")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["name"] or "",
+            r["key"],
+            (r["created_at"] or "")[:10],
+            "yes" if r["revoked"] else "",
+        )
+    console.print(table)
+
+
+@admin_app.command("revoke-key")
+def admin_revoke_key(key_id: str, config: ConfigOption = None) -> None:
+    """Revoke an admin key."""
+    settings = load_settings(config)
+    if not _run(lambda: _with_store(settings, lambda s: s.revoke_admin_key(key_id))):
+        err.print(f"[red]No active admin key {key_id!r}.[/]")
         raise typer.Exit(1)
     console.print(f"Revoked {key_id}.")
 

@@ -23,7 +23,7 @@ from routeplex_gateway.storage.migrator import alembic_config
 from routeplex_gateway.storage.schema import api_keys, metadata
 from tests.storage.builders import key_hash, metadata_record
 
-HEAD = "0002"
+HEAD = "0003"
 
 
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(

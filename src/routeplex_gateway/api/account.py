@@ -20,7 +20,7 @@ from ..limits.quota import next_midnight_epoch, utc_today
 from ..metering.pricing import picousd_to_usd
 from ..storage import ApiKey, UsageRow
 from .native import error_response
-from .wire import json_response, read_json
+from .wire import authenticate, json_response, read_json
 
 MAX_USAGE_DAYS = 7 * 366  # billing records are kept 7 years
 
@@ -35,7 +35,7 @@ def _usd(picousd: int | None) -> float | None:
 
 async def _principal(request: Request) -> tuple[Gateway, Principal]:
     gw: Gateway = request.app.state.gateway
-    return gw, await gw.keys.authenticate(request.headers.get("authorization"))
+    return gw, await authenticate(request, gw.keys)
 
 
 def usage_row(row: UsageRow) -> dict[str, Any]:
@@ -156,7 +156,7 @@ async def list_keys(request: Request) -> Response:
     return _ok([key_view(k) for k in keys])
 
 
-def _key_request(gw: Gateway, body: Any) -> dict[str, Any]:
+def key_options(gw: Gateway, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise validation("The request body must be a JSON object.")
     name = body.get("name")
@@ -191,7 +191,7 @@ def _key_request(gw: Gateway, body: Any) -> dict[str, Any]:
 async def create_key(request: Request) -> Response:
     try:
         gw, principal = await _principal(request)
-        options = _key_request(gw, await read_json(request, gw.settings.max_body_bytes))
+        options = key_options(gw, await read_json(request, gw.settings.max_body_bytes))
     except GatewayError as error:
         return error_response(error)
     plaintext, record = await issue_key(gw.store, principal.account_id, **options)

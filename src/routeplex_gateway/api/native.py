@@ -26,7 +26,7 @@ from ..metering.tokens import confidence, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.router import Needs, StartedStream
 from .validation import truthy, validate_chat_body, validate_messages, validate_strategy
-from .wire import SSE_DONE, EventStream, json_response, read_json, sse
+from .wire import SSE_DONE, EventStream, authenticate, json_response, read_json, sse
 
 DEFAULT_MAX_OUTPUT_TOKENS = 512
 _BUFFER_S = 0.1  # buffered stream_mode: flush at a sentence end or after this long
@@ -119,7 +119,7 @@ async def chat(request: Request) -> Response:
     except GatewayError as error:
         return error_response(error)
     try:
-        ex.principal = await gw.keys.authenticate(request.headers.get("authorization"))
+        ex.principal = await authenticate(request, gw.keys)
         openai_body, options = _openai_body(await read_json(request, gw.settings.max_body_bytes))
         try:
             chat_request = validate_chat_body(openai_body)

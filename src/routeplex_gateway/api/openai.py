@@ -22,7 +22,7 @@ from ..metering.record import Endpoint
 from ..routing.catalog import AUTO_MODEL
 from ..routing.router import StartedStream
 from .validation import truthy, validate_chat_body, validate_strategy
-from .wire import SSE_DONE, EventStream, json_response, read_json, sse
+from .wire import SSE_DONE, EventStream, authenticate, json_response, read_json, sse
 
 _MODELS_CREATED = 1_700_000_000  # the catalog has no creation dates; a fixed, honest epoch
 
@@ -47,7 +47,7 @@ async def chat_completions(request: Request) -> Response:
     except GatewayError as error:
         return error_response(error)
     try:
-        ex.principal = await gw.keys.authenticate(request.headers.get("authorization"))
+        ex.principal = await authenticate(request, gw.keys)
         body = await read_json(request, gw.settings.max_body_bytes)
         chat = validate_chat_body(body)
         strategy = validate_strategy(
@@ -120,7 +120,7 @@ async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGen
 async def list_models(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
-        await gw.keys.authenticate(request.headers.get("authorization"))
+        await authenticate(request, gw.keys)
     except GatewayError as error:
         return error_response(error)
     data: list[dict[str, Any]] = [

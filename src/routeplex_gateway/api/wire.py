@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from ..auth import KeyCache, Principal
 from ..errors import ErrorCode, GatewayError
 
 _JSON = "application/json"
@@ -124,3 +125,13 @@ def sse(payload: bytes) -> bytes:
 
 
 SSE_DONE = b"data: [DONE]\n\n"
+
+
+def client_address(request: Request) -> str | None:
+    """The peer's address, for per-address limits held in memory only (never stored)."""
+    return request.client.host if request.client is not None else None
+
+
+async def authenticate(request: Request, keys: KeyCache) -> Principal:
+    """The caller's key, checked in memory; failures count against the client's address."""
+    return await keys.authenticate(request.headers.get("authorization"), client_address(request))

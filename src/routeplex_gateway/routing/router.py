@@ -76,6 +76,20 @@ class Router:
     def servable(self, model: CatalogModel) -> bool:
         return any(self.providers.supports(d.kind) for d in model.deployments)
 
+    def health_report(self) -> list[dict[str, Any]]:
+        """Each deployment of each catalog model, and whether this gateway can use it."""
+        return [
+            {
+                "model": model.id,
+                "provider": deployment.provider,
+                "deployment": deployment.id,
+                "kind": deployment.kind,
+                "state": "healthy" if self.providers.supports(deployment.kind) else "down",
+            }
+            for model in self.catalog.models.values()
+            for deployment in model.deployments
+        ]
+
     def auto_models(self, needs: Needs, *, test_mode: bool) -> list[CatalogModel]:
         """Models eligible for `routeplex-ai`, best first: capable, then cheapest."""
         eligible = [

@@ -101,3 +101,16 @@ class DayTotal:
     requests: int
     tokens: int
     cost_picousd: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AdminKey:
+    """An operator's key: its hash and what may be shown of it, never the key itself."""
+
+    id: str
+    name: str | None
+    key_hash: str
+    display_prefix: str
+    last4: str
+    created_at: datetime
+    revoked_at: datetime | None

@@ -131,3 +131,17 @@ billing_daily = Table(
     PrimaryKeyConstraint("day", "account_id", "model"),
     Index(None, "account_id", "day"),
 )
+
+# Operators' keys for the admin API and the dashboard: like API keys, only a hash is stored.
+admin_keys = Table(
+    "admin_keys",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("name", Text, nullable=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("display_prefix", String(32), nullable=False),
+    Column("last4", String(4), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(None, "key_hash", unique=True),
+)

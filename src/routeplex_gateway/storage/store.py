@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from routeplex_gateway.metering.record import RequestMetadata
 from routeplex_gateway.storage import accounts as account_rows
+from routeplex_gateway.storage import admin_keys as admin_rows
 from routeplex_gateway.storage import api_keys as key_rows
 from routeplex_gateway.storage import migrator
 from routeplex_gateway.storage import request_metadata as metadata_rows
@@ -30,7 +31,15 @@ from routeplex_gateway.storage.connection import (
     sqlite_directory,
 )
 from routeplex_gateway.storage.errors import AccountExists, translated
-from routeplex_gateway.storage.records import UNSET, Account, ApiKey, DayTotal, Unset, UsageRow
+from routeplex_gateway.storage.records import (
+    UNSET,
+    Account,
+    AdminKey,
+    ApiKey,
+    DayTotal,
+    Unset,
+    UsageRow,
+)
 
 DEFAULT_POOL_SIZE = 5
 
@@ -163,6 +172,37 @@ class Store:
                     return False
                 await key_rows.delete_keys_of_account(connection, account_id)
                 return await account_rows.delete_account(connection, account_id)
+
+    # Admin keys
+
+    @translated("insert admin key")
+    async def insert_admin_key(
+        self, *, name: str | None, key_hash: str, display_prefix: str, last4: str
+    ) -> AdminKey:
+        async with self._engine.begin() as connection:
+            return await admin_rows.insert_admin_key(
+                connection,
+                name=name,
+                key_hash=key_hash,
+                display_prefix=display_prefix,
+                last4=last4,
+                now=_now(),
+            )
+
+    @translated("find admin key")
+    async def find_admin_key(self, key_hash: str) -> AdminKey | None:
+        async with self._engine.connect() as connection:
+            return await admin_rows.admin_key_by_hash(connection, key_hash)
+
+    @translated("list admin keys")
+    async def list_admin_keys(self) -> list[AdminKey]:
+        async with self._engine.connect() as connection:
+            return await admin_rows.all_admin_keys(connection)
+
+    @translated("revoke admin key")
+    async def revoke_admin_key(self, key_id: str) -> bool:
+        async with self._engine.begin() as connection:
+            return await admin_rows.revoke_admin_key(connection, key_id, _now())
 
     # API keys
 

@@ -1,0 +1,220 @@
+"""The operator's surface, `/admin/...`, authenticated with an admin key (stored as a hash):
+accounts (create, change plan or limits, disable, delete), their keys, plans, usage across
+accounts, and the health of providers' deployments. Native envelope.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..auth import issue_key
+from ..errors import ErrorCode, GatewayError, validation
+from ..gateway import Gateway
+from ..limits.plans import Limits, validate_limits
+from ..limits.quota import utc_today
+from ..storage import Account, AccountExists
+from .account import MAX_USAGE_DAYS, key_options, key_view, usage_row
+from .native import error_response
+from .wire import client_address, json_response, read_json
+
+
+def _ok(data: Any, status: int = 200) -> Response:
+    return json_response(orjson.dumps({"success": True, "data": data}), status)
+
+
+def _not_found(what: str) -> GatewayError:
+    return GatewayError(ErrorCode.NOT_FOUND, f"No such {what}.")
+
+
+async def _admin(request: Request) -> Gateway:
+    gw: Gateway = request.app.state.gateway
+    await gw.keys.authenticate_admin(request.headers.get("authorization"), client_address(request))
+    return gw
+
+
+def limits_view(limits: Limits) -> dict[str, Any]:
+    from ..metering.pricing import picousd_to_usd
+
+    cost = limits.cost_per_day_picousd
+    return {
+        "tokens_per_day": limits.tokens_per_day,
+        "cost_per_day_usd": float(picousd_to_usd(cost)) if cost is not None else None,
+        "rpm": limits.rpm,
+        "concurrency": limits.concurrency,
+        "binding": limits.binding,
+    }
+
+
+def account_view(gw: Gateway, account: Account) -> dict[str, Any]:
+    policy = gw.plans.policy(account.plan, account.limits, None)
+    return {
+        "id": account.id,
+        "name": account.name,
+        "email": account.email,
+        "plan": account.plan,
+        "limit_overrides": dict(account.limits) if account.limits else None,
+        "limits": limits_view(policy.account),
+        "disabled": account.disabled,
+        "created_at": account.created_at.isoformat(),
+        "updated_at": account.updated_at.isoformat(),
+    }
+
+
+def _changes(gw: Gateway, body: Any, *, creating: bool) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise validation("The request body must be a JSON object.")
+    changes: dict[str, Any] = {}
+    if "plan" in body:
+        if body["plan"] not in gw.plans:
+            raise validation(f"'plan' must be one of {', '.join(gw.plans.names())}.", "plan")
+        changes["plan"] = body["plan"]
+    if "email" in body:
+        if body["email"] is not None and not isinstance(body["email"], str):
+            raise validation("'email' must be a string.", "email")
+        changes["email"] = body["email"]
+    if "limits" in body and not creating:
+        try:
+            changes["limits"] = None if body["limits"] is None else validate_limits(body["limits"])
+        except ValueError as exc:
+            raise validation(f"'limits': {exc}.", "limits") from None
+    if "disabled" in body and not creating:
+        if not isinstance(body["disabled"], bool):
+            raise validation("'disabled' must be a boolean.", "disabled")
+        changes["disabled"] = body["disabled"]
+    return changes
+
+
+async def list_accounts(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+    except GatewayError as error:
+        return error_response(error)
+    return _ok([account_view(gw, a) for a in await gw.store.list_accounts()])
+
+
+async def create_account(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        body = await read_json(request, gw.settings.max_body_bytes)
+        changes = _changes(gw, body, creating=True)
+        name = body.get("name")
+        if not isinstance(name, str) or not 1 <= len(name) <= 100:
+            raise validation("'name' must be a string of 1 to 100 characters.", "name")
+        try:
+            account = await gw.store.create_account(name, **changes)
+        except AccountExists:
+            raise GatewayError(
+                ErrorCode.BAD_REQUEST, "An account with that name exists.", param="name"
+            ) from None
+    except GatewayError as error:
+        return error_response(error)
+    return _ok(account_view(gw, account), 201)
+
+
+async def get_account(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        account = await gw.store.get_account(request.path_params["account_id"])
+        if account is None:
+            raise _not_found("account")
+    except GatewayError as error:
+        return error_response(error)
+    return _ok(account_view(gw, account))
+
+
+async def update_account(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        changes = _changes(gw, await read_json(request, gw.settings.max_body_bytes), creating=False)
+        account = await gw.store.update_account(request.path_params["account_id"], **changes)
+        if account is None:
+            raise _not_found("account")
+    except GatewayError as error:
+        return error_response(error)
+    return _ok(account_view(gw, account))
+
+
+async def delete_account(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        account_id = request.path_params["account_id"]
+        keys = await gw.store.list_keys(account_id)
+        if not await gw.store.delete_account(account_id):
+            raise _not_found("account")
+        for key in keys:
+            gw.keys.revoked(key.id)
+    except GatewayError as error:
+        return error_response(error)
+    return _ok({"id": account_id, "deleted": True})
+
+
+async def account_keys(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        account_id = request.path_params["account_id"]
+        if await gw.store.get_account(account_id) is None:
+            raise _not_found("account")
+    except GatewayError as error:
+        return error_response(error)
+    return _ok([key_view(k) for k in await gw.store.list_keys(account_id)])
+
+
+async def create_account_key(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        account_id = request.path_params["account_id"]
+        if await gw.store.get_account(account_id) is None:
+            raise _not_found("account")
+        options = key_options(gw, await read_json(request, gw.settings.max_body_bytes))
+    except GatewayError as error:
+        return error_response(error)
+    plaintext, record = await issue_key(gw.store, account_id, **options)
+    return _ok({**key_view(record), "key": plaintext}, 201)
+
+
+async def revoke_key(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        key_id = request.path_params["key_id"]
+        if not await gw.store.revoke_key(key_id):
+            raise _not_found("active key")
+        gw.keys.revoked(key_id)
+    except GatewayError as error:
+        return error_response(error)
+    return _ok({"id": key_id, "revoked": True})
+
+
+async def plans(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+    except GatewayError as error:
+        return error_response(error)
+    return _ok({name: limits_view(gw.plans.limits(name)) for name in gw.plans.names()})
+
+
+async def usage(request: Request) -> Response:
+    try:
+        gw = await _admin(request)
+        raw = request.query_params.get("days", "7")
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_USAGE_DAYS:
+            raise validation(f"'days' must be an integer from 1 to {MAX_USAGE_DAYS}.", "days")
+        account_id = request.query_params.get("account_id")
+    except GatewayError as error:
+        return error_response(error)
+    since = utc_today() - timedelta(days=int(raw) - 1)
+    rows = await gw.store.usage_by_day(account_id=account_id, since=since)
+    return _ok([{**usage_row(r), "account_id": r.account_id} for r in rows])
+
+
+async def health(request: Request) -> Response:
+    """Every deployment of every catalog model and whether it can be served."""
+    try:
+        gw = await _admin(request)
+    except GatewayError as error:
+        return error_response(error)
+    return _ok(gw.router.health_report())
