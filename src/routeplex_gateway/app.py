@@ -131,7 +131,9 @@ def app_from_environment() -> Starlette:
     from pathlib import Path
 
     from .config import load_settings
+    from .logs import configure
 
     config = os.environ.get("ROUTEPLEX_CONFIG")
     settings = load_settings(Path(config) if config else None)
+    configure(settings.log_level)
     return create_app(settings, simulator_url=settings.simulator_url)

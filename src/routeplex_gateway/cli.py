@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -147,6 +146,17 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
         def capture_signals(self) -> Iterator[None]:
             yield
 
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            # An idle keep-alive TLS connection would hold shutdown for the TLS close
+            # handshake (30 s when the client never answers); in-flight requests still
+            # get the whole grace period.
+            for connection in list(self.server_state.connections):
+                cycle = getattr(connection, "cycle", None)
+                transport = getattr(connection, "transport", None)
+                if transport is not None and (cycle is None or cycle.response_complete):
+                    transport.abort()
+            await super().shutdown(sockets)
+
     simulated = settings.simulate or (
         settings.simulate is None and not settings.has_provider_credentials
     )
@@ -161,6 +171,7 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
                 host="127.0.0.1",
                 port=port,
                 log_level="warning",
+                log_config=None,
                 access_log=False,
             )
         )
@@ -172,10 +183,12 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            log_config=None,
             access_log=False,
             loop="uvloop",
             http="httptools",
             server_header=False,
+            timeout_graceful_shutdown=int(settings.shutdown_grace_s),
             **ssl,
         )
     )
@@ -201,28 +214,52 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to bind.")] = None,
     data_dir: Annotated[Path | None, typer.Option(help="Where the SQLite file lives.")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (needs Redis).", min=1)] = 1,
+    ssl_certfile: Annotated[
+        Path | None, typer.Option(help="Serve HTTPS with this certificate (PEM).", exists=True)
+    ] = None,
+    ssl_keyfile: Annotated[
+        Path | None, typer.Option(help="The certificate's private key (PEM).", exists=True)
+    ] = None,
 ) -> None:
     """Start the gateway (and the upstream simulator when no provider is configured)."""
     overrides = {
         k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
     }
     settings = load_settings(config, **overrides)
+    if (ssl_certfile is None) != (ssl_keyfile is None):
+        err.print("[red]--ssl-certfile and --ssl-keyfile go together.[/]")
+        raise typer.Exit(2)
+    ssl: dict[str, Any] = (
+        {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)}
+        if ssl_certfile is not None
+        else {}
+    )
     problem = deployment_problem(settings, workers)
     if problem is not None:
         err.print(f"[red]Refusing to start: {problem}[/]")
         raise typer.Exit(2)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
+    from .logs import configure
+
+    configure(settings.log_level)
+    _disable_core_dumps()
     if workers > 1:
-        _serve_workers(settings, config, workers)
+        _serve_workers(settings, config, workers, ssl)
         return
     import uvloop
 
-    uvloop.run(_serve(settings, {}))
+    uvloop.run(_serve(settings, ssl))
 
 
-def _serve_workers(settings: Settings, config: Path | None, workers: int) -> None:
+def _disable_core_dumps() -> None:
+    """A core dump would be a file holding whatever prompts were in memory."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _serve_workers(
+    settings: Settings, config: Path | None, workers: int, ssl: dict[str, Any]
+) -> None:
     """Several worker processes on one port; limits are shared through Redis."""
     import os
     import subprocess
@@ -252,7 +289,8 @@ def _serve_workers(settings: Settings, config: Path | None, workers: int) -> Non
         os.environ["ROUTEPLEX_SIMULATOR_URL"] = f"http://127.0.0.1:{port}"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     keys = _run(lambda: _with_store(settings, _first_run))
-    _banner(settings, f"http://{settings.host}:{settings.port}", keys, simulated)
+    scheme = "https" if ssl else "http"
+    _banner(settings, f"{scheme}://{settings.host}:{settings.port}", keys, simulated)
     try:
         uvicorn.run(
             "routeplex_gateway.app:app_from_environment",
@@ -261,10 +299,13 @@ def _serve_workers(settings: Settings, config: Path | None, workers: int) -> Non
             host=settings.host,
             port=settings.port,
             log_level=settings.log_level,
+            log_config=None,
             access_log=False,
             loop="uvloop",
             http="httptools",
             server_header=False,
+            timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+            **ssl,
         )
     finally:
         if simulator is not None:
