@@ -118,11 +118,19 @@ def test_serve_first_run_prints_a_working_key_and_examples(tmp_path: Path) -> No
     process = subprocess.Popen(
         [ROUTEPLEX, "serve"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
     )
+    second = ""
     try:
-        time.sleep(3)
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        while "keys create" not in second and time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            second += line
     finally:
         process.terminate()
-        second, _ = process.communicate(timeout=30)
+        rest, _ = process.communicate(timeout=30)
+        second += rest or ""
     assert "rp_live_" not in second and "keys create" in second
 
 

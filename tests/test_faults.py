@@ -165,14 +165,14 @@ def test_stalled_stream_ends_with_an_error_event(tmp_path: Path, simulator_url: 
 def test_connection_reset_before_any_chunk(gateway: RunningGateway) -> None:
     httpx.post(
         f"{gateway.simulator_url}/_simulator/faults",
-        json={"model": "gpt-4o-mini", "cut_after_chunks": 0, "count": 1},
+        json={"model": "gpt-4.1-nano", "cut_after_chunks": 0, "count": 1},
     )
     response = httpx.post(
         f"{gateway.url}/v1/chat/completions",
         timeout=10,
         headers={"Authorization": f"Bearer {gateway.keys['alice']}"},
         json={
-            "model": "gpt-4o-mini",
+            "model": "gpt-4.1-nano",
             "stream": True,
             "messages": [{"role": "user", "content": "hi"}],
         },

@@ -67,6 +67,9 @@ class Deployment:
     upstream_model: str
     weight: int = 1
     timeout_s: float = 120.0
+    # The model's own output cap (catalog `max_output_tokens`): providers whose API requires
+    # a `max_tokens` (Anthropic) send it when the caller gave none.
+    max_output_tokens: int | None = None
 
     @property
     def id(self) -> str:
@@ -80,6 +83,9 @@ class ChatRequest:
     body: dict[str, Any]
     stream: bool
     max_output_tokens: int | None
+    # True when the gateway, not the caller, put `max_tokens` in the body (to bound the
+    # request by what its budget reserved); OpenAI itself then gets `max_completion_tokens`.
+    output_cap_added: bool = False
 
 
 @dataclass(slots=True, kw_only=True)

@@ -33,6 +33,14 @@ class ProviderConfig(BaseModel):
     weight: int = 1
 
 
+class DeploymentConfig(BaseModel):
+    """One more place a model is served: a configured provider and its name for the model."""
+
+    provider: str
+    upstream_model: str | None = None
+    weight: int = 1
+
+
 class ModelOverride(BaseModel):
     """Per-model catalog and price overrides from the config file (`[models."id"]`)."""
 
@@ -45,6 +53,10 @@ class ModelOverride(BaseModel):
     max_output_tokens: int | None = None
     capabilities: dict[str, bool] | None = None
     deprecation_date: str | None = None
+    # Extra deployments, balanced by weight with the model's own; and, in manual mode, the
+    # models to fall back to when every deployment fails.
+    deployments: list[DeploymentConfig] | None = None
+    fallbacks: list[str] | None = None
     # USD per million tokens; exact decimals.
     input_per_mtok: Decimal | None = None
     output_per_mtok: Decimal | None = None
@@ -110,6 +122,10 @@ class Settings(BaseSettings):
     # billing records are appended (late metadata from buffered writers must have landed).
     retention_interval_s: float = 3600.0
     billing_grace_s: float = 3600.0
+    # Signs dashboard session cookies. Unset: a random secret per process, so sessions end
+    # when it restarts and do not carry across workers or replicas — set it for those.
+    session_secret: SecretStr | None = None
+    session_ttl_s: int = 12 * 3600
     providers: list[ProviderConfig] = []
     models: dict[str, ModelOverride] = {}
 

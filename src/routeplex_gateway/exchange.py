@@ -47,6 +47,7 @@ class Exchange:
     ttfb_ms: int | None = None
     upstream_s: float = 0.0  # time spent waiting on providers, for the overhead figure
     ticket: Ticket | None = None  # the quota hold, settled when the request ends
+    routing: dict[str, Any] | None = None  # the explanation, when the caller asked for it
     finished: bool = False
 
     # --- facts gathered on the way -------------------------------------------------------
@@ -85,6 +86,7 @@ class Exchange:
             "attempts": self.attempts,
             "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
             "latency_ms": self.elapsed_ms(),
+            **({"routing": self.routing} if self.routing is not None else {}),
         }
 
     # --- the end -------------------------------------------------------------------------

@@ -5,8 +5,9 @@ stopped with the server: storage, key cache, catalog, providers, router, metadat
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
-from .auth import KeyCache
+from .auth import KeyCache, Principal
 from .canonical import ChatRequest, Usage
 from .config import Settings
 from .errors import ErrorCode, GatewayError, validation
@@ -21,8 +22,10 @@ from .metering.retention import RetentionJob
 from .metering.tokens import estimate_input_tokens
 from .observability import Metrics
 from .providers import ProviderRegistry
-from .routing.catalog import AUTO_MODEL, Catalog, build_catalog
-from .routing.router import Attempt, Needs, Router
+from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
+from .routing.classifier import Needs, classify
+from .routing.router import Attempt, Router
+from .routing.scoring import Scorer
 from .storage import Store
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class Gateway:
         self.catalog: Catalog = build_catalog(settings, simulator_url)
         self.providers = ProviderRegistry()
         self.router = Router(self.catalog, self.providers)
+        self.scorer = Scorer(self.catalog, self.router.health)
         self.metrics = Metrics()
         self.plans = Plans(settings.all_plans)
         self.quota: Quota = RedisQuota(settings.redis_url) if settings.redis_url else MemoryQuota()
@@ -111,16 +115,28 @@ class Gateway:
             ex.cost_picousd = self.catalog.pricer.cost_picousd(ex.model.id, usage)
 
     async def admit(self, ex: Exchange, request: ChatRequest, plan: list[Attempt]) -> None:
-        """Hold the request's worst case against the caller's limits, or refuse it."""
+        """Hold the request's worst case against the caller's limits, or refuse it.
+
+        The worst case is the prompt plus the output cap. When the caller set no cap, the
+        gateway sets one — the smallest output cap among the models it may try, lowered to
+        what today's remaining budget allows — so that every attempt is bounded by what
+        was reserved.
+        """
         principal = ex.principal
         assert principal is not None
         input_tokens = estimate_input_tokens(request.body["messages"])
-        worst_tokens, worst_cost = 0, 0
-        for model in {id(m): m for m, _ in plan}.values():
-            output = request.max_output_tokens or model.max_output_tokens
-            worst_tokens = max(worst_tokens, input_tokens + output)
+        models = list({m.id: m for m, _ in plan}.values())
+        output = request.max_output_tokens
+        if output is None and models:
+            output = min(m.max_output_tokens for m in models)
+            output = await self._affordable(principal, models, input_tokens, output)
+            request.body["max_tokens"] = request.max_output_tokens = output
+            request.output_cap_added = True
+        worst_tokens = input_tokens + (output or 0)
+        worst_cost = 0
+        for model in models:
             cost = self.catalog.pricer.cost_picousd(
-                model.id, Usage(input_tokens=input_tokens, output_tokens=output)
+                model.id, Usage(input_tokens=input_tokens, output_tokens=output or 0)
             )
             worst_cost = max(worst_cost, cost or 0)  # an unpriced model: the token cap holds
         ex.ticket = await self.quota.admit(
@@ -130,6 +146,27 @@ class Gateway:
             tokens=worst_tokens,
             cost_picousd=worst_cost,
         )
+
+    async def _affordable(
+        self, principal: Principal, models: list[CatalogModel], input_tokens: int, output: int
+    ) -> int:
+        """`output`, lowered to what the account's remaining tokens and budget allow (never
+        below 1: a request that cannot fit at all is refused by the quota, with its code)."""
+        tokens_left, cost_left = await self.quota.remaining(
+            principal.account_id, principal.policy.account
+        )
+        if tokens_left is not None:
+            output = min(output, tokens_left - input_tokens)
+        if cost_left is not None:
+            for model in models:
+                price = self.catalog.pricer.price(model.id)
+                per_in, per_out = price.per_1k() if price is not None else (None, None)
+                if per_out:
+                    spare = (
+                        Decimal(cost_left) / 10**12 - (per_in or Decimal(0)) * input_tokens / 1000
+                    )
+                    output = min(output, int(spare * 1000 / per_out))
+        return max(1, output)
 
     async def finish(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
         if ex.ticket is not None:
@@ -146,7 +183,7 @@ class Gateway:
             self.recorder.record(record)
         self.metrics.observe(ex, status)
 
-    def route(
+    async def route(
         self,
         ex: Exchange,
         request: ChatRequest,
@@ -154,6 +191,7 @@ class Gateway:
         *,
         strategy: str | None,
         test_mode: bool,
+        debug: bool = False,
     ) -> list[Attempt]:
         """The attempts to make for this request, best first; sets the routing facts on `ex`."""
         principal = ex.principal
@@ -162,15 +200,7 @@ class Gateway:
             ex.routing_mode = RoutingMode.AUTO
             ex.requested_model = AUTO_MODEL
             ex.strategy = strategy or "auto"
-            models = self.router.auto_models(Needs.of(request.body), test_mode=test_mode)
-            if allowed is not None:
-                models = [m for m in models if m.id in allowed]
-            if not models:
-                raise GatewayError(
-                    ErrorCode.PROVIDER_UNAVAILABLE,
-                    "No available model has what this request needs "
-                    "(tools, vision or JSON schema) on this gateway.",
-                )
+            models = await self._auto(ex, request, test_mode=test_mode, debug=debug)
         else:
             model = self.catalog.resolve(model_name)
             if model is None:
@@ -198,5 +228,78 @@ class Gateway:
                 raise validation(
                     f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
                 )
-            models = [model]
-        return self.router.plan(models)
+            models = [model, *self._fallbacks(model, allowed)]
+        plan = self.router.plan(models)
+        if debug:
+            ex.routing = {
+                **(ex.routing or {"mode": "manual"}),
+                "plan": [{"model": m.id, "deployment": d.id} for m, d in plan],
+            }
+        return plan
+
+    def cheapest_model(self, needs: Needs) -> CatalogModel:
+        """The cheapest servable model with what `needs` asks for (for estimates)."""
+
+        def price(model: CatalogModel) -> tuple[Decimal, str]:
+            model_price = self.catalog.pricer.price(model.id)
+            per_in = model_price.per_1k()[0] if model_price is not None else None
+            return (per_in if per_in is not None else Decimal("Infinity"), model.id)
+
+        models = [
+            m for m in self.catalog.models.values() if self.router.servable(m) and needs.met_by(m)
+        ]
+        if not models:
+            raise GatewayError(ErrorCode.PROVIDER_UNAVAILABLE, "No model is available.")
+        return min(models, key=price)
+
+    def _fallbacks(
+        self, model: CatalogModel, allowed: tuple[str, ...] | None
+    ) -> list[CatalogModel]:
+        """A model's configured fallbacks (manual mode), those this key may use."""
+        fallbacks = []
+        for name in model.fallbacks:
+            fallback = self.catalog.resolve(name)
+            if (
+                fallback is not None
+                and self.router.servable(fallback)
+                and (allowed is None or fallback.id in allowed)
+            ):
+                fallbacks.append(fallback)
+        return fallbacks
+
+    async def _auto(
+        self, ex: Exchange, request: ChatRequest, *, test_mode: bool, debug: bool
+    ) -> list[CatalogModel]:
+        principal = ex.principal
+        assert principal is not None
+        classification = classify(request.body)
+        _, budget = await self.quota.remaining(principal.account_id, principal.policy.account)
+        ranked, weights = self.scorer.rank(
+            list(self.catalog.models.values()),
+            classification,
+            ex.strategy or "auto",
+            max_output_tokens=request.max_output_tokens,
+            test_mode=test_mode,
+            budget_picousd=budget,
+            allowed=principal.allowed_models,
+            servable=self.router.servable,
+        )
+        if debug:
+            ex.routing = {
+                "mode": AUTO_MODEL,
+                "strategy": ex.strategy,
+                "weights": dict(
+                    zip(("capability", "cost", "latency", "reliability"), weights, strict=True)
+                ),
+                "classification": classification.explain(),
+                "candidates": [c.explain() for c in ranked],
+            }
+        eligible = [c.model for c in ranked if c.excluded is None]
+        if not eligible:
+            raise GatewayError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "No available model can serve this request (capabilities, context size, "
+                "test mode or the remaining daily budget rule them all out).",
+                details={"excluded": {c.model.id: c.excluded for c in ranked}},
+            )
+        return eligible

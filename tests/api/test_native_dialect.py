@@ -171,14 +171,15 @@ def test_stream_error_event_after_first_byte(gateway: RunningGateway) -> None:
 
 
 def test_failure_before_first_byte_is_a_json_error(gateway: RunningGateway) -> None:
+    # gpt-4.1-nano has no configured fallbacks, so its one failure is the answer.
     httpx.post(
         f"{gateway.simulator_url}/_simulator/faults",
-        json={"model": "gpt-4o-mini", "status": 500, "count": 1},
+        json={"model": "gpt-4.1-nano", "status": 500, "count": 1},
     )
     response = post(
         gateway,
         "/api/v1/chat",
-        {"messages": [{"role": "user", "content": "x"}], "model": "gpt-4o-mini", "stream": True},
+        {"messages": [{"role": "user", "content": "x"}], "model": "gpt-4.1-nano", "stream": True},
     )
     assert response.status_code == 502
     assert response.json()["error"]["code"] == "provider_error"

@@ -323,21 +323,21 @@ def test_authentication_errors(gateway: RunningGateway) -> None:
 def test_provider_errors_are_mapped_and_not_stored(gateway: RunningGateway) -> None:
     httpx.post(
         f"{gateway.simulator_url}/_simulator/faults",
-        json={"model": "gpt-4o-mini", "status": 400, "count": 1},
+        json={"model": "gpt-4.1-nano", "status": 400, "count": 1},
     )
     with pytest.raises(openai.APIStatusError) as failure:
         client(gateway).chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}]
+            model="gpt-4.1-nano", messages=[{"role": "user", "content": PROMPT}]
         )
     assert failure.value.status_code == 502
     assert failure.value.code == "provider_error"
     httpx.post(
         f"{gateway.simulator_url}/_simulator/faults",
-        json={"model": "gpt-4o-mini", "status": 503, "count": 1},
+        json={"model": "gpt-4.1-nano", "status": 503, "count": 1},
     )
     with pytest.raises(openai.APIStatusError) as unavailable:
         client(gateway).chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": PROMPT}]
+            model="gpt-4.1-nano", messages=[{"role": "user", "content": PROMPT}]
         )
     assert unavailable.value.status_code == 503
     assert unavailable.value.code == "provider_unavailable"

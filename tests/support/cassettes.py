@@ -11,9 +11,10 @@ recorded without `alt=sse` (one JSON array) can be re-framed as SSE by
 
 from __future__ import annotations
 
+import atexit
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,25 +97,48 @@ class Received:
     body: Any
 
 
-@contextmanager
-def replay(exchanges: list[Exchange], received: list[Received] | None = None) -> Iterator[str]:
-    """Serve `exchanges` in order on any POST; yield the base URL. Each request is appended
-    to `received` when given."""
-    queue = list(exchanges)
+class _ReplayServer:
+    """One replay server for the whole test process: starting a server per exchange would
+    cost more than the exchanges themselves. Each `replay` block installs its queue."""
 
-    async def answer(request: Request) -> Response:
+    def __init__(self) -> None:
+        self.queue: list[Exchange] = []
+        self.received: list[Received] | None = None
+        self._url: str | None = None
+        self._stack = ExitStack()
+
+    def url(self) -> str:
+        if self._url is None:
+            app = Starlette(routes=[Route("/{path:path}", self._answer, methods=["POST"])])
+            self._url = self._stack.enter_context(serve_in_thread(app))
+            atexit.register(self._stack.close)
+        return self._url
+
+    async def _answer(self, request: Request) -> Response:
         raw = await request.body()
-        if received is not None:
+        if self.received is not None:
             path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             headers = {k.lower(): v for k, v in request.headers.items()}
-            received.append(Received(path, headers, json.loads(raw) if raw else None))
-        exchange = queue.pop(0)
+            self.received.append(Received(path, headers, json.loads(raw) if raw else None))
+        if not self.queue:
+            return Response(b"no recorded exchange left", status_code=599)
+        exchange = self.queue.pop(0)
         return Response(
             exchange.body,
             status_code=exchange.status,
             headers={"content-type": exchange.content_type},
         )
 
-    app = Starlette(routes=[Route("/{path:path}", answer, methods=["POST"])])
-    with serve_in_thread(app) as url:
-        yield url
+
+_SERVER = _ReplayServer()
+
+
+@contextmanager
+def replay(exchanges: list[Exchange], received: list[Received] | None = None) -> Iterator[str]:
+    """Serve `exchanges` in order on any POST; yield the base URL. Each request is appended
+    to `received` when given."""
+    _SERVER.queue, _SERVER.received = list(exchanges), received
+    try:
+        yield _SERVER.url()
+    finally:
+        _SERVER.queue, _SERVER.received = [], None

@@ -58,7 +58,11 @@ async def usage(request: Request) -> Response:
     try:
         gw, principal = await _principal(request)
         raw_days = request.query_params.get("days", "7")
-        if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_USAGE_DAYS:
+        # isdecimal, not isdigit: "²" is a digit int() refuses; the length keeps int() cheap.
+        if (
+            not (raw_days.isdecimal() and len(raw_days) <= 9)
+            or not 1 <= int(raw_days) <= MAX_USAGE_DAYS
+        ):
             raise validation(f"'days' must be an integer from 1 to {MAX_USAGE_DAYS}.", "days")
         days = int(raw_days)
     except GatewayError as error:

@@ -70,7 +70,8 @@ def _changes(gw: Gateway, body: Any, *, creating: bool) -> dict[str, Any]:
         raise validation("The request body must be a JSON object.")
     changes: dict[str, Any] = {}
     if "plan" in body:
-        if body["plan"] not in gw.plans:
+        # A string first: a JSON object or array is unhashable and would fail the lookup.
+        if not isinstance(body["plan"], str) or body["plan"] not in gw.plans:
             raise validation(f"'plan' must be one of {', '.join(gw.plans.names())}.", "plan")
         changes["plan"] = body["plan"]
     if "email" in body:
@@ -201,7 +202,8 @@ async def usage(request: Request) -> Response:
     try:
         gw = await _admin(request)
         raw = request.query_params.get("days", "7")
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_USAGE_DAYS:
+        # isdecimal, not isdigit: "²" is a digit int() refuses; the length keeps int() cheap.
+        if not (raw.isdecimal() and len(raw) <= 9) or not 1 <= int(raw) <= MAX_USAGE_DAYS:
             raise validation(f"'days' must be an integer from 1 to {MAX_USAGE_DAYS}.", "days")
         account_id = request.query_params.get("account_id")
     except GatewayError as error:

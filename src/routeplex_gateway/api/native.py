@@ -24,7 +24,8 @@ from ..metering.pricing import picousd_to_usd
 from ..metering.record import Endpoint
 from ..metering.tokens import confidence, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
-from ..routing.router import Needs, StartedStream
+from ..routing.classifier import Needs
+from ..routing.router import StartedStream
 from .validation import truthy, validate_chat_body, validate_messages, validate_strategy
 from .wire import SSE_DONE, EventStream, authenticate, json_response, read_json, sse
 
@@ -132,8 +133,14 @@ async def chat(request: Request) -> Response:
         strategy = options["strategy"] or validate_strategy(
             request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
         )
-        plan = gw.route(
-            ex, chat_request, openai_body["model"], strategy=strategy, test_mode=test_mode
+        debug = truthy(request.headers.get("x-routeplex-debug"))
+        plan = await gw.route(
+            ex,
+            chat_request,
+            openai_body["model"],
+            strategy=strategy,
+            test_mode=test_mode,
+            debug=debug,
         )
         await gw.admit(ex, chat_request, plan)
         if chat_request.stream:
@@ -157,6 +164,7 @@ async def chat(request: Request) -> Response:
         "latency_ms": ex.elapsed_ms(),
         "usage": _usage(ex),
         "enhancement": options["enhancement"],
+        **({"routing": ex.routing} if ex.routing is not None else {}),
     }
     await gw.finish(ex, 200)
     return _ok(
@@ -265,10 +273,7 @@ async def estimate(request: Request) -> Response:
             if model is None:
                 raise GatewayError(ErrorCode.INVALID_MODEL, "Unknown model.", param="model")
         else:
-            candidates = gw.router.auto_models(Needs.of(body), test_mode=False)
-            if not candidates:
-                raise GatewayError(ErrorCode.PROVIDER_UNAVAILABLE, "No model is available.")
-            model = candidates[0]
+            model = gw.cheapest_model(Needs.of(body))
         max_output = body.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS)
         if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 1:
             raise validation("'max_output_tokens' must be a positive integer.", "max_output_tokens")
@@ -305,7 +310,7 @@ async def models(request: Request) -> Response:
                 "tier": model.tier,
                 "context_window": model.context_window,
                 "max_output_tokens": model.max_output_tokens,
-                "health": "healthy" if gw.router.servable(model) else "down",
+                "health": gw.router.model_health(model) if gw.router.servable(model) else "down",
                 "pricing": _pricing(gw, model),
                 "capabilities": {
                     "streaming": caps.streaming,

@@ -54,7 +54,10 @@ async def chat_completions(request: Request) -> Response:
             request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
         )
         test_mode = truthy(request.headers.get("x-routeplex-test-mode"))
-        plan = gw.route(ex, chat, body["model"], strategy=strategy, test_mode=test_mode)
+        debug = truthy(request.headers.get("x-routeplex-debug"))
+        plan = await gw.route(
+            ex, chat, body["model"], strategy=strategy, test_mode=test_mode, debug=debug
+        )
         await gw.admit(ex, chat, plan)
         if chat.stream:
             started = await gw.router.open_stream(ex, chat, plan)

@@ -31,7 +31,12 @@ async def read_json(request: Request, max_bytes: int) -> Any:
             "The request body must be JSON (Content-Type: application/json).",
         )
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+    # isdecimal, not isdigit ("²" is a digit int() refuses); past 18 digits it is too large.
+    if (
+        declared is not None
+        and declared.isdecimal()
+        and (len(declared) > 18 or int(declared) > max_bytes)
+    ):
         raise _too_large(max_bytes)
     chunks: list[bytes] = []
     size = 0

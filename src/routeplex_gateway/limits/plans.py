@@ -16,6 +16,7 @@ from ..metering.pricing import to_picousd
 log = logging.getLogger(__name__)
 
 FALLBACK_PLAN = "evaluation"  # an account on a plan this gateway does not know
+MAX_COST_PER_DAY_USD = Decimal(1_000_000_000)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +103,8 @@ def validate_limits(raw: Any) -> dict[str, Any]:
     allowed = {"tokens_per_day", "cost_per_day_usd", "rpm", "concurrency"}
     unknown = set(raw) - allowed
     if unknown:
-        raise ValueError(f"unknown limit fields: {', '.join(sorted(unknown))}")
+        # Names the allowed fields, not the caller's: error messages never echo input.
+        raise ValueError(f"unknown limit fields; allowed: {', '.join(sorted(allowed))}")
     for name in ("tokens_per_day", "rpm", "concurrency"):
         value = raw.get(name)
         if value is not None and (
@@ -114,6 +116,10 @@ def validate_limits(raw: Any) -> dict[str, Any]:
             cost = Decimal(str(raw["cost_per_day_usd"]))
         except InvalidOperation:
             raise ValueError("cost_per_day_usd must be a decimal number") from None
+        # NaN, Infinity and astronomical amounts are no cap: converting them to pico-dollars
+        # fails later, when the key cache loads them (and so at every start-up).
+        if not cost.is_finite() or cost > MAX_COST_PER_DAY_USD:
+            raise ValueError("cost_per_day_usd must be a finite amount up to 1000000000")
         if cost < 0:
             raise ValueError("cost_per_day_usd must not be negative")
     return dict(raw)

@@ -8,10 +8,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..canonical import Provider
+from .anthropic import AnthropicProvider
+from .gemini import GeminiProvider
 from .openai import OpenAIProvider
 
 PROVIDERS: dict[str, Callable[[], Provider]] = {
     "openai": OpenAIProvider,
+    "anthropic": AnthropicProvider,
+    "gemini": GeminiProvider,
 }
 
 

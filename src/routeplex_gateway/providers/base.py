@@ -8,10 +8,16 @@ to the caller and never logged or stored.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import aiohttp
+import orjson
 
 from ..errors import ErrorCode, GatewayError
+
+# Reads an upstream error response (status, body, headers) into the RoutePlex error.
+ErrorReader = Callable[[int, bytes, Mapping[str, str]], GatewayError]
 
 # Retry-After values above this are not worth waiting for inside one request.
 _MAX_RETRY_AFTER_S = 60.0
@@ -26,18 +32,24 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
+def credentials_error(provider: str, status: int, provider_message: str | None) -> GatewayError:
+    """The provider refused the gateway's own key. Never the caller's auth failure: the caller
+    authenticated fine, the operator has to fix the provider key."""
+    return GatewayError(
+        ErrorCode.PROVIDER_ERROR,
+        f"The provider '{provider}' rejected the gateway's credentials (HTTP {status}); "
+        "the operator must fix the provider API key.",
+        provider_message=provider_message,
+        details={"provider": provider, "upstream_status": status},
+    )
+
+
 def upstream_error(
     provider: str, status: int, provider_message: str | None, retry_after: str | None = None
 ) -> GatewayError:
     """A provider's HTTP error status as a RoutePlex error."""
     if status in (401, 403):
-        return GatewayError(
-            ErrorCode.PROVIDER_ERROR,
-            f"The provider '{provider}' rejected the gateway's credentials (HTTP {status}); "
-            "the operator must fix the provider API key.",
-            provider_message=provider_message,
-            details={"provider": provider, "upstream_status": status},
-        )
+        return credentials_error(provider, status, provider_message)
     if status in (429, 503, 529):
         return GatewayError(
             ErrorCode.PROVIDER_UNAVAILABLE,
@@ -101,4 +113,72 @@ def new_session() -> aiohttp.ClientSession:
         raise_for_status=False,
         # The gateway never needs cookies from a provider.
         cookie_jar=aiohttp.DummyCookieJar(),
+    )
+
+
+class PooledSession:
+    """The one aiohttp session of a provider, opened on first use and closed with it."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = new_session()
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+async def post_json(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    provider: str,
+    limits: aiohttp.ClientTimeout,
+    read_error: ErrorReader,
+) -> aiohttp.ClientResponse:
+    """POST a JSON body; the open response on success, a `GatewayError` on any failure."""
+    try:
+        response = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=limits)
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise transport_error(provider, exc) from None
+    if response.status >= 400:
+        raw = await read_all(response, provider)
+        raise read_error(response.status, raw, response.headers)
+    return response
+
+
+async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
+    """The whole body of a response, which is released either way."""
+    try:
+        return await response.read()
+    except (TimeoutError, aiohttp.ClientError) as exc:
+        raise transport_error(provider, exc) from None
+    finally:
+        response.release()
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """`raw` parsed as a JSON object, or None when it is not one."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def not_a_completion(provider: str) -> GatewayError:
+    """A 200 response whose body is not what the provider's API promises."""
+    return GatewayError(
+        ErrorCode.PROVIDER_ERROR,
+        f"The provider '{provider}' sent a response that is not a chat completion.",
+        retryable=True,
+        details={"provider": provider},
     )

@@ -153,8 +153,16 @@ class OpenAIProvider:
             )
         return response
 
+    @staticmethod
+    def _body(request: ChatRequest, deployment: Deployment, **fields: Any) -> dict[str, Any]:
+        body = {**request.body, "model": deployment.upstream_model, **fields}
+        if request.output_cap_added and deployment.provider == "openai":
+            # OpenAI's reasoning models refuse the legacy name; every OpenAI model takes this.
+            body["max_completion_tokens"] = body.pop("max_tokens")
+        return body
+
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        body = {**request.body, "model": deployment.upstream_model, "stream": False}
+        body = self._body(request, deployment, stream=False)
         body.pop("stream_options", None)
         timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
         response = await self._post(body, deployment, timeout)
@@ -181,12 +189,7 @@ class OpenAIProvider:
         options = request.body.get("stream_options")
         options = dict(options) if isinstance(options, dict) else {}
         options["include_usage"] = True  # always bill from the provider's own count
-        body = {
-            **request.body,
-            "model": deployment.upstream_model,
-            "stream": True,
-            "stream_options": options,
-        }
+        body = self._body(request, deployment, stream=True, stream_options=options)
         # Time to the headers and between chunks, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post(body, deployment, timeout)

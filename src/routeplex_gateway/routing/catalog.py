@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..canonical import Deployment
-from ..config import ModelOverride, ProviderConfig, Settings
+from ..config import ModelOverride, ProviderConfig, ProviderKind, Settings
 from ..metering.pricing import FlatPrice, ModelPrice, Pricer, lookup_price
 
 AUTO_MODEL = "routeplex-ai"
@@ -43,6 +43,7 @@ class CatalogModel:
     aliases: tuple[str, ...] = ()
     deprecation_date: date | None = None
     deployments: tuple[Deployment, ...] = field(default=(), compare=False)
+    fallbacks: tuple[str, ...] = ()  # manual mode: models to try when every deployment fails
 
     @property
     def available(self) -> bool:
@@ -77,28 +78,43 @@ def _shipped() -> dict[str, dict[str, Any]]:
     return models
 
 
+# The built-in providers: (kind, the base URL used when none is configured).
+_BUILTIN: tuple[tuple[ProviderKind, str], ...] = (
+    ("openai", "https://api.openai.com/v1"),
+    ("anthropic", "https://api.anthropic.com"),
+    ("gemini", "https://generativelanguage.googleapis.com"),
+)
+
+
 def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
     """The configured upstreams: the providers' own variables, then the config file's list.
 
-    With `simulator_url`, the built-in OpenAI provider points at the simulator instead.
+    With `simulator_url`, the built-in OpenAI, Anthropic and Gemini providers all point at
+    the simulator instead (it serves the three wire formats on one port).
     """
+    configured: dict[ProviderKind, tuple[SecretStr | None, str | None]] = {
+        "openai": (settings.openai_api_key, settings.openai_base_url),
+        "anthropic": (settings.anthropic_api_key, settings.anthropic_base_url),
+        "gemini": (settings.gemini_api_key, settings.gemini_base_url),
+    }
     endpoints: list[ProviderConfig] = []
-    if simulator_url is not None:
+    for kind, default_url in _BUILTIN:
+        if simulator_url is not None:
+            # OpenAI's base URL includes its version prefix; the others add theirs per call.
+            suffix = "/v1" if kind == "openai" else ""
+            key: SecretStr | None = SecretStr("sk-routeplex-simulator")
+            base_url = f"{simulator_url}{suffix}"
+        else:
+            key, configured_url = configured[kind]
+            if key is None and configured_url is None:
+                continue
+            base_url = configured_url or default_url
         endpoints.append(
             ProviderConfig(
-                name="openai",
-                kind="openai",
-                base_url=f"{simulator_url}/v1",
-                api_key=SecretStr("sk-routeplex-simulator"),
-            )
-        )
-    elif settings.openai_api_key is not None or settings.openai_base_url is not None:
-        endpoints.append(
-            ProviderConfig(
-                name="openai",
-                kind="openai",
-                base_url=settings.openai_base_url or "https://api.openai.com/v1",
-                api_key=settings.openai_api_key,
+                name=kind,
+                kind=kind,
+                base_url=base_url,
+                api_key=key,
                 timeout_s=settings.upstream_timeout_s,
             )
         )
@@ -106,7 +122,9 @@ def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[Pr
     return endpoints
 
 
-def _deployment(endpoint: ProviderConfig, upstream_model: str, settings: Settings) -> Deployment:
+def _deployment(
+    endpoint: ProviderConfig, upstream_model: str, settings: Settings, max_output_tokens: int
+) -> Deployment:
     key = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
     if not key and endpoint.api_key_env:
         key = os.environ.get(endpoint.api_key_env, "")
@@ -118,6 +136,7 @@ def _deployment(endpoint: ProviderConfig, upstream_model: str, settings: Setting
         upstream_model=upstream_model,
         weight=endpoint.weight,
         timeout_s=endpoint.timeout_s or settings.upstream_timeout_s,
+        max_output_tokens=max_output_tokens,
     )
 
 
@@ -180,7 +199,18 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
         else:
             # Shipped models are served by the built-in provider of their family.
             targets = [e for e in endpoints if e.name == family]
-        deployments = tuple(_deployment(e, upstream, settings) for e in targets)
+        max_output = int(entry["max_output_tokens"])
+        deployments = [_deployment(e, upstream, settings, max_output) for e in targets]
+        for extra in entry.get("deployments") or ():
+            if extra["provider"] in by_name:
+                deployment = _deployment(
+                    by_name[extra["provider"]],
+                    extra.get("upstream_model") or upstream,
+                    settings,
+                    max_output,
+                )
+                deployment.weight = int(extra.get("weight", 1))
+                deployments.append(deployment)
         deprecation = entry.get("deprecation_date")
         models.append(
             CatalogModel(
@@ -189,11 +219,12 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
                 provider=family,
                 tier=entry.get("tier", "default"),
                 context_window=int(entry["context_window"]),
-                max_output_tokens=int(entry["max_output_tokens"]),
+                max_output_tokens=max_output,
                 capabilities=Capabilities(**entry.get("capabilities", {})),
                 aliases=tuple(entry.get("aliases", ())),
                 deprecation_date=date.fromisoformat(deprecation) if deprecation else None,
-                deployments=deployments,
+                deployments=tuple(deployments),
+                fallbacks=tuple(entry.get("fallbacks") or ()),
             )
         )
         prices[model_id] = _price(model_id, family, settings.models.get(model_id))

@@ -1,5 +1,8 @@
 """The fallback loop: try a request on a plan of (model, deployment) attempts until one
 answers, moving on only for retryable failures and only before the first streamed byte.
+
+Every attempt's outcome and latency feed the health board, which orders a model's
+deployments (healthy first, balanced by weight) and keeps failing ones out of plans.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ import random
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, Deployment
@@ -17,6 +19,7 @@ from ..errors import ErrorCode, GatewayError
 from ..exchange import Exchange
 from ..providers import ProviderRegistry
 from .catalog import Catalog, CatalogModel
+from .health import HealthBoard
 
 MAX_ATTEMPTS = 3  # the first try and at most 2 fallbacks
 _SHORT_RETRY_AFTER_S = 2.0
@@ -33,89 +36,70 @@ class StartedStream:
     rest: AsyncIterator[Chunk]
 
 
-@dataclass(frozen=True, slots=True)
-class Needs:
-    """What the request requires of a model, read from its shape (never its text)."""
-
-    tools: bool = False
-    vision: bool = False
-    json_schema: bool = False
-
-    @classmethod
-    def of(cls, body: dict[str, Any]) -> Needs:
-        vision = False
-        for message in body.get("messages", ()):
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, list) and any(
-                isinstance(p, dict) and p.get("type") == "image_url" for p in content
-            ):
-                vision = True
-                break
-        response_format = body.get("response_format")
-        return cls(
-            tools=bool(body.get("tools")),
-            vision=vision,
-            json_schema=isinstance(response_format, dict)
-            and response_format.get("type") == "json_schema",
-        )
-
-    def met_by(self, model: CatalogModel) -> bool:
-        caps = model.capabilities
-        return (
-            (not self.tools or caps.tools)
-            and (not self.vision or caps.vision)
-            and (not self.json_schema or caps.json_schema)
-        )
+def _counts_against(error: GatewayError) -> bool:
+    """Whether a failure says something about the deployment (not about the request)."""
+    return error.retryable or error.details.get("upstream_status") in (401, 403)
 
 
 class Router:
     def __init__(self, catalog: Catalog, providers: ProviderRegistry) -> None:
         self.catalog = catalog
         self.providers = providers
+        self.health = HealthBoard()
 
     def servable(self, model: CatalogModel) -> bool:
         return any(self.providers.supports(d.kind) for d in model.deployments)
 
+    def model_health(self, model: CatalogModel) -> str:
+        """A model is as healthy as its best deployment."""
+        states = [
+            self.health.state(d.id) for d in model.deployments if self.providers.supports(d.kind)
+        ]
+        for state in ("healthy", "degraded"):
+            if state in states:
+                return state
+        return "down"
+
     def health_report(self) -> list[dict[str, Any]]:
-        """Each deployment of each catalog model, and whether this gateway can use it."""
+        """Each deployment of each catalog model: live state, error rate, latency, circuit."""
         return [
             {
                 "model": model.id,
                 "provider": deployment.provider,
                 "deployment": deployment.id,
                 "kind": deployment.kind,
-                "state": "healthy" if self.providers.supports(deployment.kind) else "down",
+                **(
+                    self.health.report(deployment.id)
+                    if self.providers.supports(deployment.kind)
+                    else {"state": "down", "circuit": "unsupported"}
+                ),
             }
             for model in self.catalog.models.values()
             for deployment in model.deployments
         ]
 
-    def auto_models(self, needs: Needs, *, test_mode: bool) -> list[CatalogModel]:
-        """Models eligible for `routeplex-ai`, best first: capable, then cheapest."""
-        eligible = [
-            m
-            for m in self.catalog.available()
-            if self.servable(m) and needs.met_by(m) and not (test_mode and m.tier != "default")
-        ]
-
-        def rank(model: CatalogModel) -> tuple[int, Decimal, str]:
-            price = self.catalog.pricer.price(model.id)
-            per_1k = price.per_1k()[0] if price is not None else None
-            unknown = Decimal("Infinity")
-            return (model.tier != "default", per_1k if per_1k is not None else unknown, model.id)
-
-        return sorted(eligible, key=rank)
-
     def plan(self, models: list[CatalogModel]) -> list[Attempt]:
-        """Every deployment of the first model (weighted order), then the next models'."""
+        """Every usable deployment of the first model (healthy first, weighted), then the
+        next models'; at most MAX_ATTEMPTS. If health rules out everything, the least bad
+        deployment is still tried rather than failing without trying."""
         attempts: list[Attempt] = []
+        shunned: list[Attempt] = []
         for model in models:
             deployments = [d for d in model.deployments if self.providers.supports(d.kind)]
             for deployment in _weighted_order(deployments):
-                attempts.append((model, deployment))
-                if len(attempts) == MAX_ATTEMPTS:
-                    return attempts
-        return attempts
+                if self.health.available(deployment.id):
+                    attempts.append((model, deployment))
+                else:
+                    shunned.append((model, deployment))
+        if not attempts and shunned:
+            attempts = [min(shunned, key=lambda a: self.health.badness(a[1].id))]
+        return attempts[:MAX_ATTEMPTS]
+
+    def _record(self, deployment: Deployment, started: float, error: GatewayError | None) -> None:
+        if error is None or _counts_against(error):
+            self.health.record(
+                deployment.id, ok=error is None, latency_ms=(time.perf_counter() - started) * 1000
+            )
 
     async def complete(
         self, ex: Exchange, request: ChatRequest, plan: list[Attempt]
@@ -126,13 +110,17 @@ class Router:
             ex.attempt(model, deployment)
             started = time.perf_counter()
             try:
-                return await self.providers.get(deployment.kind).complete(request, deployment)
+                response = await self.providers.get(deployment.kind).complete(request, deployment)
             except GatewayError as exc:
+                self._record(deployment, started, exc)
                 if not exc.retryable:
                     raise
                 last = exc
+                continue
             finally:
                 ex.upstream_s += time.perf_counter() - started
+            self._record(deployment, started, None)
+            return response
         raise _exhausted(ex, last)
 
     async def open_stream(
@@ -156,14 +144,22 @@ class Router:
                     await stream.aclose()
                     broken.retryable = True
                     raise
-                return StartedStream(stream=stream, first=first, rest=rest)
             except GatewayError as exc:
+                self._record(deployment, started, exc)
                 if not exc.retryable:
                     raise
                 last = exc
+                continue
             finally:
                 ex.upstream_s += time.perf_counter() - started
+            self._record(deployment, started, None)
+            return StartedStream(stream=stream, first=first, rest=rest)
         raise _exhausted(ex, last)
+
+    def stream_broke(self, ex: Exchange) -> None:
+        """A stream failed after its first byte: no retry, but the deployment hears of it."""
+        if ex.deployment is not None:
+            self.health.record(ex.deployment.id, ok=False, latency_ms=0.0)
 
 
 def _weighted_order(deployments: list[Deployment]) -> list[Deployment]:

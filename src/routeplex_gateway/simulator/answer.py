@@ -16,8 +16,9 @@ Token counting is an approximation, documented here because tests rely on it:
   of their JSON text;
 * completion tokens are the pieces of the generated text — streams send one piece per chunk —
   or, for tool calls, the tokens of each call's name and arguments + 3; reasoning models
-  (`o1*`, `o3*`, `o4*`, `gpt-5*`) add 64 or 128 reasoning tokens, which count inside the
-  completion tokens and inside `max_tokens`, as OpenAI's do.
+  (`o1*`, `o3*`, `o4*`, `gpt-5*`, or any request whose format turned thinking on, see
+  `AnswerSpec.reasoning`) add 64 or 128 reasoning tokens, which count inside the completion
+  tokens and inside `max_tokens`, as OpenAI's, Anthropic's and Gemini's do.
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class AnswerSpec:
     `seed` identifies the conversation (a digest of its messages): equal seeds give equal
     answers. `use_tools` is False when the caller forbade tools; `forced_tool` names the tool
     the caller insists on; `parallel` says the caller both allows and asks for parallel calls.
+    `reasoning` says whether the model thinks first: None leaves it to the model name (OpenAI's
+    reasoning models), formats with a thinking switch (Anthropic, Gemini) decide it.
     """
 
     seed: bytes
@@ -129,6 +132,7 @@ class AnswerSpec:
     output: OutputMode = TextOutput()
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
+    reasoning: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +153,7 @@ class Answer:
     finish_reason: FinishReason
     completion_tokens: int
     reasoning_tokens: int
+    stopped_by: str | None = None  # the stop sequence that ended the text, if one did
 
     @property
     def text(self) -> str | None:
@@ -229,14 +234,15 @@ def plan_answer(spec: AnswerSpec) -> Answer:
             for call in calls
         )
         return Answer((), calls, "tool_calls", tokens + reasoning, reasoning)
-    pieces = split_pieces(_apply_stop(_content(spec), spec.stop))
+    text, stopped_by = _apply_stop(_content(spec), spec.stop)
+    pieces = split_pieces(text)
     finish: FinishReason = "stop"
     if spec.max_tokens is not None:
         # Reasoning is spent first, as on OpenAI: a small budget can leave no visible text.
         budget = max(spec.max_tokens - reasoning, 0)
         if len(pieces) > budget:
-            pieces, finish = pieces[:budget], "length"
-    return Answer(tuple(pieces), (), finish, len(pieces) + reasoning, reasoning)
+            pieces, finish, stopped_by = pieces[:budget], "length", None
+    return Answer(tuple(pieces), (), finish, len(pieces) + reasoning, reasoning, stopped_by)
 
 
 def sentences(seed: bytes) -> list[str]:
@@ -263,9 +269,12 @@ def _content(spec: AnswerSpec) -> str:
     return " ".join(sentences(spec.seed))
 
 
-def _apply_stop(text: str, stop: Sequence[str]) -> str:
-    cuts = [index for index in (text.find(s) for s in stop if s) if index >= 0]
-    return text[: min(cuts)] if cuts else text
+def _apply_stop(text: str, stop: Sequence[str]) -> tuple[str, str | None]:
+    cuts = [(index, s) for index, s in ((text.find(s), s) for s in stop if s) if index >= 0]
+    if not cuts:
+        return text, None
+    index, matched = min(cuts)
+    return text[:index], matched
 
 
 def _tool_calls(spec: AnswerSpec) -> tuple[ToolCall, ...]:
@@ -290,7 +299,8 @@ def _tool_calls(spec: AnswerSpec) -> tuple[ToolCall, ...]:
 
 
 def _reasoning_tokens(spec: AnswerSpec) -> int:
-    if not is_reasoning_model(spec.model):
+    thinks = spec.reasoning if spec.reasoning is not None else is_reasoning_model(spec.model)
+    if not thinks:
         return 0
     tokens = REASONING_TOKEN_STEP * (1 + spec.seed[2] % 2)
     return tokens if spec.max_tokens is None else min(tokens, spec.max_tokens)

@@ -1,15 +1,19 @@
 """The simulator's ASGI app factory: provider routes plus the `/_simulator` control routes.
 
-Adding a provider format means adding its routes here; everything else (faults, request log,
-pacing) is shared through the app's `Simulator` state.
+The OpenAI, Anthropic and Gemini wire formats are served on one port (their paths do not
+overlap: `/v1/chat/completions`, `/v1/messages`, `/v1beta/models/...`). Adding a provider
+format means adding its routes here; everything else (faults, request log, pacing) is shared
+through the app's `Simulator` state.
 """
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from routeplex_gateway.simulator.anthropic_endpoints import anthropic_routes
 from routeplex_gateway.simulator.delivery import Pacing
 from routeplex_gateway.simulator.faults import control_routes
+from routeplex_gateway.simulator.gemini_endpoints import gemini_routes
 from routeplex_gateway.simulator.openai_endpoints import openai_routes
 from routeplex_gateway.simulator.request_log import log_routes
 from routeplex_gateway.simulator.state import Simulator
@@ -27,8 +31,7 @@ def create_simulator_app(
     if time_to_first_token_s < 0 or chunk_gap_s < 0:
         raise ValueError("pacing delays must be >= 0")
     sim = Simulator(pacing=Pacing(time_to_first_token_s, chunk_gap_s))
-    app = Starlette(
-        routes=[*openai_routes(sim), *control_routes(sim.faults), *log_routes(sim.requests)]
-    )
+    providers = [*openai_routes(sim), *anthropic_routes(sim), *gemini_routes(sim)]
+    app = Starlette(routes=[*providers, *control_routes(sim.faults), *log_routes(sim.requests)])
     app.state.simulator = sim
     return app

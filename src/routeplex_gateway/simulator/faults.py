@@ -5,6 +5,9 @@ A fault is registered as JSON, for example `{"model": "gpt-4o", "status": 500, "
 * `model` (required): the model name as the provider knows it; `"*"` matches every model.
 * at most one action: `status` (400-599, with optional `code` and `retry_after` seconds),
   `hang: true`, `cut_after_chunks`, `malformed_after_chunks` or `stall_after_chunks` (K >= 0);
+  each format renders them its provider's way (its error bodies for `status`; on Anthropic
+  streams `malformed` is the mid-stream `event: error` Anthropic sends, see the formats'
+  `*_endpoints.py`);
 * `latency_ms`: delay before the response headers; it composes with any action;
 * lifetime: the next `count` matching requests, or `duration_s` seconds, whichever ends first,
   or until `DELETE /_simulator/faults` when neither is given.

@@ -1,0 +1,279 @@
+"""The Google Gemini provider (`POST {base}/v1beta/models/{model}:generateContent`, and
+`:streamGenerateContent?alt=sse` for streams).
+
+Requests are translated in `gemini_translate`; answers come back in OpenAI's shapes. Parts
+marked `thought` are reasoning summaries, never answer text. Function calls arrive whole (or,
+on Vertex, as `partialArgs` assembled here) and get synthesised ids (`gemini_calls`); since
+Gemini says `finishReason: STOP` after function calls, any call makes the OpenAI finish reason
+`tool_calls`. Streams are `data: {json}` events framed with CRLF and no terminator: the chunk
+carrying `finishReason` is the last, and a stream that ends without one is broken.
+
+Usage: `usageMetadata` is cumulative on every chunk — the last counts, never a sum (even the
+prompt count changes between chunks). `cachedContentTokenCount` is part of
+`promptTokenCount`; output is `candidatesTokenCount + thoughtsTokenCount` (thoughts are billed
+as output) with the thoughts as reasoning tokens. Counts omitted from a chunk are zero
+(proto3 JSON leaves zeros out), but a chunk with no counts at all (Vertex) changes nothing.
+
+Errors: Gemini answers a bad API key with 400 `API_KEY_INVALID`, which is treated as the
+gateway's credentials being refused; a 429 says when to retry in `RetryInfo.retryDelay`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+import orjson
+
+from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
+from ..errors import GatewayError
+from .base import (
+    ErrorReader,
+    PooledSession,
+    broken_stream,
+    credentials_error,
+    json_object,
+    not_a_completion,
+    post_json,
+    read_all,
+    upstream_error,
+)
+from .gemini_calls import PartialCall, call_id
+from .gemini_translate import model_path, to_gemini
+from .openai_shape import ChunkWriter, FinishReason, completion_body, tool_call
+from .sse import sse_events
+
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+_FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
+_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+def parse_usage(raw: Any) -> Usage | None:
+    """Gemini `usageMetadata` → canonical; None when it holds no counts at all."""
+    if not isinstance(raw, dict) or not any(k.endswith("TokenCount") for k in raw):
+        return None
+    thoughts = raw.get("thoughtsTokenCount") or 0
+    return Usage(
+        input_tokens=(raw.get("promptTokenCount") or 0) + (raw.get("toolUsePromptTokenCount") or 0),
+        output_tokens=(raw.get("candidatesTokenCount") or 0) + thoughts,
+        cache_read_tokens=raw.get("cachedContentTokenCount") or 0,
+        reasoning_tokens=thoughts,
+    )
+
+
+def finish_reason(raw: Any, *, has_calls: bool) -> FinishReason:
+    if raw == "MAX_TOKENS":
+        return "length"
+    if raw in _FILTERED:
+        return "content_filter"
+    return "tool_calls" if has_calls else "stop"
+
+
+def read_error(provider: str) -> ErrorReader:
+    def read(status: int, raw: bytes, headers: Mapping[str, str]) -> GatewayError:
+        error = (json_object(raw) or {}).get("error")
+        error = error if isinstance(error, dict) else {}
+        message = error.get("message") if isinstance(error.get("message"), str) else None
+        details = [d for d in error.get("details") or () if isinstance(d, dict)]
+        if any(d.get("reason") == "API_KEY_INVALID" for d in details):
+            return credentials_error(provider, status, message)
+        retry_after = headers.get("retry-after")
+        for detail in details:
+            delay = _DELAY.match(str(detail.get("retryDelay", "")))
+            if delay is not None:
+                retry_after = delay.group(1)
+        return upstream_error(provider, status, message, retry_after)
+
+    return read
+
+
+class _Calls:
+    """Numbering of one answer's calls, and the Vertex call still being streamed."""
+
+    def __init__(self, basis: str) -> None:
+        self.basis = basis
+        self.count = 0
+        self.partial: PartialCall | None = None
+
+    def take(self, part: dict[str, Any]) -> dict[str, Any] | None:
+        """The finished OpenAI tool call in `part`, if this part finishes one."""
+        call = part.get("functionCall")
+        if not isinstance(call, dict):
+            return None
+        signature = part.get("thoughtSignature")
+        if self.partial is None and "name" in call and not call.get("willContinue"):
+            return self._finished(call["name"], call.get("args") or {}, signature)
+        if self.partial is None:
+            if "name" not in call:
+                return None
+            self.partial = PartialCall(call["name"], signature)
+        if isinstance(call.get("partialArgs"), list):
+            self.partial.add(call["partialArgs"])
+        if call.get("willContinue"):
+            return None
+        done, self.partial = self.partial, None
+        return self._finished(done.name, done.args, done.signature)
+
+    def _finished(self, name: str, args: Any, signature: Any) -> dict[str, Any]:
+        identifier = call_id(
+            self.basis, self.count, signature if isinstance(signature, str) else None
+        )
+        self.count += 1
+        return tool_call(identifier, str(name), orjson.dumps(args).decode())
+
+
+def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
+    """The parts and finish reason of the first candidate (Gemini sends one here)."""
+    candidates = data.get("candidates") or []
+    if not candidates:
+        blocked = (data.get("promptFeedback") or {}).get("blockReason")
+        return [], "SAFETY" if blocked else None
+    candidate = candidates[0]
+    parts = (candidate.get("content") or {}).get("parts") or []
+    return [p for p in parts if isinstance(p, dict)], candidate.get("finishReason")
+
+
+def completion(data: dict[str, Any]) -> ChatResponse:
+    calls = _Calls(str(data.get("responseId") or orjson.dumps(data).decode()))
+    texts: list[str] = []
+    tool_calls: list[dict[str, Any]] = []
+    parts, finish = _parts(data)
+    for part in parts:
+        if part.get("thought"):
+            continue  # a reasoning summary, not the answer
+        if isinstance(part.get("text"), str):
+            texts.append(part["text"])
+        call = calls.take(part)
+        if call is not None:
+            tool_calls.append(call)
+    usage = parse_usage(data.get("usageMetadata")) or Usage()
+    body = completion_body(
+        completion_id=str(data.get("responseId") or ""),
+        model=str(data.get("modelVersion") or ""),
+        content="".join(texts) if texts or not tool_calls else None,
+        tool_calls=tool_calls,
+        finish_reason=finish_reason(finish, has_calls=bool(tool_calls)),
+        usage=usage,
+    )
+    return ChatResponse(body=body, usage=usage)
+
+
+class GeminiStream:
+    """Gemini `alt=sse` chunks as canonical `chat.completion.chunk`s."""
+
+    def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
+        self._response = response
+        self._provider = provider
+        self.usage = Usage()
+        self.finish_reason: str | None = None
+        self._writer: ChunkWriter | None = None
+        self._calls: _Calls | None = None
+        self._last_usage: Usage | None = None
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[Chunk]:
+        try:
+            async for _name, payload in sse_events(self._response):
+                for chunk in self._translate(payload):
+                    yield chunk
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise broken_stream(self._provider, type(exc).__name__) from None
+        finally:
+            self._response.release()
+        if self.finish_reason is None:
+            raise broken_stream(self._provider, "ended without a finish reason")
+        if self._last_usage is not None:
+            self.usage = self._last_usage
+
+    def _translate(self, payload: bytes) -> list[Chunk]:
+        data = json_object(payload)
+        if data is None:
+            raise broken_stream(self._provider, "malformed chunk")
+        if isinstance(data.get("error"), dict):
+            error = broken_stream(self._provider, "error event")
+            message = data["error"].get("message")
+            error.provider_message = message if isinstance(message, str) else None
+            raise error
+        chunks: list[Chunk] = []
+        if self._writer is None or self._calls is None:
+            response_id = str(data.get("responseId") or "")
+            self._writer = ChunkWriter(response_id, str(data.get("modelVersion") or ""))
+            self._calls = _Calls(response_id or payload.decode(errors="replace"))
+            chunks.append(self._writer.opening())
+        writer, calls = self._writer, self._calls
+        usage = parse_usage(data.get("usageMetadata"))
+        if usage is not None:
+            self._last_usage = usage
+            # Until the last chunk the output count is still growing: unknown if cut here.
+            self.usage = Usage(
+                input_tokens=usage.input_tokens, cache_read_tokens=usage.cache_read_tokens
+            )
+        parts, finish = _parts(data)
+        for part in parts:
+            if part.get("thought"):
+                continue
+            text = part.get("text")
+            if isinstance(text, str) and text:
+                chunks.append(writer.text(text))
+            call = calls.take(part)
+            if call is not None:
+                function = call["function"]
+                chunks.append(
+                    writer.tool_start(
+                        calls.count - 1, call["id"], function["name"], function["arguments"]
+                    )
+                )
+        if finish is not None and self.finish_reason is None:
+            reason = finish_reason(finish, has_calls=calls.count > 0)
+            self.finish_reason = reason
+            chunks.append(writer.finish(reason))
+        return chunks
+
+    async def aclose(self) -> None:
+        self._response.close()
+
+
+class GeminiProvider(PooledSession):
+    kind = "gemini"
+
+    async def _post(
+        self,
+        action: str,
+        body: dict[str, Any],
+        deployment: Deployment,
+        limits: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        headers = {"Content-Type": "application/json"}
+        if deployment.api_key:
+            headers["x-goog-api-key"] = deployment.api_key
+        base = deployment.base_url or DEFAULT_BASE_URL
+        url = f"{base}/v1beta/models/{model_path(deployment.upstream_model)}:{action}"
+        return await post_json(
+            self.session,
+            url,
+            body,
+            headers,
+            provider=deployment.provider,
+            limits=limits,
+            read_error=read_error(deployment.provider),
+        )
+
+    async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        body = to_gemini(request.body, deployment.upstream_model)
+        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
+        response = await self._post("generateContent", body, deployment, timeout)
+        data = json_object(await read_all(response, deployment.provider))
+        if data is None or not ("candidates" in data or "promptFeedback" in data):
+            raise not_a_completion(deployment.provider)
+        return completion(data)
+
+    async def stream(self, request: ChatRequest, deployment: Deployment) -> GeminiStream:
+        body = to_gemini(request.body, deployment.upstream_model)
+        # Time to the headers and between chunks, not the whole stream.
+        timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
+        response = await self._post("streamGenerateContent?alt=sse", body, deployment, timeout)
+        return GeminiStream(response, deployment.provider)
