@@ -69,3 +69,40 @@ def test_config_override_prices_a_model_exactly() -> None:
     catalog = build_catalog(settings, simulator_url="http://127.0.0.1:1")
     cost = catalog.pricer.cost_picousd("gpt-4o-mini", Usage(input_tokens=10, output_tokens=10))
     assert cost == 30_000_000  # (10×1 + 10×2) / 1e6 USD
+
+
+def test_flat_fast_path_equals_genai_prices_exactly() -> None:
+    from genai_prices import Usage as PriceUsage
+
+    usages = [
+        Usage(input_tokens=1000, output_tokens=100),
+        Usage(input_tokens=5000, output_tokens=1, cache_read_tokens=4000),
+        Usage(
+            input_tokens=2000,
+            output_tokens=300,
+            cache_read_tokens=500,
+            cache_write_tokens=700,
+            reasoning_tokens=200,
+        ),
+        Usage(input_tokens=3, output_tokens=0),
+    ]
+    for model, kind in [
+        ("gpt-4o-mini", "openai"),
+        ("o3-mini", "openai"),
+        ("claude-sonnet-4-20250514", "anthropic"),
+        ("claude-3-5-haiku-20241022", "anthropic"),
+        ("gemini-2.5-flash", "google" and "gemini"),
+        ("gemini-2.5-pro", "gemini"),
+    ]:
+        price = lookup_price(model, kind)
+        assert price is not None
+        for usage in usages:
+            expected = price._genai.calc_price(
+                PriceUsage(
+                    input_tokens=usage.input_tokens,
+                    output_tokens=usage.output_tokens,
+                    cache_read_tokens=usage.cache_read_tokens or 0,
+                    cache_write_tokens=usage.cache_write_tokens or 0,
+                )
+            )["total_price"]
+            assert price.cost(usage) == expected, (model, usage)

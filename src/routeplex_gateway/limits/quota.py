@@ -8,6 +8,7 @@ class and differ only in those counters (`_acquire`, `_settle`, `_seed`).
 
 from __future__ import annotations
 
+import itertools
 import math
 import secrets
 import time
@@ -22,6 +23,11 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 from ..errors import ErrorCode, GatewayError
 from .plans import Limits, Policy
+
+
+# Ticket ids: unique across processes (a random prefix) and cheap (a counter).
+_PROCESS: str = secrets.token_hex(6) + "-"
+_SEQUENCE: itertools.count[int] = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +51,7 @@ class Ticket:
     scopes: tuple[Scope, ...]
     tokens: int
     cost_picousd: int
-    id: str = field(default_factory=lambda: secrets.token_hex(8))
+    id: str = field(default_factory=lambda: f"{_PROCESS}{next(_SEQUENCE):x}")
     settled: bool = False
 
 
