@@ -246,3 +246,29 @@ def test_graceful_shutdown_finishes_the_stream_and_flushes(tmp_path: Path) -> No
         check=True,
     )
     assert json.loads(usage.stdout)[0]["requests"] == 1
+
+
+def test_a_huge_upstream_response_is_refused_not_buffered(tmp_path: Path) -> None:
+    from routeplex_gateway.providers.base import MAX_RESPONSE_BYTES
+
+    async def huge(request: Request) -> Response:
+        await request.body()
+        filler = b" " * (MAX_RESPONSE_BYTES + 1024)
+        return Response(b'{"choices": [], "pad": "' + filler + b'"}', media_type="application/json")
+
+    upstream = Starlette(routes=[Route("/v1/chat/completions", huge, methods=["POST"])])
+    with serve_in_thread(upstream) as upstream_url:
+        gw, app = gateway_with(
+            tmp_path,
+            ProviderConfig(name="huge", base_url=f"{upstream_url}/v1", api_key="k", models=["m"]),
+        )
+        with serve_in_thread(app) as url:
+            response = httpx.post(
+                f"{url}/v1/chat/completions",
+                timeout=30,
+                headers={"Authorization": f"Bearer {gw.keys['alice']}"},
+                json={"model": "huge/m", "messages": [{"role": "user", "content": "hi"}]},
+            )
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "provider_error"
+    assert "more than" in response.json()["error"]["message"]

@@ -16,8 +16,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import account, admin, health, native, openai
+from .api import account, admin, health, native, openai, openapi
 from .config import Settings
+from .dashboard import dashboard_routes
 from .errors import ErrorCode, GatewayError, internal_error
 from .gateway import Gateway
 
@@ -113,6 +114,9 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starl
         Route("/admin/health", admin.health, methods=["GET"]),
         Route("/health", health.health, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
+        Route("/openapi.json", openapi.document, methods=["GET"]),
+        # The usage dashboard (pages, sign-in, static files), with its own CSP.
+        *dashboard_routes(settings),
     ]
     app = Starlette(
         routes=routes,

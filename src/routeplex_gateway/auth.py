@@ -178,6 +178,7 @@ class KeyCache:
         self._refresh_s = refresh_s
         self._keys: dict[str, Principal] = {}
         self._admin: dict[str, AdminKey] = {}
+        self._revoked_here: set[str] = set()  # until a reload shows the revocation stored
         self.failures = FailedAttempts()
         self._unknown: dict[str, float] = {}
         self._since: datetime | None = None
@@ -201,7 +202,14 @@ class KeyCache:
             # A full reload also forgets keys that no longer exist (a deleted account).
             self._keys = {}
         for key, account in changed:
-            self._keys[key.key_hash] = _principal(key, account, self._plans)
+            principal = _principal(key, account, self._plans)
+            if principal.key_id in self._revoked_here:
+                if principal.revoked:
+                    self._revoked_here.discard(principal.key_id)  # the database caught up
+                else:
+                    # Read before this process's revocation committed: keep it refused.
+                    principal = dataclasses.replace(principal, revoked=True)
+            self._keys[key.key_hash] = principal
         self._admin = {k.key_hash: k for k in await self._store.list_admin_keys()}
         # Overlap the windows slightly: a change committed while we read is picked up next time.
         self._since = started - timedelta(seconds=1)
@@ -219,6 +227,7 @@ class KeyCache:
 
     def revoked(self, key_id: str) -> None:
         """Refuse a key at once (revoked through this process)."""
+        self._revoked_here.add(key_id)
         for key_hash, principal in self._keys.items():
             if principal.key_id == key_id:
                 self._keys[key_hash] = dataclasses.replace(principal, revoked=True)
@@ -254,6 +263,23 @@ class KeyCache:
 
     def admin_revoked(self, key_id: str) -> None:
         self._admin = {h: k for h, k in self._admin.items() if k.id != key_id}
+
+    # The dashboard's session cookie holds a key id, not the key; each page asks here whether
+    # that key is still good. A scan rather than a second index: it runs once per page view,
+    # far from the request path, and keeps the cache's bookkeeping in one place.
+    def principal_for_key_id(self, key_id: str) -> Principal | None:
+        """The cached key with this id (revoked, disabled or expired included), or None."""
+        for principal in self._keys.values():
+            if principal.key_id == key_id:
+                return principal
+        return None
+
+    def admin_for_key_id(self, key_id: str) -> AdminKey | None:
+        """The cached admin key with this id, or None (unknown or revoked here)."""
+        for admin in self._admin.values():
+            if admin.id == key_id:
+                return admin
+        return None
 
     async def _authenticate(self, header: str | None) -> Principal:
         token = bearer_token(header)

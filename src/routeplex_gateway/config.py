@@ -104,8 +104,6 @@ class Settings(BaseSettings):
     recorder_buffer_size: int = 100_000
     metadata_retention_days: int = 90
     upstream_timeout_s: float = 120.0
-    # Largest non-streamed provider response read into memory (a runaway upstream is refused).
-    max_upstream_response_bytes: int = 32 * 1024 * 1024
     # On SIGTERM: stop accepting, let in-flight requests and streams finish for this long.
     shutdown_grace_s: float = 30.0
     # None = simulate when no provider credentials are configured.

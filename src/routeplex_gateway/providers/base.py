@@ -155,10 +155,32 @@ async def post_json(
     return response
 
 
+# The largest provider response (or single stream event) held in memory: a runaway or
+# hostile upstream is cut off rather than allowed to exhaust the gateway's memory.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+
+def too_large(provider: str) -> GatewayError:
+    return GatewayError(
+        ErrorCode.PROVIDER_ERROR,
+        f"The provider '{provider}' sent more than {MAX_RESPONSE_BYTES} bytes; refused.",
+        details={"provider": provider},
+    )
+
+
 async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
-    """The whole body of a response, which is released either way."""
+    """The whole body of a response (at most MAX_RESPONSE_BYTES), released either way."""
     try:
-        return await response.read()
+        if (response.content_length or 0) > MAX_RESPONSE_BYTES:
+            raise too_large(provider)
+        pieces: list[bytes] = []
+        size = 0
+        async for piece in response.content.iter_chunked(1 << 16):
+            size += len(piece)
+            if size > MAX_RESPONSE_BYTES:
+                raise too_large(provider)
+            pieces.append(piece)
+        return b"".join(pieces)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(provider, exc) from None
     finally:

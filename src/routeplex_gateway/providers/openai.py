@@ -16,7 +16,15 @@ import orjson
 
 from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
 from ..errors import ErrorCode, GatewayError
-from .base import broken_stream, new_session, transport_error, upstream_error
+from .base import (
+    MAX_RESPONSE_BYTES,
+    broken_stream,
+    new_session,
+    read_all,
+    too_large,
+    transport_error,
+    upstream_error,
+)
 
 
 def parse_usage(raw: Any) -> Usage:
@@ -65,6 +73,8 @@ class OpenAIStream:
         try:
             async for piece in self._response.content.iter_any():
                 buffer += piece
+                if len(buffer) > MAX_RESPONSE_BYTES:
+                    raise too_large(self._provider)
                 while True:
                     end = buffer.find(b"\n\n")
                     if end < 0:
@@ -139,12 +149,7 @@ class OpenAIProvider:
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise transport_error(deployment.provider, exc) from None
         if response.status >= 400:
-            try:
-                raw = await response.read()
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                raise transport_error(deployment.provider, exc) from None
-            finally:
-                response.release()
+            raw = await read_all(response, deployment.provider)
             raise upstream_error(
                 deployment.provider,
                 response.status,
@@ -166,12 +171,7 @@ class OpenAIProvider:
         body.pop("stream_options", None)
         timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
         response = await self._post(body, deployment, timeout)
-        try:
-            raw = await response.read()
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise transport_error(deployment.provider, exc) from None
-        finally:
-            response.release()
+        raw = await read_all(response, deployment.provider)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:

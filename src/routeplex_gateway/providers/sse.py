@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 
+from .base import MAX_RESPONSE_BYTES
+
 
 async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[bytes, bytes]]:
     """(event name, data) pairs; the name is b"" for events without an `event:` line."""
@@ -20,6 +22,9 @@ async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[by
     async for piece in response.content.iter_any():
         # Normalised on the whole remainder, so a CRLF split across two pieces still matches.
         buffer = (buffer + piece).replace(b"\r\n", b"\n")
+        if len(buffer) > MAX_RESPONSE_BYTES:
+            # One event this large is not a chat stream; end it as a broken one.
+            raise aiohttp.ClientPayloadError("stream event too large")
         while True:
             end = buffer.find(b"\n\n")
             if end < 0:

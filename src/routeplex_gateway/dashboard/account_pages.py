@@ -1,0 +1,212 @@
+"""An account holder's pages: Overview (today against the daily caps), Usage (charts and
+tables by day and model, CSV export), Keys (create, shown once; revoke), Models (the
+catalog with prices and health) and Privacy (what is stored, and the latest records).
+
+They show what the account's JSON API shows, built from the same functions.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import orjson
+from starlette.responses import RedirectResponse, Response
+
+from ..api import native
+from ..api.account import key_options, key_view, usage_row
+from ..api.admin import limits_view
+from ..auth import issue_key
+from ..errors import GatewayError
+from ..limits.quota import next_midnight_epoch, utc_today
+from ..metering.pricing import picousd_to_usd
+from ..metering.record import METADATA_FIELDS
+from ..storage import UsageRow
+from . import charts
+from .access import Visit
+
+RECENT_RECORDS = 20
+CSV_FIELDS = (
+    "day",
+    "model",
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "total_tokens",
+    "cost_usd",
+    "unknown_cost_requests",
+)
+
+
+async def overview(visit: Visit) -> Response:
+    gw, principal = visit.gw, visit.viewer.account
+    limits = principal.policy.account
+    scope = f"account:{principal.account_id}"
+    today = utc_today()
+    tokens, cost = await gw.quota.used_today(scope, today)
+    rows = await gw.store.usage(account_id=principal.account_id, since=today)
+    resets_at = datetime.fromtimestamp(next_midnight_epoch(today), UTC)
+    left = resets_at - datetime.now(UTC)
+    return visit.render(
+        "overview.html",
+        plan=principal.plan,
+        limits=limits_view(limits),
+        cost_cap_picousd=limits.cost_per_day_picousd,
+        today={
+            "day": today,
+            "tokens": tokens,
+            "cost_picousd": cost,
+            "requests": sum(r.requests for r in rows),
+            "requests_this_minute": await gw.quota.rate_in_use(scope, limits.rpm)
+            if limits.rpm
+            else None,
+            "in_flight": await gw.quota.in_flight(scope),
+        },
+        resets_at=resets_at,
+        resets_in=f"{left.seconds // 3600} h {left.seconds % 3600 // 60} min",
+        key_caps=principal.policy.key is not None,
+    )
+
+
+async def _usage_rows(visit: Visit, days: int) -> tuple[list[UsageRow], date, date]:
+    today = utc_today()
+    since = today - timedelta(days=days - 1)
+    rows = await visit.gw.store.usage_by_day(
+        account_id=visit.viewer.account.account_id, since=since
+    )
+    return rows, since, today
+
+
+async def usage(visit: Visit) -> Response:
+    days = charts.period(visit.request.query_params.get("days"))
+    rows, since, today = await _usage_rows(visit, days)
+    model = charts.model_of
+    return visit.render(
+        "usage.html",
+        days=days,
+        periods=charts.PERIODS,
+        since=since,
+        rows=rows,
+        totals=charts.Totals.of(rows),
+        by_model=charts.by_model(rows),
+        requests_chart=charts.series(
+            rows, since, today, unit="requests", group=model, value=charts.requests_of
+        ),
+        tokens_chart=charts.token_series(rows, since, today),
+        cost_chart=charts.series(
+            rows, since, today, unit="usd", group=model, value=charts.cost_usd
+        ),
+        token_kinds=charts.TOKEN_KINDS,
+    )
+
+
+async def usage_csv(visit: Visit) -> Response:
+    days = charts.period(visit.request.query_params.get("days"))
+    rows, _, _ = await _usage_rows(visit, days)
+    out = io.StringIO()
+    # The JSON API's fields, in its order; a field added there fails loudly here.
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="raise")
+    writer.writeheader()
+    for row in rows:
+        # Exact dollars from the integer pico-dollars, not the float the JSON API carries.
+        writer.writerow({**usage_row(row), "cost_usd": str(picousd_to_usd(row.cost_picousd))})
+    name = f"routeplex-usage-{days}d.csv"
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+async def _keys_page(
+    visit: Visit, *, created: dict[str, Any] | None = None, error: str | None = None
+) -> Response:
+    principal = visit.viewer.account
+    keys = [key_view(k) for k in await visit.gw.store.list_keys(principal.account_id)]
+    return visit.render(
+        "keys.html",
+        400 if error else 200,
+        keys=keys,
+        current_key_id=principal.key_id,
+        created=created,
+        error=error,
+        revoked=visit.request.query_params.get("revoked"),
+        form=visit.form,
+    )
+
+
+async def keys(visit: Visit) -> Response:
+    return await _keys_page(visit)
+
+
+def key_form_body(form: Any) -> dict[str, Any]:
+    """The form as the JSON API's body, so the API's validation applies unchanged."""
+    body: dict[str, Any] = {"name": form.get("name", "").strip() or None}
+    expires = form.get("expires_in_days", "").strip()
+    body["expires_in_days"] = int(expires) if expires.isdigit() else (expires or None)
+    return body
+
+
+async def create_key(visit: Visit) -> Response:
+    gw = visit.gw
+    try:
+        options = key_options(gw, key_form_body(visit.form))
+    except GatewayError as error:
+        return await _keys_page(visit, error=error.message)
+    plaintext, record = await issue_key(gw.store, visit.viewer.account.account_id, **options)
+    # The one time this key exists outside its holder's hands: this (no-store) page.
+    return await _keys_page(visit, created={**key_view(record), "key": plaintext})
+
+
+async def _active_key(visit: Visit) -> dict[str, Any] | None:
+    key_id = visit.request.path_params["key_id"]
+    for key in await visit.gw.store.list_keys(visit.viewer.account.account_id):
+        if key.id == key_id and key.revoked_at is None:
+            return key_view(key)
+    return None
+
+
+async def confirm_revoke(visit: Visit) -> Response:
+    key = await _active_key(visit)
+    if key is None:
+        return visit.render("message.html", 404, title="No such key", message=_NO_KEY)
+    own = key["id"] == visit.viewer.account.key_id
+    return visit.render("revoke.html", key=key, own=own)
+
+
+async def revoke_key(visit: Visit) -> Response:
+    gw, principal = visit.gw, visit.viewer.account
+    key_id = visit.request.path_params["key_id"]
+    if not await gw.store.revoke_key(key_id, account_id=principal.account_id):
+        return visit.render("message.html", 404, title="No such key", message=_NO_KEY)
+    gw.keys.revoked(key_id)
+    return RedirectResponse(f"/app/keys?revoked={key_id}", status_code=303)
+
+
+_NO_KEY = "This account has no active key with that id."
+
+
+async def models(visit: Visit) -> Response:
+    # The very view GET /api/v1/models serves, so the page and the API never disagree.
+    response = await native.models(visit.request)
+    catalog = orjson.loads(bytes(response.body))["data"]
+    return visit.render("models.html", models=catalog)
+
+
+async def privacy(visit: Visit) -> Response:
+    gw, principal = visit.gw, visit.viewer.account
+    account = await gw.store.get_account(principal.account_id)
+    records = await gw.store.recent_metadata(principal.account_id, limit=RECENT_RECORDS)
+    return visit.render(
+        "privacy.html",
+        account=account,
+        fields=METADATA_FIELDS,
+        records=[record.as_row() for record in records],
+        retention_days=gw.settings.metadata_retention_days,
+        recent=RECENT_RECORDS,
+    )

@@ -1,0 +1,71 @@
+"""Turning a template and its values into an HTML response: the Jinja2 environment (templates
+shipped in the package, autoescaped) and the filters the pages format numbers, money and
+times with.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse
+
+from .. import __version__
+from ..metering.pricing import picousd_to_usd
+
+STATIC = "/app/static"
+
+
+def number(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
+
+
+def usd(value: float | Decimal | None) -> str:
+    """Dollars to six decimals: per-request costs are often fractions of a cent."""
+    if value is None:
+        return "unknown"
+    return f"${Decimal(str(value)):,.6f}"
+
+
+def picousd(value: int | None) -> str:
+    return usd(picousd_to_usd(value) if value is not None else None)
+
+
+def when(value: datetime | date | str | None) -> str:
+    """A UTC time to the minute (or a day as is); the pages say UTC once, near the top."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return value.isoformat()
+
+
+def percent(used: int | float | None, cap: int | float | None) -> int:
+    if not used or not cap:
+        return 0
+    return min(100, round(100 * used / cap))
+
+
+class Pages:
+    """The dashboard's templates, loaded from the package once per app."""
+
+    def __init__(self) -> None:
+        self._env = Environment(
+            loader=PackageLoader("routeplex_gateway.dashboard", "templates"),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._env.filters.update(
+            number=number, usd=usd, picousd=picousd, when=when, percent=percent
+        )
+        self._env.globals.update(static=STATIC, version=__version__)
+
+    def render(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+        html = self._env.get_template(template).render(context)
+        return HTMLResponse(html, status_code=status)

@@ -1,0 +1,61 @@
+// Draws each usage chart from the JSON the server rendered beside its canvas. The tables
+// under the charts carry the same numbers for readers without JavaScript.
+(function () {
+  "use strict";
+
+  var palette = ["#1d4ed8", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2",
+                 "#65a30d", "#dc2626", "#4b5563", "#ca8a04"];
+
+  function money(value) {
+    return "$" + Number(value).toFixed(6);
+  }
+
+  function count(value) {
+    return Number(value).toLocaleString("en-US");
+  }
+
+  function draw(canvas) {
+    var source = document.getElementById(canvas.dataset.source);
+    if (!source || typeof Chart === "undefined") {
+      return;
+    }
+    var spec = JSON.parse(source.textContent);
+    var format = spec.unit === "usd" ? money : count;
+    var stacked = spec.stacked !== false;
+    new Chart(canvas, {
+      type: "bar",
+      data: {
+        labels: spec.labels,
+        datasets: spec.datasets.map(function (set, i) {
+          return {
+            label: set.label,
+            data: set.data,
+            backgroundColor: palette[i % palette.length],
+            borderWidth: 0
+          };
+        })
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        scales: {
+          x: { stacked: stacked },
+          y: { stacked: stacked, beginAtZero: true, ticks: { callback: format } }
+        },
+        plugins: {
+          legend: { position: "bottom" },
+          tooltip: {
+            callbacks: {
+              label: function (item) {
+                return item.dataset.label + ": " + format(item.parsed.y);
+              }
+            }
+          }
+        }
+      }
+    });
+  }
+
+  document.querySelectorAll("canvas[data-source]").forEach(draw);
+})();
