@@ -135,9 +135,15 @@ class FailedAttempts:
     def __init__(self, per_minute: int = FAILED_AUTH_PER_MINUTE) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
         self._item = RateLimitItemPerMinute(per_minute)
+        # Addresses that failed in the last minute: everyone else skips the limiter, so a
+        # good key costs no limiter call on the hot path.
+        self._recent: dict[str, float] = {}
 
     async def check(self, client: str | None) -> None:
-        if client is None:
+        if client is None or client not in self._recent:
+            return
+        if time.monotonic() - self._recent[client] > 60:
+            del self._recent[client]
             return
         if not await self._limiter.test(self._item, client):
             stats = await self._limiter.get_window_stats(self._item, client)
@@ -149,8 +155,12 @@ class FailedAttempts:
             )
 
     async def failed(self, client: str | None) -> None:
-        if client is not None:
-            await self._limiter.hit(self._item, client)
+        if client is None:
+            return
+        if len(self._recent) > 100_000:  # bounded memory under a flood of addresses
+            self._recent.clear()
+        self._recent[client] = time.monotonic()
+        await self._limiter.hit(self._item, client)
 
 
 def bearer_token(header: str | None) -> str:

@@ -4,7 +4,7 @@ from the catalog) — never anything a caller wrote.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
@@ -30,11 +30,19 @@ class Metrics:
             buckets=_OVERHEAD_BUCKETS,
             registry=self.registry,
         )
+        self._children: dict[tuple[str, int], tuple[Any, Any]] = {}
 
     def observe(self, ex: Exchange, status: int) -> None:
-        endpoint = ex.endpoint.value
-        self.requests.labels(endpoint, f"{status // 100}xx").inc()
-        self.overhead.labels(endpoint).observe(ex.overhead_ms())
+        # Label lookups take a lock and build tuples; the label sets are few, so keep them.
+        key = (ex.endpoint.value, status // 100)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (
+                self.requests.labels(key[0], f"{key[1]}xx"),
+                self.overhead.labels(key[0]),
+            )
+        children[0].inc()
+        children[1].observe(ex.overhead_ms())
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -1,7 +1,9 @@
 """The quota: admit a request (rate, concurrency, and a reservation of its worst case against
 the daily caps), then settle it with what it really used.
 
-Requests per minute use the `limits` library's moving window; concurrency and the daily
+Requests per minute use the `limits` library's sliding-window counter (its in-memory moving
+window hands each expiry sweep to a thread — a thread hop per request on the hot path,
+measured in bench/RESULTS.md); concurrency and the daily
 token and cost counters are the backend's own atomic operations. Both backends share this
 class and differ only in those counters (`_acquire`, `_settle`, `_seed`).
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import Storage
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from ..errors import ErrorCode, GatewayError
 from .plans import Limits, Policy
@@ -135,7 +137,7 @@ class Quota:
 
     def __init__(self, rate_storage: Storage) -> None:
         self._rate_storage = rate_storage
-        self._rpm = MovingWindowRateLimiter(rate_storage)
+        self._rpm = SlidingWindowCounterRateLimiter(rate_storage)
         self._items: dict[int, RateLimitItemPerMinute] = {}
 
     # --- backend hooks ------------------------------------------------------------------
