@@ -138,7 +138,6 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
     import uvicorn
 
     from .app import create_app
-    from .simulator.app import create_simulator_app
 
     class Server(uvicorn.Server):
         # Signals are handled once, below, for the gateway and its simulator together.
@@ -163,6 +162,9 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
     simulator: Server | None = None
     simulator_url = None
     if simulated:
+        # Imported only when needed: a gateway with real providers never loads it.
+        from .simulator.app import create_simulator_app
+
         port = settings.simulator_port or _free_port()
         simulator_url = f"http://127.0.0.1:{port}"
         simulator = Server(
@@ -182,14 +184,7 @@ async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
             create_app(settings, simulator_url=simulator_url),
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level,
-            log_config=None,
-            access_log=False,
-            loop="uvloop",
-            http="httptools",
-            server_header=False,
-            timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-            **ssl,
+            **_server_options(settings, ssl),
         )
     )
     loop = asyncio.get_running_loop()
@@ -250,6 +245,20 @@ def serve(
     uvloop.run(_serve(settings, ssl))
 
 
+def _server_options(settings: Settings, ssl: dict[str, Any]) -> dict[str, Any]:
+    """uvicorn's options for the gateway, one process or several."""
+    return {
+        "log_level": settings.log_level,
+        "log_config": None,  # logs.configure() owns logging: allow-listed JSON only
+        "access_log": False,  # it would write paths and query strings
+        "loop": "uvloop",
+        "http": "httptools",
+        "server_header": False,
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
+        **ssl,
+    }
+
+
 def _disable_core_dumps() -> None:
     """A core dump would be a file holding whatever prompts were in memory."""
     import resource
@@ -276,6 +285,12 @@ def _serve_workers(
     )
     if config is not None:
         os.environ["ROUTEPLEX_CONFIG"] = str(config.resolve())
+    if settings.session_secret is None:
+        # One secret for every worker (in their environment only, never written down), so a
+        # dashboard session signed by one worker is accepted by the others.
+        import secrets
+
+        os.environ["ROUTEPLEX_SESSION_SECRET"] = secrets.token_urlsafe(32)
     simulated = settings.simulate or (
         settings.simulate is None and not settings.has_provider_credentials
     )
@@ -298,14 +313,7 @@ def _serve_workers(
             workers=workers,
             host=settings.host,
             port=settings.port,
-            log_level=settings.log_level,
-            log_config=None,
-            access_log=False,
-            loop="uvloop",
-            http="httptools",
-            server_header=False,
-            timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-            **ssl,
+            **_server_options(settings, ssl),
         )
     finally:
         if simulator is not None:
@@ -679,6 +687,21 @@ def usage(
             cost,
         )
     console.print(table)
+
+
+# --- privacy audit -------------------------------------------------------------------------
+@app.command("privacy-audit")
+def privacy_audit(config: ConfigOption = None) -> None:
+    """Print what RoutePlex stores, and scan the database (and Redis) for anything that looks
+    like request content. Exits 1 if something does, naming where but never the value."""
+    from .privacy import audit, render
+
+    settings = load_settings(config)
+    report = _run(lambda: audit(settings))
+    # Plain print, not Rich: the output is Markdown the README quotes verbatim.
+    print(render(report, settings.metadata_retention_days))
+    if report.findings:
+        raise typer.Exit(1)
 
 
 def main() -> None:

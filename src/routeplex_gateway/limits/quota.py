@@ -26,7 +26,6 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 from ..errors import ErrorCode, GatewayError
 from .plans import Limits, Policy
 
-
 # Ticket ids: unique across processes (a random prefix) and cheap (a counter).
 _PROCESS: str = secrets.token_hex(6) + "-"
 _SEQUENCE: itertools.count[int] = itertools.count()

@@ -8,7 +8,7 @@ Stream chunks are relayed as the bytes the provider sent.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -20,9 +20,9 @@ from .base import (
     MAX_RESPONSE_BYTES,
     broken_stream,
     new_session,
+    post_json,
     read_all,
     too_large,
-    transport_error,
     upstream_error,
 )
 
@@ -139,24 +139,24 @@ class OpenAIProvider:
         headers = {"Content-Type": "application/json"}
         if deployment.api_key:
             headers["Authorization"] = f"Bearer {deployment.api_key}"
-        try:
-            response = await self.session.post(
-                f"{deployment.base_url}/chat/completions",
-                data=orjson.dumps(body),
-                headers=headers,
-                timeout=limits,
-            )
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise transport_error(deployment.provider, exc) from None
-        if response.status >= 400:
-            raw = await read_all(response, deployment.provider)
-            raise upstream_error(
+
+        def read_error(status: int, raw: bytes, response_headers: Mapping[str, str]) -> Any:
+            return upstream_error(
                 deployment.provider,
-                response.status,
+                status,
                 _error_message(raw),
-                response.headers.get("retry-after"),
+                response_headers.get("retry-after"),
             )
-        return response
+
+        return await post_json(
+            self.session,
+            f"{deployment.base_url}/chat/completions",
+            body,
+            headers,
+            provider=deployment.provider,
+            limits=limits,
+            read_error=read_error,
+        )
 
     @staticmethod
     def _body(request: ChatRequest, deployment: Deployment, **fields: Any) -> dict[str, Any]:
