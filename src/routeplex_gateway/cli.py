@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import socket
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -15,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .config import Settings, deployment_problem, load_settings
+from .config import deployment_problem, load_settings
+from .server import disable_core_dumps, serve_one, serve_workers, with_store
 from .storage import AccountExists, Store
 
 T = TypeVar("T")
@@ -46,160 +45,9 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-DEMO_ACCOUNT = "demo"
-
 
 def _run(fn: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(fn())  # type: ignore[arg-type]
-
-
-async def _with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
-    store = await Store.open(settings.resolved_database_url)
-    try:
-        await store.migrate()
-        return await fn(store)
-    finally:
-        await store.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-# --- serve ---------------------------------------------------------------------------------
-async def _first_run(store: Store) -> tuple[str, str] | None:
-    """Create the demo account, its first key and the first admin key; return both keys the
-    one time they exist."""
-    from .auth import issue_admin_key, issue_key
-
-    account = await store.get_account_by_name(DEMO_ACCOUNT)
-    if account is None:
-        account = await store.create_account(DEMO_ACCOUNT, plan="evaluation")
-    if await store.list_keys(account.id):
-        return None
-    plaintext, _ = await issue_key(store, account.id, name="demo")
-    admin = None
-    if not await store.list_admin_keys():
-        admin, _ = await issue_admin_key(store, name="first-run")
-    return plaintext, admin or ""
-
-
-def _banner(settings: Settings, base: str, keys: tuple[str, str] | None, simulated: bool) -> None:
-    if simulated:
-        console.print(
-            "[bold black on yellow] SIMULATED PROVIDERS [/] No provider credentials are set, "
-            "so answers come from RoutePlex's built-in upstream simulator, not a real model.\n"
-            "Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL) to use a real provider.",
-        )
-    console.print(
-        f"RoutePlex listening on [bold]{base}[/]  (database: "
-        f"{settings.resolved_database_url.split('://')[0]})"
-    )
-    console.print(f"Dashboard: {base}/app")
-    if keys is None:
-        console.print("Use an existing key, or create one: routeplex keys create --account demo")
-        return
-    key, admin = keys
-    console.print(f"\nYour demo API key (shown once, stored only as a hash):\n\n  [bold]{key}[/]\n")
-    if admin:
-        console.print(
-            f"Operator (admin) key for /admin and the dashboard (shown once):\n\n"
-            f"  [bold]{admin}[/]\n",
-            highlight=False,
-        )
-    console.print("Try it with curl:\n")
-    console.print(
-        f"curl {base}/v1/chat/completions \\\n"
-        f"  -H 'Authorization: Bearer {key}' \\\n"
-        "  -H 'Content-Type: application/json' \\\n"
-        '  -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", '
-        '"content": "Hello!"}]}\'\n',
-        soft_wrap=True,
-        highlight=False,
-    )
-    console.print("Or with the OpenAI Python SDK:\n")
-    console.print(
-        "from openai import OpenAI\n"
-        f'client = OpenAI(base_url="{base}/v1", api_key="{key}")\n'
-        'reply = client.chat.completions.create(model="gpt-4o-mini",\n'
-        '    messages=[{"role": "user", "content": "Hello!"}])\n'
-        "print(reply.choices[0].message.content)\n",
-        soft_wrap=True,
-        highlight=False,
-    )
-
-
-async def _serve(settings: Settings, ssl: dict[str, Any]) -> None:
-    import signal
-
-    import uvicorn
-
-    from .app import create_app
-
-    class Server(uvicorn.Server):
-        # Signals are handled once, below, for the gateway and its simulator together.
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:
-            yield
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            # An idle keep-alive TLS connection would hold shutdown for the TLS close
-            # handshake (30 s when the client never answers); in-flight requests still
-            # get the whole grace period.
-            for connection in list(self.server_state.connections):
-                cycle = getattr(connection, "cycle", None)
-                transport = getattr(connection, "transport", None)
-                if transport is not None and (cycle is None or cycle.response_complete):
-                    transport.abort()
-            await super().shutdown(sockets)
-
-    simulated = settings.simulate or (
-        settings.simulate is None and not settings.has_provider_credentials
-    )
-    simulator: Server | None = None
-    simulator_url = None
-    if simulated:
-        # Imported only when needed: a gateway with real providers never loads it.
-        from .simulator.app import create_simulator_app
-
-        port = settings.simulator_port or _free_port()
-        simulator_url = f"http://127.0.0.1:{port}"
-        simulator = Server(
-            uvicorn.Config(
-                create_simulator_app(),
-                host="127.0.0.1",
-                port=port,
-                log_level="warning",
-                log_config=None,
-                access_log=False,
-            )
-        )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keys = await _with_store(settings, _first_run)
-    gateway = Server(
-        uvicorn.Config(
-            create_app(settings, simulator_url=simulator_url),
-            host=settings.host,
-            port=settings.port,
-            **_server_options(settings, ssl),
-        )
-    )
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: setattr(gateway, "should_exit", True))
-    scheme = "https" if ssl else "http"
-    _banner(settings, f"{scheme}://{settings.host}:{settings.port}", keys, simulated)
-    side = asyncio.create_task(simulator.serve()) if simulator is not None else None
-    try:
-        # The gateway drains first (in-flight requests, metadata flush), then the simulator.
-        await gateway.serve()
-    finally:
-        if simulator is not None and side is not None:
-            simulator.should_exit = True
-            await side
 
 
 @app.command()
@@ -236,89 +84,13 @@ def serve(
     from .logs import configure
 
     configure(settings.log_level)
-    _disable_core_dumps()
+    disable_core_dumps()
     if workers > 1:
-        _serve_workers(settings, config, workers, ssl)
+        serve_workers(settings, config, workers, ssl)
         return
     import uvloop
 
-    uvloop.run(_serve(settings, ssl))
-
-
-def _server_options(settings: Settings, ssl: dict[str, Any]) -> dict[str, Any]:
-    """uvicorn's options for the gateway, one process or several."""
-    return {
-        "log_level": settings.log_level,
-        "log_config": None,  # logs.configure() owns logging: allow-listed JSON only
-        "access_log": False,  # it would write paths and query strings
-        "loop": "uvloop",
-        "http": "httptools",
-        "server_header": False,
-        "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
-        **ssl,
-    }
-
-
-def _disable_core_dumps() -> None:
-    """A core dump would be a file holding whatever prompts were in memory."""
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-
-
-def _serve_workers(
-    settings: Settings, config: Path | None, workers: int, ssl: dict[str, Any]
-) -> None:
-    """Several worker processes on one port; limits are shared through Redis."""
-    import os
-    import subprocess
-    import sys
-
-    import uvicorn
-
-    os.environ.update(
-        {
-            "ROUTEPLEX_HOST": settings.host,
-            "ROUTEPLEX_PORT": str(settings.port),
-            "ROUTEPLEX_DATA_DIR": str(settings.data_dir.resolve()),
-        }
-    )
-    if config is not None:
-        os.environ["ROUTEPLEX_CONFIG"] = str(config.resolve())
-    if settings.session_secret is None:
-        # One secret for every worker (in their environment only, never written down), so a
-        # dashboard session signed by one worker is accepted by the others.
-        import secrets
-
-        os.environ["ROUTEPLEX_SESSION_SECRET"] = secrets.token_urlsafe(32)
-    simulated = settings.simulate or (
-        settings.simulate is None and not settings.has_provider_credentials
-    )
-    simulator: subprocess.Popen[bytes] | None = None
-    if simulated:
-        port = settings.simulator_port or _free_port()
-        simulator = subprocess.Popen(
-            [sys.executable, "-m", "routeplex_gateway", "simulate", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-        )
-        os.environ["ROUTEPLEX_SIMULATOR_URL"] = f"http://127.0.0.1:{port}"
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keys = _run(lambda: _with_store(settings, _first_run))
-    scheme = "https" if ssl else "http"
-    _banner(settings, f"{scheme}://{settings.host}:{settings.port}", keys, simulated)
-    try:
-        uvicorn.run(
-            "routeplex_gateway.app:app_from_environment",
-            factory=True,
-            workers=workers,
-            host=settings.host,
-            port=settings.port,
-            **_server_options(settings, ssl),
-        )
-    finally:
-        if simulator is not None:
-            simulator.terminate()
-            simulator.wait(timeout=10)
+    uvloop.run(serve_one(settings, ssl))
 
 
 @app.command("retention")
@@ -341,7 +113,7 @@ def retention(
             grace=timedelta(seconds=settings.billing_grace_s),
         )
 
-    report = _run(lambda: _with_store(settings, go))
+    report = _run(lambda: with_store(settings, go))
     console.print(
         f"Billed {report.billed_days} closed day(s) ({report.billing_rows} rows); purged "
         f"{report.purged_rows} metadata rows older than {settings.metadata_retention_days} days."
@@ -370,7 +142,7 @@ def migrate(config: ConfigOption = None) -> None:
     async def noop(store: Store) -> str:
         return store.backend
 
-    backend = _run(lambda: _with_store(settings, noop))
+    backend = _run(lambda: with_store(settings, noop))
     console.print(f"Database ({backend}) is at the latest schema version.")
 
 
@@ -387,7 +159,7 @@ def accounts_create(
     settings = load_settings(config)
     try:
         account = _run(
-            lambda: _with_store(settings, lambda s: s.create_account(name, plan=plan, email=email))
+            lambda: with_store(settings, lambda s: s.create_account(name, plan=plan, email=email))
         )
     except AccountExists:
         err.print(f"[red]An account named {name!r} already exists.[/]")
@@ -437,7 +209,7 @@ def accounts_update(
         account_id = await _account_id(store, name)
         return await store.update_account(account_id, **changes)
 
-    account = _run(lambda: _with_store(settings, update))
+    account = _run(lambda: with_store(settings, update))
     console.print(
         f"Updated {account.name}: plan {account.plan}, limits "
         f"{json.dumps(account.limits)}, {'disabled' if account.disabled else 'enabled'}."
@@ -448,7 +220,7 @@ def accounts_update(
 def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List accounts."""
     settings = load_settings(config)
-    accounts = _run(lambda: _with_store(settings, lambda s: s.list_accounts()))
+    accounts = _run(lambda: with_store(settings, lambda s: s.list_accounts()))
     if as_json:
         print(
             json.dumps(
@@ -497,7 +269,7 @@ def keys_create(
             store, account_id, name=name, expires_in_days=expires_in, allowed_models=allowed
         )
 
-    plaintext, record = _run(lambda: _with_store(settings, create))
+    plaintext, record = _run(lambda: with_store(settings, create))
     if as_json:
         print(
             json.dumps(
@@ -531,7 +303,7 @@ def keys_list(
     async def fetch(store: Store) -> list[Any]:
         return await store.list_keys(await _account_id(store, account))
 
-    keys = _run(lambda: _with_store(settings, fetch))
+    keys = _run(lambda: with_store(settings, fetch))
     now = datetime.now(UTC)
     rows = [
         {
@@ -566,7 +338,7 @@ def keys_list(
 def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
     """Revoke a key by id. Running gateways stop accepting it within ROUTEPLEX_KEY_REFRESH_S."""
     settings = load_settings(config)
-    revoked = _run(lambda: _with_store(settings, lambda s: s.revoke_key(key_id)))
+    revoked = _run(lambda: with_store(settings, lambda s: s.revoke_key(key_id)))
     if not revoked:
         err.print(f"[red]No active key {key_id!r}.[/]")
         raise typer.Exit(1)
@@ -584,7 +356,7 @@ def admin_create_key(
     from .auth import issue_admin_key
 
     settings = load_settings(config)
-    plaintext, record = _run(lambda: _with_store(settings, lambda s: issue_admin_key(s, name=name)))
+    plaintext, record = _run(lambda: with_store(settings, lambda s: issue_admin_key(s, name=name)))
     if as_json:
         print(json.dumps({"key": plaintext, "id": record.id, "name": record.name}))
         return
@@ -596,7 +368,7 @@ def admin_create_key(
 def admin_list_keys(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List admin keys (never the keys themselves)."""
     settings = load_settings(config)
-    keys = _run(lambda: _with_store(settings, lambda s: s.list_admin_keys()))
+    keys = _run(lambda: with_store(settings, lambda s: s.list_admin_keys()))
     rows: list[dict[str, Any]] = [
         {
             "id": k.id,
@@ -626,7 +398,7 @@ def admin_list_keys(config: ConfigOption = None, as_json: JsonOption = False) ->
 def admin_revoke_key(key_id: str, config: ConfigOption = None) -> None:
     """Revoke an admin key."""
     settings = load_settings(config)
-    if not _run(lambda: _with_store(settings, lambda s: s.revoke_admin_key(key_id))):
+    if not _run(lambda: with_store(settings, lambda s: s.revoke_admin_key(key_id))):
         err.print(f"[red]No active admin key {key_id!r}.[/]")
         raise typer.Exit(1)
     console.print(f"Revoked {key_id}.")
@@ -650,7 +422,7 @@ def usage(
         account_id = await _account_id(store, account) if account else None
         return await store.usage(account_id=account_id, since=since)
 
-    rows = _run(lambda: _with_store(settings, fetch))
+    rows = _run(lambda: with_store(settings, fetch))
     if as_json:
         print(
             json.dumps(
