@@ -119,7 +119,7 @@ def test_caps_hold_across_two_gateway_processes(simulator_url: str, tmp_path: ob
         # Keep every admitted request in flight while the rest arrive.
         httpx.post(
             f"{simulator_url}/_simulator/faults",
-            json={"model": "gpt-4o-mini", "latency_ms": 600, "duration_s": 20},
+            json={"model": "gpt-4o-mini", "latency_ms": 600, "duration_s": 120},
         )
 
         responses = burst(urls, rpm_key, 30, max_tokens=50)
