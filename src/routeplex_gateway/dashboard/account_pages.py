@@ -148,7 +148,9 @@ def key_form_body(form: Any) -> dict[str, Any]:
     """The form as the JSON API's body, so the API's validation applies unchanged."""
     body: dict[str, Any] = {"name": form.get("name", "").strip() or None}
     expires = form.get("expires_in_days", "").strip()
-    body["expires_in_days"] = int(expires) if expires.isdigit() else (expires or None)
+    # isdecimal, not isdigit ("²" would fail int()); anything else goes to the API's validation.
+    number = expires.isdecimal() and len(expires) <= 9
+    body["expires_in_days"] = int(expires) if number else (expires or None)
     return body
 
 

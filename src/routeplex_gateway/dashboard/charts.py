@@ -63,7 +63,10 @@ class Totals:
 
 def period(raw: str | None) -> int:
     """The chosen period in days; anything else is the shortest."""
-    return int(raw) if raw is not None and raw.isdigit() and int(raw) in PERIODS else PERIODS[0]
+    # isdecimal, not isdigit: "²" is a digit int() refuses (a 500); the length keeps int() cheap.
+    if raw is None or not (raw.isdecimal() and len(raw) <= 4):
+        return PERIODS[0]
+    return int(raw) if int(raw) in PERIODS else PERIODS[0]
 
 
 def days(since: date, until: date) -> list[date]:

@@ -102,7 +102,9 @@ def _update_body(form: Any) -> dict[str, Any]:
     for name in LIMIT_FIELDS:
         raw = form.get(name, "").strip()
         if raw:
-            limits[name] = int(raw) if raw.isdigit() and name != "cost_per_day_usd" else raw
+            # isdecimal, not isdigit ("²" would fail int()); the API validates the rest.
+            number = raw.isdecimal() and len(raw) <= 18 and name != "cost_per_day_usd"
+            limits[name] = int(raw) if number else raw
     return {
         "plan": form.get("plan"),
         "email": form.get("email", "").strip() or None,
