@@ -77,6 +77,16 @@ class Principal:
     disabled: bool
 
 
+def _policy(key: ApiKey, account: Account, plans: Plans) -> Policy:
+    try:
+        return plans.policy(account.plan, account.limits, key.limits)
+    except (ValueError, ArithmeticError):
+        # Limits stored before validation tightened must not keep the gateway from starting:
+        # hold such a key to its plan alone (the narrower choice would need a valid cap).
+        log.warning("stored limits unreadable; using the plan's", extra={"key_id": key.id})
+        return plans.policy(account.plan, None, None)
+
+
 def _principal(key: ApiKey, account: Account, plans: Plans) -> Principal:
     return Principal(
         key_id=key.id,
@@ -84,7 +94,7 @@ def _principal(key: ApiKey, account: Account, plans: Plans) -> Principal:
         account_id=account.id,
         account_name=account.name,
         plan=account.plan,
-        policy=plans.policy(account.plan, account.limits, key.limits),
+        policy=_policy(key, account, plans),
         allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
         expires_at=key.expires_at,
         revoked=key.revoked_at is not None,
