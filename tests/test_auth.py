@@ -86,3 +86,42 @@ def test_malformed_authorization(gateway: RunningGateway, header: str) -> None:
     )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_unreadable_stored_limits_fall_back_to_the_plan() -> None:
+    from datetime import UTC, datetime
+
+    from routeplex_gateway.auth import _principal
+    from routeplex_gateway.config import Settings
+    from routeplex_gateway.limits.plans import Plans
+    from routeplex_gateway.storage import Account, ApiKey
+
+    now = datetime.now(UTC)
+    account = Account(
+        id="acc_1",
+        name="a",
+        email=None,
+        plan="usage",
+        limits={"cost_per_day_usd": "Infinity"},
+        settings=None,
+        disabled=False,
+        created_at=now,
+        updated_at=now,
+    )
+    key = ApiKey(
+        id="key_1",
+        account_id="acc_1",
+        name=None,
+        key_hash="0" * 64,
+        display_prefix="rp_live_abcd",
+        last4="wxyz",
+        created_at=now,
+        updated_at=now,
+        expires_at=None,
+        revoked_at=None,
+        allowed_models=None,
+        last_used_day=None,
+    )
+    plans = Plans(Settings().all_plans)
+    principal = _principal(key, account, plans)
+    assert principal.policy.account == plans.limits("usage")
