@@ -17,10 +17,14 @@ serve: $(STAMP)
 	$(BIN)/routeplex serve
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests && $(BIN)/ruff format --check src tests && $(BIN)/mypy
+	$(BIN)/ruff check src tests bench && $(BIN)/ruff format --check src tests bench && $(BIN)/mypy
+
+# The benchmark harness (bench/README.md): RoutePlex beside LiteLLM, Portkey and the upstream.
+bench: $(STAMP)
+	$(BIN)/python -m bench.run

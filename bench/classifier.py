@@ -10,16 +10,23 @@ import time
 
 from routeplex_gateway.routing.classifier import classify
 
-WORDS = ("the function returns a list of values when the input is valid and raises an "
-         "error otherwise please explain why this happens and how to fix the bug in my "
-         "python code step by step").split()
+_TEXT = (
+    "the function returns a list of values when the input is valid and raises an "
+    "error otherwise please explain why this happens and how to fix the bug in my "
+    "python code step by step"
+)
+WORDS = _TEXT.split()
 
 
 def prompt(tokens: int, rng: random.Random) -> dict[str, object]:
     # About 0.75 words per token for English prose.
     text = " ".join(rng.choice(WORDS) for _ in range(int(tokens * 0.75)))
-    return {"messages": [{"role": "system", "content": "You are a helpful assistant."},
-                         {"role": "user", "content": text}]}
+    return {
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": text},
+        ]
+    }
 
 
 def main() -> None:
@@ -36,8 +43,10 @@ def main() -> None:
             classify(body)
             samples.append((time.perf_counter() - started) * 1e6)
         samples.sort()
-        print(f"| {tokens} | {statistics.median(samples):.0f} | "
-              f"{samples[int(len(samples) * 0.99)]:.0f} | {samples[-1]:.0f} |")
+        print(
+            f"| {tokens} | {statistics.median(samples):.0f} | "
+            f"{samples[int(len(samples) * 0.99)]:.0f} | {samples[-1]:.0f} |"
+        )
 
 
 if __name__ == "__main__":

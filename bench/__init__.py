@@ -1,0 +1,1 @@
+"""The benchmark harness: mock upstream, load generator, targets, runner (see README.md)."""

@@ -1,0 +1,437 @@
+"""A fast OpenAI-compatible mock upstream for the benchmark harness.
+
+It shares a core with the load generator, so it is written to cost as little as possible per
+request: a raw asyncio `Protocol` on uvloop, httptools for parsing, keep-alive connections,
+and response bytes built once per configuration (only the completion id changes per request).
+
+`POST …/chat/completions` answers like gpt-4o-mini does: a plain `chat.completion` with usage,
+or, with `"stream": true`, `chunks` `chat.completion.chunk` SSE events (the first after
+`ttft_ms`, the rest `gap_ms` apart; the last one carries `finish_reason`), then a usage chunk when
+`stream_options.include_usage` is set, then `data: [DONE]` — chunked transfer encoding, as
+OpenAI sends it.
+
+The harness reconfigures a running mock between scenarios with `POST /_mock/config`
+(`{"chunks", "ttft_ms", "gap_ms", "delay_ms"}`) and reads counters from `GET /_mock/stats`, so
+one mock, started once, serves every target of a run.
+
+    python bench/mock_upstream.py --port 8100 --chunks 20 --ttft-ms 100 --gap-ms 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any, cast
+
+import httptools
+import orjson
+
+UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"
+FINGERPRINT = "fp_b376dfbbd5"
+# About 300 bytes, like a short real gpt-4o-mini answer.
+ANSWER = (
+    "Sure! A closed-loop load test keeps a fixed number of clients busy: each one sends its "
+    "next request as soon as the previous answer arrives, so throughput and latency settle "
+    "where the server can keep up. Measure after a short warm-up, report p50 and p99, and "
+    "compare against a direct baseline to isolate the proxy's overhead."
+)
+PROMPT_TOKENS = 42
+COMPLETION_TOKENS = 64
+
+_ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+@dataclass
+class MockConfig:
+    """What the next responses look like; changed at run time through `/_mock/config`."""
+
+    chunks: int = 20
+    ttft_ms: float = 0.0
+    gap_ms: float = 0.0
+    delay_ms: float = 0.0  # extra wait before a non-streaming response
+
+
+def _usage() -> dict[str, Any]:
+    return {
+        "prompt_tokens": PROMPT_TOKENS,
+        "completion_tokens": COMPLETION_TOKENS,
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }
+
+
+def split_answer(parts: int) -> list[str]:
+    """The answer cut into `parts` pieces at word boundaries, as evenly as words allow."""
+    words = ANSWER.split(" ")
+    parts = max(1, min(parts, len(words)))
+    size, extra = divmod(len(words), parts)
+    pieces, start = [], 0
+    for i in range(parts):
+        end = start + size + (1 if i < extra else 0)
+        text = " ".join(words[start:end])
+        pieces.append(text if i == 0 else " " + text)
+        start = end
+    return pieces
+
+
+_ID_MARK = b"chatcmpl-@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"  # same length as a real id
+
+
+class Templates:
+    """Response bytes for one configuration, split around the completion id."""
+
+    def __init__(self, config: MockConfig) -> None:
+        created = int(time.time())
+        marker = _ID_MARK.decode()
+        plain = {
+            "id": marker,
+            "object": "chat.completion",
+            "created": created,
+            "model": UPSTREAM_MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": ANSWER,
+                        "refusal": None,
+                        "annotations": [],
+                    },
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _usage(),
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+        }
+        self.plain = orjson.dumps(plain).split(_ID_MARK)
+        # The last of the `chunks` events carries only finish_reason, as OpenAI's does; with a
+        # single chunk, it carries the whole answer too.
+        count = max(1, config.chunks)
+        pieces = split_answer(max(1, count - 1))
+        events: list[list[bytes]] = []
+        for i in range(count):
+            delta: dict[str, Any] = {"content": pieces[i]} if i < len(pieces) else {}
+            if i == 0:
+                delta = {"role": "assistant", "content": pieces[0], "refusal": None}
+            finish = "stop" if i == count - 1 else None
+            events.append(self._event(created, [self._choice(delta, finish)]))
+        self.chunks = events
+        self.usage = self._event(created, [], usage=_usage())
+
+    @staticmethod
+    def _choice(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+
+    @staticmethod
+    def _event(created: int, choices: list[Any], usage: Any = None) -> list[bytes]:
+        chunk = {
+            "id": _ID_MARK.decode(),
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": UPSTREAM_MODEL,
+            "service_tier": "default",
+            "system_fingerprint": FINGERPRINT,
+            "choices": choices,
+            "usage": usage,
+        }
+        return (b"data: " + orjson.dumps(chunk) + b"\n\n").split(_ID_MARK)
+
+
+_COMMON_HEADERS = (
+    b"openai-organization: user-benchmark\r\n"
+    b"openai-processing-ms: 212\r\n"
+    b"openai-version: 2020-10-01\r\n"
+    b"x-ratelimit-limit-requests: 30000\r\n"
+    b"x-ratelimit-limit-tokens: 150000000\r\n"
+    b"x-ratelimit-remaining-requests: 29999\r\n"
+    b"x-ratelimit-remaining-tokens: 149999970\r\n"
+    b"x-ratelimit-reset-requests: 2ms\r\n"
+    b"x-ratelimit-reset-tokens: 0s\r\n"
+)
+_SSE_HEAD = (
+    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
+    + _COMMON_HEADERS
+    + b"transfer-encoding: chunked\r\n"
+)
+_DONE = b"data: [DONE]\n\n"
+_LAST_CHUNK = b"0\r\n\r\n"
+
+
+def _framed(event: bytes) -> bytes:
+    """One HTTP/1.1 chunk."""
+    return b"%x\r\n%s\r\n" % (len(event), event)
+
+
+class Mock:
+    """The shared state of one mock server: its configuration, templates and counters."""
+
+    def __init__(self, config: MockConfig) -> None:
+        self.config = config
+        self.templates = Templates(config)
+        self.requests = 0
+        self.streams = 0
+        self.open_connections = 0
+        self._ids = itertools.count(int(time.time() * 1000) % 10**12)
+
+    def next_id(self) -> bytes:
+        # Distinct per request and random-looking, like OpenAI's ids; no RNG on the hot path.
+        n = (next(self._ids) * 0x9E3779B97F4A7C15) % (62**29)
+        tail = []
+        for _ in range(29):
+            n, r = divmod(n, 62)
+            tail.append(_ID_ALPHABET[r])
+        return ("chatcmpl-" + "".join(tail)).encode()
+
+    def configure(self, values: dict[str, Any]) -> None:
+        fields = asdict(self.config)
+        for key, value in values.items():
+            if key not in fields:
+                raise ValueError(f"unknown setting {key!r}")
+            fields[key] = type(fields[key])(value)
+        self.config = MockConfig(**fields)
+        self.templates = Templates(self.config)
+        self.requests = self.streams = 0
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            **asdict(self.config),
+            "requests": self.requests,
+            "streams": self.streams,
+            "open_connections": self.open_connections,
+        }
+
+
+class Connection(asyncio.Protocol):
+    """One keep-alive client connection; requests on it are answered in order."""
+
+    def __init__(self, mock: Mock) -> None:
+        self.mock = mock
+        self.loop = asyncio.get_running_loop()
+        self.parser = httptools.HttpRequestParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.url = b""
+        self.body: list[bytes] = []
+        self.busy = False
+        self.pending: deque[tuple[bytes, bytes, bytes, bool]] = deque()
+        self.timer: asyncio.TimerHandle | asyncio.Handle | None = None
+
+    # --- asyncio.Protocol --------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.mock.open_connections += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.mock.open_connections -= 1
+        if self.timer is not None:
+            self.timer.cancel()
+        self.transport = None
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self._send_plain(400, b'{"error":{"message":"bad request"}}', keep_alive=False)
+
+    # --- httptools callbacks -----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.body = []
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        request = (
+            self.parser.get_method(),
+            self.url,
+            b"".join(self.body),
+            self.parser.should_keep_alive(),
+        )
+        if self.busy:
+            self.pending.append(request)
+        else:
+            self._handle(*request)
+
+    # --- responses ---------------------------------------------------------------------------
+    def _done(self, keep_alive: bool) -> None:
+        self.busy = False
+        self.timer = None
+        if not keep_alive:
+            if self.transport is not None:
+                self.transport.close()
+            return
+        if self.pending:
+            self._handle(*self.pending.popleft())
+
+    def _send_plain(self, status: int, body: bytes, *, keep_alive: bool = True) -> None:
+        if self.transport is None:
+            return
+        reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found"}.get(status, b"Error")
+        head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n%scontent-length: %d\r\n" % (
+            status,
+            reason,
+            _COMMON_HEADERS if status == 200 else b"",
+            len(body),
+        )
+        if not keep_alive:
+            head += b"connection: close\r\n"
+        self.transport.write(head + b"\r\n" + body)
+        self._done(keep_alive)
+
+    def _handle(self, method: bytes, url: bytes, body: bytes, keep_alive: bool) -> None:
+        self.busy = True
+        path = url.split(b"?", 1)[0]
+        if method == b"POST" and path.endswith(b"/chat/completions"):
+            self._chat(body, keep_alive)
+        elif path == b"/_mock/config" and method == b"POST":
+            try:
+                self.mock.configure(orjson.loads(body or b"{}"))
+            except (ValueError, TypeError) as exc:
+                error = {"error": {"message": str(exc)}}
+                self._send_plain(400, orjson.dumps(error), keep_alive=keep_alive)
+                return
+            self._send_plain(200, orjson.dumps(self.mock.stats()), keep_alive=keep_alive)
+        elif path == b"/_mock/stats":
+            self._send_plain(200, orjson.dumps(self.mock.stats()), keep_alive=keep_alive)
+        elif path.endswith(b"/models"):
+            models = {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]}
+            self._send_plain(200, orjson.dumps(models), keep_alive=keep_alive)
+        else:
+            self._send_plain(404, b'{"error":{"message":"not found"}}', keep_alive=keep_alive)
+
+    def _chat(self, body: bytes, keep_alive: bool) -> None:
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            request = None
+        if not isinstance(request, dict) or not request.get("messages"):
+            error = b'{"error":{"message":"messages is required","type":"invalid_request_error"}}'
+            self._send_plain(400, error, keep_alive=keep_alive)
+            return
+        mock = self.mock
+        mock.requests += 1
+        completion_id = mock.next_id()
+        templates = mock.templates
+        if not request.get("stream"):
+            payload = completion_id.join(templates.plain)
+            delay = mock.config.delay_ms
+            if delay > 0:
+                self.timer = self.loop.call_later(
+                    delay / 1000, self._send_plain, 200, payload, keep_alive=keep_alive
+                )
+            else:
+                self._send_plain(200, payload, keep_alive=keep_alive)
+            return
+        mock.streams += 1
+        options = request.get("stream_options")
+        include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        events = [completion_id.join(parts) for parts in templates.chunks]
+        final = completion_id.join(templates.usage) + _DONE if include_usage else _DONE
+        head = _SSE_HEAD if keep_alive else _SSE_HEAD + b"connection: close\r\n"
+        config = mock.config
+        stream = _Stream(self, events, final, keep_alive, config.gap_ms / 1000)
+        if config.ttft_ms > 0:
+            assert self.transport is not None
+            self.transport.write(head + b"\r\n")
+            self.timer = self.loop.call_later(config.ttft_ms / 1000, stream.step)
+        else:
+            stream.head = head + b"\r\n"
+            stream.step()
+
+
+class _Stream:
+    """Writes one SSE response event by event, scheduled on the loop (no task per stream)."""
+
+    __slots__ = ("conn", "events", "final", "gap", "head", "index", "keep_alive")
+
+    def __init__(
+        self, conn: Connection, events: list[bytes], final: bytes, keep_alive: bool, gap: float
+    ) -> None:
+        self.conn = conn
+        self.events = events
+        self.final = final
+        self.keep_alive = keep_alive
+        self.gap = gap
+        self.index = 0
+        self.head = b""
+
+    def step(self) -> None:
+        conn = self.conn
+        transport = conn.transport
+        if transport is None:
+            return
+        event = _framed(self.events[self.index])
+        self.index += 1
+        if self.index == len(self.events):
+            transport.write(self.head + event + _framed(self.final) + _LAST_CHUNK)
+            conn._done(self.keep_alive)
+            return
+        transport.write(self.head + event)
+        self.head = b""
+        # A zero gap still yields to the loop between events, as a real server would.
+        if self.gap > 0:
+            conn.timer = conn.loop.call_later(self.gap, self.step)
+        else:
+            conn.timer = conn.loop.call_soon(self.step)
+
+
+async def start_mock(
+    host: str = "127.0.0.1", port: int = 0, config: MockConfig | None = None
+) -> tuple[asyncio.Server, Mock]:
+    """Start a mock on the running loop; returns the server (for its port) and its state."""
+    mock = Mock(config or MockConfig())
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: Connection(mock), host, port, backlog=4096)
+    return server, mock
+
+
+def bound_port(server: asyncio.Server) -> int:
+    port: int = server.sockets[0].getsockname()[1]
+    return port
+
+
+async def _main(args: argparse.Namespace) -> None:
+    config = MockConfig(
+        chunks=args.chunks, ttft_ms=args.ttft_ms, gap_ms=args.gap_ms, delay_ms=args.delay_ms
+    )
+    server, _ = await start_mock(args.host, args.port, config)
+    # The harness reads this line to learn the port.
+    print(f"mock listening on {args.host}:{bound_port(server)}", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--chunks", type=int, default=20, help="SSE chunk events per stream")
+    parser.add_argument("--ttft-ms", type=float, default=0.0, help="time to the first chunk")
+    parser.add_argument("--gap-ms", type=float, default=0.0, help="time between chunks")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="non-streaming delay")
+    args = parser.parse_args()
+    import uvloop
+
+    with contextlib.suppress(KeyboardInterrupt):
+        uvloop.run(_main(args))
+
+
+if __name__ == "__main__":
+    main()

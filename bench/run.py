@@ -1,0 +1,261 @@
+"""The benchmark: one command runs the whole matrix and prints one table.
+
+    .venv/bin/python -m bench.run                 # full matrix, every target (≈ 10 min idle)
+    .venv/bin/python -m bench.run --quick         # smoke run, short cells
+    .venv/bin/python -m bench.run --targets direct,routeplex --scenarios plain-1,plain-16
+    .venv/bin/python -m bench.run --soak 600      # RoutePlex RSS curve under 10 minutes of load
+
+It starts the mock upstream (bench/mock_upstream.py) and runs this process — the load
+generator — pinned to core 1, and each target pinned to core 0, one target at a time: `direct`
+(the mock alone: the limit), RoutePlex, Portkey's gateway and LiteLLM's proxy. Every scenario
+runs against every target in the same run, so overheads over `direct` are same-run numbers.
+Per cell: requests/s, latency p50/p99, overhead over direct, time to first byte, the target's
+CPU ms per request (utime + stime of its process tree over the window) and its peak RSS.
+LiteLLM and Portkey are installed under bench/.work/ on first use (see bench/targets.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m bench.run`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import report, soak
+from bench.loadgen import percentile, run_load
+from bench.procstat import TreeProbe, busy_seconds
+from bench.scenarios import ALL_TARGETS, SCENARIOS, Mock, Scenario, specs, validate
+from bench.targets import (
+    HARNESS_CORE,
+    WORK,
+    Endpoint,
+    RoutePlex,
+    Target,
+    harness_lock,
+    make_targets,
+    pinning,
+)
+
+
+async def wait_for_quiet(threshold_pct: float, max_wait_s: float) -> float:
+    """Wait (up to `max_wait_s`) for a second in which the machine, our processes idle, is
+    less than `threshold_pct` % of a core busy; return the last second's load. On a shared
+    machine this keeps other people's test runs out of the measurements where possible."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = busy_seconds()
+        await asyncio.sleep(1.0)
+        load = 100 * (busy_seconds() - before)
+        if load < threshold_pct or time.monotonic() >= deadline:
+            return load
+        print(f"   (machine busy: {load:.0f}% of a core; waiting for it to settle)", flush=True)
+
+
+async def measure(
+    target: Target,
+    endpoint: Endpoint,
+    scenario: Scenario,
+    mock: Mock,
+    duration: float,
+    warmup: float,
+) -> report.Cell:
+    mock.configure(scenario)
+    probe = TreeProbe(target.pid)
+    mock_probe = TreeProbe(mock.proc.pid)
+    marks: dict[str, float] = {}
+
+    def window_start() -> None:
+        marks["cpu0"], marks["mock0"] = probe.cpu(), mock_probe.cpu()
+        marks["all0"] = busy_seconds()
+
+    def window_end() -> None:
+        marks["cpu1"], marks["mock1"] = probe.cpu(), mock_probe.cpu()
+        marks["all1"] = busy_seconds()
+
+    result = await run_load(
+        endpoint.url,
+        specs(endpoint, scenario.stream),
+        concurrency=scenario.concurrency,
+        duration_s=duration,
+        warmup_s=warmup,
+        timeout_s=60,
+        on_window_start=window_start,
+        on_window_end=window_end,
+        on_tick=probe.rss,
+    )
+    cpu = marks["cpu1"] - marks["cpu0"]
+    harness = marks["mock1"] - marks["mock0"] + result.client_cpu_s
+    if target.name == "direct":
+        harness = result.client_cpu_s + cpu  # the mock is the target here
+        ours = harness
+    else:
+        ours = cpu + harness
+    # Anything else busy on the machine meanwhile (another user's tests, say) skews the cell.
+    foreign = max(0.0, marks["all1"] - marks["all0"] - ours)
+    return report.Cell(
+        scenario=scenario.name,
+        target=target.name,
+        rps=result.rps,
+        p50_ms=percentile(result.latency_ms, 50),
+        p99_ms=percentile(result.latency_ms, 99),
+        ttfb_p50_ms=percentile(result.ttfb_ms, 50),
+        ttfb_p99_ms=percentile(result.ttfb_ms, 99),
+        requests=result.requests,
+        errors=result.errors,
+        cpu_ms_per_req=cpu * 1000 / result.requests if result.requests else None,
+        peak_rss_mb=probe.peak_rss / 2**20,
+        harness_core_pct=100 * harness / result.duration_s,
+        foreign_pct=100 * foreign / result.duration_s,
+        error_kinds=result.error_kinds,
+    )
+
+
+async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, object]:
+    scenarios = [SCENARIOS[name] for name in args.scenarios]
+    mock = Mock(run_dir / "mock.log")
+    cells: list[report.Cell] = []
+    versions: dict[str, str] = {}
+    notes: list[str] = []
+    try:
+        for target in make_targets(args.targets, mock.proc.pid):
+            print(f"\n== {target.label}", flush=True)
+            try:
+                target.prepare(install=not args.no_install)
+                endpoint = target.launch(mock.api_base, run_dir)
+                versions[target.label] = target.version()
+                await validate(endpoint, mock)
+            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+                print(f"   skipped: {exc}", flush=True)
+                notes.append(f"{target.label} was not measured: {exc}")
+                target.stop()
+                continue
+            try:
+                for scenario in scenarios:
+                    await wait_for_quiet(args.quiet_pct, args.quiet_wait)
+                    cell = await measure(
+                        target, endpoint, scenario, mock, args.duration, args.warmup
+                    )
+                    cells.append(cell)
+                    print(
+                        f"   {scenario.label:<46} {cell.rps:>9,.1f} req/s  p50 "
+                        f"{report._num(cell.p50_ms, 2):>8} ms  p99 {report._num(cell.p99_ms, 2):>8}"
+                        f" ms  cpu {report._num(cell.cpu_ms_per_req, 2)} ms/req  "
+                        f"rss {cell.peak_rss_mb:.0f} MB  errors {cell.errors}  "
+                        f"other load {cell.foreign_pct:.0f}%",
+                        flush=True,
+                    )
+            finally:
+                target.stop()
+            if isinstance(target, RoutePlex):
+                rows = target.metadata_rows()
+                notes.append(
+                    f"RoutePlex recorded {sum(rows.values()):,} request-metadata rows in SQLite "
+                    f"(by HTTP status: {rows}) for this run's requests, warm-ups and checks "
+                    "included."
+                )
+    finally:
+        mock.stop()
+    return {"cells": cells, "versions": versions, "notes": notes}
+
+
+def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -> str:
+    cells: list[report.Cell] = outcome["cells"]  # type: ignore[assignment]
+    labels = {name: SCENARIOS[name].label for name in args.scenarios}
+    parts = [
+        f"### Run of {time.strftime('%Y-%m-%d %H:%M %Z')}",
+        f"Command: `{command}` — {args.duration:g} s measured per cell after {args.warmup:g} s "
+        "of warm-up.",
+        "#### Machine and versions",
+        report.render_machine(report.machine(), outcome["versions"]),  # type: ignore[arg-type]
+        "#### Results",
+        report.table(cells, labels),
+        "#### RoutePlex against the issue's targets",
+        report.render_checks(report.checks(cells)),
+    ]
+    notes: list[str] = outcome["notes"]  # type: ignore[assignment]
+    noisy = [f"{c.target} / {c.scenario} ({c.foreign_pct:.0f}%)" for c in cells if c.noisy]
+    if noisy:
+        notes.append(
+            "Cells marked * had other processes busy on the machine for more than "
+            f"{report.NOISY_PCT:.0f}% of a core during their window: " + ", ".join(noisy)
+        )
+    errors = [f"{c.target} / {c.scenario}: {c.error_kinds}" for c in cells if c.errors]
+    if errors:
+        notes.append("Errors by kind: " + "; ".join(errors))
+    if notes:
+        parts += ["#### Notes", "\n".join(f"- {n}" for n in notes)]
+    return "\n\n".join(parts) + "\n"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="RoutePlex benchmark harness")
+    parser.add_argument("--targets", default=",".join(ALL_TARGETS))
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per cell")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per cell")
+    parser.add_argument("--quick", action="store_true", help="2 s cells, 1 s warm-up")
+    parser.add_argument("--no-install", action="store_true", help="skip missing targets")
+    parser.add_argument("--output", type=Path, help="write the Markdown section here too")
+    parser.add_argument(
+        "--quiet-pct",
+        type=float,
+        default=35.0,
+        help="before each cell, wait for the idle machine to be below this %% of a core busy",
+    )
+    parser.add_argument("--quiet-wait", type=float, default=60.0, help="…for at most this long")
+    parser.add_argument("--soak", type=float, metavar="SECONDS", help="RoutePlex soak mode")
+    parser.add_argument("--soak-interval", type=float, default=5.0, metavar="SECONDS")
+    args = parser.parse_args(argv)
+    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = [s for s in args.scenarios if s not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
+    if args.quick:
+        args.duration, args.warmup = 2.0, 1.0
+    return args
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # Unwinds through the `finally` blocks that stop the targets and the mock.
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    command = "python -m bench.run " + " ".join(sys.argv[1:] if argv is None else argv)
+    if pinning():
+        os.sched_setaffinity(0, {HARNESS_CORE})
+    else:
+        print("warning: fewer than 2 cores or no taskset; nothing is pinned", file=sys.stderr)
+    run_dir = WORK / "runs" / time.strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    import uvloop
+
+    with harness_lock():
+        if args.soak:
+            text = uvloop.run(soak.run_soak(args.soak, args.soak_interval, run_dir, command))
+        else:
+            outcome = uvloop.run(run_matrix(args, run_dir))
+            text = render(args, outcome, command.strip())
+            cells: list[report.Cell] = outcome["cells"]  # type: ignore[assignment]
+            dump = json.dumps([c.as_dict() for c in cells], indent=2)
+            (run_dir / "cells.json").write_text(dump)
+    print("\n" + text)
+    (run_dir / "results.md").write_text(text)
+    if args.output:
+        args.output.write_text(text)
+    print(f"(written to {run_dir / 'results.md'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,394 @@
+"""The systems under test, each started pinned to the target core and torn down after its
+scenarios: RoutePlex (every feature on), LiteLLM's proxy and Portkey's gateway (each installed
+at a pinned version under `bench/.work/`), and `direct` (the mock itself, the limit).
+
+Every target is configured to do the same job: authenticate the client (except Portkey, which
+has no client auth in its open-source gateway), send the request to the mock as gpt-4o-mini,
+and relay the answer or the stream.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+WORK = BENCH / ".work"
+TARGET_CORE = 0
+HARNESS_CORE = 1
+
+LITELLM_VERSION = "1.108.7"
+# uvicorn picks httptools over h11 when it is installed (uvicorn[standard]); RoutePlex uses it.
+LITELLM_EXTRAS = ["httptools==0.9.0"]
+PORTKEY_VERSION = "1.15.2"
+UPSTREAM_KEY = "sk-bench-upstream"
+BENCH_LIMITS = {
+    "rpm": 1_000_000_000,
+    "concurrency": 100_000,
+    "tokens_per_day": 10**15,
+    "cost_per_day_usd": "1000000",
+}
+LITELLM_MASTER_KEY = "sk-bench-master-key"
+
+
+@contextlib.contextmanager
+def harness_lock() -> Iterator[None]:
+    """One harness run at a time on a machine: two would share the pinned cores and spoil
+    each other's numbers. A second run waits here until the first is done."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    with (WORK / "harness.lock").open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print("waiting for another benchmark run on this machine to finish …", flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def pinning() -> bool:
+    return (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Endpoint:
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class Target:
+    """One system under test. Subclasses fill in `prepare`, `launch` and `version`."""
+
+    name = "target"
+    label = "target"
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path: Path | None = None
+        self.notes: list[str] = []
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def prepare(self, install: bool) -> None:
+        """Make sure the target is installed (or say why it cannot be)."""
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        raise NotImplementedError
+
+    def version(self) -> str:
+        return ""
+
+    def spawn(self, cmd: list[str], env: dict[str, str], workdir: Path, cwd: Path) -> None:
+        self.log_path = workdir / f"{self.name}.log"
+        prefix = ["taskset", "-c", str(TARGET_CORE)] if pinning() else []
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                prefix + cmd,
+                env={**os.environ, **env},
+                cwd=cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # its own process group, so stop() ends all of it
+            )
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None or proc.poll() is not None:
+            return
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def wait_http(self, url: str, timeout_s: float) -> None:
+        """Until `url` answers anything at all (or the process dies)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start-up; see {self.log_path}")
+            try:
+                with urllib.request.urlopen(url, timeout=2):
+                    return
+            except urllib.error.HTTPError:
+                return  # it answered
+            except OSError:
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not answer {url} within {timeout_s:.0f} s")
+
+
+class Direct(Target):
+    """The mock upstream itself: the same requests with no gateway in between."""
+
+    name = "direct"
+    label = "direct (mock)"
+
+    def __init__(self, mock_pid: int) -> None:
+        super().__init__()
+        self._mock_pid = mock_pid
+
+    @property
+    def pid(self) -> int:
+        return self._mock_pid
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        return Endpoint(
+            f"{mock_base}/chat/completions", {"Authorization": f"Bearer {UPSTREAM_KEY}"}
+        )
+
+    def version(self) -> str:
+        return "bench/mock_upstream.py"
+
+
+class RoutePlex(Target):
+    name = "routeplex"
+    label = "RoutePlex"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data_dir: Path | None = None
+        self.bin = Path(sys.executable).parent / "routeplex"
+
+    def prepare(self, install: bool) -> None:
+        if not self.bin.exists():
+            found = shutil.which("routeplex")
+            if found is None:
+                raise RuntimeError("the `routeplex` command is not installed in this venv")
+            self.bin = Path(found)
+
+    def _cli(self, env: dict[str, str], *args: str) -> str:
+        out = subprocess.run(
+            [str(self.bin), *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return out.stdout
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        self.data_dir = workdir / "routeplex-data"
+        port = free_port()
+        env = {
+            "ROUTEPLEX_DATA_DIR": str(self.data_dir),
+            "ROUTEPLEX_HOST": "127.0.0.1",
+            "ROUTEPLEX_PORT": str(port),
+            "ROUTEPLEX_LOG_LEVEL": "warning",
+            # A provider key, so no simulator starts; the base URL points the built-in OpenAI
+            # provider at the mock.
+            "OPENAI_API_KEY": UPSTREAM_KEY,
+            "OPENAI_BASE_URL": mock_base,
+        }
+        self._cli(env, "accounts", "create", "bench", "--plan", "usage", "--json")
+        # Limits stay on and binding (reserved, counted and checked on every request), but
+        # far above what a benchmark reaches.
+        self._cli(env, "accounts", "update", "bench", "--limits", json.dumps(BENCH_LIMITS))
+        created = self._cli(
+            env, "keys", "create", "--account", "bench", "--name", "bench", "--json"
+        )
+        key = json.loads(created)["key"]
+        self.spawn([str(self.bin), "serve"], env, workdir, cwd=workdir)
+        base = f"http://127.0.0.1:{port}"
+        self.wait_http(f"{base}/health", 60)
+        return Endpoint(f"{base}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
+
+    def metadata_rows(self) -> dict[str, int]:
+        """Rows the gateway recorded, by HTTP status (read after it has stopped and flushed)."""
+        assert self.data_dir is not None
+        with sqlite3.connect(self.data_dir / "routeplex.db") as db:
+            rows = db.execute(
+                "SELECT http_status, count(*) FROM request_metadata GROUP BY http_status"
+            ).fetchall()
+        return {str(status): count for status, count in rows}
+
+    def version(self) -> str:
+        try:
+            rev = subprocess.run(
+                ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+            dirty = subprocess.run(
+                ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            rev, dirty = "?", ""
+        return f"{metadata.version('routeplex-gateway')} ({rev}{'+dirty src' if dirty else ''})"
+
+
+class LiteLLM(Target):
+    name = "litellm"
+    label = "LiteLLM proxy"
+
+    venv = WORK / "litellm-venv"
+    config = BENCH / "litellm" / "config.yaml"
+
+    def prepare(self, install: bool) -> None:
+        if self._installed() == LITELLM_VERSION:
+            return
+        if not install:
+            raise RuntimeError(f"LiteLLM {LITELLM_VERSION} is not installed in {self.venv}")
+        print(f"installing litellm[proxy]=={LITELLM_VERSION} into {self.venv} …", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(self.venv)], check=True)
+        pip = [str(self.venv / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
+        subprocess.run([*pip, f"litellm[proxy]=={LITELLM_VERSION}", *LITELLM_EXTRAS], check=True)
+
+    def _installed(self) -> str | None:
+        python = self.venv / "bin" / "python"
+        if not python.exists():
+            return None
+        out = subprocess.run(
+            [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+            capture_output=True,
+            text=True,
+        )
+        return out.stdout.strip() or None
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        port = free_port()
+        env = {
+            "BENCH_MOCK_BASE": mock_base,
+            "BENCH_UPSTREAM_KEY": UPSTREAM_KEY,
+            "LITELLM_LOG": "ERROR",  # also sets uvicorn's log level: no access log
+            "LITELLM_MODE": "PRODUCTION",  # no .env loading
+        }
+        cmd = [
+            str(self.venv / "bin" / "litellm"),
+            "--config",
+            str(self.config),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            "1",
+        ]
+        self.spawn(cmd, env, workdir, cwd=workdir)
+        base = f"http://127.0.0.1:{port}"
+        self.wait_http(f"{base}/health/liveliness", 180)
+        return Endpoint(
+            f"{base}/v1/chat/completions", {"Authorization": f"Bearer {LITELLM_MASTER_KEY}"}
+        )
+
+    def version(self) -> str:
+        return f"litellm {self._installed()} (uvicorn + uvloop + httptools, 1 worker)"
+
+
+class Portkey(Target):
+    name = "portkey"
+    label = "Portkey gateway"
+
+    home = WORK / "portkey"
+    manifest = BENCH / "portkey" / "package.json"
+    preload = BENCH / "portkey" / "loopback.mjs"
+
+    @property
+    def script(self) -> Path:
+        return self.home / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
+
+    def _versions(self) -> tuple[str | None, str | None]:
+        def read(package: str) -> str | None:
+            path = self.home / "node_modules" / package / "package.json"
+            if not path.exists():
+                return None
+            version: str = json.loads(path.read_text())["version"]
+            return version
+
+        return read("@portkey-ai/gateway"), read("@hono/node-server")
+
+    def prepare(self, install: bool) -> None:
+        if shutil.which("node") is None:
+            raise RuntimeError("node is not installed")
+        wanted = json.loads(self.manifest.read_text())
+        hono = wanted["overrides"]["@hono/node-server"]
+        if self._versions() == (PORTKEY_VERSION, hono):
+            return
+        if not install:
+            raise RuntimeError(f"@portkey-ai/gateway {PORTKEY_VERSION} is not installed")
+        print(f"installing @portkey-ai/gateway@{PORTKEY_VERSION} into {self.home} …", flush=True)
+        self.home.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self.manifest, self.home / "package.json")
+        subprocess.run(
+            ["npm", "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=self.home,
+            check=True,
+        )
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        port = free_port()
+        cmd = [
+            "node",
+            "--import",
+            str(self.preload),  # binds to 127.0.0.1; the start script has no host option
+            str(self.script),
+            f"--port={port}",
+            "--headless",
+        ]
+        self.spawn(cmd, {"NODE_ENV": "production"}, workdir, cwd=workdir)
+        base = f"http://127.0.0.1:{port}"
+        self.wait_http(f"{base}/", 60)
+        return Endpoint(
+            f"{base}/v1/chat/completions",
+            {
+                "Authorization": f"Bearer {UPSTREAM_KEY}",
+                "x-portkey-provider": "openai",
+                "x-portkey-custom-host": mock_base,
+            },
+        )
+
+    def version(self) -> str:
+        gateway, hono = self._versions()
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+        return f"@portkey-ai/gateway {gateway}, @hono/node-server {hono}, node {node.strip()}"
+
+
+def make_targets(names: list[str], mock_pid: int) -> list[Target]:
+    known: dict[str, type[Target]] = {
+        "routeplex": RoutePlex,
+        "litellm": LiteLLM,
+        "portkey": Portkey,
+    }
+    targets: list[Target] = []
+    for name in names:
+        if name == "direct":
+            targets.append(Direct(mock_pid))
+        elif name in known:
+            targets.append(known[name]())
+        else:
+            raise SystemExit(f"unknown target {name!r}; choose from direct, {', '.join(known)}")
+    return targets
