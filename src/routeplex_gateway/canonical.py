@@ -106,6 +106,9 @@ class Chunk:
 
     data: dict[str, Any]
     raw: bytes | None = None
+    # More chunks already arrived with this one: a relay may hold it and send them together
+    # (one write instead of many, and no later than it would have been sent anyway).
+    more: bool = False
 
     def encoded(self) -> bytes:
         if self.raw is None:

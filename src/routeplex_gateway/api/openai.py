@@ -96,19 +96,25 @@ async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGen
         if started.first is not None:
             ex.first_byte()
             yield sse(started.first.encoded())
+        held: list[bytes] = []
         try:
             async for chunk in started.rest:
-                yield sse(chunk.encoded())
+                held.append(sse(chunk.encoded()))
+                if not chunk.more:
+                    yield b"".join(held)
+                    held.clear()
         except GatewayError as broken:
             # Past the first byte there is no retrying: end the stream the way OpenAI does.
             error = broken
             gw.settle(ex, started.stream.usage)
-            yield sse(orjson.dumps({"error": orjson.loads(broken.openai_body())["error"]}))
-            yield SSE_DONE
+            held.append(sse(orjson.dumps({"error": orjson.loads(broken.openai_body())["error"]})))
+            held.append(SSE_DONE)
+            yield b"".join(held)
             return
         gw.settle(ex, started.stream.usage)
-        yield sse(_final_chunk(ex, template))
-        yield SSE_DONE
+        held.append(sse(_final_chunk(ex, template)))
+        held.append(SSE_DONE)
+        yield b"".join(held)
     except (asyncio.CancelledError, GeneratorExit):
         status = 499  # the client went away mid-stream
         raise

@@ -88,6 +88,9 @@ class OpenAIStream:
                             return
                         chunk = self._chunk(payload)
                         if chunk is not None:
+                            # Another whole data event is already here: let the relay send
+                            # them in one write.
+                            chunk.more = b"\n\n" in buffer and buffer.startswith(b"data:")
                             yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise broken_stream(self._provider, type(exc).__name__) from None
