@@ -84,10 +84,11 @@ class _Cues:
         for i, word in enumerate(words):
             category = None
             longest = phrase_len(word, 0)
-            for size in range(min(longest, last - i), 0, -1):
-                category = exact(" ".join(words[i : i + size]) if size > 1 else word)
-                if category is not None:
-                    break
+            if longest:  # most words start no cue phrase: skip the phrase loop entirely
+                for size in range(min(longest, last - i), 0, -1):
+                    category = exact(" ".join(words[i : i + size]) if size > 1 else word)
+                    if category is not None:
+                        break
             if category is None and word[:3] in heads:
                 for length in lengths:
                     if length > len(word):
@@ -106,7 +107,7 @@ def _cue_tables() -> _Cues:
 
 
 _WORD = re.compile(r"[a-z0-9';]+")
-_CODE_BLOCK = re.compile(r"```|\bdef \w+\(|\bfunction \w+\(|[{};]\s*$", re.MULTILINE)
+_CODE_BLOCK = re.compile(r"```|\bdef \w+\(|\bfunction \w+\(|[{};][ \t]*\n")
 
 
 @dataclass(frozen=True, slots=True)
