@@ -14,7 +14,13 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import deployment_problem, load_settings
-from .server import disable_core_dumps, serve_one, serve_workers, with_store
+from .server import (
+    disable_core_dumps,
+    limit_malloc_arenas,
+    serve_one,
+    serve_workers,
+    with_store,
+)
 from .storage import AccountExists, Store
 
 T = TypeVar("T")
@@ -85,6 +91,7 @@ def serve(
 
     configure(settings.log_level)
     disable_core_dumps()
+    limit_malloc_arenas()
     if workers > 1:
         serve_workers(settings, config, workers, ssl)
         return

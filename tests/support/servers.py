@@ -12,12 +12,19 @@ from typing import Any
 
 import uvicorn
 
+_GIVEN: set[int] = set()
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nothing listens on — and one this test run has not handed out before, since the
+    kernel may offer a just-released port again (two servers would then race for it)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 @contextmanager
