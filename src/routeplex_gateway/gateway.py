@@ -30,6 +30,9 @@ from .storage import Store
 
 log = logging.getLogger(__name__)
 
+# The smallest output cap the gateway sets on a caller's behalf to fit the remaining budget.
+_MIN_USEFUL_OUTPUT = 16
+
 
 class Gateway:
     def __init__(self, settings: Settings, *, simulator_url: str | None = None) -> None:
@@ -150,8 +153,10 @@ class Gateway:
     async def _affordable(
         self, principal: Principal, models: list[CatalogModel], input_tokens: int, output: int
     ) -> int:
-        """`output`, lowered to what the account's remaining tokens and budget allow (never
-        below 1: a request that cannot fit at all is refused by the quota, with its code)."""
+        """`output`, lowered to what the account's remaining tokens and budget allow. Below
+        `_MIN_USEFUL_OUTPUT` it stays as it was: a few tokens of answer would look like a
+        broken reply, so the quota refuses the request instead, with its daily-limit code."""
+        original = output
         tokens_left, cost_left = await self.quota.remaining(
             principal.account_id, principal.policy.account
         )
@@ -166,7 +171,7 @@ class Gateway:
                         Decimal(cost_left) / 10**12 - (per_in or Decimal(0)) * input_tokens / 1000
                     )
                     output = min(output, int(spare * 1000 / per_out))
-        return max(1, output)
+        return output if output >= _MIN_USEFUL_OUTPUT else original
 
     async def finish(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
         if ex.ticket is not None:

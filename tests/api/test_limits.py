@@ -115,3 +115,38 @@ def test_forbidden_model_for_a_narrowed_key(gateway: RunningGateway) -> None:
     refused = chat(gateway, key)
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "forbidden_model"
+
+
+def test_uncapped_requests_are_capped_to_what_the_budget_holds(gateway: RunningGateway) -> None:
+    from tests.support.accounts import set_account_limits
+
+    key = gateway.add_account("budgeted", plan="evaluation")
+    set_account_limits(gateway, "budgeted", {"tokens_per_day": 3000})
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")
+    body = {"model": "gpt-4o-mini", "messages": MESSAGE}  # no max_tokens of the caller's
+    reply = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json=body,
+        timeout=15,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert reply.status_code == 200
+    seen = httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()
+    upstream = (seen["requests"] if isinstance(seen, dict) else seen)[-1]["body"]
+    # The gateway set the cap its reservation covers, under OpenAI's current field name.
+    assert 16 <= upstream["max_completion_tokens"] <= 3000
+
+
+def test_a_budget_too_small_for_an_answer_is_refused(gateway: RunningGateway) -> None:
+    from tests.support.accounts import set_account_limits
+
+    key = gateway.add_account("spent", plan="evaluation")
+    set_account_limits(gateway, "spent", {"tokens_per_day": 20})
+    reply = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        timeout=15,
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": "gpt-4o-mini", "messages": MESSAGE},
+    )
+    assert reply.status_code == 429
+    assert reply.json()["error"]["code"] == "daily_limit_exceeded"

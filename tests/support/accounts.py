@@ -72,3 +72,25 @@ def expire_key_now(settings: Settings, plaintext: str) -> None:
                 hash_key(plaintext),
             ),
         )
+
+
+def set_account_limits(gateway: object, name: str, limits: dict[str, object]) -> None:
+    """Per-account limit overrides, as an operator would set them; waits for the gateway's
+    key cache to see them."""
+    import time
+
+    from tests.conftest import gateway_settings
+
+    settings = gateway_settings(gateway.data_dir)  # type: ignore[attr-defined]
+
+    async def update() -> None:
+        store = await Store.open(settings.resolved_database_url)
+        try:
+            account = await store.get_account_by_name(name)
+            assert account is not None
+            await store.update_account(account.id, limits=limits)
+        finally:
+            await store.close()
+
+    _in_thread(update)
+    time.sleep(1.2)  # two key-cache refreshes (0.5 s each in tests)
