@@ -16,7 +16,6 @@ from rich.table import Table
 from .config import deployment_problem, load_settings
 from .server import (
     disable_core_dumps,
-    limit_malloc_arenas,
     serve_one,
     serve_workers,
     with_store,
@@ -91,7 +90,6 @@ def serve(
 
     configure(settings.log_level)
     disable_core_dumps()
-    limit_malloc_arenas()
     if workers > 1:
         serve_workers(settings, config, workers, ssl)
         return

@@ -190,21 +190,6 @@ def server_options(settings: Settings, ssl: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def limit_malloc_arenas() -> None:
-    """glibc gives each thread that allocates its own heap arena; the database and resolver
-    threads then hold memory the event loop's thread never reuses. Two arenas bound that."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return
-    try:
-        ctypes.CDLL(name).mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):
-        return  # not glibc: nothing to tune
-
-
 def disable_core_dumps() -> None:
     """A core dump would be a file holding whatever prompts were in memory."""
     import resource
