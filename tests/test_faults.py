@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import threading
@@ -27,6 +26,7 @@ from routeplex_gateway.config import ProviderConfig
 from routeplex_gateway.simulator.app import create_simulator_app
 from tests.conftest import RunningGateway, gateway_settings
 from tests.support.accounts import create_account_with_key
+from tests.support.serve import demo_key, launch
 from tests.support.servers import free_port, serve_in_thread
 from tests.test_cli import ROUTEPLEX
 
@@ -195,20 +195,9 @@ def test_graceful_shutdown_finishes_the_stream_and_flushes(tmp_path: Path) -> No
                 "ROUTEPLEX_RECORDER_FLUSH_S": "30",
             }
         )
-        process = subprocess.Popen(
-            [ROUTEPLEX, "serve"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        output = ""
+        process, output = launch([], env)
         try:
-            assert process.stdout is not None
-            while "print(reply" not in output:
-                output += process.stdout.readline()
-            key = re.search(r"rp_live_[A-Za-z0-9_-]{40,}", output)
-            assert key
+            key = demo_key(output)
             url = f"http://127.0.0.1:{port}"
             while True:
                 try:
@@ -220,7 +209,7 @@ def test_graceful_shutdown_finishes_the_stream_and_flushes(tmp_path: Path) -> No
                 "POST",
                 f"{url}/v1/chat/completions",
                 timeout=30,
-                headers={"Authorization": f"Bearer {key.group(0)}"},
+                headers={"Authorization": f"Bearer {key}"},
                 json={
                     "model": "gpt-4o-mini",
                     "stream": True,

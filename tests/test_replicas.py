@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from tests.support.serve import demo_key, launch
 from tests.support.servers import free_port
 from tests.support.services import fresh_postgres_database, require_redis
 from tests.test_cli import ROUTEPLEX
@@ -176,23 +176,10 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
             "COLUMNS": "200",
         }
     )
-    process = subprocess.Popen(
-        [ROUTEPLEX, "serve", "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = ""
+    process, output = launch(["--workers", "2"], env)
     try:
-        assert process.stdout is not None
-        while "print(reply" not in output:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output += line
-        key = re.search(r"rp_live_[A-Za-z0-9_-]{40,}", output)
-        assert key and "SIMULATED" in output, output
+        key = demo_key(output)
+        assert "SIMULATED" in output, output
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -205,7 +192,7 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
             time.sleep(0.2)
         # The demo account is on `evaluation` (5 requests a minute): across both workers,
         # exactly five get through.
-        statuses = [r.status_code for r in burst([url], key.group(0), 8, max_tokens=20)]
+        statuses = [r.status_code for r in burst([url], key, 8, max_tokens=20)]
         assert statuses.count(200) + statuses.count(429) == 8
         assert statuses.count(200) <= 5
         pids = {httpx.get(f"{url}/health").json().get("pid") for _ in range(60)}

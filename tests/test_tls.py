@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import re
 import ssl
-import subprocess
 import time
 from pathlib import Path
 
@@ -14,8 +12,8 @@ import openai
 import pytest
 import trustme
 
+from tests.support.serve import demo_key, launch
 from tests.support.servers import free_port
-from tests.test_cli import ROUTEPLEX
 
 
 def test_https_with_a_verifying_client(tmp_path: Path) -> None:
@@ -34,23 +32,10 @@ def test_https_with_a_verifying_client(tmp_path: Path) -> None:
             "COLUMNS": "200",
         }
     )
-    process = subprocess.Popen(
-        [ROUTEPLEX, "serve", "--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    output = ""
+    process, output = launch(["--ssl-certfile", str(certfile), "--ssl-keyfile", str(keyfile)], env)
     try:
-        assert process.stdout is not None
-        while "print(reply" not in output:
-            line = process.stdout.readline()
-            if not line:
-                break
-            output += line
-        key = re.search(r"rp_live_[A-Za-z0-9_-]{40,}", output)
-        assert key and f"https://127.0.0.1:{port}" in output
+        key = demo_key(output)
+        assert f"https://127.0.0.1:{port}" in output
         context = ssl.create_default_context(cafile=str(ca_file))
         base = f"https://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -65,7 +50,7 @@ def test_https_with_a_verifying_client(tmp_path: Path) -> None:
         assert health.headers["x-content-type-options"] == "nosniff"
         client = openai.OpenAI(
             base_url=f"{base}/v1",
-            api_key=key.group(0),
+            api_key=key,
             max_retries=0,
             http_client=openai.DefaultHttpxClient(verify=context),
         )
