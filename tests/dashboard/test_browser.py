@@ -169,7 +169,10 @@ def test_phone_width_and_keyboard_only(gateway: RunningGateway, watched: tuple[A
     page = context.new_page()
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{gateway.url}/app/signin")
-    # The key field has focus; typing and Enter sign in, no pointer needed.
+    # The key field has focus; typing and Enter sign in, no pointer needed. Chromium
+    # applies autofocus at its next rendering step, which can come after "load" on a
+    # busy machine, so wait for the focus rather than type into nothing.
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'key'")
     page.keyboard.type(gateway.keys["alice"])
     page.keyboard.press("Enter")
     page.wait_for_url("**/app/")
