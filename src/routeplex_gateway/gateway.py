@@ -15,7 +15,6 @@ from .exchange import Exchange
 from .limits.memory import MemoryQuota
 from .limits.plans import Plans
 from .limits.quota import Quota, utc_today
-from .limits.redis import RedisQuota
 from .metering.record import Endpoint, RoutingMode
 from .metering.recorder import Recorder
 from .metering.retention import RetentionJob
@@ -34,6 +33,15 @@ log = logging.getLogger(__name__)
 _MIN_USEFUL_OUTPUT = 16
 
 
+def _quota(settings: Settings) -> Quota:
+    if not settings.redis_url:
+        return MemoryQuota()
+    # Imported only when configured: redis-py brings OpenTelemetry's SDK along (~7 MB).
+    from .limits.redis import RedisQuota
+
+    return RedisQuota(settings.redis_url)
+
+
 class Gateway:
     def __init__(self, settings: Settings, *, simulator_url: str | None = None) -> None:
         self.settings = settings
@@ -44,7 +52,7 @@ class Gateway:
         self.scorer = Scorer(self.catalog, self.router.health)
         self.metrics = Metrics()
         self.plans = Plans(settings.all_plans)
-        self.quota: Quota = RedisQuota(settings.redis_url) if settings.redis_url else MemoryQuota()
+        self.quota = _quota(settings)
         self._store: Store | None = None
         self._keys: KeyCache | None = None
         self._recorder: Recorder | None = None

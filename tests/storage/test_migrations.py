@@ -10,16 +10,18 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import insert
+from alembic.script import ScriptDirectory
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
-from routeplex_gateway.storage import Store
+from routeplex_gateway.storage import StorageError, Store
 from routeplex_gateway.storage.connection import async_url, create_engine
-from routeplex_gateway.storage.migrator import alembic_config
+from routeplex_gateway.storage.migrator import HEAD_REVISION, alembic_config
 from routeplex_gateway.storage.schema import api_keys, metadata
 from tests.storage.builders import key_hash, metadata_record
 
@@ -52,6 +54,62 @@ async def test_concurrent_migrations_from_several_connections(empty_database_url
     finally:
         for store in stores:
             await store.close()
+
+
+def test_the_known_head_is_the_newest_migration() -> None:
+    # The server skips Alembic when the database is at HEAD_REVISION: a new migration that
+    # forgets to move it would never run.
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == HEAD_REVISION
+
+
+async def test_a_database_from_a_newer_routeplex_is_refused_clearly(
+    empty_database_url: str,
+) -> None:
+    store = await Store.open(empty_database_url)
+    try:
+        await store.migrate()
+        engine = create_engine(*async_url(empty_database_url), pool_size=1)
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        finally:
+            await engine.dispose()
+        assert await store.schema_revision() == "9999"
+        with pytest.raises(StorageError, match=r"does not know.*newer version"):
+            await store.migrate()
+        assert await store.schema_revision() == "9999"  # untouched
+    finally:
+        await store.close()
+
+
+OPEN_WITHOUT_MIGRATING = """
+import asyncio, sys
+from routeplex_gateway.storage import Store
+
+async def main() -> None:
+    store = await Store.open(sys.argv[1])
+    try:
+        await store.migrate()
+    finally:
+        await store.close()
+    assert "alembic" not in sys.modules, "Alembic loaded for a database already at head"
+
+asyncio.run(main())
+"""
+
+
+async def test_a_database_at_head_is_opened_without_loading_alembic(database_url: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        OPEN_WITHOUT_MIGRATING,
+        database_url,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
 
 
 MIGRATE_IN_A_PROCESS = """

@@ -12,7 +12,6 @@ import functools
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
-from alembic.util import CommandError
 from sqlalchemy import exc as sa_exc
 
 P = ParamSpec("P")
@@ -48,9 +47,6 @@ def translated(
             replacement: Exception
             try:
                 return await function(*args, **kwargs)
-            except CommandError as exc:
-                # Alembic: typically a database migrated by a newer RoutePlex than this one.
-                raise StorageError(f"{operation}: schema migration failed") from exc
             except (sa_exc.SQLAlchemyError, OSError, TimeoutError, OverflowError) as exc:
                 found = _without_values(operation, exc)
                 if found is None:
