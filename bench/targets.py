@@ -251,6 +251,29 @@ class RoutePlex(Target):
         return f"{metadata.version('routeplex-gateway')} ({rev}{'+dirty src' if dirty else ''})"
 
 
+class Passthrough(Target):
+    """bench/passthrough.py: the same stack with no features — the floor RoutePlex is held to."""
+
+    name = "passthrough"
+    label = "lean pass-through"
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        port = free_port()
+        script = BENCH / "passthrough.py"
+        self.spawn(
+            [sys.executable, str(script), "--port", str(port)],
+            {"UPSTREAM": mock_base},
+            workdir,
+            cwd=workdir,
+        )
+        base = f"http://127.0.0.1:{port}"
+        self.wait_http(f"{base}/", 30)
+        return Endpoint(f"{base}/chat/completions", {"Authorization": f"Bearer {UPSTREAM_KEY}"})
+
+    def version(self) -> str:
+        return "bench/passthrough.py"
+
+
 class LiteLLM(Target):
     name = "litellm"
     label = "LiteLLM proxy"
@@ -380,6 +403,7 @@ class Portkey(Target):
 def make_targets(names: list[str], mock_pid: int) -> list[Target]:
     known: dict[str, type[Target]] = {
         "routeplex": RoutePlex,
+        "passthrough": Passthrough,
         "litellm": LiteLLM,
         "portkey": Portkey,
     }
