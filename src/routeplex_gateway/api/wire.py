@@ -7,7 +7,6 @@ Bodies are read into memory only, up to `max_body_bytes`; nothing is spooled to 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
@@ -93,21 +92,22 @@ class EventStream(Response):
         self._events = events
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        pump = asyncio.ensure_future(self._pump(send))
-        listen = asyncio.ensure_future(_wait_disconnect(receive))
+        # The events are pumped in this task; one small watcher cancels it if the client goes
+        # away (uvicorn's send() ignores a gone client, so pumping alone would never notice
+        # while the upstream keeps it waiting).
+        pumping = asyncio.current_task()
+        assert pumping is not None
+        gone = asyncio.Event()
+        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, pumping, gone))
         try:
-            await asyncio.wait({pump, listen}, return_when=asyncio.FIRST_COMPLETED)
+            await self._pump(send)
+        except asyncio.CancelledError:
+            if not gone.is_set():
+                raise  # the server is stopping, not the client leaving
+            pumping.uncancel()
         finally:
-            for task in (pump, listen):
-                if not task.done():
-                    task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, OSError):
-                await pump
-            with contextlib.suppress(asyncio.CancelledError):
-                await listen
+            watcher.cancel()
             await self._events.aclose()
-        if pump.done() and not pump.cancelled() and pump.exception() is not None:
-            raise pump.exception()  # type: ignore[misc]
 
     async def _pump(self, send: Send) -> None:
         await send(
@@ -118,10 +118,14 @@ class EventStream(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-async def _wait_disconnect(receive: Receive) -> None:
+async def _cancel_on_disconnect(
+    receive: Receive, task: asyncio.Task[None], gone: asyncio.Event
+) -> None:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            gone.set()
+            task.cancel()
             return
 
 
