@@ -6,8 +6,9 @@ Nothing happens at import time.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -46,12 +47,56 @@ class SecurityHeaders:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name for name, _ in message.get("headers", [])}
-                extra = [(n, v) for n, v in _SECURITY_HEADERS if n not in present]
-                message["headers"] = [*message.get("headers", []), *extra]
+                message["headers"] = _with_security_headers(list(message.get("headers", [])))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _with_security_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    present = {name for name, _ in headers}
+    return [*headers, *((n, v) for n, v in _SECURITY_HEADERS if n not in present)]
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class GatewayApp(Starlette):
+    """Starlette, with the two chat endpoints — nearly all the traffic — dispatched first.
+
+    A POST to one of them skips the router (a regex match per route) and the middleware stack
+    (three `send` wrappers per streamed chunk): the same handler, the same security headers,
+    the same envelope for an unexpected error. Every other request, and any other method on
+    these paths, goes through Starlette as usual.
+    """
+
+    def __init__(self, *, hot: dict[str, Endpoint], **options: Any) -> None:
+        super().__init__(**options)
+        self._hot = hot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = (
+            self._hot.get(scope["path"])
+            if scope["type"] == "http" and scope["method"] == "POST"
+            else None
+        )
+        if endpoint is None:
+            await super().__call__(scope, receive, send)
+            return
+        scope["app"] = self
+        request = Request(scope, receive, send)
+        try:
+            response = await endpoint(request)
+        except Exception as exc:  # what ServerErrorMiddleware would do, minus the traceback
+            response = await _unexpected(request, exc)
+        response.raw_headers = _with_security_headers(response.raw_headers)
+        try:
+            await response(scope, receive, send)
+        except Exception as exc:
+            # Mid-stream: too late for an envelope; log the type, and let the server drop
+            # the connection.
+            log.error("unhandled error", extra={"error_type": type(exc).__name__})
+            raise
 
 
 def _envelope(request: Request, error: GatewayError) -> Response:
@@ -79,7 +124,7 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return _envelope(request, internal_error())
 
 
-def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starlette:
+def create_app(settings: Settings, *, simulator_url: str | None = None) -> GatewayApp:
     gateway = Gateway(settings, simulator_url=simulator_url)
 
     @asynccontextmanager
@@ -118,7 +163,8 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starl
         # The usage dashboard (pages, sign-in, static files), with its own CSP.
         *dashboard_routes(settings),
     ]
-    app = Starlette(
+    app = GatewayApp(
+        hot={"/v1/chat/completions": openai.chat_completions, "/api/v1/chat": native.chat},
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},
@@ -128,7 +174,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Starl
     return app
 
 
-def app_from_environment() -> Starlette:
+def app_from_environment() -> GatewayApp:
     """The app as a worker process builds it (`serve --workers`): settings from the
     environment and the file named by ROUTEPLEX_CONFIG."""
     import os
