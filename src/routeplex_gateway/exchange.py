@@ -31,7 +31,13 @@ _IDS = random.Random()
 
 
 def new_request_id() -> str:
-    return f"req_{_IDS.getrandbits(96):024x}"
+    """`req_` + 12 hex digits of Unix milliseconds + 64 random bits.
+
+    Time first (as in UUIDv7), so ids sort by creation and the metadata table's primary-key
+    index grows at its right edge: random ids dirtied a different index page per row, which
+    doubled the database's CPU per recorded request.
+    """
+    return f"req_{time.time_ns() // 1_000_000:012x}{_IDS.getrandbits(64):016x}"
 
 
 @dataclass(slots=True)
