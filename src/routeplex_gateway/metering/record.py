@@ -55,7 +55,7 @@ class RequestMetadata:
 
     def as_row(self) -> dict[str, object]:
         """The record as a flat mapping of column name to value."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return {name: getattr(self, name) for name in METADATA_FIELDS}
 
 
 METADATA_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RequestMetadata))
