@@ -23,16 +23,26 @@ async def insert_records(connection: AsyncConnection, records: Sequence[RequestM
 
     A retried batch (the recorder could not tell whether its commit landed) therefore never
     bills a request twice.
+
+    On SQLite, one single-row statement executed for every record (the driver's
+    executemany), not a multi-row INSERT: batches vary in size, and every distinct size was
+    another large statement for SQLite to parse and keep in its statement cache, in the
+    gateway's own memory (measured: RSS grew from 71 to 167 MB over 600 batches of random
+    sizes; 74 MB, flat, this way).
     """
     if not records:
         return 0
-    statement = insert_ignoring_conflicts(
-        request_metadata, connection.dialect.name, ["request_id"]
-    ).returning(request_metadata.c.request_id)
-    # With RETURNING, SQLAlchemy sends the batch as multi-row INSERTs ("insertmanyvalues")
-    # and hands back only the rows that were actually inserted.
-    result = await connection.execute(statement, [_row(record) for record in records])
-    return len(result.all())
+    rows = [_row(record) for record in records]
+    statement = insert_ignoring_conflicts(request_metadata, connection.dialect.name, ["request_id"])
+    if connection.dialect.name == "postgresql":
+        # asyncpg's executemany reports no row count: RETURNING names the rows that were new
+        # (SQLAlchemy sends the batch as multi-row INSERTs; PostgreSQL parses them server-side).
+        returned = await connection.execute(
+            statement.returning(request_metadata.c.request_id), rows
+        )
+        return len(returned.all())
+    result = await connection.execute(statement, rows)
+    return result.rowcount
 
 
 async def recent_records(
