@@ -37,7 +37,7 @@ SCENARIOS = {
         Scenario("paced-256", "paced streams @256 (TTFT 100 ms, 20×10 ms)", True, 256, 20, 100, 10),
     ]
 }
-ALL_TARGETS = ["direct", "routeplex", "portkey", "litellm"]
+ALL_TARGETS = ["direct", "passthrough", "routeplex", "portkey", "litellm"]
 
 
 class Mock:

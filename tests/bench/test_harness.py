@@ -5,7 +5,9 @@ LiteLLM or Portkey; about three seconds.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from pathlib import Path
 
 import orjson
 import pytest
@@ -13,6 +15,7 @@ from bench.loadgen import RequestSpec, percentile, run_load
 from bench.mock_upstream import ANSWER, MockConfig, bound_port, split_answer, start_mock
 from bench.procstat import TreeProbe
 from bench.report import Cell, checks, table
+from bench.targets import Passthrough
 
 
 def _spec(url: str, stream: bool) -> list[RequestSpec]:
@@ -93,3 +96,27 @@ def test_probe_and_table() -> None:
     text = table([direct, cell], {"plain-16": "non-streaming @16"})
     assert "0.06×" in text and "+9.50" in text
     assert any(ok for ok, _ in checks([direct, cell]))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "sse"])
+async def test_the_lean_pass_through_relays_the_mock(tmp_path: Path, stream: bool) -> None:
+    server, mock = await start_mock(config=MockConfig(chunks=20))
+    target = Passthrough()
+    try:
+        endpoint = await asyncio.to_thread(
+            target.launch, f"http://127.0.0.1:{bound_port(server)}/v1", tmp_path
+        )
+        spec = [
+            RequestSpec.chat(
+                endpoint.url, stream=stream, check="full", expect=ANSWER, headers=endpoint.headers
+            )
+        ]
+        result = await run_load(
+            endpoint.url, spec, concurrency=4, duration_s=0.8, warmup_s=0.2, timeout_s=5
+        )
+    finally:
+        await asyncio.to_thread(target.stop)
+        server.close()
+    assert result.errors == 0, result.summary()
+    assert result.requests > 20
+    assert mock.streams == (mock.requests if stream else 0)
