@@ -76,7 +76,7 @@ def table(cells: list[Cell], scenarios: dict[str, str]) -> str:
         direct = find(cells, scenario, "direct")
         for cell in (c for c in cells if c.scenario == scenario):
             ratios = ["", "", ""]
-            if cell.target == "routeplex":
+            if cell.target.startswith("routeplex"):
                 others = [find(cells, scenario, t) for t in ("litellm", "portkey", "direct")]
                 ratios = [_ratio(cell.rps, o.rps if o else None) for o in others]
             over = direct if direct is not None and cell.target != "direct" else None

@@ -37,6 +37,7 @@ LITELLM_VERSION = "1.108.7"
 LITELLM_EXTRAS = ["httptools==0.9.0"]
 PORTKEY_VERSION = "1.15.2"
 UPSTREAM_KEY = "sk-bench-upstream"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 BENCH_LIMITS = {
     "rpm": 1_000_000_000,
     "concurrency": 100_000,
@@ -87,6 +88,7 @@ class Target:
 
     name = "target"
     label = "target"
+    pinned = True  # on TARGET_CORE; a multi-process target spreads over both cores instead
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
@@ -109,7 +111,7 @@ class Target:
 
     def spawn(self, cmd: list[str], env: dict[str, str], workdir: Path, cwd: Path) -> None:
         self.log_path = workdir / f"{self.name}.log"
-        prefix = ["taskset", "-c", str(TARGET_CORE)] if pinning() else []
+        prefix = ["taskset", "-c", str(TARGET_CORE)] if self.pinned and pinning() else []
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 prefix + cmd,
@@ -174,6 +176,8 @@ class Direct(Target):
 class RoutePlex(Target):
     name = "routeplex"
     label = "RoutePlex"
+    serve_args: tuple[str, ...] = ()
+    serve_env: tuple[tuple[str, str], ...] = ()
 
     def __init__(self) -> None:
         super().__init__()
@@ -198,7 +202,7 @@ class RoutePlex(Target):
         return out.stdout
 
     def launch(self, mock_base: str, workdir: Path) -> Endpoint:
-        self.data_dir = workdir / "routeplex-data"
+        self.data_dir = workdir / f"{self.name}-data"
         port = free_port()
         env = {
             "ROUTEPLEX_DATA_DIR": str(self.data_dir),
@@ -218,7 +222,12 @@ class RoutePlex(Target):
             env, "keys", "create", "--account", "bench", "--name", "bench", "--json"
         )
         key = json.loads(created)["key"]
-        self.spawn([str(self.bin), "serve"], env, workdir, cwd=workdir)
+        self.spawn(
+            [str(self.bin), "serve", *self.serve_args],
+            {**env, **dict(self.serve_env)},
+            workdir,
+            cwd=workdir,
+        )
         base = f"http://127.0.0.1:{port}"
         self.wait_http(f"{base}/health", 60)
         return Endpoint(f"{base}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
@@ -249,6 +258,30 @@ class RoutePlex(Target):
         except (OSError, subprocess.CalledProcessError):
             rev, dirty = "?", ""
         return f"{metadata.version('routeplex-gateway')} ({rev}{'+dirty src' if dirty else ''})"
+
+
+class RoutePlexWorkers(RoutePlex):
+    """`routeplex serve --workers 2` with limits in Redis (every admission a Redis script),
+    on both cores — which it shares with the mock and the load generator, so this measures
+    what a second worker adds, not a clean two-core figure."""
+
+    name = "routeplex-2w"
+    label = "RoutePlex, 2 workers"
+    pinned = False
+    serve_args = ("--workers", "2")
+    serve_env = (("ROUTEPLEX_REDIS_URL", REDIS_URL),)
+
+    def prepare(self, install: bool) -> None:
+        super().prepare(install)
+        try:
+            subprocess.run(["redis-cli", "-u", REDIS_URL, "ping"], check=True, capture_output=True)
+        except (OSError, subprocess.CalledProcessError) as exc:
+            raise RuntimeError(f"Redis is not reachable at {REDIS_URL}") from exc
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        # A clean slate: the rate-limit windows of an earlier run must not count.
+        subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
+        return super().launch(mock_base, workdir)
 
 
 class Passthrough(Target):
@@ -404,6 +437,7 @@ def make_targets(names: list[str], mock_pid: int) -> list[Target]:
     known: dict[str, type[Target]] = {
         "routeplex": RoutePlex,
         "passthrough": Passthrough,
+        "routeplex-2w": RoutePlexWorkers,
         "litellm": LiteLLM,
         "portkey": Portkey,
     }

@@ -13,9 +13,11 @@ import orjson
 import pytest
 from bench.loadgen import RequestSpec, percentile, run_load
 from bench.mock_upstream import ANSWER, MockConfig, bound_port, split_answer, start_mock
-from bench.procstat import TreeProbe
+from bench.procstat import TreeProbe, tree_pids
 from bench.report import Cell, checks, table
-from bench.targets import Passthrough
+from bench.targets import Passthrough, RoutePlexWorkers
+
+from tests.support.services import require_redis
 
 
 def _spec(url: str, stream: bool) -> list[RequestSpec]:
@@ -120,3 +122,31 @@ async def test_the_lean_pass_through_relays_the_mock(tmp_path: Path, stream: boo
     assert result.errors == 0, result.summary()
     assert result.requests > 20
     assert mock.streams == (mock.requests if stream else 0)
+
+
+async def test_two_routeplex_workers_with_redis_serve_the_mock(tmp_path: Path) -> None:
+    require_redis()
+    server, _ = await start_mock(config=MockConfig(chunks=20))
+    target = RoutePlexWorkers()
+    try:
+        await asyncio.to_thread(target.prepare, False)
+        endpoint = await asyncio.to_thread(
+            target.launch, f"http://127.0.0.1:{bound_port(server)}/v1", tmp_path
+        )
+        spec = [
+            RequestSpec.chat(
+                endpoint.url, stream=stream, check="full", expect=ANSWER, headers=endpoint.headers
+            )
+            for stream in (False, True)
+        ]
+        result = await run_load(
+            endpoint.url, spec, concurrency=4, duration_s=1.0, warmup_s=0.3, timeout_s=10
+        )
+        workers = len(tree_pids(target.pid)) - 1
+    finally:
+        await asyncio.to_thread(target.stop)
+        server.close()
+    assert result.errors == 0, result.summary()
+    assert workers >= 2  # the supervisor and its two workers
+    rows = target.metadata_rows()
+    assert rows.get("200", 0) >= result.requests  # every request recorded, by both workers
