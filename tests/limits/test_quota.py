@@ -12,8 +12,9 @@ import pytest
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.limits.memory import MemoryQuota
 from routeplex_gateway.limits.plans import Limits, Policy
-from routeplex_gateway.limits.quota import Quota, utc_today
+from routeplex_gateway.limits.quota import Quota, Ticket, utc_today
 from routeplex_gateway.limits.redis import RedisQuota
+from tests.support.servers import free_port
 from tests.support.services import require_redis
 
 
@@ -143,3 +144,44 @@ async def test_seed_starts_from_recorded_usage(quota: Quota) -> None:
         await quota.admit(
             account, key, Policy(Limits(tokens_per_day=1000)), tokens=100, cost_picousd=0
         )
+
+
+async def test_hundreds_in_flight_share_a_bounded_redis_pool() -> None:
+    # More requests in flight than the pool has connections: they wait their turn for one
+    # (redis-py's default pool raised MaxConnectionsError past 100, mid-stream).
+    backend = RedisQuota(require_redis())
+    try:
+        account, key = ids()
+        policy = Policy(Limits(rpm=10_000, concurrency=1_000, tokens_per_day=10**9))
+
+        async def one() -> None:
+            ticket = await backend.admit(account, key, policy, tokens=10, cost_picousd=1)
+            await backend.settle(ticket, 5, 1)
+
+        await asyncio.gather(*(one() for _ in range(400)))
+        assert await backend.used_today(f"account:{account}", utc_today()) == (2_000, 400)
+        assert await backend.in_flight(f"account:{account}") == 0
+    finally:
+        await backend.close()
+
+
+async def test_an_unreachable_redis_refuses_with_503_and_never_breaks_a_settle() -> None:
+    backend = RedisQuota(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    try:
+        account, key = ids()
+        policy = Policy(Limits(rpm=10, tokens_per_day=1_000))
+        with pytest.raises(GatewayError) as refused:
+            await backend.admit(account, key, policy, tokens=1, cost_picousd=0)
+        error = refused.value
+        assert error.code is ErrorCode.PROVIDER_UNAVAILABLE and error.status == 503
+        assert error.retryable and error.retry_after_s is not None
+        assert "redis://" not in error.message
+        with pytest.raises(GatewayError) as budget:
+            await backend.remaining(account, policy.account)
+        assert budget.value.status == 503
+        # A request admitted before the outage still finishes: settling only logs.
+        ticket = Ticket(day=utc_today(), scopes=(), tokens=1, cost_picousd=0)
+        await backend.settle(ticket, 1, 0)
+        assert ticket.settled
+    finally:
+        await backend.close()

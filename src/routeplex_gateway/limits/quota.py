@@ -11,6 +11,7 @@ class and differ only in those counters (`_acquire`, `_settle`, `_seed`).
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import secrets
 import time
@@ -25,6 +26,8 @@ from limits.aio.strategies import SlidingWindowCounterRateLimiter
 
 from ..errors import ErrorCode, GatewayError
 from .plans import Limits, Policy
+
+log = logging.getLogger(__name__)
 
 # Ticket ids: unique across processes (a random prefix) and cheap (a counter).
 _PROCESS: str = secrets.token_hex(6) + "-"
@@ -131,8 +134,23 @@ def refusal_error(refusal: Refusal, ticket: Ticket) -> GatewayError:
     )
 
 
+def counters_unavailable() -> GatewayError:
+    # Caps that cannot be checked are not enforced by letting requests through: refuse, as
+    # when the metadata buffer is full, and say it is worth retrying.
+    return GatewayError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        "The gateway cannot reach its limits store right now; the request was not sent. "
+        "Retry shortly.",
+        retryable=True,
+        retry_after_s=1.0,
+    )
+
+
 class Quota:
     """Admission and settlement over a backend's counters."""
+
+    # What the backend raises when its store is unreachable (none for memory).
+    unavailable: tuple[type[Exception], ...] = ()
 
     def __init__(self, rate_storage: Storage) -> None:
         self._rate_storage = rate_storage
@@ -195,8 +213,11 @@ class Quota:
         ticket = Ticket(
             day=utc_today(), scopes=tuple(scopes), tokens=tokens, cost_picousd=cost_picousd
         )
-        await self._check_rate(ticket.scopes)
-        refusal = await self._acquire(ticket)
+        try:
+            await self._check_rate(ticket.scopes)
+            refusal = await self._acquire(ticket)
+        except self.unavailable:
+            raise counters_unavailable() from None
         if refusal is not None:
             ticket.settled = True
             raise refusal_error(refusal, ticket)
@@ -209,17 +230,26 @@ class Quota:
         if ticket.settled:
             return
         ticket.settled = True
-        await self._settle(
-            ticket,
-            ticket.tokens if tokens is None else tokens,
-            ticket.cost_picousd if cost_picousd is None else cost_picousd,
-        )
+        try:
+            await self._settle(
+                ticket,
+                ticket.tokens if tokens is None else tokens,
+                ticket.cost_picousd if cost_picousd is None else cost_picousd,
+            )
+        except self.unavailable as exc:
+            # The answer has been sent; failing it now would help nobody. The reservation
+            # stands (the worst case, so caps err on the safe side) and the concurrency lease
+            # runs out on its own; the metadata record, the billing source, is unaffected.
+            log.warning("quota not settled", extra={"error_type": type(exc).__name__})
 
     async def remaining(self, account_id: str, limits: Limits) -> tuple[int | None, int | None]:
         """Tokens and pico-USD left today for an account (None: no cap or not binding)."""
         if not limits.binding:
             return None, None
-        used_tokens, used_cost = await self.used_today(f"account:{account_id}", utc_today())
+        try:
+            used_tokens, used_cost = await self.used_today(f"account:{account_id}", utc_today())
+        except self.unavailable:
+            raise counters_unavailable() from None
         tokens = None if limits.tokens_per_day is None else limits.tokens_per_day - used_tokens
         cost = (
             None if limits.cost_per_day_picousd is None else limits.cost_per_day_picousd - used_cost

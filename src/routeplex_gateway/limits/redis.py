@@ -15,7 +15,9 @@ from datetime import date
 from typing import Any
 
 from limits.aio.storage import RedisStorage
-from redis.asyncio import Redis
+from limits.errors import StorageError as LimitsStorageError
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.exceptions import RedisError
 
 from .quota import Quota, Refusal, Ticket
 
@@ -83,12 +85,30 @@ def _cap(value: int | None) -> int:
     return -1 if value is None else value
 
 
+# Connections per process, shared by the rate limiter and the scripts. A request holds one
+# only for the length of a command, so a few dozen serve hundreds of requests in flight; past
+# that, requests wait for one (up to the timeout) instead of failing.
+POOL_CONNECTIONS = 64
+POOL_WAIT_S = 5.0
+
+
 class RedisQuota(Quota):
+    unavailable = (RedisError, LimitsStorageError, OSError)
+
     def __init__(self, url: str, *, lease_s: float = 900.0) -> None:
-        super().__init__(
-            RedisStorage(f"async+{url}", implementation="redispy", key_prefix="routeplex:rpm")
+        pool = BlockingConnectionPool.from_url(
+            url, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_S
         )
-        self._redis: Redis = Redis.from_url(url)
+        super().__init__(
+            RedisStorage(
+                f"async+{url}",
+                implementation="redispy",
+                key_prefix="routeplex:rpm",
+                connection_pool=pool,  # type: ignore[arg-type]  # documented; typed too narrowly
+            )
+        )
+        self._pool = pool
+        self._redis: Redis = Redis(connection_pool=pool)
         self._lease_s = lease_s
         self._acquire_script = self._redis.register_script(_ACQUIRE)
         self._settle_script = self._redis.register_script(_SETTLE)
@@ -158,3 +178,4 @@ class RedisQuota(Quota):
 
     async def close(self) -> None:
         await self._redis.aclose()
+        await self._pool.disconnect()  # a pool handed to a client is not closed by it
