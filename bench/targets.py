@@ -260,15 +260,13 @@ class RoutePlex(Target):
         return f"{metadata.version('routeplex-gateway')} ({rev}{'+dirty src' if dirty else ''})"
 
 
-class RoutePlexWorkers(RoutePlex):
-    """`routeplex serve --workers 2` with limits in Redis (every admission a Redis script),
-    on both cores — which it shares with the mock and the load generator, so this measures
-    what a second worker adds, not a clean two-core figure."""
+class RoutePlexRedis(RoutePlex):
+    """`routeplex serve` with limits in Redis (every admission a Redis script), one process,
+    not pinned: the same-run baseline for the two-worker target below."""
 
-    name = "routeplex-2w"
-    label = "RoutePlex, 2 workers"
+    name = "routeplex-redis"
+    label = "RoutePlex, limits in Redis"
     pinned = False
-    serve_args = ("--workers", "2")
     serve_env = (("ROUTEPLEX_REDIS_URL", REDIS_URL),)
 
     def prepare(self, install: bool) -> None:
@@ -282,6 +280,16 @@ class RoutePlexWorkers(RoutePlex):
         # A clean slate: the rate-limit windows of an earlier run must not count.
         subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
         return super().launch(mock_base, workdir)
+
+
+class RoutePlexWorkers(RoutePlexRedis):
+    """`routeplex serve --workers 2`, limits in Redis, on both cores — which it shares with
+    the mock, the load generator and Redis, so set it beside `routeplex-redis` (one worker,
+    same conditions) to see what the second worker adds."""
+
+    name = "routeplex-2w"
+    label = "RoutePlex, 2 workers"
+    serve_args = ("--workers", "2")
 
 
 class Passthrough(Target):
@@ -437,6 +445,7 @@ def make_targets(names: list[str], mock_pid: int) -> list[Target]:
     known: dict[str, type[Target]] = {
         "routeplex": RoutePlex,
         "passthrough": Passthrough,
+        "routeplex-redis": RoutePlexRedis,
         "routeplex-2w": RoutePlexWorkers,
         "litellm": LiteLLM,
         "portkey": Portkey,
