@@ -111,7 +111,12 @@ class Target:
 
     def spawn(self, cmd: list[str], env: dict[str, str], workdir: Path, cwd: Path) -> None:
         self.log_path = workdir / f"{self.name}.log"
-        prefix = ["taskset", "-c", str(TARGET_CORE)] if self.pinned and pinning() else []
+        prefix: list[str] = []
+        if pinning():
+            # Unpinned means every core: the harness has pinned itself to its own core, and a
+            # child inherits that affinity unless told otherwise.
+            cores = str(TARGET_CORE) if self.pinned else f"0-{(os.cpu_count() or 1) - 1}"
+            prefix = ["taskset", "-c", cores]
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
                 prefix + cmd,
