@@ -75,11 +75,11 @@ class OpenAIStream:
                 buffer += piece
                 if len(buffer) > MAX_RESPONSE_BYTES:
                     raise too_large(self._provider)
-                while True:
-                    end = buffer.find(b"\n\n")
-                    if end < 0:
-                        break
-                    event, buffer = buffer[:end], buffer[end + 2 :]
+                # Events are read by offset and the remainder kept once per piece: slicing
+                # the rest off after every event copied a whole burst of events over and over.
+                start = 0
+                while (end := buffer.find(b"\n\n", start)) >= 0:
+                    event, start = buffer[start:end], end + 2
                     for line in event.split(b"\n"):
                         if not line.startswith(b"data:"):
                             continue  # comments, `event:` lines, keep-alives
@@ -90,8 +90,12 @@ class OpenAIStream:
                         if chunk is not None:
                             # Another whole data event is already here: let the relay send
                             # them in one write.
-                            chunk.more = b"\n\n" in buffer and buffer.startswith(b"data:")
+                            chunk.more = (
+                                buffer.startswith(b"data:", start)
+                                and buffer.find(b"\n\n", start) >= 0
+                            )
                             yield chunk
+                buffer = buffer[start:]
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise broken_stream(self._provider, type(exc).__name__) from None
         finally:
