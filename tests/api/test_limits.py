@@ -74,6 +74,8 @@ def test_daily_token_cap_reserves_worst_case_and_settles(gateway: RunningGateway
     used = first.json()["usage"]["total_tokens"]
     # …and because it was settled at its real (small) usage, the next fits too.
     assert chat(gateway, key, max_tokens=16000).status_code == 200
+    # Today's request count comes from the metadata, which is written in batches.
+    gateway.metadata(expect=2)
     account = httpx.get(
         f"{gateway.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}
     ).json()["data"]

@@ -82,36 +82,6 @@ async def test_a_database_from_a_newer_routeplex_is_refused_clearly(
         await store.close()
 
 
-OPEN_WITHOUT_MIGRATING = """
-import asyncio, sys
-from routeplex_gateway.storage import Store
-
-async def main() -> None:
-    store = await Store.open(sys.argv[1])
-    try:
-        await store.migrate()
-    finally:
-        await store.close()
-    assert "alembic" not in sys.modules, "Alembic loaded for a database already at head"
-
-asyncio.run(main())
-"""
-
-
-async def test_a_database_at_head_is_opened_without_loading_alembic(database_url: str) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        OPEN_WITHOUT_MIGRATING,
-        database_url,
-        env=env,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await process.communicate()
-    assert process.returncode == 0, stderr.decode()
-
-
 MIGRATE_IN_A_PROCESS = """
 import asyncio, sys
 from routeplex_gateway.storage import Store
@@ -124,7 +94,24 @@ async def main() -> None:
         await store.close()
 
 asyncio.run(main())
+if "--expect-no-alembic" in sys.argv:
+    assert "alembic" not in sys.modules, "Alembic loaded for a database already at head"
 """
+
+
+async def test_a_database_at_head_is_opened_without_loading_alembic(database_url: str) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        MIGRATE_IN_A_PROCESS,
+        database_url,
+        "--expect-no-alembic",
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, stderr = await process.communicate()
+    assert process.returncode == 0, stderr.decode()
 
 
 async def test_concurrent_migrations_from_two_processes(empty_database_url: str) -> None:
