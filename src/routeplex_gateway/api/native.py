@@ -44,7 +44,12 @@ def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
         headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
     if ex is not None:
         headers["X-Request-Id"] = ex.request_id
+        headers["X-RoutePlex-Overhead-Ms"] = f"{ex.overhead_ms():.3f}"
     return json_response(error.native_body(), error.status, headers)
+
+
+def _headers(ex: Exchange) -> dict[str, str]:
+    return {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
 
 
 def _ok(data: Any, headers: dict[str, str] | None = None) -> Response:
@@ -146,7 +151,7 @@ async def chat(request: Request) -> Response:
         if chat_request.stream:
             started = await gw.router.open_stream(ex, chat_request, plan)
             events = _events(gw, ex, started, buffered=options["stream_mode"] == "buffered")
-            return EventStream(events, headers={"X-Request-Id": ex.request_id})
+            return EventStream(events, headers=_headers(ex))
         response = await gw.router.complete(ex, chat_request, plan)
     except GatewayError as error:
         await gw.finish(ex, error.status, error)
@@ -167,9 +172,7 @@ async def chat(request: Request) -> Response:
         **({"routing": ex.routing} if ex.routing is not None else {}),
     }
     await gw.finish(ex, 200)
-    return _ok(
-        data, {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
-    )
+    return _ok(data, _headers(ex))
 
 
 def _event(payload: dict[str, Any]) -> bytes:

@@ -33,6 +33,7 @@ def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
         headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
     if ex is not None:
         headers["X-Request-Id"] = ex.request_id
+        headers["X-RoutePlex-Overhead-Ms"] = f"{ex.overhead_ms():.3f}"
     return json_response(error.openai_body(), error.status, headers)
 
 
