@@ -43,6 +43,12 @@ def test_requests_are_refused_while_redis_is_down(tmp_path: Path, simulator_url:
                 assert "limits store" in response.json()["error"]["message"]
                 assert int(response.headers["retry-after"]) >= 1
             assert native_style.json()["success"] is False
+            # Pages that read today's counters say the same, not 500.
+            account = httpx.get(
+                f"{url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}, timeout=20
+            )
+            assert account.status_code == 503, account.text
+            assert account.json()["error"]["code"] == "provider_unavailable"
 
             proxy.restore()
             deadline = time.monotonic() + 10

@@ -23,6 +23,7 @@ from .config import Settings
 from .dashboard import dashboard_routes
 from .errors import ErrorCode, GatewayError, internal_error
 from .gateway import Gateway
+from .limits.quota import counters_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
+    gateway: Gateway = request.app.state.gateway
+    if isinstance(exc, gateway.quota.unavailable):
+        # The limits store (Redis) is down: a page reading today's counters says so, as the
+        # chat endpoints do, rather than answer 500.
+        log.warning("limits store unavailable", extra={"error_type": type(exc).__name__})
+        return _envelope(request, counters_unavailable())
     # The type only: an exception's message or locals could hold request content.
     log.error("unhandled error", extra={"error_type": type(exc).__name__})
     return _envelope(request, internal_error())
