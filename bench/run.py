@@ -11,7 +11,7 @@ generator — pinned to core 1, and each target pinned to core 0, one target at 
 runs against every target in the same run, so overheads over `direct` are same-run numbers.
 Per cell: requests/s, latency p50/p99, overhead over direct, time to first byte, the target's
 CPU ms per request (utime + stime of its process tree over the window) and its peak RSS.
-LiteLLM and Portkey are installed under bench/.work/ on first use (see bench/targets.py).
+LiteLLM and Portkey are installed under bench/.work/ on first use (see bench/peers.py).
 """
 
 from __future__ import annotations
