@@ -27,7 +27,15 @@ from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
 from ..routing.router import StartedStream
 from .validation import truthy, validate_chat_body, validate_messages, validate_strategy
-from .wire import SSE_DONE, EventStream, authenticate, json_response, read_json, sse
+from .wire import (
+    SSE_DONE,
+    EventStream,
+    authenticate,
+    exchange_headers,
+    json_response,
+    read_json,
+    sse,
+)
 
 DEFAULT_MAX_OUTPUT_TOKENS = 512
 _BUFFER_S = 0.1  # buffered stream_mode: flush at a sentence end or after this long
@@ -43,13 +51,8 @@ def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
     if error.retry_after_s is not None and error.status in (429, 503):
         headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
     if ex is not None:
-        headers["X-Request-Id"] = ex.request_id
-        headers["X-RoutePlex-Overhead-Ms"] = f"{ex.overhead_ms():.3f}"
+        headers.update(exchange_headers(ex))
     return json_response(error.native_body(), error.status, headers)
-
-
-def _headers(ex: Exchange) -> dict[str, str]:
-    return {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
 
 
 def _ok(data: Any, headers: dict[str, str] | None = None) -> Response:
@@ -151,7 +154,7 @@ async def chat(request: Request) -> Response:
         if chat_request.stream:
             started = await gw.router.open_stream(ex, chat_request, plan)
             events = _events(gw, ex, started, buffered=options["stream_mode"] == "buffered")
-            return EventStream(events, headers=_headers(ex))
+            return EventStream(events, headers=exchange_headers(ex))
         response = await gw.router.complete(ex, chat_request, plan)
     except GatewayError as error:
         await gw.finish(ex, error.status, error)
@@ -172,7 +175,7 @@ async def chat(request: Request) -> Response:
         **({"routing": ex.routing} if ex.routing is not None else {}),
     }
     await gw.finish(ex, 200)
-    return _ok(data, _headers(ex))
+    return _ok(data, exchange_headers(ex))
 
 
 def _event(payload: dict[str, Any]) -> bytes:

@@ -22,7 +22,15 @@ from ..metering.record import Endpoint
 from ..routing.catalog import AUTO_MODEL
 from ..routing.router import StartedStream
 from .validation import truthy, validate_chat_body, validate_strategy
-from .wire import SSE_DONE, EventStream, authenticate, json_response, read_json, sse
+from .wire import (
+    SSE_DONE,
+    EventStream,
+    authenticate,
+    exchange_headers,
+    json_response,
+    read_json,
+    sse,
+)
 
 _MODELS_CREATED = 1_700_000_000  # the catalog has no creation dates; a fixed, honest epoch
 
@@ -32,13 +40,8 @@ def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
     if error.retry_after_s is not None and error.status in (429, 503):
         headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
     if ex is not None:
-        headers["X-Request-Id"] = ex.request_id
-        headers["X-RoutePlex-Overhead-Ms"] = f"{ex.overhead_ms():.3f}"
+        headers.update(exchange_headers(ex))
     return json_response(error.openai_body(), error.status, headers)
-
-
-def _headers(ex: Exchange) -> dict[str, str]:
-    return {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
 
 
 async def chat_completions(request: Request) -> Response:
@@ -62,7 +65,7 @@ async def chat_completions(request: Request) -> Response:
         await gw.admit(ex, chat, plan)
         if chat.stream:
             started = await gw.router.open_stream(ex, chat, plan)
-            return EventStream(_events(gw, ex, started), headers=_headers(ex))
+            return EventStream(_events(gw, ex, started), headers=exchange_headers(ex))
         response = await gw.router.complete(ex, chat, plan)
     except GatewayError as error:
         await gw.finish(ex, error.status, error)
@@ -70,7 +73,7 @@ async def chat_completions(request: Request) -> Response:
     gw.settle(ex, response.usage)
     out = response.body
     out["x_routeplex"] = ex.routeplex_info()
-    headers = _headers(ex)
+    headers = exchange_headers(ex)
     await gw.finish(ex, 200)
     return json_response(orjson.dumps(out), 200, headers)
 

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from ..auth import KeyCache, Principal
 from ..errors import ErrorCode, GatewayError
+from ..exchange import Exchange
 
 _JSON = "application/json"
 
@@ -127,6 +128,11 @@ async def _cancel_on_disconnect(
             gone.set()
             task.cancel()
             return
+
+
+def exchange_headers(ex: Exchange) -> dict[str, str]:
+    """The headers every chat response carries, answer or refusal, in both dialects."""
+    return {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
 
 
 def sse(payload: bytes) -> bytes:
