@@ -4,55 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from .config import deployment_problem, load_settings
-from .server import (
+from ..config import deployment_problem, load_settings
+from ..server import (
     disable_core_dumps,
     serve_one,
     serve_workers,
     with_store,
 )
-from .storage import AccountExists, Store
-
-T = TypeVar("T")
+from ..storage import AccountExists, Store
+from .keys import admin_app, keys_app
+from .options import ConfigOption, JsonOption, console, err, find_account_id, run
 
 app = typer.Typer(help="RoutePlex: a privacy-first AI gateway.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
-keys_app = typer.Typer(
-    help="Manage API keys (shown once, stored only as a hash).", no_args_is_help=True
-)
 app.add_typer(accounts_app, name="accounts")
-admin_app = typer.Typer(help="Manage operators' admin keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(admin_app, name="admin")
-
-console = Console()
-err = Console(stderr=True)
-
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar="ROUTEPLEX_CONFIG",
-        help="TOML config file.",
-        exists=True,
-        dir_okay=False,
-    ),
-]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _run(fn: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(fn())  # type: ignore[arg-type]
 
 
 @app.command()
@@ -86,7 +60,7 @@ def serve(
     if problem is not None:
         err.print(f"[red]Refusing to start: {problem}[/]")
         raise typer.Exit(2)
-    from .logs import configure
+    from ..logs import configure
 
     configure(settings.log_level)
     disable_core_dumps()
@@ -104,7 +78,7 @@ def retention(
     config: ConfigOption = None,
 ) -> None:
     """Append daily billing records and purge request metadata past retention, now."""
-    from .metering.retention import run_retention
+    from ..metering.retention import run_retention
 
     if action != "run":
         err.print("[red]Only 'routeplex retention run' exists.[/]")
@@ -118,7 +92,7 @@ def retention(
             grace=timedelta(seconds=settings.billing_grace_s),
         )
 
-    report = _run(lambda: with_store(settings, go))
+    report = run(lambda: with_store(settings, go))
     console.print(
         f"Billed {report.billed_days} closed day(s) ({report.billing_rows} rows); purged "
         f"{report.purged_rows} metadata rows older than {settings.metadata_retention_days} days."
@@ -131,7 +105,7 @@ def simulate(
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
 ) -> None:
     """Run the upstream simulator alone (OpenAI wire format, with fault injection)."""
-    from .simulator.server import serve_simulator
+    from ..simulator.server import serve_simulator
 
     console.print(
         f"Upstream simulator on http://{host}:{port} (POST /_simulator/faults to inject faults)"
@@ -147,7 +121,7 @@ def migrate(config: ConfigOption = None) -> None:
     async def noop(store: Store) -> str:
         return store.backend
 
-    backend = _run(lambda: with_store(settings, noop))
+    backend = run(lambda: with_store(settings, noop))
     console.print(f"Database ({backend}) is at the latest schema version.")
 
 
@@ -163,7 +137,7 @@ def accounts_create(
     """Create an account."""
     settings = load_settings(config)
     try:
-        account = _run(
+        account = run(
             lambda: with_store(settings, lambda s: s.create_account(name, plan=plan, email=email))
         )
     except AccountExists:
@@ -191,7 +165,7 @@ def accounts_update(
     config: ConfigOption = None,
 ) -> None:
     """Change an account's plan, limit overrides, or whether it is disabled."""
-    from .limits.plans import validate_limits
+    from ..limits.plans import validate_limits
 
     settings = load_settings(config)
     if plan is not None and plan not in settings.all_plans:
@@ -211,10 +185,10 @@ def accounts_update(
             raise typer.Exit(1) from None
 
     async def update(store: Store) -> Any:
-        account_id = await _account_id(store, name)
+        account_id = await find_account_id(store, name)
         return await store.update_account(account_id, **changes)
 
-    account = _run(lambda: with_store(settings, update))
+    account = run(lambda: with_store(settings, update))
     console.print(
         f"Updated {account.name}: plan {account.plan}, limits "
         f"{json.dumps(account.limits)}, {'disabled' if account.disabled else 'enabled'}."
@@ -225,7 +199,7 @@ def accounts_update(
 def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List accounts."""
     settings = load_settings(config)
-    accounts = _run(lambda: with_store(settings, lambda s: s.list_accounts()))
+    accounts = run(lambda: with_store(settings, lambda s: s.list_accounts()))
     if as_json:
         print(
             json.dumps(
@@ -242,173 +216,6 @@ def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> N
     console.print(table)
 
 
-# --- keys ----------------------------------------------------------------------------------
-async def _account_id(store: Store, name: str) -> str:
-    account = await store.get_account_by_name(name)
-    if account is None:
-        err.print(f"[red]No account named {name!r}.[/]")
-        raise typer.Exit(1)
-    return account.id
-
-
-@keys_app.command("create")
-def keys_create(
-    account: Annotated[str, typer.Option("--account", help="Account name.")],
-    name: Annotated[str | None, typer.Option("--name", help="A name for the key.")] = None,
-    expires_in: Annotated[
-        int | None, typer.Option("--expires-in", help="Days until expiry.", min=1)
-    ] = None,
-    models: Annotated[str | None, typer.Option(help="Comma-separated allowed models.")] = None,
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Create an API key. The key is printed once and stored only as a hash."""
-    from .auth import issue_key
-
-    settings = load_settings(config)
-    allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-
-    async def create(store: Store) -> tuple[str, Any]:
-        account_id = await _account_id(store, account)
-        return await issue_key(
-            store, account_id, name=name, expires_in_days=expires_in, allowed_models=allowed
-        )
-
-    plaintext, record = _run(lambda: with_store(settings, create))
-    if as_json:
-        print(
-            json.dumps(
-                {
-                    "key": plaintext,
-                    "id": record.id,
-                    "account": account,
-                    "name": record.name,
-                    "expires_at": _iso(record.expires_at),
-                }
-            )
-        )
-        return
-    console.print(f"Created key {record.id} for {account}. It is shown only now:\n")
-    console.print(f"  [bold]{plaintext}[/]\n", highlight=False)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-@keys_app.command("list")
-def keys_list(
-    account: Annotated[str, typer.Option("--account", help="Account name.")],
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """List an account's keys (never the keys themselves)."""
-    settings = load_settings(config)
-
-    async def fetch(store: Store) -> list[Any]:
-        return await store.list_keys(await _account_id(store, account))
-
-    keys = _run(lambda: with_store(settings, fetch))
-    now = datetime.now(UTC)
-    rows = [
-        {
-            "id": k.id,
-            "name": k.name,
-            "key": f"{k.display_prefix}…{k.last4}",
-            "created_at": _iso(k.created_at),
-            "expires_at": _iso(k.expires_at),
-            "status": "revoked"
-            if k.revoked_at
-            else ("expired" if k.expires_at and k.expires_at <= now else "active"),
-        }
-        for k in keys
-    ]
-    if as_json:
-        print(json.dumps(rows))
-        return
-    table = Table("id", "name", "key", "created", "expires", "status")
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["name"] or "",
-            r["key"],
-            (r["created_at"] or "")[:10],
-            (r["expires_at"] or "")[:10],
-            r["status"],
-        )
-    console.print(table)
-
-
-@keys_app.command("revoke")
-def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
-    """Revoke a key by id. Running gateways stop accepting it within ROUTEPLEX_KEY_REFRESH_S."""
-    settings = load_settings(config)
-    revoked = _run(lambda: with_store(settings, lambda s: s.revoke_key(key_id)))
-    if not revoked:
-        err.print(f"[red]No active key {key_id!r}.[/]")
-        raise typer.Exit(1)
-    console.print(f"Revoked {key_id}.")
-
-
-# --- admin keys ----------------------------------------------------------------------------
-@admin_app.command("create-key")
-def admin_create_key(
-    name: Annotated[str | None, typer.Option("--name", help="A name for the key.")] = None,
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Create an admin key for /admin and the dashboard. Printed once, stored as a hash."""
-    from .auth import issue_admin_key
-
-    settings = load_settings(config)
-    plaintext, record = _run(lambda: with_store(settings, lambda s: issue_admin_key(s, name=name)))
-    if as_json:
-        print(json.dumps({"key": plaintext, "id": record.id, "name": record.name}))
-        return
-    console.print(f"Created admin key {record.id}. It is shown only now:\n")
-    console.print(f"  [bold]{plaintext}[/]\n", highlight=False)
-
-
-@admin_app.command("list-keys")
-def admin_list_keys(config: ConfigOption = None, as_json: JsonOption = False) -> None:
-    """List admin keys (never the keys themselves)."""
-    settings = load_settings(config)
-    keys = _run(lambda: with_store(settings, lambda s: s.list_admin_keys()))
-    rows: list[dict[str, Any]] = [
-        {
-            "id": k.id,
-            "name": k.name,
-            "key": f"{k.display_prefix}…{k.last4}",
-            "created_at": _iso(k.created_at),
-            "revoked": k.revoked_at is not None,
-        }
-        for k in keys
-    ]
-    if as_json:
-        print(json.dumps(rows))
-        return
-    table = Table("id", "name", "key", "created", "revoked")
-    for r in rows:
-        table.add_row(
-            r["id"],
-            r["name"] or "",
-            r["key"],
-            (r["created_at"] or "")[:10],
-            "yes" if r["revoked"] else "",
-        )
-    console.print(table)
-
-
-@admin_app.command("revoke-key")
-def admin_revoke_key(key_id: str, config: ConfigOption = None) -> None:
-    """Revoke an admin key."""
-    settings = load_settings(config)
-    if not _run(lambda: with_store(settings, lambda s: s.revoke_admin_key(key_id))):
-        err.print(f"[red]No active admin key {key_id!r}.[/]")
-        raise typer.Exit(1)
-    console.print(f"Revoked {key_id}.")
-
-
 # --- usage ---------------------------------------------------------------------------------
 @app.command()
 def usage(
@@ -418,16 +225,16 @@ def usage(
     as_json: JsonOption = False,
 ) -> None:
     """Requests, tokens and cost per day and model."""
-    from .metering.pricing import picousd_to_usd
+    from ..metering.pricing import picousd_to_usd
 
     settings = load_settings(config)
     since = (datetime.now(UTC) - timedelta(days=days - 1)).date()
 
     async def fetch(store: Store) -> list[Any]:
-        account_id = await _account_id(store, account) if account else None
+        account_id = await find_account_id(store, account) if account else None
         return await store.usage(account_id=account_id, since=since)
 
-    rows = _run(lambda: with_store(settings, fetch))
+    rows = run(lambda: with_store(settings, fetch))
     if as_json:
         print(
             json.dumps(
@@ -471,10 +278,10 @@ def usage(
 def privacy_audit(config: ConfigOption = None) -> None:
     """Print what RoutePlex stores, and scan the database (and Redis) for anything that looks
     like request content. Exits 1 if something does, naming where but never the value."""
-    from .privacy import audit, render
+    from ..privacy import audit, render
 
     settings = load_settings(config)
-    report = _run(lambda: audit(settings))
+    report = run(lambda: audit(settings))
     # Plain print, not Rich: the output is Markdown the README quotes verbatim.
     print(render(report, settings.metadata_retention_days))
     if report.findings:

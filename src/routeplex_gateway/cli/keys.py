@@ -1,0 +1,183 @@
+"""`routeplex keys` (accounts' API keys) and `routeplex admin` (operators' admin keys)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from ..config import load_settings
+from ..server import (
+    with_store,
+)
+from ..storage import Store
+from .options import ConfigOption, JsonOption, console, err, find_account_id, run
+
+keys_app = typer.Typer(
+    help="Manage API keys (shown once, stored only as a hash).", no_args_is_help=True
+)
+admin_app = typer.Typer(help="Manage operators' admin keys.", no_args_is_help=True)
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    account: Annotated[str, typer.Option("--account", help="Account name.")],
+    name: Annotated[str | None, typer.Option("--name", help="A name for the key.")] = None,
+    expires_in: Annotated[
+        int | None, typer.Option("--expires-in", help="Days until expiry.", min=1)
+    ] = None,
+    models: Annotated[str | None, typer.Option(help="Comma-separated allowed models.")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API key. The key is printed once and stored only as a hash."""
+    from ..auth import issue_key
+
+    settings = load_settings(config)
+    allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
+
+    async def create(store: Store) -> tuple[str, Any]:
+        account_id = await find_account_id(store, account)
+        return await issue_key(
+            store, account_id, name=name, expires_in_days=expires_in, allowed_models=allowed
+        )
+
+    plaintext, record = run(lambda: with_store(settings, create))
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "key": plaintext,
+                    "id": record.id,
+                    "account": account,
+                    "name": record.name,
+                    "expires_at": _iso(record.expires_at),
+                }
+            )
+        )
+        return
+    console.print(f"Created key {record.id} for {account}. It is shown only now:\n")
+    console.print(f"  [bold]{plaintext}[/]\n", highlight=False)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+@keys_app.command("list")
+def keys_list(
+    account: Annotated[str, typer.Option("--account", help="Account name.")],
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List an account's keys (never the keys themselves)."""
+    settings = load_settings(config)
+
+    async def fetch(store: Store) -> list[Any]:
+        return await store.list_keys(await find_account_id(store, account))
+
+    keys = run(lambda: with_store(settings, fetch))
+    now = datetime.now(UTC)
+    rows = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "key": f"{k.display_prefix}…{k.last4}",
+            "created_at": _iso(k.created_at),
+            "expires_at": _iso(k.expires_at),
+            "status": "revoked"
+            if k.revoked_at
+            else ("expired" if k.expires_at and k.expires_at <= now else "active"),
+        }
+        for k in keys
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "key", "created", "expires", "status")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["name"] or "",
+            r["key"],
+            (r["created_at"] or "")[:10],
+            (r["expires_at"] or "")[:10],
+            r["status"],
+        )
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
+    """Revoke a key by id. Running gateways stop accepting it within ROUTEPLEX_KEY_REFRESH_S."""
+    settings = load_settings(config)
+    revoked = run(lambda: with_store(settings, lambda s: s.revoke_key(key_id)))
+    if not revoked:
+        err.print(f"[red]No active key {key_id!r}.[/]")
+        raise typer.Exit(1)
+    console.print(f"Revoked {key_id}.")
+
+
+# --- admin keys ----------------------------------------------------------------------------
+@admin_app.command("create-key")
+def admin_create_key(
+    name: Annotated[str | None, typer.Option("--name", help="A name for the key.")] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an admin key for /admin and the dashboard. Printed once, stored as a hash."""
+    from ..auth import issue_admin_key
+
+    settings = load_settings(config)
+    plaintext, record = run(lambda: with_store(settings, lambda s: issue_admin_key(s, name=name)))
+    if as_json:
+        print(json.dumps({"key": plaintext, "id": record.id, "name": record.name}))
+        return
+    console.print(f"Created admin key {record.id}. It is shown only now:\n")
+    console.print(f"  [bold]{plaintext}[/]\n", highlight=False)
+
+
+@admin_app.command("list-keys")
+def admin_list_keys(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List admin keys (never the keys themselves)."""
+    settings = load_settings(config)
+    keys = run(lambda: with_store(settings, lambda s: s.list_admin_keys()))
+    rows: list[dict[str, Any]] = [
+        {
+            "id": k.id,
+            "name": k.name,
+            "key": f"{k.display_prefix}…{k.last4}",
+            "created_at": _iso(k.created_at),
+            "revoked": k.revoked_at is not None,
+        }
+        for k in keys
+    ]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("id", "name", "key", "created", "revoked")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["name"] or "",
+            r["key"],
+            (r["created_at"] or "")[:10],
+            "yes" if r["revoked"] else "",
+        )
+    console.print(table)
+
+
+@admin_app.command("revoke-key")
+def admin_revoke_key(key_id: str, config: ConfigOption = None) -> None:
+    """Revoke an admin key."""
+    settings = load_settings(config)
+    if not run(lambda: with_store(settings, lambda s: s.revoke_admin_key(key_id))):
+        err.print(f"[red]No active admin key {key_id!r}.[/]")
+        raise typer.Exit(1)
+    console.print(f"Revoked {key_id}.")
