@@ -18,7 +18,6 @@ from routeplex_gateway.simulator.answer import SENTENCES
 from routeplex_gateway.simulator.app import create_simulator_app
 from tests.support.servers import serve_in_thread
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
 
 @pytest.fixture(scope="session")

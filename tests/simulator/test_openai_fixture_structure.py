@@ -1,6 +1,6 @@
 """The simulator's stream has the structure of a recorded real OpenAI stream.
 
-The recording is read from the shared fixtures at test time (never copied into the repo). Both
+The recording is read from tests/fixtures/providers (copied in with its provenance). Both
 of its turns are replayed — a streamed tool call, then streamed text after the tool result —
 and compared chunk by chunk on structure: keys, delta shapes, where the usage chunk sits and
 how the stream ends. Values (ids, text, token counts) naturally differ.

@@ -1,5 +1,6 @@
-"""Recorded provider exchanges (../shared/fixtures/providers), read in place, and a replay
-server that answers each request with the next recorded response over a real socket.
+"""Recorded provider exchanges (tests/fixtures/providers, copied into the repository with their
+provenance and licence notices), and a replay server that answers each request with the next
+recorded response over a real socket.
 
 Three recording styles are read: VCR cassettes (`.yaml`, parsed or raw bodies), and vercel/ai
 `.chunks.jsonl.txt` files, which hold one SSE `data:` payload per line and nothing else — they
@@ -27,7 +28,7 @@ from starlette.routing import Route
 
 from tests.support.servers import serve_in_thread
 
-PROVIDERS = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "providers"
+PROVIDERS = Path(__file__).resolve().parents[1] / "fixtures" / "providers"
 
 
 @dataclass(frozen=True)

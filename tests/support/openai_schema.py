@@ -1,4 +1,4 @@
-"""Validation against OpenAI's own schemas (../shared/fixtures/openai-openapi)."""
+"""Validation against OpenAI's own schemas (tests/fixtures/openai-openapi)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 _SPEC = (
-    Path(__file__).resolve().parents[3]
-    / "shared"
+    Path(__file__).resolve().parents[1]
     / "fixtures"
     / "openai-openapi"
     / "chat_completions.components.json"

@@ -1,6 +1,6 @@
 """The Anthropic Messages wire format: message bodies, SSE events and error bodies.
 
-Every shape follows recorded real traffic (`shared/fixtures/providers/anthropic/`): the event
+Every shape follows recorded real traffic (`tests/fixtures/providers/anthropic/`): the event
 sequence `message_start`, `content_block_start`, one `ping` after the first block starts,
 `content_block_delta` (`thinking_delta` + `signature_delta`, `text_delta`,
 `input_json_delta` starting with an empty fragment), `content_block_stop`, `message_delta`

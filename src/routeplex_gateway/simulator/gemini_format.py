@@ -1,6 +1,6 @@
 """The Gemini `generateContent` wire format: response bodies, stream chunks, error bodies.
 
-Every shape follows recorded real traffic (`shared/fixtures/providers/google/`): one candidate
+Every shape follows recorded real traffic (`tests/fixtures/providers/google/`): one candidate
 with `content.parts` and role `model`, `finishReason` only on the last stream chunk (`STOP`
 after function calls too), `usageMetadata` on every chunk and cumulative, zero counts left out
 (proto3 JSON), `thoughtsTokenCount` repeated on every chunk, `modelVersion` and `responseId`.

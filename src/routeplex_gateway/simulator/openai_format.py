@@ -1,6 +1,6 @@
 """The OpenAI Chat Completions wire format: bodies, SSE chunks, error bodies, the model list.
 
-Every shape follows recorded real traffic (`shared/fixtures/providers/openai/`): key order,
+Every shape follows recorded real traffic (`tests/fixtures/providers/openai/`): key order,
 `refusal` / `annotations` / `logprobs` placeholders, `service_tier`, `system_fingerprint`, the
 `obfuscation` padding on stream chunks, and usage sent in one final `choices: []` chunk only
 when `stream_options.include_usage` is set (chunks carry no `usage` key otherwise).
