@@ -43,8 +43,10 @@ def _ensure_venv() -> None:
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
         pip = [str(VENV / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check"]
-        subprocess.run([*pip, "-r", str(REPO / "requirements.lock"), *CANDIDATES], check=True)
-        subprocess.run([*pip, "--no-deps", "-e", str(REPO)], check=True)
+        lock = REPO / "requirements" / "dev.lock"
+        subprocess.run([*pip, "--require-hashes", "-r", str(lock)], check=True)
+        subprocess.run([*pip, *CANDIDATES], check=True)  # measured candidates, not in the lock
+        subprocess.run([*pip, "--no-deps", "--no-build-isolation", "-e", str(REPO)], check=True)
     os.execv(str(python), [str(python), "-m", "bench.stack", *sys.argv[1:]])
 
 
