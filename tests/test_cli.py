@@ -246,3 +246,17 @@ def test_accounts_update_command(tmp_path: Path) -> None:
     assert "disabled" in updated.stdout
     assert run(["accounts", "update", "acme", "--plan", "gold"], tmp_path).returncode == 1
     assert run(["accounts", "update", "acme", "--limits", '{"rpm": -1}'], tmp_path).returncode == 1
+
+
+def test_accounts_create_refuses_an_unknown_plan(tmp_path: Path) -> None:
+    refused = run(["accounts", "create", "acme", "--plan", "gold"], tmp_path, COLUMNS="30")
+    assert refused.returncode == 1
+    assert refused.stderr == "Unknown plan 'gold'; known: evaluation, usage, unlimited.\n"
+    assert "Traceback" not in refused.stderr
+    assert json.loads(run(["accounts", "list", "--json"], tmp_path).stdout) == []
+    # A plan the config file defines is known.
+    (tmp_path / "routeplex.toml").write_text("[plans.gold]\nrpm = 600\n")
+    config = ["--config", str(tmp_path / "routeplex.toml")]
+    created = run(["accounts", "create", "acme", "--plan", "gold", "--json", *config], tmp_path)
+    assert created.returncode == 0, created.stderr
+    assert json.loads(created.stdout)["plan"] == "gold"

@@ -3,22 +3,32 @@ providers' own credential variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …).
 
 Precedence, highest first: explicit overrides (CLI flags) > environment > TOML file >
 defaults. Nothing here touches the network or the disk beyond reading the file it is given.
+A mistake in the file, a variable or a flag is a `ConfigError` (see `config_problems`).
 """
 
 from __future__ import annotations
 
-import tomllib
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, Field, SecretStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
+
+from .config_problems import ConfigError, explain, explain_flag, read_toml, unknown_key
 
 ProviderKind = Literal["openai", "anthropic", "gemini"]
 
 
-class ProviderConfig(BaseModel):
+class ConfigTable(BaseModel):
+    """A table in the config file (or a ROUTEPLEX_* JSON value): a misspelt key is refused,
+    since ignoring it would silently leave the setting at its default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProviderConfig(ConfigTable):
     """One upstream endpoint. An OpenAI-compatible server is just `kind = "openai"`."""
 
     name: str
@@ -33,7 +43,7 @@ class ProviderConfig(BaseModel):
     weight: int = 1
 
 
-class DeploymentConfig(BaseModel):
+class DeploymentConfig(ConfigTable):
     """One more place a model is served: a configured provider and its name for the model."""
 
     provider: str
@@ -41,7 +51,7 @@ class DeploymentConfig(BaseModel):
     weight: int = 1
 
 
-class ModelOverride(BaseModel):
+class ModelOverride(ConfigTable):
     """Per-model catalog and price overrides from the config file (`[models."id"]`)."""
 
     display_name: str | None = None
@@ -64,7 +74,7 @@ class ModelOverride(BaseModel):
     cache_write_per_mtok: Decimal | None = None
 
 
-class PlanConfig(BaseModel):
+class PlanConfig(ConfigTable):
     """A plan's daily caps and rates. `None` means no cap of that kind; a non-binding plan
     has every limit counted and none enforced."""
 
@@ -92,7 +102,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")
     database_url: str | None = None
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: int = Field(default=8080, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Request bodies are read into memory only, never spooled; this bounds that memory.
     max_body_bytes: int = 8 * 1024 * 1024
@@ -108,7 +118,7 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = 30.0
     # None = simulate when no provider credentials are configured.
     simulate: bool | None = None
-    simulator_port: int = 0  # 0 = any free port
+    simulator_port: int = Field(default=0, ge=0, le=65535)  # 0 = any free port
     simulator_url: str | None = None  # set for worker processes by `serve --workers`
     # Shared limits for several workers or replicas; without it limits live in-process.
     redis_url: str | None = None
@@ -176,15 +186,24 @@ class Settings(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from (in rising precedence) the TOML file, the environment, `overrides`."""
+    """Settings from (in rising precedence) the TOML file, the environment, `overrides`.
+    Raises `ConfigError` for a mistake in any of them."""
     file_values: dict[str, Any] = {}
     if config_file is not None:
-        with config_file.open("rb") as fh:
-            file_values = tomllib.load(fh)
-    settings = Settings(**file_values)
-    if overrides:
-        settings = Settings.model_validate({**settings.model_dump(), **overrides})
-    return settings
+        file_values = read_toml(config_file)
+        problem = unknown_key(file_values, Settings)
+        if problem is not None:
+            raise ConfigError(f"{config_file}: {problem}")
+    try:
+        settings = Settings(**file_values)
+    except (ValidationError, SettingsError) as exc:
+        raise ConfigError(explain(exc, Settings, config_file)) from None
+    if not overrides:
+        return settings
+    try:
+        return Settings.model_validate({**settings.model_dump(), **overrides})
+    except ValidationError as exc:
+        raise ConfigError(explain_flag(exc)) from None
 
 
 def deployment_problem(settings: Settings, workers: int) -> str | None:

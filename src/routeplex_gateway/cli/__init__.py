@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ import typer
 from rich.table import Table
 
 from ..config import deployment_problem, load_settings
+from ..config_problems import ConfigError
 from ..server import (
     disable_core_dumps,
     serve_one,
@@ -20,7 +22,16 @@ from ..server import (
 )
 from ..storage import AccountExists, Store
 from .keys import admin_app, keys_app
-from .options import ConfigOption, JsonOption, console, err, find_account_id, run
+from .options import (
+    ConfigOption,
+    JsonOption,
+    check_plan,
+    complain,
+    console,
+    find_account_id,
+    refuse,
+    run,
+)
 
 app = typer.Typer(help="RoutePlex: a privacy-first AI gateway.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -49,8 +60,7 @@ def serve(
     }
     settings = load_settings(config, **overrides)
     if (ssl_certfile is None) != (ssl_keyfile is None):
-        err.print("[red]--ssl-certfile and --ssl-keyfile go together.[/]")
-        raise typer.Exit(2)
+        refuse("--ssl-certfile and --ssl-keyfile go together.", 2)
     ssl: dict[str, Any] = (
         {"ssl_certfile": str(ssl_certfile), "ssl_keyfile": str(ssl_keyfile)}
         if ssl_certfile is not None
@@ -58,8 +68,7 @@ def serve(
     )
     problem = deployment_problem(settings, workers)
     if problem is not None:
-        err.print(f"[red]Refusing to start: {problem}[/]")
-        raise typer.Exit(2)
+        refuse(f"Refusing to start: {problem}", 2)
     from ..logs import configure
 
     configure(settings.log_level)
@@ -81,8 +90,7 @@ def retention(
     from ..metering.retention import run_retention
 
     if action != "run":
-        err.print("[red]Only 'routeplex retention run' exists.[/]")
-        raise typer.Exit(2)
+        refuse("Only 'routeplex retention run' exists.", 2)
     settings = load_settings(config)
 
     async def go(store: Store) -> Any:
@@ -136,13 +144,13 @@ def accounts_create(
 ) -> None:
     """Create an account."""
     settings = load_settings(config)
+    check_plan(settings, plan)
     try:
         account = run(
             lambda: with_store(settings, lambda s: s.create_account(name, plan=plan, email=email))
         )
     except AccountExists:
-        err.print(f"[red]An account named {name!r} already exists.[/]")
-        raise typer.Exit(1) from None
+        refuse(f"An account named {name!r} already exists.")
     if as_json:
         print(json.dumps({"id": account.id, "name": account.name, "plan": account.plan}))
     else:
@@ -168,11 +176,9 @@ def accounts_update(
     from ..limits.plans import validate_limits
 
     settings = load_settings(config)
-    if plan is not None and plan not in settings.all_plans:
-        err.print(f"[red]Unknown plan {plan!r}; known: {', '.join(settings.all_plans)}.[/]")
-        raise typer.Exit(1)
     changes: dict[str, Any] = {}
     if plan is not None:
+        check_plan(settings, plan)
         changes["plan"] = plan
     if disable is not None:
         changes["disabled"] = disable
@@ -181,8 +187,7 @@ def accounts_update(
             parsed = json.loads(limits)
             changes["limits"] = None if parsed is None else validate_limits(parsed)
         except ValueError as exc:
-            err.print(f"[red]Bad --limits: {exc}[/]")
-            raise typer.Exit(1) from None
+            refuse(f"Bad --limits: {exc}")
 
     async def update(store: Store) -> Any:
         account_id = await find_account_id(store, name)
@@ -289,4 +294,9 @@ def privacy_audit(config: ConfigOption = None) -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except ConfigError as exc:
+        # A user's mistake, not the program's: the one line says where, no traceback.
+        complain(str(exc))
+        sys.exit(2)

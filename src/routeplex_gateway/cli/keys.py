@@ -14,7 +14,7 @@ from ..server import (
     with_store,
 )
 from ..storage import Store
-from .options import ConfigOption, JsonOption, console, err, find_account_id, run
+from .options import ConfigOption, JsonOption, console, find_account_id, refuse, run
 
 keys_app = typer.Typer(
     help="Manage API keys (shown once, stored only as a hash).", no_args_is_help=True
@@ -119,8 +119,7 @@ def keys_revoke(key_id: str, config: ConfigOption = None) -> None:
     settings = load_settings(config)
     revoked = run(lambda: with_store(settings, lambda s: s.revoke_key(key_id)))
     if not revoked:
-        err.print(f"[red]No active key {key_id!r}.[/]")
-        raise typer.Exit(1)
+        refuse(f"No active key {key_id!r}.")
     console.print(f"Revoked {key_id}.")
 
 
@@ -178,6 +177,5 @@ def admin_revoke_key(key_id: str, config: ConfigOption = None) -> None:
     """Revoke an admin key."""
     settings = load_settings(config)
     if not run(lambda: with_store(settings, lambda s: s.revoke_admin_key(key_id))):
-        err.print(f"[red]No active admin key {key_id!r}.[/]")
-        raise typer.Exit(1)
+        refuse(f"No active admin key {key_id!r}.")
     console.print(f"Revoked {key_id}.")

@@ -1,15 +1,18 @@
-"""What the `routeplex` commands share: the console, the common options, running a coroutine."""
+"""What the `routeplex` commands share: the console, the common options, running a coroutine,
+refusing a user's mistake in one line."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
+from ..config import Settings
 from ..storage import Store
 
 T = TypeVar("T")
@@ -23,9 +26,9 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         envvar="ROUTEPLEX_CONFIG",
+        # Not `exists=True`: the loader reports a missing file in the one line it uses for
+        # every other mistake in it.
         help="TOML config file.",
-        exists=True,
-        dir_okay=False,
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -38,6 +41,20 @@ def run(fn: Callable[[], Awaitable[T]]) -> T:
 async def find_account_id(store: Store, name: str) -> str:
     account = await store.get_account_by_name(name)
     if account is None:
-        err.print(f"[red]No account named {name!r}.[/]")
-        raise typer.Exit(1)
+        refuse(f"No account named {name!r}.")
     return account.id
+
+
+def complain(message: str) -> None:
+    """`message` as one line on stderr: never wrapped, as scripts and people grep it."""
+    err.print(f"[red]{escape(message)}[/]", soft_wrap=True)
+
+
+def refuse(message: str, code: int = 1) -> NoReturn:
+    complain(message)
+    raise typer.Exit(code)
+
+
+def check_plan(settings: Settings, plan: str) -> None:
+    if plan not in settings.all_plans:
+        refuse(f"Unknown plan {plan!r}; known: {', '.join(settings.all_plans)}.")
