@@ -154,11 +154,11 @@ async def serve_one(settings: Settings, ssl: dict[str, Any], commands: Commands)
     side = None
     if simulator is not None:
 
-        async def serve_simulator(server: Server) -> None:
+        async def serve_quietly(server: Server, sockets: list[socket.socket]) -> None:
             quiet_helper_server()  # this task's uvicorn lines would repeat the gateway's
-            await server.serve([simulator_sock])
+            await server.serve(sockets)
 
-        side = asyncio.create_task(serve_simulator(simulator))
+        side = asyncio.create_task(serve_quietly(simulator, [simulator_sock]))
     try:
         # The gateway drains first (in-flight requests, metadata flush), then the simulator.
         await gateway.serve([sock])
