@@ -56,3 +56,26 @@ def test_configure_routes_third_party_loggers(capsys: object) -> None:
     finally:
         logging.getLogger().handlers[:] = []
         logging.getLogger("uvicorn.access").disabled = False
+
+
+def test_only_the_servers_own_lifecycle_messages_are_rendered() -> None:
+    def event(logger: str, template: str, *args: object) -> object:
+        return formatted(logging.LogRecord(logger, logging.INFO, "f.py", 1, template, args, None))[
+            "event"
+        ]
+
+    assert event("uvicorn.error", "Started server process [%d]", 4242) == (
+        "Started server process [4242]"
+    )
+    assert event("alembic.runtime.migration", "Running %s", "upgrade  -> 0001") == (
+        "Running upgrade  -> 0001"
+    )
+    # The same template from another logger, another template from the same logger, and
+    # arguments that do not fit the template: each stays a template.
+    assert event("x", "Started server process [%d]", "secret-canary") == (
+        "Started server process [%d]"
+    )
+    assert event("uvicorn.error", "Exception in %s", "secret-canary") == "Exception in %s"
+    assert event("uvicorn.error", "Started server process [%d]", "secret-canary") == (
+        "Started server process [%d]"
+    )

@@ -184,7 +184,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         Route("/metrics", health.metrics, methods=["GET"]),
         Route("/openapi.json", openapi.document, methods=["GET"]),
         # The usage dashboard (pages, sign-in, static files), with its own CSP.
-        *dashboard_routes(settings),
+        *dashboard_routes(settings, simulated=simulator_url is not None),
     ]
     app = GatewayApp(
         hot={"/v1/chat/completions": openai.chat_completions, "/api/v1/chat": native.chat},

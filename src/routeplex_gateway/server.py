@@ -1,12 +1,13 @@
 """Running the gateway: one process (with the upstream simulator when no provider is
-configured) or several workers sharing Redis; the first run's demo account and keys, and the
-banner that shows them once.
+configured) or several workers sharing Redis; the listening socket, bound before anything
+else happens; the first run's demo account and keys (`banner.py` shows them once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import socket
 import subprocess
@@ -15,15 +16,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-from rich.console import Console
-
+from .banner import Commands, Start, banner
 from .config import Settings
 from .storage import Store
 
-console = Console()
 T = TypeVar("T")
 
 DEMO_ACCOUNT = "demo"
+DEMO_PLAN = "usage"
 
 
 async def with_store(settings: Settings, fn: Callable[[Store], Awaitable[T]]) -> T:
@@ -44,74 +44,61 @@ def free_port() -> int:
 
 
 # --- serve ---------------------------------------------------------------------------------
-async def first_run(store: Store) -> tuple[str, str] | None:
-    """Create the demo account, its first key and the first admin key; return both keys the
-    one time they exist."""
+class CannotListen(Exception):
+    """The address is taken, or not this host's to bind: said in one line, no traceback."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port, bound before anything says "listening" and before the
+    first run mints keys (a key shown to a process that then fails would be lost). Until the
+    server accepts, connections wait in the backlog rather than being refused."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotListen(f"address {where} is already in use") from None
+        raise CannotListen(f"cannot listen on {where}: {exc.strerror or exc}") from None
+    sock.set_inheritable(True)  # worker processes inherit it
+    return sock
+
+
+def bound_url(scheme: str, host: str, sock: socket.socket) -> str:
+    """The URL clients use: the port actually bound (`--port 0` picks one)."""
+    port = sock.getsockname()[1]
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+async def first_run(store: Store) -> Start:
+    """The demo account (created on the first run, on the `usage` plan: `evaluation`'s one
+    request at a time would trip a person trying things out), and its first key and the
+    first admin key the one time they are minted."""
     from .auth import issue_admin_key, issue_key
 
     account = await store.get_account_by_name(DEMO_ACCOUNT)
     if account is None:
-        account = await store.create_account(DEMO_ACCOUNT, plan="evaluation")
+        account = await store.create_account(DEMO_ACCOUNT, plan=DEMO_PLAN)
     if await store.list_keys(account.id):
-        return None
+        return Start(account)
     plaintext, _ = await issue_key(store, account.id, name="demo")
     admin = None
     if not await store.list_admin_keys():
         admin, _ = await issue_admin_key(store, name="first-run")
-    return plaintext, admin or ""
+    return Start(account, key=plaintext, admin_key=admin)
 
 
-def banner(settings: Settings, base: str, keys: tuple[str, str] | None, simulated: bool) -> None:
-    if simulated:
-        console.print(
-            "[bold black on yellow] SIMULATED PROVIDERS [/] No provider credentials are set, "
-            "so answers come from RoutePlex's built-in upstream simulator, not a real model.\n"
-            "Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL) to use a real provider.",
-        )
-    console.print(
-        f"RoutePlex listening on [bold]{base}[/]  (database: "
-        f"{settings.resolved_database_url.split('://')[0]})"
-    )
-    console.print(f"Dashboard: {base}/app")
-    if keys is None:
-        console.print("Use an existing key, or create one: routeplex keys create --account demo")
-        return
-    key, admin = keys
-    console.print(f"\nYour demo API key (shown once, stored only as a hash):\n\n  [bold]{key}[/]\n")
-    if admin:
-        console.print(
-            f"Operator (admin) key for /admin and the dashboard (shown once):\n\n"
-            f"  [bold]{admin}[/]\n",
-            highlight=False,
-        )
-    console.print("Try it with curl:\n")
-    console.print(
-        f"curl {base}/v1/chat/completions \\\n"
-        f"  -H 'Authorization: Bearer {key}' \\\n"
-        "  -H 'Content-Type: application/json' \\\n"
-        '  -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", '
-        '"content": "Hello!"}]}\'\n',
-        soft_wrap=True,
-        highlight=False,
-    )
-    console.print("Or with the OpenAI Python SDK:\n")
-    console.print(
-        "from openai import OpenAI\n"
-        f'client = OpenAI(base_url="{base}/v1", api_key="{key}")\n'
-        'reply = client.chat.completions.create(model="gpt-4o-mini",\n'
-        '    messages=[{"role": "user", "content": "Hello!"}])\n'
-        "print(reply.choices[0].message.content)\n",
-        soft_wrap=True,
-        highlight=False,
-    )
-
-
-async def serve_one(settings: Settings, ssl: dict[str, Any]) -> None:
+async def serve_one(settings: Settings, ssl: dict[str, Any], commands: Commands) -> None:
     import signal
 
     import uvicorn
 
     from .app import create_app
+    from .logs import quiet_helper_server
 
     class Server(uvicorn.Server):
         # Signals are handled once, below, for the gateway and its simulator together.
@@ -130,50 +117,61 @@ async def serve_one(settings: Settings, ssl: dict[str, Any]) -> None:
                     transport.abort()
             await super().shutdown(sockets)
 
-    simulated = settings.simulate or (
-        settings.simulate is None and not settings.has_provider_credentials
-    )
+    sock = listen(settings.host, settings.port)
     simulator: Server | None = None
     simulator_url = None
-    if simulated:
+    if simulated(settings):
         # Imported only when needed: a gateway with real providers never loads it.
         from .simulator.app import create_simulator_app
 
-        port = settings.simulator_port or free_port()
-        simulator_url = f"http://127.0.0.1:{port}"
+        simulator_sock = listen("127.0.0.1", settings.simulator_port)
+        simulator_url = bound_url("http", "127.0.0.1", simulator_sock)
         simulator = Server(
             uvicorn.Config(
                 create_simulator_app(),
-                host="127.0.0.1",
-                port=port,
                 log_level="warning",
                 log_config=None,
                 access_log=False,
             )
         )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keys = await with_store(settings, first_run)
+    start = await with_store(settings, first_run)
     gateway = Server(
         uvicorn.Config(
-            create_app(settings, simulator_url=simulator_url),
-            host=settings.host,
-            port=settings.port,
-            **server_options(settings, ssl),
+            create_app(settings, simulator_url=simulator_url), **server_options(settings, ssl)
         )
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(gateway, "should_exit", True))
-    scheme = "https" if ssl else "http"
-    banner(settings, f"{scheme}://{settings.host}:{settings.port}", keys, simulated)
-    side = asyncio.create_task(simulator.serve()) if simulator is not None else None
+    banner(
+        settings,
+        bound_url("https" if ssl else "http", settings.host, sock),
+        start,
+        commands,
+        simulator_url,
+    )
+    side = None
+    if simulator is not None:
+
+        async def serve_quietly(server: Server, sockets: list[socket.socket]) -> None:
+            quiet_helper_server()  # this task's uvicorn lines would repeat the gateway's
+            await server.serve(sockets)
+
+        side = asyncio.create_task(serve_quietly(simulator, [simulator_sock]))
     try:
         # The gateway drains first (in-flight requests, metadata flush), then the simulator.
-        await gateway.serve()
+        await gateway.serve([sock])
     finally:
         if simulator is not None and side is not None:
             simulator.should_exit = True
             await side
+
+
+def simulated(settings: Settings) -> bool:
+    return settings.simulate or (
+        settings.simulate is None and not settings.has_provider_credentials
+    )
 
 
 def server_options(settings: Settings, ssl: dict[str, Any]) -> dict[str, Any]:
@@ -198,15 +196,21 @@ def disable_core_dumps() -> None:
 
 
 def serve_workers(
-    settings: Settings, config: Path | None, workers: int, ssl: dict[str, Any]
+    settings: Settings,
+    config: Path | None,
+    workers: int,
+    ssl: dict[str, Any],
+    commands: Commands,
 ) -> None:
     """Several worker processes on one port; limits are shared through Redis."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    sock = listen(settings.host, settings.port)
     os.environ.update(
         {
             "ROUTEPLEX_HOST": settings.host,
-            "ROUTEPLEX_PORT": str(settings.port),
+            "ROUTEPLEX_PORT": str(sock.getsockname()[1]),
             "ROUTEPLEX_DATA_DIR": str(settings.data_dir.resolve()),
         }
     )
@@ -218,30 +222,35 @@ def serve_workers(
         import secrets
 
         os.environ["ROUTEPLEX_SESSION_SECRET"] = secrets.token_urlsafe(32)
-    simulated = settings.simulate or (
-        settings.simulate is None and not settings.has_provider_credentials
-    )
     simulator: subprocess.Popen[bytes] | None = None
-    if simulated:
+    simulator_url = None
+    if simulated(settings):
         port = settings.simulator_port or free_port()
         simulator = subprocess.Popen(
-            [sys.executable, "-m", "routeplex_gateway", "simulate", "--port", str(port)],
+            # Quiet: its lifecycle lines would read as the gateway's own.
+            [sys.executable, "-m", "routeplex_gateway", "simulate", "--port", str(port), "--quiet"],
             stdout=subprocess.DEVNULL,
         )
-        os.environ["ROUTEPLEX_SIMULATOR_URL"] = f"http://127.0.0.1:{port}"
+        simulator_url = f"http://127.0.0.1:{port}"
+        os.environ["ROUTEPLEX_SIMULATOR_URL"] = simulator_url
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    keys = asyncio.run(with_store(settings, first_run))
-    scheme = "https" if ssl else "http"
-    banner(settings, f"{scheme}://{settings.host}:{settings.port}", keys, simulated)
+    start = asyncio.run(with_store(settings, first_run))
+    banner(
+        settings,
+        bound_url("https" if ssl else "http", settings.host, sock),
+        start,
+        commands,
+        simulator_url,
+    )
     try:
-        uvicorn.run(
+        # What `uvicorn.run(workers=N)` does, on the socket bound above.
+        options = uvicorn.Config(
             "routeplex_gateway.app:app_from_environment",
             factory=True,
             workers=workers,
-            host=settings.host,
-            port=settings.port,
             **server_options(settings, ssl),
         )
+        Multiprocess(options, sockets=[sock]).run()
     finally:
         if simulator is not None:
             simulator.terminate()

@@ -198,3 +198,25 @@ def test_session_tokens_are_signed_and_expire() -> None:
     assert second.read(first.issue("account", "k")[1]) is None
     assert sessions.csrf_ok(session, sessions.csrf_token(session))
     assert not sessions.csrf_ok(session, "") and not sessions.csrf_ok(session, None)
+
+
+SIMULATED_BANNER = "Simulated providers"
+
+
+def test_pages_say_when_answers_are_simulated(
+    gateway: RunningGateway, tmp_path: Path, simulator_url: str
+) -> None:
+    with httpx.Client(base_url=gateway.url) as client:
+        assert SIMULATED_BANNER in client.get("/app/signin").text
+        assert sign_in(client, gateway.keys["alice"]).status_code == 303
+        for path in ["/app/", "/app/usage", "/app/keys"]:
+            assert SIMULATED_BANNER in client.get(path).text, path
+    # The same simulator configured as a real OpenAI-compatible provider: no banner.
+    data_dir = tmp_path / "real"
+    data_dir.mkdir()
+    settings = gateway_settings(
+        data_dir, openai_api_key="sk-real", openai_base_url=f"{simulator_url}/v1"
+    )
+    with serve_in_thread(create_app(settings)) as url:
+        page = httpx.get(f"{url}/app/signin")
+        assert page.status_code == 200 and SIMULATED_BANNER not in page.text

@@ -14,12 +14,19 @@ _BANNER_END = "print(reply"  # the last line of the printed SDK example
 
 
 def launch(
-    args: list[str], env: dict[str, str], *, timeout: float = 30
+    args: list[str],
+    env: dict[str, str],
+    *,
+    timeout: float = 30,
+    cwd: Path | None = None,
+    until: str = _BANNER_END,
 ) -> tuple[subprocess.Popen[str], str]:
-    """Start `routeplex serve ARGS`; return the process and its output up to the banner's end."""
+    """Start `routeplex serve ARGS`; return the process and its output up to the line that
+    holds `until` (by default the first-run banner's end)."""
     process = subprocess.Popen(
         [ROUTEPLEX, "serve", *args],
         env=env,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -27,7 +34,7 @@ def launch(
     assert process.stdout is not None
     output = ""
     deadline = time.monotonic() + timeout
-    while _BANNER_END not in output and time.monotonic() < deadline:
+    while until not in output and time.monotonic() < deadline:
         line = process.stdout.readline()
         if not line:
             break

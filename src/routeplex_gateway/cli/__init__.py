@@ -12,9 +12,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ..banner import Commands, program
 from ..config import deployment_problem, load_settings
 from ..config_problems import ConfigError
 from ..server import (
+    CannotListen,
     disable_core_dumps,
     serve_one,
     serve_workers,
@@ -73,12 +75,18 @@ def serve(
 
     configure(settings.log_level)
     disable_core_dumps()
-    if workers > 1:
-        serve_workers(settings, config, workers, ssl)
-        return
-    import uvloop
+    # The banner's commands reach this gateway's database from the shell that started it.
+    commands = Commands(program(), config=config, data_dir=data_dir)
+    try:
+        if workers > 1:
+            serve_workers(settings, config, workers, ssl, commands)
+            return
+        import uvloop
 
-    uvloop.run(serve_one(settings, ssl))
+        uvloop.run(serve_one(settings, ssl, commands))
+    except CannotListen as exc:
+        err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 @app.command("retention")
@@ -111,6 +119,7 @@ def retention(
 def simulate(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
+    quiet: Annotated[bool, typer.Option(help="Log warnings only, no access log.")] = False,
 ) -> None:
     """Run the upstream simulator alone (OpenAI wire format, with fault injection)."""
     from ..simulator.server import serve_simulator
@@ -118,7 +127,7 @@ def simulate(
     console.print(
         f"Upstream simulator on http://{host}:{port} (POST /_simulator/faults to inject faults)"
     )
-    asyncio.run(serve_simulator(host, port))
+    asyncio.run(serve_simulator(host, port, quiet=quiet))
 
 
 @app.command()

@@ -53,7 +53,7 @@ def percent(used: int | float | None, cap: int | float | None) -> int:
 class Pages:
     """The dashboard's templates, loaded from the package once per app."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, simulated: bool = False) -> None:
         self._env = Environment(
             loader=PackageLoader("routeplex_gateway.dashboard", "templates"),
             autoescape=select_autoescape(["html"]),
@@ -64,7 +64,7 @@ class Pages:
         self._env.filters.update(
             number=number, usd=usd, picousd=picousd, when=when, percent=percent
         )
-        self._env.globals.update(static=STATIC, version=__version__)
+        self._env.globals.update(static=STATIC, version=__version__, simulated=simulated)
 
     def render(self, template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
         html = self._env.get_template(template).render(context)

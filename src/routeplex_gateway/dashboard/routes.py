@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class Dashboard:
     """One app's dashboard: its session signer and its templates."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, simulated: bool = False) -> None:
         secret = settings.session_secret
         if secret is None and settings.redis_url:
             # Redis means several processes; each would sign with its own random secret.
@@ -36,7 +36,7 @@ class Dashboard:
         self.sessions = Sessions(
             secret.get_secret_value() if secret else None, settings.session_ttl_s
         )
-        self.pages = Pages()
+        self.pages = Pages(simulated=simulated)
 
     def routes(self) -> list[BaseRoute]:
         pages, sessions = self.pages, self.sessions
@@ -89,6 +89,7 @@ class Dashboard:
         await response(scope, receive, send)
 
 
-def dashboard_routes(settings: Settings) -> list[BaseRoute]:
-    """The routes to add to the gateway's app (built once per app, at creation)."""
-    return Dashboard(settings).routes()
+def dashboard_routes(settings: Settings, *, simulated: bool = False) -> list[BaseRoute]:
+    """The routes to add to the gateway's app (built once per app, at creation); `simulated`:
+    answers come from the upstream simulator, and every page says so."""
+    return Dashboard(settings, simulated=simulated).routes()

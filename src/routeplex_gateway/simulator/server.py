@@ -28,20 +28,36 @@ class SimulatorServer(uvicorn.Server):
 
 
 def simulator_server(
-    host: str, port: int, *, time_to_first_token_s: float = 0.0, chunk_gap_s: float = 0.0
+    host: str,
+    port: int,
+    *,
+    time_to_first_token_s: float = 0.0,
+    chunk_gap_s: float = 0.0,
+    quiet: bool = False,
 ) -> SimulatorServer:
-    """A ready-to-run server for a fresh simulator app."""
+    """A ready-to-run server for a fresh simulator app; `quiet` logs warnings only."""
     app = create_simulator_app(time_to_first_token_s=time_to_first_token_s, chunk_gap_s=chunk_gap_s)
-    config = uvicorn.Config(app, host=host, port=port, log_level="info")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning" if quiet else "info", access_log=not quiet
+    )
     simulator: Simulator = app.state.simulator
     return SimulatorServer(config, simulator)
 
 
 async def serve_simulator(
-    host: str, port: int, *, time_to_first_token_s: float = 0.0, chunk_gap_s: float = 0.0
+    host: str,
+    port: int,
+    *,
+    time_to_first_token_s: float = 0.0,
+    chunk_gap_s: float = 0.0,
+    quiet: bool = False,
 ) -> None:
     """Serve the simulator until the process is asked to stop."""
     server = simulator_server(
-        host, port, time_to_first_token_s=time_to_first_token_s, chunk_gap_s=chunk_gap_s
+        host,
+        port,
+        time_to_first_token_s=time_to_first_token_s,
+        chunk_gap_s=chunk_gap_s,
+        quiet=quiet,
     )
     await server.serve()
