@@ -85,8 +85,7 @@ def serve(
 
         uvloop.run(serve_one(settings, ssl, commands))
     except CannotListen as exc:
-        err.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        refuse(str(exc))
 
 
 @app.command("retention")
