@@ -298,7 +298,10 @@ def test_models_catalog(gateway: RunningGateway) -> None:
 
 
 def test_unknown_path_and_method(gateway: RunningGateway) -> None:
-    missing = httpx.get(f"{gateway.url}/api/v1/nothing")
+    missing = httpx.get(f"{gateway.url}/api/v1/nothing-canary")
     assert missing.status_code == 404 and missing.json()["success"] is False
+    error = missing.json()["error"]
+    assert error["code"] == "not_found" and "POST /api/v1/chat" in error["message"]
+    assert "canary" not in missing.text
     wrong = httpx.get(f"{gateway.url}/v1/chat/completions")
     assert wrong.status_code == 405 and "error" in wrong.json()

@@ -360,3 +360,31 @@ def test_stream_cut_mid_way_ends_with_an_error_event(gateway: RunningGateway) ->
     row = gateway.metadata(expect=1)[0]
     assert row["error_code"] == "provider_error"
     assert row["input_tokens"] is None and row["cost_picousd"] is None  # unknown, not 0
+
+
+def test_endpoints_not_served_name_the_one_that_is(gateway: RunningGateway) -> None:
+    sdk = client(gateway)
+    with pytest.raises(openai.NotFoundError) as legacy:
+        sdk.completions.create(model="gpt-4o-mini", prompt="hello canary-prompt")
+    assert "legacy Completions API" in legacy.value.message
+    with pytest.raises(openai.NotFoundError) as embeddings:
+        sdk.embeddings.create(model="text-embedding-3-small", input="hello canary-input")
+    assert "Embeddings API" in embeddings.value.message
+    responses = [legacy.value.response, embeddings.value.response]
+    auth = {"Authorization": f"Bearer {gateway.keys['alice']}"}
+    for method, path in [
+        ("POST", "/v1/responses"),
+        ("POST", "/v1/images/generations"),
+        ("POST", "/v1/audio/speech"),
+        ("GET", "/v1/models/gpt-4o-mini/canary-path"),
+        ("POST", "/v1/no-such-thing-canary"),
+    ]:
+        responses.append(httpx.request(method, f"{gateway.url}{path}", headers=auth, json={}))
+    for response in responses:
+        assert response.status_code == 404
+        assert_valid(response.json(), "ErrorResponse")
+        error = response.json()["error"]
+        assert error["code"] == "not_found" and error["type"] == "not_found_error"
+        assert "POST /v1/chat/completions" in error["message"]
+        assert "canary" not in response.text
+    assert gateway.metadata(expect=0, timeout=0.2) == []

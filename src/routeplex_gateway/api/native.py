@@ -46,6 +46,16 @@ _ENHANCEMENT = (
 )
 
 
+def not_found() -> GatewayError:
+    """A 404 outside /v1, naming the native API's endpoints (never the path sent)."""
+    return GatewayError(
+        ErrorCode.NOT_FOUND,
+        "No such endpoint. The native API serves POST /api/v1/chat, POST /api/v1/chat/estimate "
+        "and GET /api/v1/models (your account: GET /api/v1/account, GET /api/v1/usage); "
+        "GET /openapi.json describes every endpoint.",
+    )
+
+
 def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
     headers = dict(error.headers)
     if error.retry_after_s is not None and error.status in (429, 503):
