@@ -73,3 +73,15 @@ def test_gemini_is_configured_as_gemini_and_named_google(monkeypatch: pytest.Mon
     # The other families' public names are their configuration names.
     assert catalog.models["gpt-4o-mini"].provider == "openai"
     assert catalog.models["claude-3-5-haiku-20241022"].provider == "anthropic"
+
+
+def test_unknown_names_get_the_closest_catalog_names_one_per_model() -> None:
+    catalog = build_catalog(Settings(), simulator_url="http://127.0.0.1:9")
+    assert catalog.suggest("gpt4o-mini")[0] == "gpt-4o-mini"
+    assert catalog.suggest("GPT-4o-Mini")[0] == "gpt-4o-mini"
+    assert catalog.suggest("claude-sonet-4")[0] == "claude-sonnet-4"  # an alias
+    close = catalog.suggest("openai/gpt-4o-mimi")
+    assert close[0] == "openai/gpt-4o-mini" and "gpt-4o-mini" not in close
+    assert len({catalog.resolve(name) for name in close}) == len(close) <= 3
+    assert catalog.suggest("what-is-this") == []
+    assert catalog.suggest("gpt-4o-mini" * 20) == []  # not a typo: not matched at all

@@ -362,6 +362,22 @@ def test_stream_cut_mid_way_ends_with_an_error_event(gateway: RunningGateway) ->
     assert row["input_tokens"] is None and row["cost_picousd"] is None  # unknown, not 0
 
 
+def test_unknown_model_suggests_the_closest_catalog_ids(gateway: RunningGateway) -> None:
+    with pytest.raises(openai.BadRequestError) as typo:
+        client(gateway).chat.completions.create(
+            model="gpt-4o-mini-canary", messages=[{"role": "user", "content": "x"}]
+        )
+    assert typo.value.code == "invalid_model"
+    message = typo.value.message
+    assert "Did you mean gpt-4o-mini" in message and "GET /v1/models" in message
+    assert "canary" not in typo.value.response.text  # names catalog ids, never what was sent
+    assert_valid(typo.value.response.json(), "ErrorResponse")
+    far = raw_post(gateway, {"model": "zzzz-qqqq", "messages": [{"role": "user", "content": "x"}]})
+    assert far.json()["error"]["code"] == "invalid_model"
+    assert "Did you mean" not in far.json()["error"]["message"]
+    assert [r["requested_model"] for r in gateway.metadata(expect=2)] == [None, None]
+
+
 def test_endpoints_not_served_name_the_one_that_is(gateway: RunningGateway) -> None:
     sdk = client(gateway)
     with pytest.raises(openai.NotFoundError) as legacy:

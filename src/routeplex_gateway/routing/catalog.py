@@ -7,6 +7,7 @@ providers actually configured, so a model with none is listed in the catalog but
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from ..metering.pricing import FlatPrice, ModelPrice, Pricer, lookup_price
 from ..providers import BUILTIN, public_name
 
 AUTO_MODEL = "routeplex-ai"
+# A name longer than this is not a typo of a model name: no suggestions (and no quadratic
+# string matching on whatever a caller sent).
+_SUGGEST_MAX_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,19 @@ class Catalog:
     def resolve(self, name: str) -> CatalogModel | None:
         model_id = self._names.get(name)
         return self.models[model_id] if model_id is not None else None
+
+    def suggest(self, name: str, limit: int = 3) -> list[str]:
+        """The catalog names (ids, aliases, `provider/id`) closest to an unknown `name`, best
+        first, one per model: what a typo most likely meant."""
+        if len(name) > _SUGGEST_MAX_CHARS:
+            return []
+        seen: set[str] = set()
+        names: list[str] = []
+        for close in difflib.get_close_matches(name.lower(), self._names, n=10, cutoff=0.6):
+            if self._names[close] not in seen:
+                seen.add(self._names[close])
+                names.append(close)
+        return names[:limit]
 
     def available(self) -> list[CatalogModel]:
         return [m for m in self.models.values() if m.available]
