@@ -227,6 +227,8 @@ class Gateway:
                     "This API key is not allowed to use that model.",
                     param="model",
                 )
+            if test_mode and model.tier != "default":
+                raise self._premium_in_test_mode(allowed)
             if not self.router.servable(model):
                 raise GatewayError(
                     ErrorCode.PROVIDER_UNAVAILABLE,
@@ -238,7 +240,7 @@ class Gateway:
                 raise validation(
                     f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
                 )
-            models = [model, *self._fallbacks(model, allowed)]
+            models = [model, *self._fallbacks(model, allowed, test_mode=test_mode)]
         plan = self.router.plan(models)
         if debug:
             ex.routing = {
@@ -262,6 +264,24 @@ class Gateway:
             details={"suggestions": suggestions},
         )
 
+    def _premium_in_test_mode(self, allowed: tuple[str, ...] | None) -> GatewayError:
+        today = utc_today()
+        usable = [
+            m.id
+            for m in self.catalog.models.values()
+            if m.tier == "default"
+            and self.router.servable(m)
+            and not m.deprecated(today)
+            and (allowed is None or m.id in allowed)
+        ]
+        return GatewayError(
+            ErrorCode.FORBIDDEN_MODEL,
+            "Test mode serves default-tier models only, and this model is premium. "
+            f"Use {_either(usable) or 'no model this key may use'}, or {AUTO_MODEL}.",
+            param="model",
+            details={"default_tier_models": usable},
+        )
+
     def cheapest_model(self, needs: Needs) -> CatalogModel:
         """The cheapest servable model with what `needs` asks for (for estimates)."""
 
@@ -278,7 +298,7 @@ class Gateway:
         return min(models, key=price)
 
     def _fallbacks(
-        self, model: CatalogModel, allowed: tuple[str, ...] | None
+        self, model: CatalogModel, allowed: tuple[str, ...] | None, *, test_mode: bool
     ) -> list[CatalogModel]:
         """A model's configured fallbacks (manual mode), those this key may use."""
         fallbacks = []
@@ -288,6 +308,7 @@ class Gateway:
                 fallback is not None
                 and self.router.servable(fallback)
                 and (allowed is None or fallback.id in allowed)
+                and not (test_mode and fallback.tier != "default")
             ):
                 fallbacks.append(fallback)
         return fallbacks

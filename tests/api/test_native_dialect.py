@@ -329,6 +329,26 @@ def test_unknown_model_suggests_the_closest_catalog_ids(gateway: RunningGateway)
     assert "claude-sonet-4" not in chat.text and "gemini-2.5-flsh" not in estimate.text
 
 
+def test_premium_model_in_test_mode_is_refused_not_served(gateway: RunningGateway) -> None:
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")
+    body = {"messages": [{"role": "user", "content": PROMPT}], "test_mode": True}
+    response = post(gateway, "/api/v1/chat", {**body, "model": "claude-sonnet-4"})
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "forbidden_model"
+    usable = error["details"]["default_tier_models"]
+    assert {"gpt-4o-mini", "claude-3-5-haiku-20241022", "gemini-2.5-flash"} <= set(usable)
+    assert "gpt-4o" not in usable and "claude-sonnet-4-20250514" not in usable
+    assert all(name in error["message"] for name in usable)
+    assert httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"] == []
+    (row,) = gateway.metadata(expect=1)
+    assert (row["http_status"], row["error_code"]) == (403, "forbidden_model")
+    assert row["requested_model"] == "claude-sonnet-4-20250514" and row["served_model"] is None
+    served = post(gateway, "/api/v1/chat", {**body, "model": "claude-3-5-haiku"})
+    assert served.status_code == 200
+    assert served.json()["data"]["model_used"] == "claude-3-5-haiku-20241022"
+
+
 def _estimate(gw: RunningGateway, **fields: object) -> dict[str, Any]:
     response = post(
         gw,

@@ -378,6 +378,31 @@ def test_unknown_model_suggests_the_closest_catalog_ids(gateway: RunningGateway)
     assert [r["requested_model"] for r in gateway.metadata(expect=2)] == [None, None]
 
 
+def test_premium_model_in_test_mode_is_refused_not_served(gateway: RunningGateway) -> None:
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")
+    test_mode = client(gateway).with_options(default_headers={"X-RoutePlex-Test-Mode": "true"})
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        test_mode.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": PROMPT}]
+        )
+    assert refused.value.status_code == 403 and refused.value.code == "forbidden_model"
+    assert_valid(refused.value.response.json(), "ErrorResponse")
+    message = refused.value.message
+    assert "default-tier" in message and "gpt-4o-mini" in message and "gpt-4.1-nano" in message
+    assert "claude-3-5-haiku-20241022" in message and "claude-sonnet-4" not in message
+    assert httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"] == []
+    (row,) = gateway.metadata(expect=1)
+    assert (row["http_status"], row["error_code"]) == (403, "forbidden_model")
+    assert row["requested_model"] == "gpt-4o" and row["served_model"] is None
+    assert row["provider"] is None and row["attempts"] == 0
+    # A default-tier model in test mode is served as usual.
+    served = test_mode.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert served.model_dump()["x_routeplex"]["model_used"] == "gpt-4o-mini"
+    assert len(gateway.metadata(expect=2)) == 2
+
+
 def test_endpoints_not_served_name_the_one_that_is(gateway: RunningGateway) -> None:
     sdk = client(gateway)
     with pytest.raises(openai.NotFoundError) as legacy:
