@@ -6,6 +6,7 @@ import base64
 import time
 
 import httpx
+import openai
 import pytest
 
 from routeplex_gateway.auth import display_prefix, generate_key, hash_key, mask_key
@@ -77,6 +78,32 @@ def test_expired_key_is_refused(gateway: RunningGateway) -> None:
     response = chat(gateway, key)
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "expired_api_key"
+
+
+# A provider's key pasted by habit: the commonest first mistake.
+NOT_OURS = "sk-proj-canary-Zq81sXv0aB3c9dE4"
+
+
+def test_a_key_that_is_not_a_routeplex_key_says_what_one_looks_like(
+    gateway: RunningGateway,
+) -> None:
+    with pytest.raises(openai.AuthenticationError) as refused:
+        openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=NOT_OURS, max_retries=0).models.list()
+    native = httpx.post(
+        f"{gateway.url}/api/v1/chat",
+        headers={"Authorization": f"Bearer {NOT_OURS}"},
+        json={"messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert refused.value.status_code == native.status_code == 401
+    assert refused.value.code == native.json()["error"]["code"] == "invalid_api_key"
+    for message in (refused.value.message, native.json()["error"]["message"]):
+        assert "RoutePlex keys start with rp_live_" in message
+        assert "routeplex keys create" in message
+    for body in (refused.value.response.text, native.text):
+        assert NOT_OURS not in body and "canary" not in body
+    # A key of the right shape that does not exist is simply invalid.
+    unknown = chat(gateway, "rp_live_" + "x" * 43)
+    assert unknown.status_code == 401 and "rp_live_" not in unknown.json()["error"]["message"]
 
 
 @pytest.mark.parametrize("header", ["Basic abc", "Bearer", "Token rp_live_x", "rp_live_x"])

@@ -101,16 +101,21 @@ class GatewayApp(Starlette):
             raise
 
 
+def _openai_path(path: str) -> bool:
+    return path == "/v1" or path.startswith("/v1/")
+
+
 def _envelope(request: Request, error: GatewayError) -> Response:
-    if request.url.path.startswith("/v1"):
+    if _openai_path(request.url.path):
         return openai.error_response(error)
     return native.error_response(error)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
+    path = request.url.path
     if exc.status_code == 404:
-        error = GatewayError(ErrorCode.NOT_FOUND, "No such endpoint.")
+        error = openai.not_served(path) if _openai_path(path) else native.not_found()
     elif exc.status_code == 405:
         error = GatewayError(
             ErrorCode.METHOD_NOT_ALLOWED, "This method is not allowed on this endpoint."

@@ -35,6 +35,10 @@ ADMIN_PREFIX = "rp_admin_"
 # Failed authentications allowed per client address per minute before it is refused outright:
 # guessing keys is hopeless at 256 bits, but there is no reason to let anyone try quickly.
 FAILED_AUTH_PER_MINUTE = 30
+NOT_A_ROUTEPLEX_KEY = (
+    "This is not a RoutePlex API key: RoutePlex keys start with rp_live_; "
+    "create one with `routeplex keys create`."
+)
 _NEGATIVE_CACHE_MAX = 10_000
 # Incremental refreshes see changed keys, not deleted ones; every this many rounds the whole
 # set is reloaded, which bounds how long a deleted account's keys stay usable elsewhere.
@@ -303,6 +307,10 @@ class KeyCache:
 
     async def _authenticate(self, header: str | None) -> Principal:
         token = bearer_token(header)
+        if not token.startswith(KEY_PREFIX):
+            # Most often a provider's key (`sk-…`) pasted by habit: say what a key looks like
+            # (never what was sent), and skip the lookup — no such key was ever issued.
+            raise GatewayError(ErrorCode.INVALID_API_KEY, NOT_A_ROUTEPLEX_KEY)
         key_hash = hash_key(token)
         principal = self._keys.get(key_hash)
         if principal is None:

@@ -60,7 +60,7 @@ class Usage:
 class Deployment:
     """Where one model is served: a provider endpoint, its key and its name for the model."""
 
-    provider: str  # provider instance name, e.g. "openai", "groq"
+    provider: str  # endpoint name: a built-in's public name ("openai", "google"), or "groq"
     kind: str  # wire format: "openai", "anthropic", "gemini"
     base_url: str
     api_key: str = field(repr=False)

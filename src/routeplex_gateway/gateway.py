@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
+from typing import Any
 
 from .auth import KeyCache, Principal
 from .canonical import ChatRequest, Usage
@@ -22,9 +23,9 @@ from .metering.tokens import estimate_input_tokens
 from .observability import Metrics
 from .providers import ProviderRegistry
 from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
-from .routing.classifier import Needs, classify
+from .routing.classifier import Classification, Needs, classify
 from .routing.router import Attempt, Router
-from .routing.scoring import Scorer
+from .routing.scoring import Candidate, Scorer, Weights
 from .storage import Store
 
 log = logging.getLogger(__name__)
@@ -215,13 +216,9 @@ class Gateway:
             ex.strategy = strategy or "auto"
             models = await self._auto(ex, request, test_mode=test_mode, debug=debug)
         else:
-            model = self.catalog.resolve(model_name)
-            if model is None:
-                raise GatewayError(
-                    ErrorCode.INVALID_MODEL,
-                    "Unknown model. GET /v1/models lists the models this gateway serves.",
-                    param="model",
-                )
+            openai_dialect = ex.endpoint is Endpoint.OPENAI_CHAT
+            listing = "GET /v1/models" if openai_dialect else "GET /api/v1/models"
+            model = self.resolve_model(model_name, listing=listing)
             ex.requested_model = model.id
             ex.strategy = strategy
             if allowed is not None and model.id not in allowed:
@@ -230,6 +227,8 @@ class Gateway:
                     "This API key is not allowed to use that model.",
                     param="model",
                 )
+            if test_mode and model.tier != "default":
+                raise self._premium_in_test_mode(allowed)
             if not self.router.servable(model):
                 raise GatewayError(
                     ErrorCode.PROVIDER_UNAVAILABLE,
@@ -241,7 +240,7 @@ class Gateway:
                 raise validation(
                     f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
                 )
-            models = [model, *self._fallbacks(model, allowed)]
+            models = [model, *self._fallbacks(model, allowed, test_mode=test_mode)]
         plan = self.router.plan(models)
         if debug:
             ex.routing = {
@@ -249,6 +248,39 @@ class Gateway:
                 "plan": [{"model": m.id, "deployment": d.id} for m, d in plan],
             }
         return plan
+
+    def resolve_model(self, name: str, *, listing: str) -> CatalogModel:
+        """The catalog model `name` names, or `invalid_model` suggesting the closest names
+        (catalog names only: the caller's own string is never repeated back)."""
+        model = self.catalog.resolve(name)
+        if model is not None:
+            return model
+        suggestions = self.catalog.suggest(name)
+        hint = f" Did you mean {_either(suggestions)}?" if suggestions else ""
+        raise GatewayError(
+            ErrorCode.INVALID_MODEL,
+            f"Unknown model.{hint} {listing} lists the models this gateway serves.",
+            param="model",
+            details={"suggestions": suggestions},
+        )
+
+    def _premium_in_test_mode(self, allowed: tuple[str, ...] | None) -> GatewayError:
+        today = utc_today()
+        usable = [
+            m.id
+            for m in self.catalog.models.values()
+            if m.tier == "default"
+            and self.router.servable(m)
+            and not m.deprecated(today)
+            and (allowed is None or m.id in allowed)
+        ]
+        return GatewayError(
+            ErrorCode.FORBIDDEN_MODEL,
+            "Test mode serves default-tier models only, and this model is premium. "
+            f"Use {_either(usable) or 'no model this key may use'}, or {AUTO_MODEL}.",
+            param="model",
+            details={"default_tier_models": usable},
+        )
 
     def cheapest_model(self, needs: Needs) -> CatalogModel:
         """The cheapest servable model with what `needs` asks for (for estimates)."""
@@ -266,7 +298,7 @@ class Gateway:
         return min(models, key=price)
 
     def _fallbacks(
-        self, model: CatalogModel, allowed: tuple[str, ...] | None
+        self, model: CatalogModel, allowed: tuple[str, ...] | None, *, test_mode: bool
     ) -> list[CatalogModel]:
         """A model's configured fallbacks (manual mode), those this key may use."""
         fallbacks = []
@@ -276,26 +308,59 @@ class Gateway:
                 fallback is not None
                 and self.router.servable(fallback)
                 and (allowed is None or fallback.id in allowed)
+                and not (test_mode and fallback.tier != "default")
             ):
                 fallbacks.append(fallback)
         return fallbacks
+
+    def rank(
+        self,
+        body: dict[str, Any],
+        strategy: str,
+        *,
+        max_output_tokens: int | None,
+        test_mode: bool,
+        budget_picousd: int | None = None,
+        allowed: tuple[str, ...] | None = None,
+    ) -> tuple[Classification, list[Candidate], Weights]:
+        """`routeplex-ai`'s view of a request: its classification, and every catalog model
+        ranked for it (the eligible ones best first, then the excluded with their reasons)."""
+        classification = classify(body)
+        ranked, weights = self.scorer.rank(
+            list(self.catalog.models.values()),
+            classification,
+            strategy,
+            max_output_tokens=max_output_tokens,
+            test_mode=test_mode,
+            budget_picousd=budget_picousd,
+            allowed=allowed,
+            servable=self.router.servable,
+        )
+        return classification, ranked, weights
+
+    def auto_model(
+        self, body: dict[str, Any], strategy: str, *, max_output_tokens: int, test_mode: bool
+    ) -> CatalogModel:
+        """The model `routeplex-ai` would choose for this request, before any key's limits or
+        budget are known (what `/api/v1/chat/estimate` quotes)."""
+        _, ranked, _ = self.rank(
+            body, strategy, max_output_tokens=max_output_tokens, test_mode=test_mode
+        )
+        return _eligible(ranked)[0]
 
     async def _auto(
         self, ex: Exchange, request: ChatRequest, *, test_mode: bool, debug: bool
     ) -> list[CatalogModel]:
         principal = ex.principal
         assert principal is not None
-        classification = classify(request.body)
         _, budget = await self.quota.remaining(principal.account_id, principal.policy.account)
-        ranked, weights = self.scorer.rank(
-            list(self.catalog.models.values()),
-            classification,
+        classification, ranked, weights = self.rank(
+            request.body,
             ex.strategy or "auto",
             max_output_tokens=request.max_output_tokens,
             test_mode=test_mode,
             budget_picousd=budget,
             allowed=principal.allowed_models,
-            servable=self.router.servable,
         )
         if debug:
             ex.routing = {
@@ -307,12 +372,21 @@ class Gateway:
                 "classification": classification.explain(),
                 "candidates": [c.explain() for c in ranked],
             }
-        eligible = [c.model for c in ranked if c.excluded is None]
-        if not eligible:
-            raise GatewayError(
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                "No available model can serve this request (capabilities, context size, "
-                "test mode or the remaining daily budget rule them all out).",
-                details={"excluded": {c.model.id: c.excluded for c in ranked}},
-            )
-        return eligible
+        return _eligible(ranked)
+
+
+def _eligible(ranked: list[Candidate]) -> list[CatalogModel]:
+    eligible = [c.model for c in ranked if c.excluded is None]
+    if not eligible:
+        raise GatewayError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            "No available model can serve this request (capabilities, context size, "
+            "test mode or the remaining daily budget rule them all out).",
+            details={"excluded": {c.model.id: c.excluded for c in ranked}},
+        )
+    return eligible
+
+
+def _either(names: list[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else ""

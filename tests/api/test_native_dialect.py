@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -298,7 +299,118 @@ def test_models_catalog(gateway: RunningGateway) -> None:
 
 
 def test_unknown_path_and_method(gateway: RunningGateway) -> None:
-    missing = httpx.get(f"{gateway.url}/api/v1/nothing")
+    missing = httpx.get(f"{gateway.url}/api/v1/nothing-canary")
     assert missing.status_code == 404 and missing.json()["success"] is False
+    error = missing.json()["error"]
+    assert error["code"] == "not_found" and "POST /api/v1/chat" in error["message"]
+    assert "canary" not in missing.text
     wrong = httpx.get(f"{gateway.url}/v1/chat/completions")
     assert wrong.status_code == 405 and "error" in wrong.json()
+
+
+def test_unknown_model_suggests_the_closest_catalog_ids(gateway: RunningGateway) -> None:
+    chat = post(
+        gateway,
+        "/api/v1/chat",
+        {"messages": [{"role": "user", "content": "x"}], "model": "claude-sonet-4"},
+    )
+    estimate = post(
+        gateway,
+        "/api/v1/chat/estimate",
+        {"messages": [{"role": "user", "content": "x"}], "model": "gemini-2.5-flsh"},
+        auth=False,
+    )
+    for response, meant in ((chat, "claude-sonnet-4"), (estimate, "gemini-2.5-flash")):
+        assert response.status_code == 400 and response.json()["success"] is False
+        error = response.json()["error"]
+        assert error["code"] == "invalid_model" and error["details"]["suggestions"][0] == meant
+        assert f"Did you mean {meant}" in error["message"]
+        assert "GET /api/v1/models" in error["message"]
+    assert "claude-sonet-4" not in chat.text and "gemini-2.5-flsh" not in estimate.text
+
+
+def test_premium_model_in_test_mode_is_refused_not_served(gateway: RunningGateway) -> None:
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")
+    body = {"messages": [{"role": "user", "content": PROMPT}], "test_mode": True}
+    response = post(gateway, "/api/v1/chat", {**body, "model": "claude-sonnet-4"})
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "forbidden_model"
+    usable = error["details"]["default_tier_models"]
+    assert {"gpt-4o-mini", "claude-3-5-haiku-20241022", "gemini-2.5-flash"} <= set(usable)
+    assert "gpt-4o" not in usable and "claude-sonnet-4-20250514" not in usable
+    assert all(name in error["message"] for name in usable)
+    assert httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"] == []
+    (row,) = gateway.metadata(expect=1)
+    assert (row["http_status"], row["error_code"]) == (403, "forbidden_model")
+    assert row["requested_model"] == "claude-sonnet-4-20250514" and row["served_model"] is None
+    served = post(gateway, "/api/v1/chat", {**body, "model": "claude-3-5-haiku"})
+    assert served.status_code == 200
+    assert served.json()["data"]["model_used"] == "claude-3-5-haiku-20241022"
+
+
+def _estimate(gw: RunningGateway, **fields: object) -> dict[str, Any]:
+    response = post(
+        gw,
+        "/api/v1/chat/estimate",
+        {"messages": [{"role": "user", "content": "a" * 400}], **fields},
+        auth=False,
+    )
+    assert response.status_code == 200, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+def test_estimate_takes_the_output_cap_under_any_of_its_names(gateway: RunningGateway) -> None:
+    named = {"model": "gpt-4o-mini"}
+    default = _estimate(gateway, **named)
+    assert default["max_output_tokens"] == 512 and default["routing_mode"] == "manual"
+    for name in ("max_output_tokens", "max_completion_tokens", "max_tokens"):
+        data = _estimate(gateway, **named, **{name: 77})
+        assert data["max_output_tokens"] == 77
+        assert data["total_tokens"] == data["input_tokens"] + 77
+        expected = (data["input_tokens"] * 0.15 + 77 * 0.6) / 1_000_000
+        assert data["estimated_cost_usd"] == pytest.approx(expected)
+        bad = post(
+            gateway,
+            "/api/v1/chat/estimate",
+            {"messages": [{"role": "user", "content": "x"}], name: 0},
+            auth=False,
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["details"]["param"] == name
+
+
+@pytest.mark.parametrize("strategy", ["cost", "quality"])
+def test_estimate_for_routeplex_ai_names_the_model_routing_would_choose(
+    gateway: RunningGateway, strategy: str
+) -> None:
+    prompt = [{"role": "user", "content": "Prove that there are infinitely many primes."}]
+    by_model = _estimate(
+        gateway, messages=prompt, model="routeplex-ai", strategy=strategy, max_tokens=300
+    )
+    by_mode = _estimate(
+        gateway, messages=prompt, mode="routeplex-ai", strategy=strategy, max_tokens=300
+    )
+    assert by_model == by_mode
+    assert by_model["routing_mode"] == "routeplex-ai" and by_model["strategy"] == strategy
+    served = post(
+        gateway,
+        "/api/v1/chat",
+        {
+            "messages": prompt,
+            "mode": "routeplex-ai",
+            "strategy": strategy,
+            "max_output_tokens": 300,
+        },
+    ).json()["data"]
+    assert by_model["model"] == served["model_used"]
+    assert by_model["max_output_tokens"] == 300
+
+
+def test_estimate_for_routeplex_ai_follows_the_strategy(gateway: RunningGateway) -> None:
+    cheap = _estimate(gateway, model="routeplex-ai", strategy="cost")["model"]
+    best = _estimate(gateway, model="routeplex-ai", strategy="quality")["model"]
+    assert cheap != best
+    test_mode = _estimate(gateway, model="routeplex-ai", strategy="quality", test_mode=True)
+    tiers = {m["id"]: m["tier"] for m in httpx.get(f"{gateway.url}/api/v1/models").json()["data"]}
+    assert tiers[best] == "premium" and tiers[test_mode["model"]] == "default"

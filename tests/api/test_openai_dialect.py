@@ -360,3 +360,72 @@ def test_stream_cut_mid_way_ends_with_an_error_event(gateway: RunningGateway) ->
     row = gateway.metadata(expect=1)[0]
     assert row["error_code"] == "provider_error"
     assert row["input_tokens"] is None and row["cost_picousd"] is None  # unknown, not 0
+
+
+def test_unknown_model_suggests_the_closest_catalog_ids(gateway: RunningGateway) -> None:
+    with pytest.raises(openai.BadRequestError) as typo:
+        client(gateway).chat.completions.create(
+            model="gpt-4o-mini-canary", messages=[{"role": "user", "content": "x"}]
+        )
+    assert typo.value.code == "invalid_model"
+    message = typo.value.message
+    assert "Did you mean gpt-4o-mini" in message and "GET /v1/models" in message
+    assert "canary" not in typo.value.response.text  # names catalog ids, never what was sent
+    assert_valid(typo.value.response.json(), "ErrorResponse")
+    far = raw_post(gateway, {"model": "zzzz-qqqq", "messages": [{"role": "user", "content": "x"}]})
+    assert far.json()["error"]["code"] == "invalid_model"
+    assert "Did you mean" not in far.json()["error"]["message"]
+    assert [r["requested_model"] for r in gateway.metadata(expect=2)] == [None, None]
+
+
+def test_premium_model_in_test_mode_is_refused_not_served(gateway: RunningGateway) -> None:
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")
+    test_mode = client(gateway).with_options(default_headers={"X-RoutePlex-Test-Mode": "true"})
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        test_mode.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": PROMPT}]
+        )
+    assert refused.value.status_code == 403 and refused.value.code == "forbidden_model"
+    assert_valid(refused.value.response.json(), "ErrorResponse")
+    message = refused.value.message
+    assert "default-tier" in message and "gpt-4o-mini" in message and "gpt-4.1-nano" in message
+    assert "claude-3-5-haiku-20241022" in message and "claude-sonnet-4" not in message
+    assert httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"] == []
+    (row,) = gateway.metadata(expect=1)
+    assert (row["http_status"], row["error_code"]) == (403, "forbidden_model")
+    assert row["requested_model"] == "gpt-4o" and row["served_model"] is None
+    assert row["provider"] is None and row["attempts"] == 0
+    # A default-tier model in test mode is served as usual.
+    served = test_mode.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]
+    )
+    assert served.model_dump()["x_routeplex"]["model_used"] == "gpt-4o-mini"
+    assert len(gateway.metadata(expect=2)) == 2
+
+
+def test_endpoints_not_served_name_the_one_that_is(gateway: RunningGateway) -> None:
+    sdk = client(gateway)
+    with pytest.raises(openai.NotFoundError) as legacy:
+        sdk.completions.create(model="gpt-4o-mini", prompt="hello canary-prompt")
+    assert "legacy Completions API" in legacy.value.message
+    with pytest.raises(openai.NotFoundError) as embeddings:
+        sdk.embeddings.create(model="text-embedding-3-small", input="hello canary-input")
+    assert "Embeddings API" in embeddings.value.message
+    responses = [legacy.value.response, embeddings.value.response]
+    auth = {"Authorization": f"Bearer {gateway.keys['alice']}"}
+    for method, path in [
+        ("POST", "/v1/responses"),
+        ("POST", "/v1/images/generations"),
+        ("POST", "/v1/audio/speech"),
+        ("GET", "/v1/models/gpt-4o-mini/canary-path"),
+        ("POST", "/v1/no-such-thing-canary"),
+    ]:
+        responses.append(httpx.request(method, f"{gateway.url}{path}", headers=auth, json={}))
+    for response in responses:
+        assert response.status_code == 404
+        assert_valid(response.json(), "ErrorResponse")
+        error = response.json()["error"]
+        assert error["code"] == "not_found" and error["type"] == "not_found_error"
+        assert "POST /v1/chat/completions" in error["message"]
+        assert "canary" not in response.text
+    assert gateway.metadata(expect=0, timeout=0.2) == []

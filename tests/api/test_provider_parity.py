@@ -54,7 +54,7 @@ CASES = [
     ),
     Case(
         "gemini-2.5-flash",
-        "gemini",
+        "google",
         "/v1beta/models/gemini-2.5-flash:",
         {"status": 400, "code": "API_KEY_INVALID"},
         {"cut_after_chunks": 3},
@@ -201,7 +201,7 @@ def test_tool_calls_and_tool_results(gateway: RunningGateway, case: Case) -> Non
             "tool_use_id": call.id,
             "content": '{"temp_c": 18}',
         }
-    elif case.provider == "gemini":
+    elif case.provider == "google":
         [response] = upstream["contents"][-1]["parts"]
         assert response == {"functionResponse": {"name": "get_weather", "response": {"temp_c": 18}}}
     chunks = _stream(gateway, case, messages=follow_up, tools=[WEATHER_TOOL])
@@ -228,7 +228,7 @@ def test_images_by_url_and_base64(gateway: RunningGateway, case: Case) -> None:
     if case.provider == "anthropic":
         image = upstream["messages"][0]["content"][1]
         assert image["source"] == {"type": "base64", "media_type": "image/png", "data": PIXEL}
-    elif case.provider == "gemini":
+    elif case.provider == "google":
         assert upstream["contents"][0]["parts"][1] == {
             "inlineData": {"mimeType": "image/png", "data": PIXEL}
         }
@@ -255,7 +255,7 @@ def test_json_mode_and_json_schema(gateway: RunningGateway, case: Case) -> None:
     if case.provider == "anthropic":  # a forced answer tool whose input is the JSON
         assert upstream["tool_choice"] == {"type": "tool", "name": "json_answer"}
         assert upstream["tools"][0]["input_schema"] == CITY
-    elif case.provider == "gemini":
+    elif case.provider == "google":
         config = upstream["generationConfig"]
         assert config["responseMimeType"] == "application/json"
         assert config["responseJsonSchema"] == CITY
@@ -299,6 +299,25 @@ def test_upstream_errors(gateway: RunningGateway, case: Case) -> None:
     assert all(r["provider"] == case.provider for r in rows)
     broken = rows[-1]
     assert broken["output_tokens"] is None and broken["cost_picousd"] is None  # unknown, not 0
+
+
+def test_every_public_view_names_the_provider_as_the_sdk_does(
+    gateway: RunningGateway, case: Case
+) -> None:
+    # Configuration says `gemini` (GEMINI_API_KEY, kind = "gemini"); the public API, like
+    # RoutePlex's official SDK, says `google`. The chat paths are checked above and below.
+    catalog = httpx.get(f"{gateway.url}/api/v1/models").json()["data"]
+    assert {m["id"]: m["provider"] for m in catalog}[case.model] == case.provider
+    listed = {m.id: m.owned_by for m in _client(gateway).models.list()}
+    assert listed[case.model] == case.provider
+    answer = httpx.post(
+        f"{gateway.url}/api/v1/chat",
+        json={"messages": HELLO, "model": case.model},
+        headers={"Authorization": f"Bearer {gateway.keys['alice']}"},
+        timeout=10,
+    ).json()["data"]
+    assert answer["provider"] == case.provider
+    assert gateway.metadata(expect=1, timeout=15)[0]["provider"] == case.provider
 
 
 def test_native_dialect_stream(gateway: RunningGateway, case: Case) -> None:

@@ -133,7 +133,7 @@ def test_retry_after_is_honoured_when_short(gateway: RunningGateway) -> None:
 @pytest.fixture
 def two_deployments(tmp_path: Path, simulator_url: str) -> Iterator[RunningGateway]:
     """gpt-4o-mini served by two deployments (the simulator knows the second as
-    "gpt-4o-mini-backup"), and gpt-4.1 configured to fall back to gpt-4o."""
+    "gpt-4o-mini-backup"), and gpt-4.1 and gpt-4.1-nano configured to fall back to gpt-4o."""
     data = tmp_path / "data"
     data.mkdir()
     settings = gateway_settings(
@@ -146,6 +146,7 @@ def two_deployments(tmp_path: Path, simulator_url: str) -> Iterator[RunningGatew
                 ]
             ),
             "gpt-4.1": ModelOverride(fallbacks=["gpt-4o"]),
+            "gpt-4.1-nano": ModelOverride(fallbacks=["gpt-4o"]),  # default tier → premium
         },
     )
     running = RunningGateway(url="", data_dir=data, simulator_url=simulator_url)
@@ -155,11 +156,14 @@ def two_deployments(tmp_path: Path, simulator_url: str) -> Iterator[RunningGatew
         yield running
 
 
-def manual(gw: RunningGateway, model: str) -> httpx.Response:
+def manual(gw: RunningGateway, model: str, *, test_mode: bool = False) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {gw.keys['alice']}"}
+    if test_mode:
+        headers["X-RoutePlex-Test-Mode"] = "true"
     return httpx.post(
         f"{gw.url}/v1/chat/completions",
         timeout=30,
-        headers={"Authorization": f"Bearer {gw.keys['alice']}"},
+        headers=headers,
         json={"model": model, "messages": PROMPT, "max_tokens": 20},
     )
 
@@ -203,6 +207,15 @@ def test_manual_mode_uses_configured_fallbacks(two_deployments: RunningGateway) 
     extra = reply.json()["x_routeplex"]
     assert extra["fallback_used"] and extra["model_used"] == "gpt-4o"
     assert extra["routing_mode"] == "manual"
+
+
+def test_test_mode_never_falls_back_to_a_premium_model(two_deployments: RunningGateway) -> None:
+    gw = two_deployments
+    fault(gw, model="gpt-4.1-nano", status=500, count=1)
+    refused = manual(gw, "gpt-4.1-nano", test_mode=True)
+    assert refused.status_code == 502 and refused.json()["error"]["code"] == "provider_error"
+    fault(gw, model="gpt-4.1-nano", status=500, count=1)
+    assert manual(gw, "gpt-4.1-nano").json()["x_routeplex"]["model_used"] == "gpt-4o"
 
 
 def test_hung_upstream_falls_back(tmp_path: Path, simulator_url: str) -> None:

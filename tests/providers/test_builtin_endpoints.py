@@ -11,13 +11,14 @@ from routeplex_gateway.routing.catalog import build_catalog
 def test_simulated_mode_points_every_builtin_provider_at_the_simulator() -> None:
     catalog = build_catalog(Settings(), simulator_url="http://127.0.0.1:9")
     expected = {
-        "gpt-4o-mini": ("openai", "http://127.0.0.1:9/v1"),
-        "claude-3-5-haiku-20241022": ("anthropic", "http://127.0.0.1:9"),
-        "gemini-2.5-flash": ("gemini", "http://127.0.0.1:9"),
+        # (wire format, public name, base URL)
+        "gpt-4o-mini": ("openai", "openai", "http://127.0.0.1:9/v1"),
+        "claude-3-5-haiku-20241022": ("anthropic", "anthropic", "http://127.0.0.1:9"),
+        "gemini-2.5-flash": ("gemini", "google", "http://127.0.0.1:9"),
     }
-    for model_id, (kind, base_url) in expected.items():
+    for model_id, (kind, name, base_url) in expected.items():
         [deployment] = catalog.models[model_id].deployments
-        assert (deployment.kind, deployment.provider, deployment.base_url) == (kind, kind, base_url)
+        assert (deployment.kind, deployment.provider, deployment.base_url) == (kind, name, base_url)
     haiku = catalog.models["claude-3-5-haiku-20241022"].deployments[0]
     assert haiku.max_output_tokens == 8192  # the catalog's cap, for Anthropic's max_tokens
 

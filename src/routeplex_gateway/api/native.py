@@ -46,6 +46,16 @@ _ENHANCEMENT = (
 )
 
 
+def not_found() -> GatewayError:
+    """A 404 outside /v1, naming the native API's endpoints (never the path sent)."""
+    return GatewayError(
+        ErrorCode.NOT_FOUND,
+        "No such endpoint. The native API serves POST /api/v1/chat, POST /api/v1/chat/estimate "
+        "and GET /api/v1/models (your account: GET /api/v1/account, GET /api/v1/usage); "
+        "GET /openapi.json describes every endpoint.",
+    )
+
+
 def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
     headers = dict(error.headers)
     if error.retry_after_s is not None and error.status in (429, 503):
@@ -266,6 +276,53 @@ def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:
     return {"input_per_1k": _usd(per_in), "output_per_1k": _usd(per_out)}
 
 
+# The output cap under each name a caller may know it by: the native API's, then OpenAI's.
+_OUTPUT_CAPS = ("max_output_tokens", "max_completion_tokens", "max_tokens")
+
+
+def _output_cap(body: dict[str, Any]) -> int:
+    for name in _OUTPUT_CAPS:
+        value = body.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise validation(f"'{name}' must be a positive integer.", name)
+        return value
+    return DEFAULT_MAX_OUTPUT_TOKENS
+
+
+def _estimated_model(
+    gw: Gateway, request: Request, body: dict[str, Any], max_output: int
+) -> tuple[CatalogModel, str | None, str | None]:
+    """The model to estimate for, its routing mode and strategy: the named model, the one
+    `routeplex-ai` would choose (the real router's ranking), or the cheapest available."""
+    name, mode = body.get("model"), body.get("mode")
+    if mode is not None and mode not in ("manual", AUTO_MODEL):
+        raise GatewayError(
+            ErrorCode.INVALID_MODE, f"'mode' must be 'manual' or '{AUTO_MODEL}'.", param="mode"
+        )
+    if name is not None and not isinstance(name, str):
+        raise validation("'model' must be a string.", "model")
+    if AUTO_MODEL in (name, mode):
+        test_mode = body.get("test_mode", False)
+        if not isinstance(test_mode, bool):
+            raise validation("'test_mode' must be a boolean.", "test_mode")
+        header = request.headers.get("x-routeplex-strategy")
+        strategy = (
+            validate_strategy(body.get("strategy"), "strategy")
+            or validate_strategy(header, "X-RoutePlex-Strategy")
+            or "auto"
+        )
+        test_mode = test_mode or truthy(request.headers.get("x-routeplex-test-mode"))
+        chosen = gw.auto_model(body, strategy, max_output_tokens=max_output, test_mode=test_mode)
+        return chosen, AUTO_MODEL, strategy
+    if name is not None:
+        return gw.resolve_model(name, listing="GET /api/v1/models"), "manual", None
+    if mode == "manual":
+        raise validation("'model' is required in manual mode.", "model")
+    return gw.cheapest_model(Needs.of(body)), None, None
+
+
 async def estimate(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
@@ -273,16 +330,8 @@ async def estimate(request: Request) -> Response:
         if not isinstance(body, dict):
             raise validation("The request body must be a JSON object.")
         validate_messages(body.get("messages"))
-        name = body.get("model")
-        if name is not None and name != AUTO_MODEL:
-            model = gw.catalog.resolve(name) if isinstance(name, str) else None
-            if model is None:
-                raise GatewayError(ErrorCode.INVALID_MODEL, "Unknown model.", param="model")
-        else:
-            model = gw.cheapest_model(Needs.of(body))
-        max_output = body.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS)
-        if isinstance(max_output, bool) or not isinstance(max_output, int) or max_output < 1:
-            raise validation("'max_output_tokens' must be a positive integer.", "max_output_tokens")
+        max_output = _output_cap(body)
+        model, routing_mode, strategy = _estimated_model(gw, request, body, max_output)
         max_output = min(max_output, model.max_output_tokens)
     except GatewayError as error:
         return error_response(error)
@@ -292,6 +341,8 @@ async def estimate(request: Request) -> Response:
     return _ok(
         {
             "model": model.id,
+            "routing_mode": routing_mode,
+            "strategy": strategy,
             "input_tokens": input_tokens,
             "max_output_tokens": max_output,
             "total_tokens": input_tokens + max_output,

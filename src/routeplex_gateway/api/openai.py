@@ -15,7 +15,7 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import GatewayError, internal_error
+from ..errors import ErrorCode, GatewayError, internal_error
 from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
@@ -33,6 +33,38 @@ from .wire import (
 )
 
 _MODELS_CREATED = 1_700_000_000  # the catalog has no creation dates; a fixed, honest epoch
+
+
+# OpenAI endpoints a newcomer's code may call that RoutePlex does not serve, by path prefix.
+_NOT_SERVED = {
+    "/v1/completions": "legacy Completions API",
+    "/v1/embeddings": "Embeddings API",
+    "/v1/responses": "Responses API",
+    "/v1/images": "Images API",
+    "/v1/audio": "Audio API",
+    "/v1/moderations": "Moderations API",
+    "/v1/files": "Files API",
+    "/v1/uploads": "Uploads API",
+    "/v1/batches": "Batch API",
+    "/v1/fine_tuning": "Fine-tuning API",
+    "/v1/assistants": "Assistants API",
+    "/v1/threads": "Assistants API",
+    "/v1/vector_stores": "Assistants API",
+    "/v1/realtime": "Realtime API",
+}
+
+
+def not_served(path: str) -> GatewayError:
+    """A 404 for a /v1 path, naming what is served instead (never the path sent)."""
+    what = next(
+        (f"OpenAI's {name}" for prefix, name in _NOT_SERVED.items() if path.startswith(prefix)),
+        "this endpoint",
+    )
+    return GatewayError(
+        ErrorCode.NOT_FOUND,
+        f"RoutePlex does not serve {what}. It serves OpenAI's Chat Completions at "
+        "POST /v1/chat/completions, and the model list at GET /v1/models.",
+    )
 
 
 def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:

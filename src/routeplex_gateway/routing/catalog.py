@@ -7,6 +7,7 @@ providers actually configured, so a model with none is listed in the catalog but
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -19,8 +20,12 @@ from pydantic import SecretStr
 from ..canonical import Deployment
 from ..config import ModelOverride, ProviderConfig, ProviderKind, Settings
 from ..metering.pricing import FlatPrice, ModelPrice, Pricer, lookup_price
+from ..providers import BUILTIN, public_name
 
 AUTO_MODEL = "routeplex-ai"
+# A name longer than this is not a typo of a model name: no suggestions (and no quadratic
+# string matching on whatever a caller sent).
+_SUGGEST_MAX_CHARS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,7 @@ class Capabilities:
 class CatalogModel:
     id: str
     display_name: str
-    provider: str  # provider family / wire format
+    provider: str  # provider family, by its public name (`providers.Descriptor.name`)
     tier: str
     context_window: int
     max_output_tokens: int
@@ -68,6 +73,19 @@ class Catalog:
         model_id = self._names.get(name)
         return self.models[model_id] if model_id is not None else None
 
+    def suggest(self, name: str, limit: int = 3) -> list[str]:
+        """The catalog names (ids, aliases, `provider/id`) closest to an unknown `name`, best
+        first, one per model: what a typo most likely meant."""
+        if len(name) > _SUGGEST_MAX_CHARS:
+            return []
+        seen: set[str] = set()
+        names: list[str] = []
+        for close in difflib.get_close_matches(name.lower(), self._names, n=10, cutoff=0.6):
+            if self._names[close] not in seen:
+                seen.add(self._names[close])
+                names.append(close)
+        return names[:limit]
+
     def available(self) -> list[CatalogModel]:
         return [m for m in self.models.values() if m.available]
 
@@ -76,14 +94,6 @@ def _shipped() -> dict[str, dict[str, Any]]:
     text = resources.files(__package__).joinpath("models.toml").read_text()
     models: dict[str, dict[str, Any]] = tomllib.loads(text)["models"]
     return models
-
-
-# The built-in providers: (kind, the base URL used when none is configured).
-_BUILTIN: tuple[tuple[ProviderKind, str], ...] = (
-    ("openai", "https://api.openai.com/v1"),
-    ("anthropic", "https://api.anthropic.com"),
-    ("gemini", "https://generativelanguage.googleapis.com"),
-)
 
 
 def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
@@ -98,7 +108,8 @@ def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[Pr
         "gemini": (settings.gemini_api_key, settings.gemini_base_url),
     }
     endpoints: list[ProviderConfig] = []
-    for kind, default_url in _BUILTIN:
+    for descriptor in BUILTIN:
+        kind = descriptor.kind
         if simulator_url is not None:
             # OpenAI's base URL includes its version prefix; the others add theirs per call.
             suffix = "/v1" if kind == "openai" else ""
@@ -108,10 +119,10 @@ def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[Pr
             key, configured_url = configured[kind]
             if key is None and configured_url is None:
                 continue
-            base_url = configured_url or default_url
+            base_url = configured_url or descriptor.default_base_url
         endpoints.append(
             ProviderConfig(
-                name=kind,
+                name=descriptor.name,
                 kind=kind,
                 base_url=base_url,
                 api_key=key,
@@ -156,6 +167,10 @@ def _price(model_id: str, family: str, override: ModelOverride | None) -> ModelP
 def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catalog:
     endpoints = provider_endpoints(settings, simulator_url)
     by_name = {e.name: e for e in endpoints}
+    for descriptor in BUILTIN:
+        # Configuration may name a built-in endpoint by its kind (`provider = "gemini"`).
+        if descriptor.name in by_name:
+            by_name.setdefault(descriptor.kind, by_name[descriptor.name])
     entries: dict[str, dict[str, Any]] = {k: dict(v) for k, v in _shipped().items()}
     for endpoint in endpoints:
         for upstream in endpoint.models:
@@ -198,7 +213,8 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
             targets = [by_name[explicit]] if explicit in by_name else []
         else:
             # Shipped models are served by the built-in provider of their family.
-            targets = [e for e in endpoints if e.name == family]
+            builtin = {family, public_name(family)}
+            targets = [e for e in endpoints if e.name in builtin]
         max_output = int(entry["max_output_tokens"])
         deployments = [_deployment(e, upstream, settings, max_output) for e in targets]
         for extra in entry.get("deployments") or ():
@@ -216,7 +232,7 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
             CatalogModel(
                 id=model_id,
                 display_name=entry["display_name"],
-                provider=family,
+                provider=public_name(family),
                 tier=entry.get("tier", "default"),
                 context_window=int(entry["context_window"]),
                 max_output_tokens=max_output,
