@@ -67,6 +67,7 @@ def test_gemini_is_configured_as_gemini_and_named_google(monkeypatch: pytest.Mon
     flash = catalog.models["gemini-2.5-flash"]
     assert [(d.provider, d.kind) for d in flash.deployments] == [("google", "gemini")]
     assert catalog.resolve("google/gemini-2.5-flash") is flash
+    assert catalog.resolve("gemini/gemini-2.5-flash") is flash  # the configuration name too
     pro = catalog.models["gemini-2.5-pro"]
     assert [(d.provider, d.weight) for d in pro.deployments] == [("google", 1), ("google", 2)]
     assert catalog.pricer.price("gemini-2.5-flash") is not None  # priced by its family

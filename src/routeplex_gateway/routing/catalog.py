@@ -65,8 +65,14 @@ class Catalog:
         self.models = {m.id: m for m in models}
         self.pricer = pricer
         self._names: dict[str, str] = {}
+        # A provider's configuration name (`gemini/…`) keeps resolving beside its public one
+        # (`google/…`): configurations and clients written before the rename still work.
+        config_names = {d.name: d.kind for d in BUILTIN if d.name != d.kind}
         for model in models:
-            for name in (model.id, f"{model.provider}/{model.id}", *model.aliases):
+            names = [model.id, f"{model.provider}/{model.id}", *model.aliases]
+            if model.provider in config_names:
+                names.append(f"{config_names[model.provider]}/{model.id}")
+            for name in names:
                 self._names.setdefault(name, model.id)
 
     def resolve(self, name: str) -> CatalogModel | None:
