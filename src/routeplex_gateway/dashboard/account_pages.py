@@ -40,6 +40,7 @@ CSV_FIELDS = (
     "total_tokens",
     "cost_usd",
     "unknown_cost_requests",
+    "refused_requests",
 )
 
 
@@ -62,6 +63,7 @@ async def overview(visit: Visit) -> Response:
             "tokens": tokens,
             "cost_picousd": cost,
             "requests": sum(r.requests for r in rows),
+            "refused_requests": sum(r.refused_requests or 0 for r in rows),
             "requests_this_minute": await gw.quota.rate_in_use(scope, limits.rpm)
             if limits.rpm
             else None,
