@@ -5,11 +5,13 @@ times with.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from .. import __version__
@@ -43,6 +45,15 @@ def price(value: float | Decimal | None) -> str:
     return "unknown" if value is None else money.price(_decimal(value))
 
 
+def breakable(value: object) -> Markup:
+    """A value that may wrap after `.`, `_`, `-` or `/` (an endpoint, a model id, an error
+    code) rather than anywhere inside a word; escaped like any other value."""
+    return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(str(value)))
+
+
+_BREAK_AFTER = re.compile(r"(?<=[._/-])")
+
+
 def when(value: datetime | date | str | None) -> str:
     """A UTC time to the minute (or a day as is); the pages say UTC once, near the top."""
     if value is None:
@@ -72,7 +83,13 @@ class Pages:
             lstrip_blocks=True,
         )
         self._env.filters.update(
-            number=number, usd=usd, picousd=picousd, price=price, when=when, percent=percent
+            number=number,
+            usd=usd,
+            picousd=picousd,
+            price=price,
+            when=when,
+            percent=percent,
+            breakable=breakable,
         )
         self._env.globals.update(static=STATIC, version=__version__)
 
