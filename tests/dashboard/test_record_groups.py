@@ -15,7 +15,7 @@ def test_every_stored_column_once() -> None:
 
 
 def test_a_new_column_is_not_lost_and_a_gone_one_not_invented() -> None:
-    fields = tuple(f for f in METADATA_FIELDS if f != "strategy") + ("upstream_region",)
+    fields = (*(f for f in METADATA_FIELDS if f != "strategy"), "upstream_region")
     groups = record_groups(fields)
     shown = [field for group in groups for field in group]
     assert sorted(shown) == sorted(fields)
