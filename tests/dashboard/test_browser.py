@@ -13,6 +13,8 @@ import httpx
 import openai
 import pytest
 
+from routeplex_gateway.metering.money import picodollars
+from routeplex_gateway.metering.record import METADATA_FIELDS
 from tests.conftest import RunningGateway
 from tests.dashboard.conftest import Watch, admin_key, screenshot
 
@@ -24,6 +26,12 @@ CHART_DATA = """() => Object.fromEntries(
     const datasets = data.datasets.map((d) => ({label: d.label, data: d.data}));
     return [canvas.id, {labels: data.labels, datasets: datasets}];
   }))"""
+# How wide a table is against the box that holds it (the box scrolls what does not fit).
+FIT = """(selector) => {
+  const table = document.querySelector(selector);
+  return {table: table.scrollWidth, wrap: table.parentElement.clientWidth};
+}"""
+PAGE_OVERFLOW = "() => document.documentElement.scrollWidth - innerWidth"
 INLINE_SCRIPT = """() => document.body.append(
   Object.assign(document.createElement("script"), {textContent: "1"}))"""
 
@@ -81,6 +89,8 @@ def test_account_holder_sees_real_usage_and_manages_keys(
     assert page.locator('[data-stat="tokens"]').get_attribute("data-value") == str(
         api["totals"]["input_tokens"] + api["totals"]["output_tokens"]
     )
+    # Money as money: the usage plan's daily cap is $1.67, not $1.670000.
+    assert "of $1.67 a day" in page.locator('section[aria-labelledby="card-cost"]').inner_text()
     screenshot(page, "overview")
 
     # The detector is live: an inline script is refused, and the refusal is heard.
@@ -101,9 +111,10 @@ def test_account_holder_sees_real_usage_and_manages_keys(
     assert _sum(cost) == pytest.approx(api["totals"]["cost_usd"], rel=1e-9)
     totals = {
         name: page.locator(f'[data-total="{name}"]').get_attribute("data-value")
-        for name in ("requests", "input_tokens", "output_tokens", "cost_usd")
+        for name in ("requests", "input_tokens", "output_tokens", "cost_usd", "refused_requests")
     }
     assert totals == {name: str(api["totals"][name]) for name in totals}
+    assert page.locator("#unknown-price").count() == 0  # every request served had a price
     assert page.locator("#h-requests ~ .table-wrap tbody tr").count() == len(api["usage"])
     screenshot(page, "usage")
     page.get_by_role("link", name="30 days").click()
@@ -118,13 +129,32 @@ def test_account_holder_sees_real_usage_and_manages_keys(
 
     page.get_by_role("link", name="Models", exact=True).click()
     row = page.locator('tr[data-model="gpt-4o-mini"]')
-    assert "$0.000150" in row.inner_text() and "healthy" in row.inner_text()
+    # Prices exactly, as money: $0.15 per million tokens is $0.00015 per 1K.
+    assert "$0.00015\t" in row.inner_text() and "healthy" in row.inner_text()
     screenshot(page, "models")
 
     page.get_by_role("link", name="Privacy", exact=True).click()
-    records = page.locator("#records tbody tr")
+    # One tbody per record; every stored column once in each, under its own heading.
+    records = page.locator("#records tbody")
     assert records.count() == 3
+    columns = records.first.locator("td[data-column]")
+    shown = columns.evaluate_all("(cells) => cells.map((c) => c.dataset.column)")
+    assert sorted(shown) == sorted(METADATA_FIELDS)
+    assert columns.evaluate_all(
+        "(cells) => cells.every((c) => document.getElementById(c.headers).textContent"
+        " === c.dataset.column)"
+    )
     assert "canary" not in page.content() and "request_id" in page.content()
+    # Every column fits a 1280-pixel window: nothing is cut off or scrolled out of sight.
+    assert page.viewport_size["width"] == 1280
+    for table in ("#stored", "#records"):
+        fit = page.evaluate(FIT, table)
+        assert fit["table"] <= fit["wrap"], f"{table} is wider than its box: {fit}"
+    assert page.evaluate(PAGE_OVERFLOW) <= 0, "the privacy page scrolls sideways"
+    # Money as money ($0.00032), with the stored integer of pico-dollars beside it.
+    cost = records.first.locator("[data-column=cost_picousd] data")
+    stored = int(cost.get_attribute("value"))
+    assert stored > 0 and cost.inner_text() == picodollars(stored)
     screenshot(page, "privacy")
 
     # A key made in the dashboard works against the API, then stops working when revoked.

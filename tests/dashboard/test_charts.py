@@ -11,7 +11,9 @@ from routeplex_gateway.storage import UsageRow
 MONDAY = date(2026, 11, 23)
 
 
-def _row(day: date, model: str, requests: int, cost_picousd: int) -> UsageRow:
+def _row(
+    day: date, model: str, requests: int, cost_picousd: int, refused: int | None = 0
+) -> UsageRow:
     return UsageRow(
         day=day,
         account_id="acc",
@@ -24,6 +26,7 @@ def _row(day: date, model: str, requests: int, cost_picousd: int) -> UsageRow:
         reasoning_tokens=0,
         cost_picousd=cost_picousd,
         unknown_cost_requests=0,
+        refused_requests=refused,
     )
 
 
@@ -55,3 +58,10 @@ def test_totals_are_exact_and_periods_are_the_offered_ones() -> None:
     assert totals.cost_usd == 0.3 and totals.requests == 2 and totals.total_tokens == 60
     assert [m for m, _ in charts.by_model(rows)] == ["a", "b"]
     assert charts.period("30") == 30 and charts.period("31") == 7 and charts.period(None) == 7
+
+
+def test_refused_totals_count_what_is_known() -> None:
+    # A day billed before refusals were counted apart (None) adds nothing, rather than failing.
+    rows = [_row(MONDAY, "a", 3, 0, refused=2), _row(date(2026, 11, 24), "a", 1, 0, refused=None)]
+    totals = charts.Totals.of(rows)
+    assert (totals.requests, totals.refused_requests, totals.unknown_cost_requests) == (4, 2, 0)

@@ -71,8 +71,8 @@ def at(day: date, hour: int, minute: int = 0, tz: timezone = UTC) -> datetime:
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=tz)
 
 
-def usage_row(day: date, account: str, model: str, **counts: int) -> UsageRow:
-    fields = {
+def usage_row(day: date, account: str, model: str, **counts: int | None) -> UsageRow:
+    fields: dict[str, int | None] = {
         "requests": 0,
         "input_tokens": 0,
         "output_tokens": 0,
@@ -81,6 +81,7 @@ def usage_row(day: date, account: str, model: str, **counts: int) -> UsageRow:
         "reasoning_tokens": 0,
         "cost_picousd": 0,
         "unknown_cost_requests": 0,
+        "refused_requests": 0,
     }
     fields.update(counts)
-    return UsageRow(day=day, account_id=account, model=model, **fields)
+    return UsageRow(day=day, account_id=account, model=model, **fields)  # type: ignore[arg-type]

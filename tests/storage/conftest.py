@@ -203,7 +203,8 @@ async def traffic(store: Store) -> Store:
                 reasoning_tokens=3,
                 cost_picousd=500,
             ),
-            # Served by no model: counted under the requested one, tokens and price unknown.
+            # The provider failed before answering: counted under the requested model, tokens
+            # and cost unknown, yet no model answered, so no price is missing either.
             metadata_record(
                 account_id=ACME,
                 created_at=at(DAY, 12),
@@ -215,8 +216,26 @@ async def traffic(store: Store) -> Store:
                 cache_write_tokens=None,
                 reasoning_tokens=None,
                 cost_picousd=None,
+                ttfb_ms=None,
                 http_status=502,
                 error_code="provider_error",
+            ),
+            # Refused before any provider call (over a limit): refused, not unknown-priced.
+            metadata_record(
+                account_id=ACME,
+                created_at=at(DAY, 14),
+                served_model=None,
+                provider=None,
+                attempts=0,
+                input_tokens=None,
+                output_tokens=None,
+                cache_read_tokens=None,
+                cache_write_tokens=None,
+                reasoning_tokens=None,
+                cost_picousd=None,
+                ttfb_ms=None,
+                http_status=429,
+                error_code="rate_limited",
             ),
             # Unknown price, known tokens.
             metadata_record(

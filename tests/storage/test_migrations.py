@@ -19,13 +19,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
-from routeplex_gateway.storage import StorageError, Store
+from routeplex_gateway.storage import StorageError, Store, UsageRow
 from routeplex_gateway.storage.connection import async_url, create_engine
 from routeplex_gateway.storage.migrator import HEAD_REVISION, alembic_config
-from routeplex_gateway.storage.schema import api_keys, metadata
-from tests.storage.builders import key_hash, metadata_record
+from routeplex_gateway.storage.schema import api_keys, billing_daily, metadata
+from tests.storage.builders import ACME, DAY, NEXT_DAY, at, key_hash, metadata_record
 
-HEAD = "0003"
+HEAD = "0004"
 
 
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(
@@ -267,4 +267,75 @@ async def test_downgrade_to_0001_keeps_keys_and_upgrades_again(empty_database_ur
     finally:
         await store.close()
     # SQLite rebuilt the table to drop the column: its indexes and foreign key came back too.
+    assert await _schema_differences(empty_database_url) == []
+
+
+async def _bill_as_at_0003(url: str) -> None:
+    """A billing row appended at revision 0003: without a refused count."""
+    backend, driver_url = async_url(url)
+    engine = create_engine(backend, driver_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                insert(billing_daily).values(
+                    day=DAY,
+                    account_id=ACME,
+                    model="gpt-4o-mini",
+                    requests=2,
+                    input_tokens=100,
+                    output_tokens=10,
+                    cache_read_tokens=0,
+                    cache_write_tokens=0,
+                    reasoning_tokens=0,
+                    cost_picousd=None,
+                    unknown_cost_requests=2,
+                    created_at=datetime.now(UTC),
+                )
+            )
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_to_0004_keeps_billed_days_and_counts_refusals_after(
+    empty_database_url: str,
+) -> None:
+    refused = metadata_record(
+        account_id=ACME,
+        created_at=at(NEXT_DAY, 1),
+        served_model=None,
+        provider=None,
+        attempts=0,
+        input_tokens=None,
+        output_tokens=None,
+        cost_picousd=None,
+        ttfb_ms=None,
+        http_status=400,
+        error_code="validation_error",
+    )
+    store = await Store.open(empty_database_url)
+    try:
+        await _alembic(empty_database_url, command.upgrade, "0003")
+        await _bill_as_at_0003(empty_database_url)
+
+        await store.migrate()
+        await store.insert_metadata([refused])
+        assert await store.append_billing_day(NEXT_DAY) == 1
+
+        def counts(rows: list[UsageRow]) -> list[tuple[object, ...]]:
+            return [(r.day, r.requests, r.unknown_cost_requests, r.refused_requests) for r in rows]
+
+        # The day billed before 0004 did not count refusals apart: unknown (None), not 0.
+        assert counts(await store.usage_by_day(account_id=ACME, since=DAY)) == [
+            (DAY, 2, 2, None),
+            (NEXT_DAY, 1, 0, 1),
+        ]
+
+        await _alembic(empty_database_url, command.downgrade, "0003")
+        await store.migrate()
+        assert counts(await store.billing(account_id=ACME, since=DAY)) == [
+            (DAY, 2, 2, None),
+            (NEXT_DAY, 1, 0, None),
+        ]
+    finally:
+        await store.close()
     assert await _schema_differences(empty_database_url) == []

@@ -15,12 +15,12 @@ async def test_usage_by_utc_day_and_model(traffic: Store) -> None:
     rows = await traffic.usage(account_id=ACME, since=DAY)
 
     assert rows == [
-        usage_row(DAY, ACME, "claude-sonnet-4-20250514", requests=1, unknown_cost_requests=1),
+        usage_row(DAY, ACME, "claude-sonnet-4-20250514", requests=1),
         usage_row(
             DAY,
             ACME,
             "gpt-4o-mini",
-            requests=3,
+            requests=4,
             input_tokens=160,
             output_tokens=16,
             cache_read_tokens=40 + 0,
@@ -28,6 +28,7 @@ async def test_usage_by_utc_day_and_model(traffic: Store) -> None:
             reasoning_tokens=0 + 3 + 0,
             cost_picousd=1_500,
             unknown_cost_requests=1,
+            refused_requests=1,
         ),
         usage_row(
             NEXT_DAY,

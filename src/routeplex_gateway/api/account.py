@@ -51,6 +51,7 @@ def usage_row(row: UsageRow) -> dict[str, Any]:
         "total_tokens": row.input_tokens + row.output_tokens,
         "cost_usd": _usd(row.cost_picousd),
         "unknown_cost_requests": row.unknown_cost_requests,
+        "refused_requests": row.refused_requests,
     }
 
 
@@ -75,6 +76,8 @@ async def usage(request: Request) -> Response:
         "output_tokens": sum(r.output_tokens for r in rows),
         "cost_usd": _usd(sum(r.cost_picousd for r in rows)),
         "unknown_cost_requests": sum(r.unknown_cost_requests for r in rows),
+        # Days billed before refusals were counted apart add nothing: unknown, not zero.
+        "refused_requests": sum(r.refused_requests or 0 for r in rows),
     }
     return _ok(
         {
@@ -118,6 +121,7 @@ async def account(request: Request) -> Response:
                 "tokens": tokens,
                 "cost_usd": _usd(cost),
                 "requests": sum(r.requests for r in rows),
+                "refused_requests": sum(r.refused_requests or 0 for r in rows),
                 "requests_this_minute": await gw.quota.rate_in_use(scope, limits.rpm)
                 if limits.rpm
                 else None,

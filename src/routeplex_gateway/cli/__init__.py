@@ -22,7 +22,7 @@ from ..server import (
     serve_workers,
     with_store,
 )
-from ..storage import AccountExists, Store
+from ..storage import AccountExists, Store, UsageRow
 from .keys import admin_app, keys_app
 from .options import (
     ConfigOption,
@@ -237,50 +237,56 @@ def usage(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Requests, tokens and cost per day and model."""
+    """Requests (refused ones among them), tokens and cost per day, account and model.
+
+    The rows of `GET /api/v1/usage` and the dashboard: billing records for billed days,
+    request metadata for the others."""
+    from ..api.account import usage_row
+    from ..metering.money import picodollars
     from ..metering.pricing import picousd_to_usd
 
     settings = load_settings(config)
     since = (datetime.now(UTC) - timedelta(days=days - 1)).date()
 
-    async def fetch(store: Store) -> list[Any]:
+    async def fetch(store: Store) -> tuple[list[UsageRow], dict[str, str]]:
         account_id = await find_account_id(store, account) if account else None
-        return await store.usage(account_id=account_id, since=since)
+        rows = await store.usage_by_day(account_id=account_id, since=since)
+        return rows, {a.id: a.name for a in await store.list_accounts()}
 
-    rows = run(lambda: with_store(settings, fetch))
+    rows, names = run(lambda: with_store(settings, fetch))
+
+    def name_of(row: UsageRow) -> str:
+        return names.get(row.account_id, row.account_id)  # a deleted account: its id
+
     if as_json:
         print(
             json.dumps(
                 [
                     {
-                        "day": r.day.isoformat(),
+                        **usage_row(r),
+                        "account": name_of(r),
                         "account_id": r.account_id,
-                        "model": r.model,
-                        "requests": r.requests,
-                        "input_tokens": r.input_tokens,
-                        "output_tokens": r.output_tokens,
-                        "cache_read_tokens": r.cache_read_tokens,
-                        "reasoning_tokens": r.reasoning_tokens,
+                        # Exact dollars, not the float the HTTP API carries.
                         "cost_usd": str(picousd_to_usd(r.cost_picousd)),
-                        "unknown_cost_requests": r.unknown_cost_requests,
                     }
                     for r in rows
                 ]
             )
         )
         return
-    table = Table("day", "account", "model", "requests", "input", "output", "cost (USD)")
+    table = Table("day", "account", "model", "requests", "refused", "input", "output", "cost")
     for r in rows:
-        cost = f"{picousd_to_usd(r.cost_picousd):.6f}"
+        cost = picodollars(r.cost_picousd)
         if r.unknown_cost_requests:
             cost += f" (+{r.unknown_cost_requests} unpriced)"
         table.add_row(
             r.day.isoformat(),
-            r.account_id,
+            name_of(r),
             r.model,
-            str(r.requests),
-            str(r.input_tokens),
-            str(r.output_tokens),
+            f"{r.requests:,}",
+            "—" if r.refused_requests is None else f"{r.refused_requests:,}",
+            f"{r.input_tokens:,}",
+            f"{r.output_tokens:,}",
             cost,
         )
     console.print(table)

@@ -28,6 +28,24 @@ from . import charts
 from .access import Visit
 
 RECENT_RECORDS = 20
+# The privacy page's record table: the stored columns, a few to a table column (one a line) so
+# that all of them fit one screen. A stored column missing here still shows, on its own.
+RECORD_GROUPS = (
+    ("request_id", "created_at"),
+    ("account_id", "key_id"),
+    ("endpoint", "routing_mode", "strategy"),
+    ("requested_model", "served_model", "provider"),
+    ("attempts", "fallback_used"),
+    (
+        "input_tokens",
+        "output_tokens",
+        "cache_read_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+    ),
+    ("cost_picousd", "latency_ms", "ttfb_ms"),
+    ("http_status", "error_code"),
+)
 CSV_FIELDS = (
     "day",
     "model",
@@ -40,6 +58,7 @@ CSV_FIELDS = (
     "total_tokens",
     "cost_usd",
     "unknown_cost_requests",
+    "refused_requests",
 )
 
 
@@ -62,6 +81,7 @@ async def overview(visit: Visit) -> Response:
             "tokens": tokens,
             "cost_picousd": cost,
             "requests": sum(r.requests for r in rows),
+            "refused_requests": sum(r.refused_requests or 0 for r in rows),
             "requests_this_minute": await gw.quota.rate_in_use(scope, limits.rpm)
             if limits.rpm
             else None,
@@ -208,7 +228,15 @@ async def privacy(visit: Visit) -> Response:
         "privacy.html",
         account=account,
         fields=METADATA_FIELDS,
+        groups=record_groups(METADATA_FIELDS),
         records=[record.as_row() for record in records],
         retention_days=gw.settings.metadata_retention_days,
         recent=RECENT_RECORDS,
     )
+
+
+def record_groups(fields: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """`RECORD_GROUPS` restricted to the stored `fields`, then any field they do not name."""
+    grouped = [tuple(f for f in group if f in fields) for group in RECORD_GROUPS]
+    named = {f for group in grouped for f in group}
+    return [g for g in grouped if g] + [(f,) for f in fields if f not in named]

@@ -37,6 +37,7 @@ class Totals:
     reasoning_tokens: int
     cost_picousd: int
     unknown_cost_requests: int
+    refused_requests: int  # known ones: days billed before they were counted add nothing
 
     @classmethod
     def of(cls, rows: Iterable[UsageRow]) -> Totals:
@@ -50,6 +51,7 @@ class Totals:
             reasoning_tokens=sum(r.reasoning_tokens for r in rows),
             cost_picousd=sum(r.cost_picousd for r in rows),
             unknown_cost_requests=sum(r.unknown_cost_requests for r in rows),
+            refused_requests=sum(r.refused_requests or 0 for r in rows),
         )
 
     @property

@@ -69,10 +69,13 @@ async def account(
     if found is None:
         return visit.render("message.html", 404, title="No such account", message=_NO_ACCOUNT)
     tokens, cost = await gw.quota.used_today(f"account:{found.id}", utc_today())
+    policy = gw.plans.policy(found.plan, found.limits, None)
     return visit.render(
         "operator_account.html",
         400 if error else 200,
         account=account_view(gw, found),
+        # The cap as stored (pico-dollars), so the page writes it as exact money.
+        cost_cap_picousd=policy.account.cost_per_day_picousd,
         overrides=dict(found.limits or {}),
         plan_limits=limits_view(gw.plans.limits(found.plan)) if found.plan in gw.plans else {},
         limit_fields=LIMIT_FIELDS,

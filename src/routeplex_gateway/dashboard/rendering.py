@@ -5,15 +5,17 @@ times with.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from .. import __version__
-from ..metering.pricing import picousd_to_usd
+from ..metering import money
 
 STATIC = "/app/static"
 
@@ -22,15 +24,34 @@ def number(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
+def _decimal(value: float | Decimal) -> Decimal:
+    # A float here came from a JSON view of an exact Decimal; its shortest repr is that
+    # decimal (0.00015 → "0.00015"), never its binary expansion.
+    return value if isinstance(value, Decimal) else Decimal(repr(value))
+
+
 def usd(value: float | Decimal | None) -> str:
-    """Dollars to six decimals: per-request costs are often fractions of a cent."""
-    if value is None:
-        return "unknown"
-    return f"${Decimal(str(value)):,.6f}"
+    """An amount in dollars, as money: $0.17, $0.0042 below a cent."""
+    return "unknown" if value is None else money.dollars(_decimal(value))
 
 
 def picousd(value: int | None) -> str:
-    return usd(picousd_to_usd(value) if value is not None else None)
+    """A stored amount in pico-dollars, as money."""
+    return "unknown" if value is None else money.picodollars(value)
+
+
+def price(value: float | Decimal | None) -> str:
+    """A price per 1K tokens, exactly: $0.00015, $0.60."""
+    return "unknown" if value is None else money.price(_decimal(value))
+
+
+def breakable(value: object) -> Markup:
+    """A value that may wrap after `.`, `_`, `-` or `/` (an endpoint, a model id, an error
+    code) rather than anywhere inside a word; escaped like any other value."""
+    return Markup("<wbr>").join(escape(part) for part in _BREAK_AFTER.split(str(value)))
+
+
+_BREAK_AFTER = re.compile(r"(?<=[._/-])")
 
 
 def when(value: datetime | date | str | None) -> str:
@@ -62,7 +83,13 @@ class Pages:
             lstrip_blocks=True,
         )
         self._env.filters.update(
-            number=number, usd=usd, picousd=picousd, when=when, percent=percent
+            number=number,
+            usd=usd,
+            picousd=picousd,
+            price=price,
+            when=when,
+            percent=percent,
+            breakable=breakable,
         )
         self._env.globals.update(static=STATIC, version=__version__, simulated=simulated)
 

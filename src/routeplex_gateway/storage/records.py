@@ -72,7 +72,10 @@ class UsageRow:
     """Usage of one account and model on one UTC day.
 
     Token counts and `cost_picousd` sum the known values only; `unknown_cost_requests` says how
-    many requests had no known price, so a total is never mistaken for a complete one.
+    many requests a model answered without a known price, so a total is never mistaken for a
+    complete one. `refused_requests` counts those the gateway answered itself, before any
+    provider call (bad input, limits): they are in `requests` but used no model and cost
+    nothing. None on days billed before that count was kept.
     """
 
     day: date
@@ -86,6 +89,7 @@ class UsageRow:
     reasoning_tokens: int
     cost_picousd: int
     unknown_cost_requests: int
+    refused_requests: int | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -126,8 +126,13 @@ billing_daily = Table(
     Column("reasoning_tokens", BigInteger, nullable=False),
     # Sum of the known costs; NULL when no request of the group had a known price.
     Column("cost_picousd", BigInteger, nullable=True),
+    # Requests a model answered without a known price. Rows appended before 0004 counted every
+    # request without a cost here, refusals included.
     Column("unknown_cost_requests", BigInteger, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # Requests refused before any provider call. NULL on rows appended before migration 0004
+    # (not counted then: unknown, not zero). Last because 0004 added it to existing tables.
+    Column("refused_requests", BigInteger, nullable=True),
     PrimaryKeyConstraint("day", "account_id", "model"),
     Index(None, "account_id", "day"),
 )

@@ -4,6 +4,12 @@ once per closed day to the append-only `billing_daily` table.
 A request's model is the one that served it, or the one requested when none did. A day is
 "billed" once billing_daily has any row for it: `append_day` bills a day for all accounts in
 one statement, so from then on its billing rows are the record of that day.
+
+Two counts keep totals honest. A request is *refused* when the gateway answered it before
+calling any provider (a 400, 403, 415 or 429 — attempts = 0): it used no model and cost
+nothing. A request has an *unknown cost* when a model answered it, in whole or in part (a
+served model, or a first byte relayed), and its price is not known. A provider that failed
+before its first byte is neither: it answered nothing and billed nothing.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ _BILLING_COLUMNS = (
     *_TOKEN_COLUMNS,
     "cost_picousd",
     "unknown_cost_requests",
+    "refused_requests",
 )
 
 
@@ -231,6 +238,15 @@ def _per_request(
         func.coalesce(table.c.served_model, table.c.requested_model, UNKNOWN_MODEL).label("model"),
         *(table.c[name] for name in _TOKEN_COLUMNS),
         table.c.cost_picousd,
+        case(
+            (
+                table.c.cost_picousd.is_(None)
+                & (table.c.served_model.is_not(None) | table.c.ttfb_ms.is_not(None)),
+                1,
+            ),
+            else_=0,
+        ).label("unknown_cost"),
+        case((table.c.attempts == 0, 1), else_=0).label("refused"),
     ).where(table.c.created_at >= start)
     if end is not None:
         statement = statement.where(table.c.created_at < end)
@@ -253,9 +269,8 @@ def _aggregate(per_request: Subquery) -> Select[Any]:
         ),
         # Stays NULL when no request of the group had a known price: unknown, not free.
         cast(func.sum(columns.cost_picousd), BigInteger).label("cost_picousd"),
-        cast(func.sum(case((columns.cost_picousd.is_(None), 1), else_=0)), BigInteger).label(
-            "unknown_cost_requests"
-        ),
+        cast(func.sum(columns.unknown_cost), BigInteger).label("unknown_cost_requests"),
+        cast(func.sum(columns.refused), BigInteger).label("refused_requests"),
     ).group_by(columns.day, columns.account_id, columns.model)
 
 
@@ -272,4 +287,6 @@ def _usage_from_row(row: RowMapping) -> UsageRow:
         reasoning_tokens=int(row["reasoning_tokens"]),
         cost_picousd=int(row["cost_picousd"] or 0),
         unknown_cost_requests=int(row["unknown_cost_requests"]),
+        # NULL on billing rows appended before the count existed (migration 0004): unknown.
+        refused_requests=None if row["refused_requests"] is None else int(row["refused_requests"]),
     )

@@ -6,8 +6,17 @@
   var palette = ["#1d4ed8", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2",
                  "#65a30d", "#dc2626", "#4b5563", "#ca8a04"];
 
+  // Money as the pages write it (metering/money.py): cents from a cent up, two significant
+  // digits below one ($0.0042), never a row of zeros.
+  var cents = new Intl.NumberFormat("en-US", { style: "currency", currency: "USD" });
+  var belowACent = new Intl.NumberFormat("en-US", {
+    style: "currency", currency: "USD", maximumSignificantDigits: 2
+  });
+
   function money(value) {
-    return "$" + Number(value).toFixed(6);
+    var amount = Number(value);
+    var size = Math.abs(amount);
+    return (size > 0 && size < 0.01 ? belowACent : cents).format(amount);
   }
 
   function count(value) {
