@@ -190,13 +190,54 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
                 pass
             assert time.monotonic() < deadline
             time.sleep(0.2)
-        # The demo account is on `evaluation` (5 requests a minute): across both workers,
-        # exactly five get through.
-        statuses = [r.status_code for r in burst([url], key, 8, max_tokens=20)]
-        assert statuses.count(200) + statuses.count(429) == 8
-        assert statuses.count(200) <= 5
-        pids = {httpx.get(f"{url}/health").json().get("pid") for _ in range(60)}
-        assert len(pids) == 2, "both workers should serve"
+        # The demo account is on `evaluation` (5 requests a minute, 1 at a time). Hold one
+        # keep-alive connection to each worker and alternate between them, one request at a
+        # time: with shared limits exactly five of ten get through; per-worker limits would
+        # let all ten through.
+        clients = connections_to_each_worker(url, workers=2)
+        try:
+            statuses, reached = [], set()
+            for i in range(10):
+                client = clients[i % 2]
+                before = client.get("/health").json()["pid"]
+                reply = client.post(
+                    "/v1/chat/completions",
+                    headers={"Authorization": f"Bearer {key}"},
+                    json={
+                        "model": "gpt-4o-mini",
+                        "max_tokens": 20,
+                        "messages": [{"role": "user", "content": "hi"}],
+                    },
+                )
+                statuses.append(reply.status_code)
+                if reply.status_code == 429:
+                    assert reply.json()["error"]["code"] == "rate_limited"
+                if client.get("/health").json()["pid"] == before:
+                    reached.add(before)  # the connection stayed on one worker throughout
+            assert len(reached) == 2, "both workers should have taken chat requests"
+            assert statuses.count(200) == 5 and statuses.count(429) == 5, statuses
+        finally:
+            for client in clients:
+                client.close()
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def connections_to_each_worker(url: str, workers: int) -> list[httpx.Client]:
+    """One keep-alive client connected to each worker process."""
+    found: dict[int, httpx.Client] = {}
+    spare: list[httpx.Client] = []
+    for _ in range(200):
+        client = httpx.Client(base_url=url, timeout=30)
+        pid = client.get("/health").json()["pid"]
+        if pid in found:
+            spare.append(client)
+        else:
+            found[pid] = client
+        if len(found) == workers:
+            break
+    for client in spare:
+        client.close()
+    assert len(found) == workers, "every worker should serve"
+    return list(found.values())
