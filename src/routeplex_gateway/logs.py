@@ -29,6 +29,7 @@ ALLOWED_FIELDS = frozenset(
         "count",
         "pending",
         "retry_in_s",
+        "failures",
         "provider",
         "model",
         "deployment",

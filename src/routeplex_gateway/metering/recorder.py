@@ -3,7 +3,9 @@ by a background task, so no request waits on the database.
 
 When the database is unreachable, records wait in a bounded buffer and are written when it
 returns; none is dropped while the buffer has room. When it is full, `accepting` turns false
-and the gateway refuses new work rather than serve traffic it could not bill.
+and the gateway refuses new work rather than serve traffic it could not bill. Retries back
+off exponentially (with jitter, capped at 5 s); new records never cut a wait short, so an
+outage under load costs the database a handful of attempts, not one per request.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import logging
 from collections import deque
 from datetime import date
 
+from ..backoff import Backoff
 from ..storage import StorageError, Store
 from .record import RequestMetadata
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 5.0
+_MIN_BACKOFF_S = 0.05
 
 
 class Recorder:
@@ -86,17 +90,27 @@ class Recorder:
                 raise
 
     async def _run(self) -> None:
-        backoff = self._flush_s
+        backoff = Backoff(base_s=max(self._flush_s, _MIN_BACKOFF_S), cap_s=_MAX_BACKOFF_S)
+        delay = 0.0
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            if backoff.failures:
+                # In an outage only the timer decides: a full batch waking the writer on
+                # every new record is what turned one outage into a retry per request.
+                await asyncio.sleep(delay)
+            else:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._flush_s)
             self._wake.clear()
             try:
                 await self.flush()
-                backoff = self._flush_s
+                backoff.reset()
             except StorageError:
-                backoff = min(max(backoff * 2, 0.1), _MAX_BACKOFF_S)
+                delay = backoff.next_delay()
                 log.warning(
                     "metadata write failed; will retry",
-                    extra={"pending": len(self._queue), "retry_in_s": backoff},
+                    extra={
+                        "pending": len(self._queue),
+                        "failures": backoff.failures,
+                        "retry_in_s": round(delay, 3),
+                    },
                 )
