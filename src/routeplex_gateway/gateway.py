@@ -191,6 +191,7 @@ class Gateway:
             else:
                 tokens, cost = 0, 0  # refused or failed before any answer
             await self.quota.settle(ex.ticket, tokens, cost)
+        self.router.stream_ended(ex, status, error)
         record = ex.finish(status, error)
         if record is not None:
             self.recorder.record(record)
@@ -243,6 +244,8 @@ class Gateway:
                 )
             models = [model, *self._fallbacks(model, allowed)]
         plan = self.router.plan(models)
+        if plan and plan[0][0] is not models[0]:
+            ex.rerouted = True  # every deployment of the chosen model has its circuit open
         if debug:
             ex.routing = {
                 **(ex.routing or {"mode": "manual"}),
@@ -308,6 +311,7 @@ class Gateway:
                 "candidates": [c.explain() for c in ranked],
             }
         eligible = [c.model for c in ranked if c.excluded is None]
+        ex.rerouted = bool(eligible) and ranked[0].instead_of is not None
         if not eligible:
             raise GatewayError(
                 ErrorCode.PROVIDER_UNAVAILABLE,
