@@ -26,6 +26,7 @@ from .routing.classifier import Needs, classify
 from .routing.router import Attempt, Router
 from .routing.scoring import Scorer
 from .storage import Store
+from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Gateway:
         self._keys: KeyCache | None = None
         self._recorder: Recorder | None = None
         self._retention: RetentionJob | None = None
+        self.supervisor = Supervisor()
 
     @property
     def store(self) -> Store:
@@ -88,22 +90,20 @@ class Gateway:
             batch_size=settings.recorder_batch_size,
             buffer_size=settings.recorder_buffer_size,
         )
-        await self._recorder.start()
         self._retention = RetentionJob(
             self._store,
             retention_days=settings.metadata_retention_days,
             grace_s=settings.billing_grace_s,
             interval_s=settings.retention_interval_s,
         )
-        await self._retention.start()
+        self.supervisor.start("key-refresh", self._keys.refresh)
+        self.supervisor.start("metadata-writer", self._recorder.step)
+        self.supervisor.start("retention", self._retention.step)
 
     async def stop(self) -> None:
-        if self._retention is not None:
-            await self._retention.stop()
+        await self.supervisor.stop()
         if self._recorder is not None:
-            await self._recorder.stop()
-        if self._keys is not None:
-            await self._keys.stop()
+            await self._recorder.drain()
         await self.providers.close()
         await self.quota.close()
         if self._store is not None:

@@ -30,6 +30,7 @@ ALLOWED_FIELDS = frozenset(
         "pending",
         "retry_in_s",
         "failures",
+        "loop",
         "provider",
         "model",
         "deployment",

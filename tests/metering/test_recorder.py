@@ -15,6 +15,7 @@ import pytest
 from routeplex_gateway.metering.record import Endpoint, RequestMetadata, RoutingMode
 from routeplex_gateway.metering.recorder import Recorder
 from routeplex_gateway.storage import StorageError
+from routeplex_gateway.supervisor import Supervisor
 
 
 class FlakyStore:
@@ -72,7 +73,8 @@ async def test_steady_load_does_not_shorten_the_backoff(caplog: pytest.LogCaptur
     store = FlakyStore()
     store.down = True
     recorder = Recorder(store, flush_s=0.05, batch_size=10, buffer_size=100_000)  # type: ignore[arg-type]
-    await recorder.start()
+    loops = Supervisor()
+    loops.start("metadata-writer", recorder.step)
     caplog.set_level(logging.WARNING, logger="routeplex_gateway.metering.recorder")
     sent = 0
     try:
@@ -97,7 +99,8 @@ async def test_steady_load_does_not_shorten_the_backoff(caplog: pytest.LogCaptur
         assert store.rows == [f"req_{i}" for i in range(sent)]  # every record, once, in order
         assert recorder.pending == 0
     finally:
-        await recorder.stop()
+        await loops.stop()
+        await recorder.drain(timeout_s=0)
 
 
 def test_the_retry_delay_grows_with_jitter_and_is_capped() -> None:

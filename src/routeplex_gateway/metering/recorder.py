@@ -35,7 +35,8 @@ class Recorder:
         self._queue: deque[RequestMetadata] = deque()
         self._last_used: dict[str, date] = {}
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff(base_s=max(flush_s, _MIN_BACKOFF_S), cap_s=_MAX_BACKOFF_S)
+        self._retry_in_s = 0.0
         self.written = 0
 
     @property
@@ -53,16 +54,8 @@ class Recorder:
         if len(self._queue) >= self._batch_size:
             self._wake.set()
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="metadata-recorder")
-
-    async def stop(self, *, timeout_s: float = 10.0) -> None:
-        """Stop the loop and write what is queued (a normal shutdown loses nothing)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def drain(self, *, timeout_s: float = 10.0) -> None:
+        """Write what is queued, once the loop has stopped (a normal shutdown loses nothing)."""
         deadline = asyncio.get_running_loop().time() + timeout_s
         while self._queue and asyncio.get_running_loop().time() < deadline:
             try:
@@ -89,28 +82,27 @@ class Recorder:
                 self._last_used = {**last_used, **self._last_used}
                 raise
 
-    async def _run(self) -> None:
-        backoff = Backoff(base_s=max(self._flush_s, _MIN_BACKOFF_S), cap_s=_MAX_BACKOFF_S)
-        delay = 0.0
-        while True:
-            if backoff.failures:
-                # In an outage only the timer decides: a full batch waking the writer on
-                # every new record is what turned one outage into a retry per request.
-                await asyncio.sleep(delay)
-            else:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._flush_s)
-            self._wake.clear()
-            try:
-                await self.flush()
-                backoff.reset()
-            except StorageError:
-                delay = backoff.next_delay()
-                log.warning(
-                    "metadata write failed; will retry",
-                    extra={
-                        "pending": len(self._queue),
-                        "failures": backoff.failures,
-                        "retry_in_s": round(delay, 3),
-                    },
-                )
+    async def step(self) -> None:
+        """One round of the writer loop: wait for a full batch or the flush timer, then
+        write what is queued."""
+        if self._backoff.failures:
+            # In an outage only the timer decides: a full batch waking the writer on every
+            # new record is what turned one outage into a retry per request.
+            await asyncio.sleep(self._retry_in_s)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self._flush_s)
+        self._wake.clear()
+        try:
+            await self.flush()
+            self._backoff.reset()
+        except StorageError:
+            self._retry_in_s = self._backoff.next_delay()
+            log.warning(
+                "metadata write failed; will retry",
+                extra={
+                    "pending": len(self._queue),
+                    "failures": self._backoff.failures,
+                    "retry_in_s": round(self._retry_in_s, 3),
+                },
+            )
