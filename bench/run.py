@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.run --quick         # smoke run, short cells
     .venv/bin/python -m bench.run --targets direct,routeplex --scenarios plain-1,plain-16
     .venv/bin/python -m bench.run --soak 600      # RoutePlex RSS curve under 10 minutes of load
+    .venv/bin/python -m bench.run --soak 600 --soak-target routeplex-pg   # …on PostgreSQL + Redis
 
 It starts the mock upstream (bench/mock_upstream.py) and runs this process — the load
 generator — pinned to core 1, and each target pinned to core 0, one target at a time: `direct`
@@ -213,6 +214,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quiet-wait", type=float, default=60.0, help="…for at most this long")
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="RoutePlex soak mode")
     parser.add_argument("--soak-interval", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument(
+        "--soak-target",
+        default="routeplex",
+        choices=["routeplex", "routeplex-pg"],
+        help="routeplex-pg: metadata in PostgreSQL (BENCH_POSTGRES_URL), limits in Redis",
+    )
     args = parser.parse_args(argv)
     args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -243,7 +250,9 @@ def main(argv: list[str] | None = None) -> None:
 
     with harness_lock():
         if args.soak:
-            text = uvloop.run(soak.run_soak(args.soak, args.soak_interval, run_dir, command))
+            text = uvloop.run(
+                soak.run_soak(args.soak, args.soak_interval, run_dir, command, args.soak_target)
+            )
         else:
             outcome = uvloop.run(run_matrix(args, run_dir))
             text = render(args, outcome, command.strip())

@@ -12,10 +12,14 @@ from bench.loadgen import Progress, run_load
 from bench.procstat import TreeProbe
 from bench.report import machine, render_machine
 from bench.scenarios import Mock, Scenario, specs, validate
-from bench.targets import RoutePlex
+from bench.targets import RoutePlex, RoutePlexPostgres
 
 _BARS = " ▁▂▃▄▅▆▇█"
 CONCURRENCY = 16
+SOAK_TARGETS: dict[str, type[RoutePlex]] = {
+    RoutePlex.name: RoutePlex,
+    RoutePlexPostgres.name: RoutePlexPostgres,
+}
 
 
 def sparkline(values: list[float]) -> str:
@@ -31,9 +35,11 @@ def _median(values: list[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else 0.0
 
 
-async def run_soak(seconds: float, interval: float, run_dir: Path, command: str) -> str:
+async def run_soak(
+    seconds: float, interval: float, run_dir: Path, command: str, target_name: str = "routeplex"
+) -> str:
     mock = Mock(run_dir / "mock.log")
-    target = RoutePlex()
+    target = SOAK_TARGETS[target_name]()
     samples: list[tuple[float, float, int, int]] = []  # (t, RSS MB, completed, errors)
     try:
         target.prepare(install=False)
@@ -67,7 +73,10 @@ async def run_soak(seconds: float, interval: float, run_dir: Path, command: str)
     finally:
         target.stop()
         mock.stop()
-    rows = target.metadata_rows()
+    try:
+        rows = target.metadata_rows()
+    finally:
+        target.drop()
     return render(samples, result.rps, result.errors, rows, seconds, interval, command, target)
 
 
@@ -87,7 +96,8 @@ def render(
     growth = _median(late) - _median(early)
     lines = [
         f"### Soak of {time.strftime('%Y-%m-%d %H:%M %Z')}",
-        f"Command: `{command.strip()}` — RoutePlex pinned to core 0, {CONCURRENCY} connections "
+        f"Command: `{command.strip()}` — {target.label} pinned to core 0, {CONCURRENCY} "
+        "connections "
         f"alternating non-streaming and 20-chunk streaming requests for {seconds:g} s, RSS "
         f"sampled every {interval:g} s.",
         render_machine(machine(), {"RoutePlex": target.version()}),

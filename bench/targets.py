@@ -35,6 +35,8 @@ HARNESS_CORE = 1
 
 UPSTREAM_KEY = "sk-bench-upstream"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+# A server where the harness may create (and drop) a database of its own.
+POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
 BENCH_LIMITS = {
     "rpm": 1_000_000_000,
     "concurrency": 100_000,
@@ -214,6 +216,7 @@ class RoutePlex(Target):
             # provider at the mock.
             "OPENAI_API_KEY": UPSTREAM_KEY,
             "OPENAI_BASE_URL": mock_base,
+            **self.database_env(),
         }
         self._cli(env, "accounts", "create", "bench", "--plan", "usage", "--json")
         # Limits stay on and binding (reserved, counted and checked on every request), but
@@ -232,6 +235,13 @@ class RoutePlex(Target):
         base = f"http://127.0.0.1:{port}"
         self.wait_http(f"{base}/health", 60)
         return Endpoint(f"{base}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
+
+    def database_env(self) -> dict[str, str]:
+        """Where the gateway keeps its data: SQLite in its data directory by default."""
+        return {}
+
+    def drop(self) -> None:
+        """Remove what `launch` made outside the run directory (nothing, by default)."""
 
     def metadata_rows(self) -> dict[str, int]:
         """Rows the gateway recorded, by HTTP status (read after it has stopped and flushed)."""
@@ -281,6 +291,44 @@ class RoutePlexRedis(RoutePlex):
         # A clean slate: the rate-limit windows of an earlier run must not count.
         subprocess.run(["redis-cli", "-u", REDIS_URL, "flushdb"], check=True, capture_output=True)
         return super().launch(mock_base, workdir)
+
+
+class RoutePlexPostgres(RoutePlexRedis):
+    """RoutePlex as replicas run it: metadata in PostgreSQL (a fresh database, dropped at the
+    end), limits in Redis; one process, pinned like `routeplex`. For the soak's memory curve."""
+
+    name = "routeplex-pg"
+    label = "RoutePlex on PostgreSQL + Redis"
+    pinned = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.database = f"rp_bench_{os.getpid()}_{int(time.time())}"
+
+    def _psql(self, database: str, sql: str) -> str:
+        return subprocess.run(
+            ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", f"{POSTGRES_URL}/{database}", "-c", sql],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    def database_env(self) -> dict[str, str]:
+        return {"ROUTEPLEX_DATABASE_URL": f"{POSTGRES_URL}/{self.database}"}
+
+    def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        self._psql("postgres", f'CREATE DATABASE "{self.database}"')
+        return super().launch(mock_base, workdir)
+
+    def metadata_rows(self) -> dict[str, int]:
+        out = self._psql(
+            self.database,
+            "SELECT http_status, count(*) FROM request_metadata GROUP BY http_status",
+        )
+        return {status: int(n) for status, n in (line.split("|") for line in out.split())}
+
+    def drop(self) -> None:
+        self._psql("postgres", f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
 class RoutePlexWorkers(RoutePlexRedis):

@@ -11,7 +11,6 @@ and so is its absence, so unknown keys cannot make the database work on every re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -206,18 +205,11 @@ class KeyCache:
         self.failures = FailedAttempts()
         self._unknown: dict[str, float] = {}
         self._since: datetime | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._rounds = 0
 
     async def start(self) -> None:
+        """The first load; `refresh` then runs as a supervised background loop."""
         await self._reload()
-        self._task = asyncio.create_task(self._refresh_forever(), name="key-cache-refresh")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _reload(self, *, full: bool = False) -> None:
         started = datetime.now(UTC)
@@ -239,15 +231,15 @@ class KeyCache:
         self._since = started - timedelta(seconds=1)
         self._unknown.clear()
 
-    async def _refresh_forever(self) -> None:
-        rounds = 0
-        while True:
-            await asyncio.sleep(self._refresh_s)
-            rounds += 1
-            try:
-                await self._reload(full=rounds % _FULL_RELOAD_EVERY == 0)
-            except StorageError:
-                log.warning("key refresh failed; serving from the cached keys")
+    async def refresh(self) -> None:
+        """One round of the refresh loop: wait, then load what changed (all of it, now and
+        then). The database being away is expected: the cached keys keep serving."""
+        await asyncio.sleep(self._refresh_s)
+        self._rounds += 1
+        try:
+            await self._reload(full=self._rounds % _FULL_RELOAD_EVERY == 0)
+        except StorageError:
+            log.warning("key refresh failed; serving from the cached keys")
 
     def revoked(self, key_id: str) -> None:
         """Refuse a key at once (revoked through this process)."""

@@ -53,6 +53,8 @@ class Exchange:
     model: CatalogModel | None = None
     deployment: Deployment | None = None
     attempts: int = 0
+    rerouted: bool = False  # an open circuit sent it to another model than the chosen one
+    stream_first_chunk_ms: float | None = None  # the served stream's start, for its health
     usage: Usage = field(default_factory=Usage)
     cost_picousd: int | None = None
     ttfb_ms: int | None = None
@@ -69,7 +71,7 @@ class Exchange:
 
     @property
     def fallback_used(self) -> bool:
-        return self.attempts > 1
+        return self.attempts > 1 or self.rerouted
 
     def first_byte(self) -> None:
         if self.ttfb_ms is None:

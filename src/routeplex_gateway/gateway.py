@@ -27,6 +27,7 @@ from .routing.classifier import Classification, Needs, classify
 from .routing.router import Attempt, Router
 from .routing.scoring import Candidate, Scorer, Weights
 from .storage import Store
+from .supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Gateway:
         self._keys: KeyCache | None = None
         self._recorder: Recorder | None = None
         self._retention: RetentionJob | None = None
+        self.supervisor = Supervisor()
 
     @property
     def store(self) -> Store:
@@ -89,22 +91,20 @@ class Gateway:
             batch_size=settings.recorder_batch_size,
             buffer_size=settings.recorder_buffer_size,
         )
-        await self._recorder.start()
         self._retention = RetentionJob(
             self._store,
             retention_days=settings.metadata_retention_days,
             grace_s=settings.billing_grace_s,
             interval_s=settings.retention_interval_s,
         )
-        await self._retention.start()
+        self.supervisor.start("key-refresh", self._keys.refresh)
+        self.supervisor.start("metadata-writer", self._recorder.step)
+        self.supervisor.start("retention", self._retention.step)
 
     async def stop(self) -> None:
-        if self._retention is not None:
-            await self._retention.stop()
+        await self.supervisor.stop()
         if self._recorder is not None:
-            await self._recorder.stop()
-        if self._keys is not None:
-            await self._keys.stop()
+            await self._recorder.drain()
         await self.providers.close()
         await self.quota.close()
         if self._store is not None:
@@ -192,6 +192,7 @@ class Gateway:
             else:
                 tokens, cost = 0, 0  # refused or failed before any answer
             await self.quota.settle(ex.ticket, tokens, cost)
+        self.router.stream_ended(ex, status, error)
         record = ex.finish(status, error)
         if record is not None:
             self.recorder.record(record)
@@ -242,6 +243,8 @@ class Gateway:
                 )
             models = [model, *self._fallbacks(model, allowed, test_mode=test_mode)]
         plan = self.router.plan(models)
+        if plan and plan[0][0] is not models[0]:
+            ex.rerouted = True  # every deployment of the chosen model has its circuit open
         if debug:
             ex.routing = {
                 **(ex.routing or {"mode": "manual"}),
@@ -372,7 +375,10 @@ class Gateway:
                 "classification": classification.explain(),
                 "candidates": [c.explain() for c in ranked],
             }
-        return _eligible(ranked)
+        eligible = _eligible(ranked)
+        # The best model stands in for one whose every deployment has its circuit open.
+        ex.rerouted = ranked[0].instead_of is not None
+        return eligible
 
 
 def _eligible(ranked: list[Candidate]) -> list[CatalogModel]:

@@ -31,6 +31,8 @@ ALLOWED_FIELDS = frozenset(
         "count",
         "pending",
         "retry_in_s",
+        "failures",
+        "loop",
         "provider",
         "model",
         "deployment",

@@ -243,7 +243,10 @@ def test_hung_upstream_falls_back(tmp_path: Path, simulator_url: str) -> None:
     fault_spec = {"model": "gpt-4o-mini", "hang": True}
     assert httpx.post(f"{simulator_url}/_simulator/faults", json=fault_spec).status_code < 300
     with serve_in_thread(create_app(settings, simulator_url=simulator_url)) as url:
-        for _ in range(3):
+        # The two deployments weigh the same, so which is tried first is random: ask until
+        # the hung one has been tried first (and timed out) at least once.
+        for _ in range(40):
+            started = time.monotonic()
             reply = httpx.post(
                 f"{url}/v1/chat/completions",
                 timeout=30,
@@ -251,7 +254,14 @@ def test_hung_upstream_falls_back(tmp_path: Path, simulator_url: str) -> None:
                 json={"model": "gpt-4o-mini", "messages": PROMPT},
             )
             assert reply.status_code == 200
-            assert reply.json()["x_routeplex"]["provider"] == "backup"
+            extra = reply.json()["x_routeplex"]
+            assert extra["provider"] == "backup"
+            if extra["attempts"] == 2:
+                break
+        else:
+            pytest.fail("the hung deployment was never tried first")
+        assert extra["fallback_used"] is True
+        assert time.monotonic() - started >= 0.5  # it waited out the timeout, then fell back
 
 
 def test_everything_failing_is_all_providers_failed(gateway: RunningGateway) -> None:

@@ -202,6 +202,10 @@ class Traffic:
         self.fault(model="gpt-4o-mini", malformed_after_chunks=1, count=1)
         body = {"model": "gpt-4o-mini", "stream": True, "messages": self.user("openai.sim-bad")}
         self.stream("openai.sim-bad", CHAT, body)
+        # A success after two failures in a row: a third (the fallback case below) would
+        # open gpt-4o-mini's circuit, leaving auto-routing nothing to fall back from.
+        body = {"model": "gpt-4o-mini", "messages": self.user("openai.after-faults")}
+        self.post("openai.after-faults", CHAT, body, 200)
 
     def fallback(self) -> None:
         # The first model routeplex-ai picks fails; the next one answers.

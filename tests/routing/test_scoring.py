@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from routeplex_gateway.config import Settings
+from routeplex_gateway.config import ModelOverride, Settings
 from routeplex_gateway.providers import ProviderRegistry
 from routeplex_gateway.routing.catalog import build_catalog
 from routeplex_gateway.routing.classifier import classify
@@ -123,11 +123,44 @@ def test_budget_aware(scorer: Scorer) -> None:
     assert reasons["gpt-4.1-nano"] is None
 
 
-def test_context_window_and_tools(scorer: Scorer) -> None:
+def test_context_window_too_small(scorer: Scorer) -> None:
     huge = "word " * 900_000  # ~ 1.1 M tokens: only the million-token models could try
     ranked = rank(scorer, huge, "auto")
     reasons = {c.model.id: c.excluded for c in ranked}  # type: ignore[attr-defined]
     assert reasons["gpt-4o-mini"] == "context window too small"
+
+
+def test_needed_capabilities_exclude_models_without_them() -> None:
+    # gpt-4.1-nano, the cheapest model, made unable to call tools or follow a JSON schema;
+    # o3-mini ships without vision.
+    catalog = build_catalog(
+        Settings(
+            models={
+                "gpt-4.1-nano": ModelOverride(
+                    capabilities={"streaming": True, "tools": False, "vision": True}
+                )
+            }
+        ),
+        simulator_url="http://127.0.0.1:9",
+    )
+    router = Router(catalog, ProviderRegistry())
+    scorer = Scorer(catalog, router.health)
+    scorer.servable = router.servable  # type: ignore[attr-defined]
+    assert best(scorer, CHAT, "cost") == "gpt-4.1-nano"
+    tool = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
+    schema = {"type": "json_schema", "json_schema": {"name": "s", "schema": {"type": "object"}}}
+    image = [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
+    cases = [
+        ({"tools": [tool]}, "gpt-4.1-nano", "needs tools"),
+        ({"response_format": schema}, "gpt-4.1-nano", "needs JSON schema"),
+        ({"messages": [{"role": "user", "content": image}]}, "o3-mini", "needs vision"),
+    ]
+    for body, model, reason in cases:
+        ranked = rank(scorer, CHAT, "cost", body=body)
+        reasons = {c.model.id: c.excluded for c in ranked}  # type: ignore[attr-defined]
+        assert reasons[model] == reason, body
+        assert ranked[0].model.id != model  # type: ignore[attr-defined]
+        assert sum(r is None for r in reasons.values()) > 1  # the others still compete
 
 
 def test_open_circuits_are_avoided_until_everything_is_down(scorer: Scorer) -> None:

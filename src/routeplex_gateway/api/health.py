@@ -17,10 +17,12 @@ async def health(request: Request) -> Response:
     return json_response(
         orjson.dumps(
             {
-                "status": "ok",
+                "status": "degraded" if gw.supervisor.failing else "ok",
                 "pid": os.getpid(),
                 "simulated": gw.simulator_url is not None,
                 "metadata_pending": gw.recorder.pending,
+                # Loop names only: what failed is in the logs, by type.
+                "failing_loops": gw.supervisor.failing,
             }
         )
     )

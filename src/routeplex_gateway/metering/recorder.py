@@ -3,7 +3,9 @@ by a background task, so no request waits on the database.
 
 When the database is unreachable, records wait in a bounded buffer and are written when it
 returns; none is dropped while the buffer has room. When it is full, `accepting` turns false
-and the gateway refuses new work rather than serve traffic it could not bill.
+and the gateway refuses new work rather than serve traffic it could not bill. Retries back
+off exponentially (with jitter, capped at 5 s); new records never cut a wait short, so an
+outage under load costs the database a handful of attempts, not one per request.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ import logging
 from collections import deque
 from datetime import date
 
+from ..backoff import Backoff
 from ..storage import StorageError, Store
 from .record import RequestMetadata
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 5.0
+_MIN_BACKOFF_S = 0.05
 
 
 class Recorder:
@@ -31,7 +35,8 @@ class Recorder:
         self._queue: deque[RequestMetadata] = deque()
         self._last_used: dict[str, date] = {}
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._backoff = Backoff(base_s=max(flush_s, _MIN_BACKOFF_S), cap_s=_MAX_BACKOFF_S)
+        self._retry_in_s = 0.0
         self.written = 0
 
     @property
@@ -49,16 +54,8 @@ class Recorder:
         if len(self._queue) >= self._batch_size:
             self._wake.set()
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="metadata-recorder")
-
-    async def stop(self, *, timeout_s: float = 10.0) -> None:
-        """Stop the loop and write what is queued (a normal shutdown loses nothing)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def drain(self, *, timeout_s: float = 10.0) -> None:
+        """Write what is queued, once the loop has stopped (a normal shutdown loses nothing)."""
         deadline = asyncio.get_running_loop().time() + timeout_s
         while self._queue and asyncio.get_running_loop().time() < deadline:
             try:
@@ -85,18 +82,27 @@ class Recorder:
                 self._last_used = {**last_used, **self._last_used}
                 raise
 
-    async def _run(self) -> None:
-        backoff = self._flush_s
-        while True:
+    async def step(self) -> None:
+        """One round of the writer loop: wait for a full batch or the flush timer, then
+        write what is queued."""
+        if self._backoff.failures:
+            # In an outage only the timer decides: a full batch waking the writer on every
+            # new record is what turned one outage into a retry per request.
+            await asyncio.sleep(self._retry_in_s)
+        else:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            self._wake.clear()
-            try:
-                await self.flush()
-                backoff = self._flush_s
-            except StorageError:
-                backoff = min(max(backoff * 2, 0.1), _MAX_BACKOFF_S)
-                log.warning(
-                    "metadata write failed; will retry",
-                    extra={"pending": len(self._queue), "retry_in_s": backoff},
-                )
+                await asyncio.wait_for(self._wake.wait(), timeout=self._flush_s)
+        self._wake.clear()
+        try:
+            await self.flush()
+            self._backoff.reset()
+        except StorageError:
+            self._retry_in_s = self._backoff.next_delay()
+            log.warning(
+                "metadata write failed; will retry",
+                extra={
+                    "pending": len(self._queue),
+                    "failures": self._backoff.failures,
+                    "retry_in_s": round(self._retry_in_s, 3),
+                },
+            )

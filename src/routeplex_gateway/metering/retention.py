@@ -8,7 +8,6 @@ purge of rows already purged deletes nothing.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -46,7 +45,8 @@ async def run_retention(
 
 
 class RetentionJob:
-    """Runs `run_retention` in the server: soon after start-up, then every `interval_s`."""
+    """Runs `run_retention` in the server as a supervised loop (`step`): soon after start-up,
+    then every `interval_s`."""
 
     def __init__(
         self, store: Store, *, retention_days: int, grace_s: float, interval_s: float
@@ -55,34 +55,22 @@ class RetentionJob:
         self._retention_days = retention_days
         self._grace = timedelta(seconds=grace_s)
         self._interval_s = interval_s
-        self._task: asyncio.Task[None] | None = None
+        # Replicas started together should not all run at the same instant.
+        self._wait_s = min(interval_s, random.uniform(1.0, 5.0))
         self.last: RetentionReport | None = None
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        # Replicas started together should not all run at the same instant.
-        await asyncio.sleep(min(self._interval_s, random.uniform(1.0, 5.0)))
-        while True:
-            try:
-                self.last = await run_retention(
-                    self._store, retention_days=self._retention_days, grace=self._grace
-                )
-                log.info(
-                    "retention ran",
-                    extra={
-                        "billed_days": self.last.billed_days,
-                        "purged_rows": self.last.purged_rows,
-                    },
-                )
-            except StorageError:
-                log.warning("retention failed; will retry at the next interval")
-            await asyncio.sleep(self._interval_s)
+    async def step(self) -> None:
+        await asyncio.sleep(self._wait_s)
+        try:
+            self.last = await run_retention(
+                self._store, retention_days=self._retention_days, grace=self._grace
+            )
+            log.info(
+                "retention ran",
+                extra={"billed_days": self.last.billed_days, "purged_rows": self.last.purged_rows},
+            )
+        except StorageError:
+            log.warning("retention failed; will retry at the next interval")
+        # Only once a run is over: after an unexpected error the restarted loop retries
+        # as soon as it did the first time, not an interval later.
+        self._wait_s = self._interval_s

@@ -2,7 +2,11 @@
 
 Every attempt reports here. A deployment that keeps failing is taken out (circuit open) and,
 after a cool-down, let back in for one probe (half-open): a success closes the circuit, a
-failure opens it again. Only outcomes and timings are kept — never anything of a request.
+failure opens it again. Asking whether a deployment is available (`available`) takes
+nothing — the scorer, the router's plan and the health pages all ask; the probe is taken
+only when an attempt is about to be made (`begin`), and one that never reports (its request
+cancelled) expires, so a tripped deployment cannot stay half-open for ever. Only outcomes
+and timings are kept — never anything of a request.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 WINDOW_S = 300.0  # error rate and latency over the last 5 minutes
 FAILURES_TO_OPEN = 3
 COOL_DOWN_S = 30.0
+PROBE_EXPIRY_S = 60.0  # a probe not heard from by then is presumed lost; another may go
 DEGRADED_ERROR_RATE = 0.2
 _MAX_SAMPLES = 512
 
@@ -26,7 +31,7 @@ class DeploymentHealth:
     )  # (time, latency ms, ok)
     consecutive_failures: int = 0
     opened_at: float | None = None
-    probing: bool = False
+    probe_until: float | None = None  # a probe is out until it reports or this time passes
 
     def _recent(self, now: float) -> list[tuple[float, float, bool]]:
         while self.samples and now - self.samples[0][0] > WINDOW_S:
@@ -50,6 +55,9 @@ class DeploymentHealth:
             return "half_open"
         return "open"
 
+    def probe_free(self, now: float) -> bool:
+        return self.probe_until is None or now >= self.probe_until
+
 
 class HealthBoard:
     """Health by deployment id; models are as healthy as their best deployment."""
@@ -68,7 +76,7 @@ class HealthBoard:
         health = self._get(deployment_id)
         now = self._clock()
         health.samples.append((now, latency_ms, ok))
-        health.probing = False
+        health.probe_until = None
         if ok:
             health.consecutive_failures = 0
             health.opened_at = None
@@ -78,17 +86,35 @@ class HealthBoard:
             health.opened_at = now  # (re)open: a failed probe starts a new cool-down
 
     def available(self, deployment_id: str) -> bool:
-        """Whether to try this deployment now (a half-open circuit admits one probe)."""
+        """Whether this deployment may be tried now: its circuit is closed, or half-open
+        with its probe not taken. A question only — it takes nothing."""
         health = self._deployments.get(deployment_id)
         if health is None:
             return True
-        state = health.circuit(self._clock())
+        now = self._clock()
+        state = health.circuit(now)
+        return state == "closed" or (state == "half_open" and health.probe_free(now))
+
+    def begin(self, deployment_id: str) -> bool:
+        """Called as an attempt is made: true when it may go, and on a half-open circuit it
+        takes the one probe (given back by `record` or `release`, or when it expires)."""
+        health = self._deployments.get(deployment_id)
+        if health is None:
+            return True
+        now = self._clock()
+        state = health.circuit(now)
         if state == "closed":
             return True
-        if state == "half_open" and not health.probing:
-            health.probing = True
+        if state == "half_open" and health.probe_free(now):
+            health.probe_until = now + PROBE_EXPIRY_S
             return True
         return False
+
+    def release(self, deployment_id: str) -> None:
+        """An attempt ended without an outcome (its request was cancelled): free the probe."""
+        health = self._deployments.get(deployment_id)
+        if health is not None:
+            health.probe_until = None
 
     def state(self, deployment_id: str) -> str:
         """`healthy`, `degraded` or `down`."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,10 @@ from .health import HealthBoard
 
 MAX_ATTEMPTS = 3  # the first try and at most 2 fallbacks
 _SHORT_RETRY_AFTER_S = 2.0
+# What a broken stream can say about its deployment (not the gateway's own failures).
+_UPSTREAM_FAILURES = frozenset(
+    {ErrorCode.PROVIDER_ERROR, ErrorCode.PROVIDER_TIMEOUT, ErrorCode.PROVIDER_UNAVAILABLE}
+)
 
 Attempt = tuple[CatalogModel, Deployment]
 
@@ -81,7 +85,8 @@ class Router:
     def plan(self, models: list[CatalogModel]) -> list[Attempt]:
         """Every usable deployment of the first model (healthy first, weighted), then the
         next models'; at most MAX_ATTEMPTS. If health rules out everything, the least bad
-        deployment is still tried rather than failing without trying."""
+        deployment is still tried rather than failing without trying. Planning only asks
+        the health board: a half-open deployment's probe is taken when it is attempted."""
         attempts: list[Attempt] = []
         shunned: list[Attempt] = []
         for model in models:
@@ -95,6 +100,17 @@ class Router:
             attempts = [min(shunned, key=lambda a: self.health.badness(a[1].id))]
         return attempts[:MAX_ATTEMPTS]
 
+    def _admitted(self, ex: Exchange, plan: list[Attempt]) -> Iterator[Attempt]:
+        """The plan's attempts that may go now. A half-open deployment whose probe another
+        request took meanwhile is skipped — unless nothing else is left to try. Serving a
+        model other than the planned first because of that is a fallback."""
+        for i, (model, deployment) in enumerate(plan):
+            last_resort = ex.attempts == 0 and i == len(plan) - 1
+            if self.health.begin(deployment.id) or last_resort:
+                if ex.attempts == 0 and model is not plan[0][0]:
+                    ex.rerouted = True
+                yield model, deployment
+
     def _record(self, deployment: Deployment, started: float, error: GatewayError | None) -> None:
         if error is None or _counts_against(error):
             self.health.record(
@@ -105,12 +121,15 @@ class Router:
         self, ex: Exchange, request: ChatRequest, plan: list[Attempt]
     ) -> ChatResponse:
         last: GatewayError | None = None
-        for model, deployment in plan:
+        for model, deployment in self._admitted(ex, plan):
             await _pause_for(last)
             ex.attempt(model, deployment)
             started = time.perf_counter()
             try:
                 response = await self.providers.get(deployment.kind).complete(request, deployment)
+            except asyncio.CancelledError:
+                self.health.release(deployment.id)
+                raise
             except GatewayError as exc:
                 self._record(deployment, started, exc)
                 if not exc.retryable:
@@ -127,7 +146,7 @@ class Router:
         self, ex: Exchange, request: ChatRequest, plan: list[Attempt]
     ) -> StartedStream:
         last: GatewayError | None = None
-        for model, deployment in plan:
+        for model, deployment in self._admitted(ex, plan):
             await _pause_for(last)
             ex.attempt(model, deployment)
             started = time.perf_counter()
@@ -144,6 +163,9 @@ class Router:
                     await stream.aclose()
                     broken.retryable = True
                     raise
+            except asyncio.CancelledError:
+                self.health.release(deployment.id)
+                raise
             except GatewayError as exc:
                 self._record(deployment, started, exc)
                 if not exc.retryable:
@@ -152,14 +174,24 @@ class Router:
                 continue
             finally:
                 ex.upstream_s += time.perf_counter() - started
-            self._record(deployment, started, None)
+            # Its outcome is known only when it ends (`stream_ended`): a deployment whose
+            # streams break after the first chunk is failing, however fast it starts.
+            ex.stream_first_chunk_ms = (time.perf_counter() - started) * 1000
             return StartedStream(stream=stream, first=first, rest=rest)
         raise _exhausted(ex, last)
 
-    def stream_broke(self, ex: Exchange) -> None:
-        """A stream failed after its first byte: no retry, but the deployment hears of it."""
-        if ex.deployment is not None:
-            self.health.record(ex.deployment.id, ok=False, latency_ms=0.0)
+    def stream_ended(self, ex: Exchange, status: int, error: GatewayError | None) -> None:
+        """The served stream is over: its deployment hears how it went. Past the first byte
+        there is no retry, but a break still counts against it; a client that went away
+        says nothing about the deployment, and only gives its probe back."""
+        if ex.deployment is None or ex.stream_first_chunk_ms is None:
+            return
+        if error is None and status < 400:
+            self.health.record(ex.deployment.id, ok=True, latency_ms=ex.stream_first_chunk_ms)
+        elif error is not None and error.code in _UPSTREAM_FAILURES:
+            self.health.record(ex.deployment.id, ok=False, latency_ms=ex.stream_first_chunk_ms)
+        else:
+            self.health.release(ex.deployment.id)
 
 
 def _weighted_order(deployments: list[Deployment]) -> list[Deployment]:

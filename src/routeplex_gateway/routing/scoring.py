@@ -41,6 +41,7 @@ _LIGHT = frozenset(
         "data_formatting",
     }
 )
+_UNHEALTHY = "unhealthy (circuit open)"
 _DEFAULT_QUALITY = 0.5
 _DEFAULT_LATENCY_MS = 1000.0
 
@@ -80,6 +81,7 @@ class Candidate:
     excluded: str | None = None
     score: float = 0.0
     parts: dict[str, float] | None = None
+    instead_of: str | None = None  # the model that would have won but for open circuits
 
     def explain(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -92,6 +94,8 @@ class Candidate:
         else:
             entry["score"] = round(self.score, 4)
             entry["components"] = {k: round(v, 4) for k, v in (self.parts or {}).items()}
+        if self.instead_of is not None:
+            entry["instead_of"] = self.instead_of
         return entry
 
 
@@ -172,23 +176,31 @@ class Scorer:
             ):
                 cand.excluded = "estimated cost exceeds the remaining daily budget"
             elif not any(self.health.available(d.id) for d in m.deployments):
-                cand.excluded = "unhealthy (circuit open)"
+                cand.excluded = _UNHEALTHY
         eligible = [cand for cand in candidates if cand.excluded is None]
-        if not eligible:
+        unhealthy = [cand for cand in candidates if cand.excluded == _UNHEALTHY]
+        if not eligible and unhealthy:
             # Every model out only for health: try the least bad rather than fail untried.
-            unhealthy = [cand for cand in candidates if cand.excluded == "unhealthy (circuit open)"]
-            if unhealthy:
-                best = min(
-                    unhealthy,
-                    key=lambda cand: (
-                        min(self.health.badness(d.id) for d in cand.model.deployments),
-                        cand.model.id,
-                    ),
-                )
-                best.excluded = None
-                eligible = [best]
+            best = min(
+                unhealthy,
+                key=lambda cand: (
+                    min(self.health.badness(d.id) for d in cand.model.deployments),
+                    cand.model.id,
+                ),
+            )
+            best.excluded = None
+            eligible = [best]
         self._score(eligible, c, strategy, weights, max_output_tokens)
         eligible.sort(key=lambda cand: (-cand.score, cand.model.id))
+        if eligible and unhealthy:
+            # Would a model the breaker keeps out have won? Then serving this one is a
+            # fallback, and the record says so. Scored apart, so that models out of service
+            # never change how the eligible ones compare.
+            everyone = [Candidate(cand.model) for cand in (*eligible, *unhealthy)]
+            self._score(everyone, c, strategy, weights, max_output_tokens)
+            preferred = min(everyone, key=lambda cand: (-cand.score, cand.model.id)).model
+            if preferred is not eligible[0].model:
+                eligible[0].instead_of = preferred.id
         return eligible + [cand for cand in candidates if cand.excluded is not None], weights
 
     def _score(
