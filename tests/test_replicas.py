@@ -118,10 +118,12 @@ def test_caps_hold_across_two_gateway_processes(simulator_url: str, tmp_path: ob
             env, "burst-daily", {"rpm": 1000, "concurrency": 100, "tokens_per_day": 5000}
         )
         urls = [stack.enter_context(gateway_process(env)) for _ in range(2)]
-        # Keep every admitted request in flight while the rest arrive.
+        # Keep every admitted request in flight while the rest arrive: a request that ended
+        # first would settle its reservation to its real (smaller) usage and make room for
+        # another. 3 s, because on a loaded 2-core CI machine 600 ms did not cover a burst.
         httpx.post(
             f"{simulator_url}/_simulator/faults",
-            json={"model": "gpt-4o-mini", "latency_ms": 600, "duration_s": 120},
+            json={"model": "gpt-4o-mini", "latency_ms": 3000, "duration_s": 120},
         )
 
         responses = burst(urls, rpm_key, 30, max_tokens=50)
