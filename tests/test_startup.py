@@ -200,3 +200,30 @@ def test_a_port_in_use_ends_start_up_with_one_line(tmp_path: Path, workers: list
     assert result.stdout == ""  # no "listening", no key shown
     # Nothing was set up either: the demo key is not minted for a process that cannot serve.
     assert not data_dir.exists()
+
+
+def test_the_printed_examples_work_with_only_a_configured_provider(
+    tmp_path: Path, simulator_url: str
+) -> None:
+    """With no OpenAI credentials but an OpenAI-compatible `[[providers]]` entry, the printed
+    examples name a model this gateway serves (gpt-4o-mini has no provider here)."""
+    port = free_port()
+    env = newcomer_env(tmp_path / "data", port)
+    config = tmp_path / "routeplex.toml"
+    config.write_text(
+        '[[providers]]\nname = "local"\nkind = "openai"\n'
+        f'base_url = "{simulator_url}/v1"\napi_key = "sk-local"\nmodels = ["gpt-4o"]\n'
+    )
+    url = f"http://127.0.0.1:{port}"
+    process, output = launch(["--config", str(config)], env, cwd=HERE)
+    try:
+        assert "SIMULATED" not in output, output
+        wait_healthy(url)
+        example = output[output.index("from openai import OpenAI") :]
+        example = example[: example.index("print(reply.choices[0].message.content)") + 39]
+        answer = subprocess.run(
+            [sys.executable, "-c", example], capture_output=True, text=True, timeout=60
+        )
+        assert answer.returncode == 0 and answer.stdout.strip(), answer.stderr
+    finally:
+        stop(process)

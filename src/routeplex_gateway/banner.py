@@ -19,6 +19,7 @@ from rich.markup import escape
 from .config import Settings
 from .limits.plans import Limits, Plans
 from .metering.pricing import picousd_to_usd
+from .routing.catalog import AUTO_MODEL
 from .storage import Account
 
 console = Console()
@@ -121,6 +122,9 @@ def banner(
         )
         return
     key = start.key
+    # gpt-4o-mini is served by the simulator or OpenAI; with only other providers configured,
+    # automatic routing picks one of theirs, so the example works whatever is set up.
+    model = "gpt-4o-mini" if simulator_url or settings.openai_api_key else AUTO_MODEL
     _say("\nYour demo API key (shown once, stored only as a hash):\n")
     _say(f"  {key}\n", style="bold")
     if start.admin_key:
@@ -131,14 +135,14 @@ def banner(
         f"curl {base}/v1/chat/completions \\\n"
         f"  -H 'Authorization: Bearer {key}' \\\n"
         "  -H 'Content-Type: application/json' \\\n"
-        '  -d \'{"model": "gpt-4o-mini", "messages": [{"role": "user", '
+        f'  -d \'{{"model": "{model}", "messages": [{{"role": "user", '
         '"content": "Hello!"}]}\'\n'
     )
     _say("Or with the OpenAI Python SDK:\n")
     _say(
         "from openai import OpenAI\n"
         f'client = OpenAI(base_url="{base}/v1", api_key="{key}")\n'
-        'reply = client.chat.completions.create(model="gpt-4o-mini",\n'
+        f'reply = client.chat.completions.create(model="{model}",\n'
         '    messages=[{"role": "user", "content": "Hello!"}])\n'
         "print(reply.choices[0].message.content)\n"
     )
