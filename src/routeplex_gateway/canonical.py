@@ -30,6 +30,13 @@ class Usage:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
+    # Finer splits that price differently (genai-prices' units), each a part of the count
+    # above it: 1-hour cache writes of `cache_write_tokens` (Anthropic bills them at 2x the
+    # input rate, 5-minute writes at 1.25x); audio tokens of `input_tokens` (cache reads
+    # included) and of `cache_read_tokens` (Gemini bills audio above text).
+    cache_write_1h_tokens: int | None = None
+    input_audio_tokens: int | None = None
+    cache_audio_read_tokens: int | None = None
 
     @property
     def total_tokens(self) -> int | None:
@@ -40,6 +47,17 @@ class Usage:
     @property
     def known(self) -> bool:
         return self.input_tokens is not None and self.output_tokens is not None
+
+    def details(self) -> dict[str, int | None]:
+        """The counts OpenAI's usage object has no place for, and the ones it would show as
+        0 when unknown: `x_routeplex.usage_details` (None is unknown)."""
+        return {
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
+            "input_audio_tokens": self.input_audio_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
 
     def openai(self) -> dict[str, Any]:
         """The usage object of an OpenAI chat completion (call only when `known`)."""

@@ -62,6 +62,9 @@ class ModelOverride(BaseModel):
     output_per_mtok: Decimal | None = None
     cache_read_per_mtok: Decimal | None = None
     cache_write_per_mtok: Decimal | None = None
+    cache_write_1h_per_mtok: Decimal | None = None  # Anthropic's 1-hour cache writes
+    input_audio_per_mtok: Decimal | None = None
+    cache_audio_read_per_mtok: Decimal | None = None
 
 
 class PlanConfig(BaseModel):

@@ -8,7 +8,8 @@ becomes the message text again. Streams tolerate `ping` events and the whitespac
 Anthropic puts after its JSON; an `event: error` after HTTP 200 is a broken stream.
 
 Usage: Anthropic's `input_tokens` excludes cache reads and writes, so the canonical input is
-`input_tokens + cache_creation_input_tokens + cache_read_input_tokens`; in streams
+`input_tokens + cache_creation_input_tokens + cache_read_input_tokens`, with the 1-hour writes
+(`cache_creation.ephemeral_1h_input_tokens`) kept apart, since they cost more; in streams
 `message_delta` carries the final cumulative output count, which replaces (never adds to) the
 provisional one of `message_start`. Thinking tokens are inside `output_tokens` and not
 reported apart, so `reasoning_tokens` stays unknown.
@@ -59,11 +60,18 @@ def parse_usage(raw: Any) -> Usage:
     cache_write = raw.get("cache_creation_input_tokens") or 0
     cache_read = raw.get("cache_read_input_tokens") or 0
     output = raw.get("output_tokens")
+    # The TTL split of the writes (priced apart); without it, writes are unknown-TTL only
+    # when there are some.
+    split = raw.get("cache_creation")
+    long_writes = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
+    if not isinstance(long_writes, int):
+        long_writes = None if cache_write else 0
     return Usage(
         input_tokens=raw["input_tokens"] + cache_write + cache_read,
         output_tokens=output if isinstance(output, int) else None,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=long_writes,
     )
 
 

@@ -148,6 +148,9 @@ def _price(model_id: str, family: str, override: ModelOverride | None) -> ModelP
                 output_per_mtok=override.output_per_mtok or override.input_per_mtok,
                 cache_read_per_mtok=override.cache_read_per_mtok,
                 cache_write_per_mtok=override.cache_write_per_mtok,
+                cache_write_1h_per_mtok=override.cache_write_1h_per_mtok,
+                input_audio_per_mtok=override.input_audio_per_mtok,
+                cache_audio_read_per_mtok=override.cache_audio_read_per_mtok,
             )
         )
     return lookup_price(model_id, family)

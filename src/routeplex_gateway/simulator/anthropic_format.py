@@ -54,6 +54,8 @@ class Message:
     answer: Answer
     input_tokens: int
     thinking: bool
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def request_id(self) -> str:
@@ -68,13 +70,13 @@ class Message:
     def usage(self, output_tokens: int, *, full: bool) -> dict[str, Any]:
         usage: dict[str, Any] = {
             "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": self.cache_write_5m_tokens + self.cache_write_1h_tokens,
             "cache_read_input_tokens": 0,
         }
         if full:
             usage["cache_creation"] = {
-                "ephemeral_5m_input_tokens": 0,
-                "ephemeral_1h_input_tokens": 0,
+                "ephemeral_5m_input_tokens": self.cache_write_5m_tokens,
+                "ephemeral_1h_input_tokens": self.cache_write_1h_tokens,
             }
         usage["output_tokens"] = output_tokens
         if full:

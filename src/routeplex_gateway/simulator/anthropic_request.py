@@ -23,6 +23,7 @@ from routeplex_gateway.simulator.answer import (
     ToolSpec,
     conversation_seed,
     count_prompt_tokens,
+    count_tokens,
     image_tokens,
 )
 
@@ -49,7 +50,9 @@ class MessagesRequest:
     model: str
     stream: bool
     spec: AnswerSpec
-    input_tokens: int
+    input_tokens: int  # not cached: the prompt less the cache writes below
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
 
 def parse_messages_request(raw: bytes) -> MessagesRequest:
@@ -100,12 +103,42 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
     prompt = [PromptMessage("system", (system,))] if system else []
     prompt += [_prompt_message(message) for message in messages]
     tool_texts = [orjson.dumps(tool).decode() for tool in body.get("tools") or []]
+    total = count_prompt_tokens(prompt, tool_texts)
+    long_writes, short_writes = _cache_writes(body)
     return MessagesRequest(
         model=model,
         stream=body.get("stream") is True,
         spec=spec,
-        input_tokens=count_prompt_tokens(prompt, tool_texts),
+        input_tokens=total - long_writes - short_writes,
+        cache_write_5m_tokens=short_writes,
+        cache_write_1h_tokens=long_writes,
     )
+
+
+def _cache_writes(body: dict[str, Any]) -> tuple[int, int]:
+    """(1-hour, 5-minute) cache writes: the prompt prefix up to the last `cache_control`
+    breakpoint of each TTL, in Anthropic's cache order (tools, system, messages).
+
+    The simulator keeps no cache, so every cached prefix is written, never read; 1-hour
+    breakpoints come first, as Anthropic requires, and the 5-minute writes are the rest.
+    """
+    system = body.get("system")
+    blocks: list[Any] = list(body.get("tools") or [])
+    blocks += system if isinstance(system, list) else []
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            blocks += message["content"]
+    prefix = long_prefix = short_prefix = 0
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        prefix += count_tokens(str(block.get("text") or block.get("description") or ""))
+        control = block.get("cache_control")
+        if isinstance(control, dict):
+            if control.get("ttl") == "1h":
+                long_prefix = prefix
+            short_prefix = prefix
+    return long_prefix, max(short_prefix - long_prefix, 0)
 
 
 def _system(system: Any) -> str:

@@ -1,0 +1,86 @@
+"""Anthropic fidelity over real sockets: exact bills (1-hour cache writes), faithful errors,
+finish reasons and translated options — the official `openai` SDK → gateway → the simulator
+speaking Anthropic's wire format, or the provider alone against recorded traffic."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import openai
+import orjson
+
+from routeplex_gateway.metering.pricing import lookup_price
+from routeplex_gateway.providers import anthropic
+from tests.conftest import RunningGateway
+from tests.support.cassettes import load
+
+MODEL = "claude-sonnet-4-20250514"  # $3 in, $15 out, $3.75 5-minute writes, $6 1-hour writes
+MTOK = Decimal(10) ** 6
+
+
+def _client(gw: RunningGateway) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=gw.keys["alice"], max_retries=0)
+
+
+def _upstream(gw: RunningGateway) -> dict[str, Any]:
+    seen = httpx.get(f"{gw.simulator_url}/_simulator/requests").json()["requests"]
+    body: dict[str, Any] = [r["body"] for r in seen if r["path"] == "/v1/messages"][-1]
+    return body
+
+
+# --- 1. 1-hour cache writes -------------------------------------------------------------------
+
+
+def test_usage_keeps_the_one_hour_writes_apart() -> None:
+    [exchange] = load("anthropic/messages_nonstream_basic.yaml")
+    recorded = anthropic.completion(_json(exchange.body), answer_tool=False).usage
+    assert recorded.cache_write_1h_tokens == 0  # the recording reports the (empty) split
+    usage = anthropic.parse_usage(
+        {
+            "input_tokens": 10,
+            "cache_creation_input_tokens": 100_000,
+            "cache_read_input_tokens": 0,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": 0,
+                "ephemeral_1h_input_tokens": 100_000,
+            },
+            "output_tokens": 0,
+        }
+    )
+    assert usage.cache_write_tokens == 100_000 and usage.cache_write_1h_tokens == 100_000
+    price = lookup_price(MODEL, "anthropic")
+    assert price is not None
+    # The issue's example: 100k one-hour writes are $0.60, not the 5-minute $0.375.
+    assert price.cost(usage) == (10 * Decimal(3) + 100_000 * Decimal(6)) / MTOK
+    # Writes without the split (older API versions) stay at the 5-minute rate, split unknown.
+    unsplit = anthropic.parse_usage({"input_tokens": 1, "cache_creation_input_tokens": 5})
+    assert unsplit.cache_write_1h_tokens is None
+
+
+def test_one_hour_cache_writes_are_billed_at_their_rate(gateway: RunningGateway) -> None:
+    long_lived = {"type": "ephemeral", "ttl": "1h"}
+    system = [{"type": "text", "text": "canary " * 50, "cache_control": long_lived}]
+    reply = _client(gateway).chat.completions.create(
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": system},  # type: ignore[list-item]
+            {"role": "user", "content": "hello"},
+        ],
+    )
+    assert _upstream(gateway)["system"][0]["cache_control"] == long_lived  # passed through
+    details = reply.model_dump()["x_routeplex"]["usage_details"]
+    writes = details["cache_write_tokens"]
+    assert writes >= 50 and details["cache_write_1h_tokens"] == writes
+    assert reply.usage is not None
+    prompt, output = reply.usage.prompt_tokens, reply.usage.completion_tokens
+    [row] = gateway.metadata(expect=1, timeout=15)
+    assert row["cache_write_tokens"] == writes
+    expected = ((prompt - writes) * Decimal(3) + writes * Decimal(6) + output * Decimal(15)) / MTOK
+    assert Decimal(row["cost_picousd"]) / 10**12 == expected
+
+
+def _json(raw: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(raw)
+    return data
