@@ -11,8 +11,10 @@ carrying `finishReason` is the last, and a stream that ends without one is broke
 Usage: `usageMetadata` is cumulative on every chunk — the last counts, never a sum (even the
 prompt count changes between chunks). `cachedContentTokenCount` is part of
 `promptTokenCount`; output is `candidatesTokenCount + thoughtsTokenCount` (thoughts are billed
-as output) with the thoughts as reasoning tokens. Counts omitted from a chunk are zero
-(proto3 JSON leaves zeros out), but a chunk with no counts at all (Vertex) changes nothing.
+as output) with the thoughts as reasoning tokens. Audio is priced above text, so the AUDIO
+entries of `promptTokensDetails` and `cacheTokensDetails` are kept apart (text, image and video
+share one rate); without those lists the audio count is unknown. Counts omitted from a chunk
+are zero (proto3 JSON leaves zeros out), but a chunk with no counts at all (Vertex) changes nothing.
 
 Errors: Gemini answers a bad API key with 400 `API_KEY_INVALID`, which is treated as the
 gateway's credentials being refused; a 429 says when to retry in `RetryInfo.retryDelay`.
@@ -55,11 +57,28 @@ def parse_usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict) or not any(k.endswith("TokenCount") for k in raw):
         return None
     thoughts = raw.get("thoughtsTokenCount") or 0
+    prompt_audio = _modality(raw.get("promptTokensDetails"), "AUDIO")
+    tool_audio = _modality(raw.get("toolUsePromptTokensDetails"), "AUDIO")
     return Usage(
         input_tokens=(raw.get("promptTokenCount") or 0) + (raw.get("toolUsePromptTokenCount") or 0),
         output_tokens=(raw.get("candidatesTokenCount") or 0) + thoughts,
         cache_read_tokens=raw.get("cachedContentTokenCount") or 0,
         reasoning_tokens=thoughts,
+        input_audio_tokens=(None if prompt_audio is None else prompt_audio + (tool_audio or 0)),
+        cache_audio_read_tokens=_modality(raw.get("cacheTokensDetails"), "AUDIO")
+        if raw.get("cachedContentTokenCount")
+        else 0,
+    )
+
+
+def _modality(details: Any, modality: str) -> int | None:
+    """The tokens of one modality in a `*TokensDetails` list; None when there is no list."""
+    if not isinstance(details, list):
+        return None
+    return sum(
+        d.get("tokenCount") or 0
+        for d in details
+        if isinstance(d, dict) and d.get("modality") == modality
     )
 
 
@@ -210,7 +229,10 @@ class GeminiStream:
             self._last_usage = usage
             # Until the last chunk the output count is still growing: unknown if cut here.
             self.usage = Usage(
-                input_tokens=usage.input_tokens, cache_read_tokens=usage.cache_read_tokens
+                input_tokens=usage.input_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                input_audio_tokens=usage.input_audio_tokens,
+                cache_audio_read_tokens=usage.cache_audio_read_tokens,
             )
         parts, finish = _parts(data)
         for part in parts:

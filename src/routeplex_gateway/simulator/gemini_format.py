@@ -3,7 +3,8 @@
 Every shape follows recorded real traffic (`tests/fixtures/providers/google/`): one candidate
 with `content.parts` and role `model`, `finishReason` only on the last stream chunk (`STOP`
 after function calls too), `usageMetadata` on every chunk and cumulative, zero counts left out
-(proto3 JSON), `thoughtsTokenCount` repeated on every chunk, `modelVersion` and `responseId`.
+(proto3 JSON), `thoughtsTokenCount` repeated on every chunk, `promptTokensDetails` by modality
+(media parts by their MIME type), `modelVersion` and `responseId`.
 Function calls have no ids; on thinking models the first call carries a `thoughtSignature`,
 and after function calls a last chunk with an empty text part carries the finish reason, as
 Gemini 3 does. With `alt=sse` chunks are `data: {json}` events framed with CRLF and no
@@ -73,6 +74,7 @@ class Generated:
     answer: Answer
     prompt_tokens: int
     include_thoughts: bool
+    media_tokens: tuple[tuple[str, int], ...] = ()
 
     def thought_text(self) -> str:
         return "**Simulating a thought**\n\n" + " ".join(sentences(digest(self.seed, b"thought")))
@@ -87,7 +89,11 @@ class Generated:
         if candidates:
             usage["candidatesTokenCount"] = candidates
         usage["totalTokenCount"] = self.prompt_tokens + candidates + thoughts
-        usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.prompt_tokens}]
+        media = sum(count for _, count in self.media_tokens)
+        usage["promptTokensDetails"] = [
+            {"modality": "TEXT", "tokenCount": self.prompt_tokens - media},
+            *({"modality": m, "tokenCount": count} for m, count in self.media_tokens),
+        ]
         if thoughts:
             usage["thoughtsTokenCount"] = thoughts
         usage["serviceTier"] = "standard"  # as in the recent recordings

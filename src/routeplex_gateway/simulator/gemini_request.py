@@ -58,6 +58,8 @@ class GenerateRequest:
     spec: AnswerSpec
     prompt_tokens: int
     include_thoughts: bool
+    # Tokens of media parts by modality (IMAGE, AUDIO, VIDEO); the rest of the prompt is TEXT.
+    media_tokens: tuple[tuple[str, int], ...] = ()
 
 
 def camel(value: Any) -> Any:
@@ -129,7 +131,24 @@ def parse_generate_request(raw: bytes, model: str) -> GenerateRequest:
     prompt = [PromptMessage("system", (system,))] if system else []
     prompt += [_prompt_message(content) for content in contents]
     tool_texts = [orjson.dumps(tool).decode() for tool in body.get("tools") or []]
-    return GenerateRequest(spec, count_prompt_tokens(prompt, tool_texts), include_thoughts)
+    return GenerateRequest(
+        spec, count_prompt_tokens(prompt, tool_texts), include_thoughts, _media_tokens(contents)
+    )
+
+
+def _media_tokens(contents: list[Any]) -> tuple[tuple[str, int], ...]:
+    """Media tokens by modality, from each media part's MIME type (each part costs as one
+    image does in the prompt count)."""
+    by_modality: dict[str, int] = {}
+    for content in contents:
+        for part in _parts(content):
+            media = part.get("inlineData") or part.get("fileData")
+            if not isinstance(media, dict):
+                continue
+            kind = str(media.get("mimeType", "")).split("/")[0].upper()
+            modality = kind if kind in ("AUDIO", "VIDEO", "IMAGE") else "DOCUMENT"
+            by_modality[modality] = by_modality.get(modality, 0) + image_tokens(None)
+    return tuple(sorted(by_modality.items()))
 
 
 def _parts(content: Any) -> list[dict[str, Any]]:
