@@ -60,17 +60,23 @@ class Usage:
         }
 
     def openai(self) -> dict[str, Any]:
-        """The usage object of an OpenAI chat completion (call only when `known`)."""
+        """The usage object of an OpenAI chat completion (call only when `known`). A detail
+        the provider did not report is left out rather than shown as 0 (OpenAI's schema has
+        no null for it); `x_routeplex.usage_details` shows it as null."""
+        prompt_details: dict[str, int] = {}
+        if self.cache_read_tokens is not None:
+            prompt_details["cached_tokens"] = self.cache_read_tokens
+        if self.input_audio_tokens is not None:
+            prompt_details["audio_tokens"] = self.input_audio_tokens
+        completion_details: dict[str, int] = {}
+        if self.reasoning_tokens is not None:
+            completion_details["reasoning_tokens"] = self.reasoning_tokens
         return {
             "prompt_tokens": self.input_tokens or 0,
             "completion_tokens": self.output_tokens or 0,
             "total_tokens": self.total_tokens or 0,
-            "prompt_tokens_details": {
-                "cached_tokens": self.cache_read_tokens or 0,
-            },
-            "completion_tokens_details": {
-                "reasoning_tokens": self.reasoning_tokens or 0,
-            },
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": completion_details,
         }
 
 

@@ -84,3 +84,33 @@ def test_one_hour_cache_writes_are_billed_at_their_rate(gateway: RunningGateway)
 def _json(raw: bytes) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(raw)
     return data
+
+
+# --- 3. reasoning tokens: unknown is not zero -----------------------------------------------
+
+
+def test_thinking_leaves_reasoning_tokens_unknown(gateway: RunningGateway) -> None:
+    hello: Any = [{"role": "user", "content": "hello"}]
+    thought = _client(gateway).chat.completions.create(
+        model=MODEL, messages=hello, reasoning_effort="low"
+    )
+    assert "thinking" in _upstream(gateway)
+    assert thought.usage is not None and thought.usage.completion_tokens > 0
+    # Omitted from OpenAI's usage (its schema has no null there), null in the details.
+    assert thought.model_dump(exclude_unset=True)["usage"]["completion_tokens_details"] == {}
+    assert thought.model_dump()["x_routeplex"]["usage_details"]["reasoning_tokens"] is None
+    chunks = list(
+        _client(gateway).chat.completions.create(
+            model=MODEL, messages=hello, reasoning_effort="low", stream=True
+        )
+    )
+    final = chunks[-1].model_dump(exclude_unset=True)
+    assert final["usage"]["completion_tokens_details"] == {}
+    assert final["x_routeplex"]["usage_details"]["reasoning_tokens"] is None
+
+    plain = _client(gateway).chat.completions.create(model=MODEL, messages=hello)
+    assert plain.model_dump(exclude_unset=True)["usage"]["completion_tokens_details"] == {
+        "reasoning_tokens": 0
+    }
+    rows = gateway.metadata(expect=3, timeout=15)
+    assert [r["reasoning_tokens"] for r in rows] == [None, None, 0]

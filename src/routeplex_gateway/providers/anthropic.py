@@ -12,7 +12,8 @@ Usage: Anthropic's `input_tokens` excludes cache reads and writes, so the canoni
 (`cache_creation.ephemeral_1h_input_tokens`) kept apart, since they cost more; in streams
 `message_delta` carries the final cumulative output count, which replaces (never adds to) the
 provisional one of `message_start`. Thinking tokens are inside `output_tokens` and not
-reported apart, so `reasoning_tokens` stays unknown.
+reported apart, so `reasoning_tokens` is unknown (None) when thinking was on, and 0 only when
+it was off.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ _FINISH: dict[str, FinishReason] = {
     "model_context_window_exceeded": "length",
     "refusal": "content_filter",
 }
+
+
+_THINKING_BLOCKS = ("thinking", "redacted_thinking")
 
 
 def parse_usage(raw: Any) -> Usage:
@@ -96,7 +100,7 @@ def read_error(provider: str) -> ErrorReader:
     return read
 
 
-def completion(data: dict[str, Any], *, answer_tool: bool) -> ChatResponse:
+def completion(data: dict[str, Any], *, answer_tool: bool, thinking: bool = False) -> ChatResponse:
     """A Messages API response as a `chat.completion`."""
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -111,6 +115,10 @@ def completion(data: dict[str, Any], *, answer_tool: bool) -> ChatResponse:
             calls.append(tool_call(block["id"], block["name"], arguments))
         # thinking / redacted_thinking and server-tool blocks are not answer text.
     usage = parse_usage(data.get("usage"))
+    thought = thinking or any(
+        block.get("type") in _THINKING_BLOCKS for block in data.get("content") or ()
+    )
+    usage.reasoning_tokens = None if thought else 0
     body = completion_body(
         completion_id=str(data.get("id") or ""),
         model=str(data.get("model") or ""),
@@ -134,10 +142,17 @@ class _Block:
 class AnthropicStream:
     """Anthropic SSE events as canonical `chat.completion.chunk`s."""
 
-    def __init__(self, response: aiohttp.ClientResponse, provider: str, answer_tool: bool) -> None:
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        provider: str,
+        answer_tool: bool,
+        thinking: bool = False,
+    ) -> None:
         self._response = response
         self._provider = provider
         self._answer_tool = answer_tool
+        self._thinking = thinking
         self.usage = Usage()
         self.finish_reason: str | None = None
         self._writer: ChunkWriter | None = None
@@ -221,6 +236,9 @@ class AnthropicStream:
                 writer.tool_start(self._tools - 1, str(block.get("id")), str(block.get("name")))
             ]
         self._blocks[index] = _Block("other")  # thinking, redacted_thinking, server tools
+        if kind in _THINKING_BLOCKS:
+            self._thinking = True
+            self.usage.reasoning_tokens = None
         return []
 
     def _block_delta(self, writer: ChunkWriter, data: dict[str, Any]) -> list[Chunk]:
@@ -246,6 +264,7 @@ class AnthropicStream:
         if isinstance(raw, dict):
             self._raw_usage.update({k: v for k, v in raw.items() if v is not None})
         usage = parse_usage(self._raw_usage)
+        usage.reasoning_tokens = None if self._thinking else 0
         if not final:
             # message_start's output count is provisional: unknown until message_delta.
             usage.output_tokens = None
@@ -284,11 +303,15 @@ class AnthropicProvider(PooledSession):
         data = json_object(await read_all(response, deployment.provider))
         if data is None or not isinstance(data.get("content"), list):
             raise not_a_completion(deployment.provider)
-        return completion(data, answer_tool=translated.answer_tool)
+        return completion(
+            data, answer_tool=translated.answer_tool, thinking="thinking" in translated.body
+        )
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> AnthropicStream:
         translated = to_anthropic(request.body, deployment, stream=True)
         # Time to the headers and between events, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post(translated.body, deployment, timeout)
-        return AnthropicStream(response, deployment.provider, translated.answer_tool)
+        return AnthropicStream(
+            response, deployment.provider, translated.answer_tool, "thinking" in translated.body
+        )
