@@ -376,12 +376,13 @@ async def test_stream_extended_thinking_is_not_answer_text() -> None:
         ("anthropic/count_tokens_error_404_not_found.yaml", 404),
     ],
 )
-async def test_recorded_errors_become_provider_errors(cassette: str, status: int) -> None:
+async def test_recorded_client_errors_are_the_callers_400(cassette: str, status: int) -> None:
     [exchange] = load(cassette)
     with pytest.raises(GatewayError) as raised:
         await _complete(exchange)
     error = raised.value
-    assert error.code is ErrorCode.PROVIDER_ERROR and error.status == 502
+    # The request itself is at fault: a 400 the SDKs do not retry, not a 502 they would.
+    assert error.code is ErrorCode.BAD_REQUEST and error.status == 400
     assert not error.retryable
     assert error.details["upstream_status"] == status
     recorded = json.loads(exchange.body)["error"]["message"]

@@ -8,6 +8,7 @@ to the caller and never logged or stored.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -44,12 +45,32 @@ def credentials_error(provider: str, status: int, provider_message: str | None) 
     )
 
 
+# Statuses that say the caller's request itself is at fault: the same request would fail on
+# any deployment, so it is answered as the caller's 400 and never retried or fallen back on
+# (as a 502 it made the official SDKs send it three more times).
+CLIENT_ERROR_STATUSES = (400, 404, 413, 422)
+# How each provider words a prompt that does not fit the model's context window.
+_CONTEXT_OVERFLOW = re.compile(
+    r"prompt is too long|context (?:window|length)|maximum context|input token count"
+    r"|exceeds? the maximum number of tokens|too many (?:input )?tokens|input length and",
+    re.IGNORECASE,
+)
+
+
 def upstream_error(
-    provider: str, status: int, provider_message: str | None, retry_after: str | None = None
+    provider: str,
+    status: int,
+    provider_message: str | None,
+    retry_after: str | None = None,
+    *,
+    code: str | None = None,
 ) -> GatewayError:
-    """A provider's HTTP error status as a RoutePlex error."""
+    """A provider's HTTP error status as a RoutePlex error (`code`: the provider's own error
+    code, when it gives one)."""
     if status in (401, 403):
         return credentials_error(provider, status, provider_message)
+    if status in CLIENT_ERROR_STATUSES:
+        return client_error(provider, status, provider_message, code)
     if status in (429, 503, 529):
         return GatewayError(
             ErrorCode.PROVIDER_UNAVAILABLE,
@@ -74,6 +95,29 @@ def upstream_error(
         provider_message=provider_message,
         retryable=retryable,
         details={"provider": provider, "upstream_status": status},
+    )
+
+
+def client_error(
+    provider: str, status: int, provider_message: str | None, code: str | None = None
+) -> GatewayError:
+    """The provider refused the request as invalid: the caller's 400, with the provider's
+    words; a context-window overflow gets OpenAI's `context_length_exceeded` code."""
+    details = {"provider": provider, "upstream_status": status}
+    if code == "context_length_exceeded" or _CONTEXT_OVERFLOW.search(provider_message or ""):
+        return GatewayError(
+            ErrorCode.CONTEXT_LENGTH_EXCEEDED,
+            f"The request does not fit the context window of the model on '{provider}'; "
+            "shorten the messages or lower max_tokens.",
+            param="messages",
+            provider_message=provider_message,
+            details=details,
+        )
+    return GatewayError(
+        ErrorCode.BAD_REQUEST,
+        f"The provider '{provider}' refused the request as invalid (HTTP {status}).",
+        provider_message=provider_message,
+        details=details,
     )
 
 

@@ -44,16 +44,20 @@ def parse_usage(raw: Any) -> Usage:
     )
 
 
-def _error_message(raw: bytes) -> str | None:
+def _error_fields(raw: bytes) -> tuple[str | None, str | None]:
+    """The `error.message` and `error.code` of OpenAI's error envelope."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return None
+        return None, None
     error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        message: str = error["message"]
-        return message
-    return None
+    if not isinstance(error, dict):
+        return None, None
+    message, code = error.get("message"), error.get("code")
+    return (
+        message if isinstance(message, str) else None,
+        code if isinstance(code, str) else None,
+    )
 
 
 class OpenAIStream:
@@ -148,11 +152,13 @@ class OpenAIProvider:
             headers["Authorization"] = f"Bearer {deployment.api_key}"
 
         def read_error(status: int, raw: bytes, response_headers: Mapping[str, str]) -> Any:
+            message, code = _error_fields(raw)
             return upstream_error(
                 deployment.provider,
                 status,
-                _error_message(raw),
+                message,
                 response_headers.get("retry-after"),
+                code=code,
             )
 
         return await post_json(

@@ -39,6 +39,10 @@ ERRORS: dict[int, tuple[str, str]] = {
     500: ("api_error", "Internal server error"),
     529: ("overloaded_error", "Overloaded"),
 }
+# The `code` of a status fault that renders Anthropic's context-window overflow (a 400
+# `invalid_request_error`), in Anthropic's wording.
+CONTEXT_OVERFLOW_CODE = "context_length_exceeded"
+CONTEXT_OVERFLOW_MESSAGE = "prompt is too long: 208310 tokens > 200000 maximum"
 MISSING_KEY_MESSAGE = "x-api-key header is required"
 MISSING_VERSION_MESSAGE = "anthropic-version: header is required"
 _STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -90,6 +94,8 @@ def error_body(kind: str, message: str, request_id: str) -> dict[str, Any]:
 
 def status_error(status: int, code: str | None, *, model: str, request_id: str) -> dict[str, Any]:
     """The body Anthropic sends with `status`; `code` overrides the error type."""
+    if code == CONTEXT_OVERFLOW_CODE:
+        return error_body("invalid_request_error", CONTEXT_OVERFLOW_MESSAGE, request_id)
     if status in ERRORS:
         kind, message = ERRORS[status]
     else:

@@ -56,6 +56,12 @@ _MESSAGES = {
     503: "The model is overloaded. Please try again later.",
     504: "Deadline expired before operation could complete.",
 }
+# The `code` of a status fault that renders Gemini's context-window overflow (400
+# INVALID_ARGUMENT), in Gemini's wording.
+CONTEXT_OVERFLOW_CODE = "context_length_exceeded"
+CONTEXT_OVERFLOW_MESSAGE = (
+    "The input token count (1234567) exceeds the maximum number of tokens allowed (1048576)."
+)
 MISSING_KEY_MESSAGE = (
     "Method doesn't allow unregistered callers (callers without established identity). Please"
     " use API Key or other form of API consumer identity to call this API."
@@ -215,6 +221,8 @@ def status_error(
     """The body Gemini sends with `status`; `code` picks the bad-key variant or a status name."""
     if status == 400 and code == API_KEY_INVALID:
         return invalid_key_error()
+    if code == CONTEXT_OVERFLOW_CODE:
+        return error_body(status, CONTEXT_OVERFLOW_MESSAGE, "INVALID_ARGUMENT")
     try:
         fallback = HTTPStatus(status).phrase
     except ValueError:
