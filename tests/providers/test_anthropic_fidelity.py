@@ -11,13 +11,16 @@ import httpx
 import openai
 import orjson
 
+from routeplex_gateway.canonical import ChatRequest, Deployment
 from routeplex_gateway.metering.pricing import lookup_price
 from routeplex_gateway.providers import anthropic
 from tests.conftest import RunningGateway
-from tests.support.cassettes import load
+from tests.support.cassettes import Exchange, load, replay
+from tests.support.openai_schema import assert_valid
 
 MODEL = "claude-sonnet-4-20250514"  # $3 in, $15 out, $3.75 5-minute writes, $6 1-hour writes
 MTOK = Decimal(10) ** 6
+HELLO: Any = [{"role": "user", "content": "hello"}]
 
 
 def _client(gw: RunningGateway) -> openai.OpenAI:
@@ -114,3 +117,48 @@ def test_thinking_leaves_reasoning_tokens_unknown(gateway: RunningGateway) -> No
     }
     rows = gateway.metadata(expect=3, timeout=15)
     assert [r["reasoning_tokens"] for r in rows] == [None, None, 0]
+
+
+# --- 5. refusals ------------------------------------------------------------------------------
+
+
+def test_a_refusal_is_openais_refusal() -> None:
+    data = {
+        "id": "m",
+        "model": "c",
+        "content": [{"type": "text", "text": "I can't help with that."}],
+        "stop_reason": "refusal",
+        "usage": {"input_tokens": 1, "output_tokens": 5},
+    }
+    body = anthropic.completion(data, answer_tool=False).body
+    assert_valid(body, "CreateChatCompletionResponse")
+    message = body["choices"][0]["message"]
+    assert message["refusal"] == "I can't help with that." and message["content"] is None
+    assert body["choices"][0]["finish_reason"] == "content_filter"
+    silent = anthropic.completion({**data, "content": []}, answer_tool=False).body
+    assert silent["choices"][0]["message"]["refusal"] == anthropic.REFUSAL_NOTE
+
+
+async def test_a_streamed_refusal_sets_refusal() -> None:
+    [minimal] = load("anthropic/messages_stream_text_minimal.yaml")
+    refused = minimal.body.replace(b'"stop_reason":"end_turn"', b'"stop_reason":"refusal"')
+    assert refused != minimal.body
+    provider = anthropic.AnthropicProvider()
+    request = ChatRequest(body={"messages": HELLO}, stream=True, max_output_tokens=None)
+    try:
+        with replay([Exchange({}, 200, "text/event-stream", refused)]) as url:
+            stream = await provider.stream(request, _deployment(url))
+            chunks = [chunk.data async for chunk in stream]
+    finally:
+        await provider.close()
+    for chunk in chunks:
+        assert_valid(chunk, "CreateChatCompletionStreamResponse")
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert {"refusal": anthropic.REFUSAL_NOTE} in deltas
+    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
+
+
+def _deployment(url: str) -> Deployment:
+    return Deployment(
+        provider="anthropic", kind="anthropic", base_url=url, api_key="k", upstream_model="claude-x"
+    )

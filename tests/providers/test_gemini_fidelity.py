@@ -10,11 +10,19 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
+import pytest
 
+from routeplex_gateway.canonical import ChatRequest, Deployment
+from routeplex_gateway.errors import ErrorCode, GatewayError
+from routeplex_gateway.providers.gemini import GeminiProvider
 from tests.conftest import RunningGateway
+from tests.support.cassettes import Exchange, replay
+from tests.support.openai_schema import assert_valid
 
 MODEL = "gemini-2.5-flash"  # $0.30 text / $1.00 audio in, $2.50 out
 MTOK = Decimal(10) ** 6
+HELLO: Any = [{"role": "user", "content": "hello"}]
 WAV = base64.b64encode(b"RIFF\x24\x00\x00\x00WAVEfmt ").decode()
 
 
@@ -49,3 +57,73 @@ def test_audio_input_is_billed_at_the_audio_rate(gateway: RunningGateway) -> Non
     text_rate = ((prompt - audio) * Decimal("0.3") + audio * Decimal(1)) / MTOK
     expected = text_rate + output * Decimal("2.5") / MTOK
     assert Decimal(row["cost_picousd"]) / 10**12 == expected
+
+
+# --- 5. finish reasons -------------------------------------------------------------------------
+
+
+def _answer(finish: str | None, text: str = "") -> dict[str, Any]:
+    parts = [{"text": text}] if text else []
+    candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}}
+    if finish is not None:
+        candidate["finishReason"] = finish
+    return {
+        "candidates": [candidate],
+        "usageMetadata": {"promptTokenCount": 3, "totalTokenCount": 3},
+        "modelVersion": "gemini-2.5-flash",
+        "responseId": "r1",
+    }
+
+
+def _sse(*chunks: dict[str, Any]) -> Exchange:
+    body = b"".join(b"data: " + orjson.dumps(c) + b"\r\n\r\n" for c in chunks)
+    return Exchange({}, 200, "text/event-stream", body)
+
+
+async def _provider_call(exchange: Exchange, *, stream: bool) -> list[dict[str, Any]]:
+    provider = GeminiProvider()
+    deployment = Deployment(
+        provider="gemini",
+        kind="gemini",
+        base_url="",
+        api_key="k",
+        upstream_model="gemini-2.5-flash",
+    )
+    request = ChatRequest(body={"messages": HELLO}, stream=stream, max_output_tokens=None)
+    try:
+        with replay([exchange]) as url:
+            deployment.base_url = url
+            if not stream:
+                return [(await provider.complete(request, deployment)).body]
+            started = await provider.stream(request, deployment)
+            return [chunk.data async for chunk in started]
+    finally:
+        await provider.close()
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["OTHER", "LANGUAGE", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "SPII", "BLOCKLIST", "SAFETY"],
+)
+async def test_policy_stops_are_content_filter_not_an_empty_answer(reason: str) -> None:
+    [body] = await _provider_call(
+        Exchange({}, 200, "application/json", orjson.dumps(_answer(reason))), stream=False
+    )
+    assert_valid(body, "CreateChatCompletionResponse")
+    assert body["choices"][0]["finish_reason"] == "content_filter"
+    chunks = await _provider_call(_sse(_answer(None, "Hi"), _answer(reason)), stream=True)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
+
+
+@pytest.mark.parametrize("reason", ["MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"])
+async def test_a_botched_function_call_is_a_retryable_provider_error(reason: str) -> None:
+    for stream in (False, True):
+        exchange = (
+            _sse(_answer(reason))
+            if stream
+            else Exchange({}, 200, "application/json", orjson.dumps(_answer(reason)))
+        )
+        with pytest.raises(GatewayError) as raised:
+            await _provider_call(exchange, stream=stream)
+        assert raised.value.code is ErrorCode.PROVIDER_ERROR and raised.value.retryable
+        assert raised.value.details["finish_reason"] == reason

@@ -55,6 +55,9 @@ _FINISH: dict[str, FinishReason] = {
 
 
 _THINKING_BLOCKS = ("thinking", "redacted_thinking")
+# What OpenAI's `refusal` says when Anthropic's refusal came with no text of its own (or, in a
+# stream, after text already sent as content).
+REFUSAL_NOTE = "The model declined to answer (Anthropic stop_reason: refusal)."
 
 
 def parse_usage(raw: Any) -> Usage:
@@ -119,10 +122,16 @@ def completion(data: dict[str, Any], *, answer_tool: bool, thinking: bool = Fals
         block.get("type") in _THINKING_BLOCKS for block in data.get("content") or ()
     )
     usage.reasoning_tokens = None if thought else 0
+    content = "".join(texts) if texts or not calls else None
+    refusal = None
+    if data.get("stop_reason") == "refusal":
+        # As OpenAI answers a refusal: no content, the refusal's text in `refusal`.
+        refusal, content = content or REFUSAL_NOTE, None
     body = completion_body(
         completion_id=str(data.get("id") or ""),
         model=str(data.get("model") or ""),
-        content="".join(texts) if texts or not calls else None,
+        content=content,
+        refusal=refusal,
         tool_calls=calls,
         finish_reason=finish_reason(data.get("stop_reason"), has_calls=bool(calls)),
         usage=usage,
@@ -213,6 +222,8 @@ class AnthropicStream:
             stop = (data.get("delta") or {}).get("stop_reason")
             reason = finish_reason(stop, has_calls=self._tools > 0)
             self.finish_reason = reason
+            if stop == "refusal":
+                return [writer.refusal(REFUSAL_NOTE), writer.finish(reason)]
             return [writer.finish(reason)]
         if kind == "message_stop":
             self._done = True

@@ -5,8 +5,11 @@ Requests are translated in `gemini_translate`; answers come back in OpenAI's sha
 marked `thought` are reasoning summaries, never answer text. Function calls arrive whole (or,
 on Vertex, as `partialArgs` assembled here) and get synthesised ids (`gemini_calls`); since
 Gemini says `finishReason: STOP` after function calls, any call makes the OpenAI finish reason
-`tool_calls`. Streams are `data: {json}` events framed with CRLF and no terminator: the chunk
-carrying `finishReason` is the last, and a stream that ends without one is broken.
+`tool_calls`. Policy stops (safety, recitation, blocklists, OTHER, LANGUAGE…) are
+`content_filter`; a botched function call (MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL) is a
+retryable provider error, not an answer. Streams are `data: {json}` events framed with CRLF
+and no terminator: the chunk carrying `finishReason` is the last, and a stream that ends
+without one is broken.
 
 Usage: `usageMetadata` is cumulative on every chunk — the last counts, never a sum (even the
 prompt count changes between chunks). `cachedContentTokenCount` is part of
@@ -30,7 +33,7 @@ import aiohttp
 import orjson
 
 from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
-from ..errors import GatewayError
+from ..errors import ErrorCode, GatewayError
 from .base import (
     ErrorReader,
     PooledSession,
@@ -48,7 +51,26 @@ from .openai_shape import ChunkWriter, FinishReason, completion_body, tool_call
 from .sse import sse_events
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-_FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
+# Stops that withhold or cut the answer for policy reasons: an empty `stop` would pass for a
+# normal (empty) answer. OTHER and LANGUAGE are Gemini's "stopped for another reason" and
+# "unsupported language", neither an answer the caller should take as complete.
+_FILTERED = frozenset(
+    (
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "IMAGE_OTHER",
+        "OTHER",
+        "LANGUAGE",
+    )
+)
+# The model botched a function call: worth another try (here or on a fallback).
+_FAILED_CALL = frozenset(("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"))
 _DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
@@ -79,6 +101,15 @@ def _modality(details: Any, modality: str) -> int | None:
         d.get("tokenCount") or 0
         for d in details
         if isinstance(d, dict) and d.get("modality") == modality
+    )
+
+
+def failed_call(provider: str, reason: str) -> GatewayError:
+    return GatewayError(
+        ErrorCode.PROVIDER_ERROR,
+        f"The provider '{provider}' ended the answer with a failed function call ({reason}).",
+        retryable=True,
+        details={"provider": provider, "finish_reason": reason},
     )
 
 
@@ -154,11 +185,13 @@ def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
     return [p for p in parts if isinstance(p, dict)], candidate.get("finishReason")
 
 
-def completion(data: dict[str, Any]) -> ChatResponse:
+def completion(data: dict[str, Any], provider: str = "gemini") -> ChatResponse:
     calls = _Calls(str(data.get("responseId") or orjson.dumps(data).decode()))
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     parts, finish = _parts(data)
+    if finish in _FAILED_CALL:
+        raise failed_call(provider, finish)
     for part in parts:
         if part.get("thought"):
             continue  # a reasoning summary, not the answer
@@ -249,6 +282,8 @@ class GeminiStream:
                         calls.count - 1, call["id"], function["name"], function["arguments"]
                     )
                 )
+        if finish in _FAILED_CALL:
+            raise failed_call(self._provider, finish)
         if finish is not None and self.finish_reason is None:
             reason = finish_reason(finish, has_calls=calls.count > 0)
             self.finish_reason = reason
@@ -291,7 +326,7 @@ class GeminiProvider(PooledSession):
         data = json_object(await read_all(response, deployment.provider))
         if data is None or not ("candidates" in data or "promptFeedback" in data):
             raise not_a_completion(deployment.provider)
-        return completion(data)
+        return completion(data, deployment.provider)
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> GeminiStream:
         body = to_gemini(request.body, deployment.upstream_model)

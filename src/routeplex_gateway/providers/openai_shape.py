@@ -29,12 +29,13 @@ def completion_body(
     tool_calls: list[dict[str, Any]],
     finish_reason: FinishReason,
     usage: Usage,
+    refusal: str | None = None,
 ) -> dict[str, Any]:
     """A non-streamed `chat.completion` with one choice."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
-    message["refusal"] = None
+    message["refusal"] = refusal
     message["annotations"] = []
     body: dict[str, Any] = {
         "id": completion_id,
@@ -90,6 +91,9 @@ class ChunkWriter:
 
     def tool_arguments(self, index: int, fragment: str) -> Chunk:
         return self.chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
+
+    def refusal(self, text: str) -> Chunk:
+        return self.chunk({"refusal": text})
 
     def finish(self, reason: FinishReason) -> Chunk:
         return self.chunk({}, reason)
