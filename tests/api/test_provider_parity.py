@@ -48,7 +48,7 @@ CASES = [
         "anthropic",
         "/v1/messages",
         {"status": 401},
-        {"malformed_after_chunks": 3},  # Anthropic's mid-stream `event: error`
+        {"malformed_after_chunks": 5},  # Anthropic's mid-stream `event: error`, after text
         reasoning=False,
         cache_write=0,
     ),
@@ -290,12 +290,14 @@ def test_upstream_errors(gateway: RunningGateway, case: Case) -> None:
         )
 
     rows = gateway.metadata(expect=5, timeout=15)
+    # Anthropic's mid-stream failure is its `overloaded_error` event: provider_unavailable.
+    broke = "provider_unavailable" if case.provider == "anthropic" else "provider_error"
     assert [r["error_code"] for r in rows] == [
         "bad_request",
         "provider_error",
         "provider_unavailable",
         "provider_error",
-        "provider_error",
+        broke,
     ]
     assert [r["http_status"] for r in rows[:4]] == [400, 502, 503, 502]
     assert all(r["provider"] == case.provider for r in rows)

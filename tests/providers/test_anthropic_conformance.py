@@ -412,7 +412,7 @@ async def test_documented_error_shapes(
         assert "gateway's credentials" in raised.value.message
 
 
-async def test_mid_stream_error_event_breaks_the_stream() -> None:
+async def test_mid_stream_overloaded_event_is_provider_unavailable() -> None:
     [exchange] = load("anthropic/messages_stream_text_minimal.yaml")
     good, _, _ = exchange.body.partition(b"event: content_block_stop")
     error = (
@@ -423,6 +423,11 @@ async def test_mid_stream_error_event_breaks_the_stream() -> None:
     broken = Exchange({}, 200, "text/event-stream", good + error)
     with pytest.raises(GatewayError) as raised:
         await _stream(broken)
+    # What a 529 before the stream would have said: overloaded, worth trying elsewhere.
+    assert raised.value.code is ErrorCode.PROVIDER_UNAVAILABLE and raised.value.retryable
+    assert raised.value.provider_message == "Overloaded"
+    other = broken.body.replace(b"overloaded_error", b"api_error")
+    with pytest.raises(GatewayError) as raised:
+        await _stream(Exchange({}, 200, "text/event-stream", other))
     assert raised.value.code is ErrorCode.PROVIDER_ERROR
     assert "broke off" in raised.value.message
-    assert raised.value.provider_message == "Overloaded"

@@ -5,18 +5,24 @@ speaking Anthropic's wire format, or the provider alone against recorded traffic
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import orjson
+import pytest
 
+from routeplex_gateway.app import create_app
 from routeplex_gateway.canonical import ChatRequest, Deployment
+from routeplex_gateway.config import ModelOverride
 from routeplex_gateway.metering.pricing import lookup_price
 from routeplex_gateway.providers import anthropic
-from tests.conftest import RunningGateway
+from tests.conftest import RunningGateway, gateway_settings
+from tests.support.accounts import create_account_with_key
 from tests.support.cassettes import Exchange, load, replay
 from tests.support.openai_schema import assert_valid
+from tests.support.servers import serve_in_thread
 
 MODEL = "claude-sonnet-4-20250514"  # $3 in, $15 out, $3.75 5-minute writes, $6 1-hour writes
 MTOK = Decimal(10) ** 6
@@ -162,3 +168,47 @@ def _deployment(url: str) -> Deployment:
     return Deployment(
         provider="anthropic", kind="anthropic", base_url=url, api_key="k", upstream_model="claude-x"
     )
+
+
+# --- 6. mid-stream overload, and the opening chunk held back ----------------------------------
+
+
+def _fault(gw: RunningGateway, **fault: Any) -> None:
+    response = httpx.post(f"{gw.simulator_url}/_simulator/faults", json={"count": 1, **fault})
+    assert response.status_code == 201, response.text
+
+
+def test_overload_before_any_content_falls_back(tmp_path: Path, simulator_url: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = gateway_settings(
+        data, models={"claude-3-5-haiku-20241022": ModelOverride(fallbacks=["claude-haiku-4-5"])}
+    )
+    gw = RunningGateway(url="", data_dir=data, simulator_url=simulator_url)
+    gw.keys["alice"] = create_account_with_key(settings, "alice")
+    with serve_in_thread(create_app(settings, simulator_url=simulator_url)) as url:
+        gw.url = url
+        # message_start, content_block_start and ping, then `event: error` overloaded_error:
+        # the caller has been sent nothing yet, so the fallback model answers instead.
+        _fault(gw, model="claude-3-5-haiku-20241022", malformed_after_chunks=3)
+        chunks = list(
+            _client(gw).chat.completions.create(
+                model="claude-3-5-haiku-20241022", messages=HELLO, stream=True
+            )
+        )
+        roles = [c.choices[0].delta.role for c in chunks if c.choices]
+        assert roles.count("assistant") == 1  # one opening chunk, the fallback's
+        extra = chunks[-1].model_dump()["x_routeplex"]
+        assert extra["fallback_used"] and extra["model_used"] == "claude-haiku-4-5"
+
+        # After content, there is no going back: the stream ends with the error it names.
+        _fault(gw, model="claude-3-5-haiku-20241022", malformed_after_chunks=5)
+        with pytest.raises(openai.APIError) as raised:
+            list(
+                _client(gw).chat.completions.create(
+                    model="claude-3-5-haiku-20241022", messages=HELLO, stream=True
+                )
+            )
+        assert raised.value.code == "provider_unavailable"
+        rows = gw.metadata(expect=2, timeout=15)
+    assert [r["error_code"] for r in rows] == [None, "provider_unavailable"]

@@ -5,7 +5,9 @@ back into OpenAI's shapes: text blocks become content, `tool_use` blocks tool ca
 `input_json_delta` fragments streamed as OpenAI argument fragments, keyed by call index),
 thinking blocks are never shown as answer text, and the forced answer tool of JSON mode
 becomes the message text again. Streams tolerate `ping` events and the whitespace padding
-Anthropic puts after its JSON; an `event: error` after HTTP 200 is a broken stream.
+Anthropic puts after its JSON; an `event: error` after HTTP 200 ends the stream with the
+error it names (`overloaded_error` is `provider_unavailable`). The role-only first chunk is
+held until the first content, so a stream that fails before any can still fall back.
 
 Usage: Anthropic's `input_tokens` excludes cache reads and writes, so the canonical input is
 `input_tokens + cache_creation_input_tokens + cache_read_input_tokens`, with the 1-hour writes
@@ -36,6 +38,7 @@ from .base import (
     not_a_completion,
     post_json,
     read_all,
+    stream_error_event,
     upstream_error,
 )
 from .openai_shape import ChunkWriter, FinishReason, completion_body, tool_call
@@ -91,9 +94,13 @@ def finish_reason(stop_reason: Any, *, has_calls: bool) -> FinishReason:
 
 def error_message(raw: bytes) -> str | None:
     """The `error.message` of Anthropic's `{"type": "error", "error": {...}}` envelope."""
+    return _error_field(raw, "message")
+
+
+def _error_field(raw: bytes, name: str) -> str | None:
     error = (json_object(raw) or {}).get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    return message if isinstance(message, str) else None
+    value = error.get(name) if isinstance(error, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def read_error(provider: str) -> ErrorReader:
@@ -169,6 +176,7 @@ class AnthropicStream:
         self._blocks: dict[int, _Block] = {}
         self._tools = 0
         self._done = False
+        self._opened = False
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks()
@@ -176,7 +184,13 @@ class AnthropicStream:
     async def _chunks(self) -> AsyncIterator[Chunk]:
         try:
             async for _name, payload in sse_events(self._response):
-                for chunk in self._translate(payload):
+                chunks = self._translate(payload)
+                if chunks and not self._opened and self._writer is not None:
+                    # The role-only opening goes out with the first content, not on
+                    # message_start: a stream failing before any content can still fall back.
+                    self._opened = True
+                    yield self._writer.opening(more=True)
+                for chunk in chunks:
                     yield chunk
                 if self._done:
                     return
@@ -194,16 +208,16 @@ class AnthropicStream:
         if kind == "ping":
             return []
         if kind == "error":
-            error = broken_stream(self._provider, "error event")
-            error.provider_message = error_message(payload)
-            raise error
+            raise stream_error_event(
+                self._provider, _error_field(payload, "type"), error_message(payload)
+            )
         if kind == "message_start":
             message = data.get("message") or {}
             self._writer = ChunkWriter(
                 str(message.get("id") or ""), str(message.get("model") or "")
             )
             self._update_usage(message.get("usage"), final=False)
-            return [self._writer.opening()]
+            return []  # the opening chunk waits for the first content (see `_chunks`)
         writer = self._writer
         if writer is None:
             raise broken_stream(self._provider, "event before message_start")

@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ..errors import ErrorCode, GatewayError
+from ..errors import ErrorCode, GatewayError, scrub
 
 # Reads an upstream error response (status, body, headers) into the RoutePlex error.
 ErrorReader = Callable[[int, bytes, Mapping[str, str]], GatewayError]
@@ -145,6 +145,30 @@ def broken_stream(provider: str, reason: str) -> GatewayError:
         f"The provider '{provider}' stream broke off: {reason}.",
         details={"provider": provider},
     )
+
+
+# Error types a provider names in a mid-stream error event, by what they say about it.
+_UNAVAILABLE_TYPES = frozenset(
+    ("overloaded_error", "rate_limit_error", "UNAVAILABLE", "RESOURCE_EXHAUSTED")
+)
+
+
+def stream_error_event(
+    provider: str, kind: str | None, provider_message: str | None
+) -> GatewayError:
+    """An error event the provider sent inside a started (HTTP 200) stream: overloaded or
+    rate limited is `provider_unavailable`, as the same failure before the stream would be."""
+    if kind in _UNAVAILABLE_TYPES:
+        return GatewayError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"The provider '{provider}' is overloaded or rate limited (stream error event).",
+            provider_message=provider_message,
+            retryable=True,
+            details={"provider": provider},
+        )
+    error = broken_stream(provider, "error event")
+    error.provider_message = scrub(provider_message) if provider_message else None
+    return error
 
 
 def new_session() -> aiohttp.ClientSession:

@@ -43,6 +43,7 @@ from .base import (
     not_a_completion,
     post_json,
     read_all,
+    stream_error_event,
     upstream_error,
 )
 from .gemini_calls import PartialCall, call_id
@@ -223,6 +224,7 @@ class GeminiStream:
         self._writer: ChunkWriter | None = None
         self._calls: _Calls | None = None
         self._last_usage: Usage | None = None
+        self._opened = False
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks()
@@ -230,7 +232,13 @@ class GeminiStream:
     async def _chunks(self) -> AsyncIterator[Chunk]:
         try:
             async for _name, payload in sse_events(self._response):
-                for chunk in self._translate(payload):
+                chunks = self._translate(payload)
+                if chunks and not self._opened and self._writer is not None:
+                    # The role-only opening goes out with the first content: a stream
+                    # failing before any content can still fall back.
+                    self._opened = True
+                    yield self._writer.opening(more=True)
+                for chunk in chunks:
                     yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise broken_stream(self._provider, type(exc).__name__) from None
@@ -246,16 +254,17 @@ class GeminiStream:
         if data is None:
             raise broken_stream(self._provider, "malformed chunk")
         if isinstance(data.get("error"), dict):
-            error = broken_stream(self._provider, "error event")
-            message = data["error"].get("message")
-            error.provider_message = message if isinstance(message, str) else None
-            raise error
+            message, status = data["error"].get("message"), data["error"].get("status")
+            raise stream_error_event(
+                self._provider,
+                status if isinstance(status, str) else None,
+                message if isinstance(message, str) else None,
+            )
         chunks: list[Chunk] = []
         if self._writer is None or self._calls is None:
             response_id = str(data.get("responseId") or "")
             self._writer = ChunkWriter(response_id, str(data.get("modelVersion") or ""))
             self._calls = _Calls(response_id or payload.decode(errors="replace"))
-            chunks.append(self._writer.opening())
         writer, calls = self._writer, self._calls
         usage = parse_usage(data.get("usageMetadata"))
         if usage is not None:

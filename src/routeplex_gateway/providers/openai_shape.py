@@ -77,9 +77,12 @@ class ChunkWriter:
             }
         )
 
-    def opening(self) -> Chunk:
-        """The first chunk, as OpenAI sends it: the role and empty content."""
-        return self.chunk({"role": "assistant", "content": "", "refusal": None})
+    def opening(self, *, more: bool = False) -> Chunk:
+        """The first chunk, as OpenAI sends it: the role and empty content (`more`: content
+        follows at once)."""
+        chunk = self.chunk({"role": "assistant", "content": "", "refusal": None})
+        chunk.more = more
+        return chunk
 
     def text(self, text: str) -> Chunk:
         return self.chunk({"content": text})
