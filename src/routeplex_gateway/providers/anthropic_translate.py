@@ -102,6 +102,8 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
     turns: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return  # an empty turn (`content: []`) is refused by Anthropic
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -112,17 +114,11 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
-            system.extend(
-                _text_block(p, f"{where}.content[{i}]")
-                for i, p in enumerate(oa.parts(content, where))
-            )
+            system.extend(_text_blocks(content, where))
         elif role == "user":
             add("user", _blocks(content, where))
         elif role == "assistant":
-            blocks = [
-                _text_block(p, f"{where}.content[{i}]")
-                for i, p in enumerate(oa.parts(content, where))
-            ]
+            blocks = _text_blocks(content, where)
             for i, call in enumerate(message.get("tool_calls") or ()):
                 call_where = f"{where}.tool_calls[{i}]"
                 blocks.append(
@@ -146,7 +142,18 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
             add("user", [result])
         else:
             raise validation(f"'{where}.role' {role!r} cannot be sent to Anthropic models.", where)
+    if not turns:
+        raise oa.no_content(_PROVIDER)
     return system, turns
+
+
+def _text_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    """Text-only content as text blocks, the empty ones left out (Anthropic rejects them)."""
+    return [
+        _text_block(part, f"{where}.content[{index}]")
+        for index, part in enumerate(oa.parts(content, where))
+        if part.get("text", part.get("refusal")) != ""
+    ]
 
 
 def _text_block(part: dict[str, Any], where: str) -> dict[str, Any]:

@@ -83,6 +83,8 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
     answered = 0
 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
+        if not parts:
+            return  # an empty turn (`parts: []`) is refused by Gemini
         if contents and contents[-1]["role"] == role:
             contents[-1]["parts"].extend(parts)
         else:
@@ -93,11 +95,14 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
-            system.append(oa.text_only(content, where))
+            text = oa.text_only(content, where)
+            if text:
+                system.append(text)
         elif role == "user":
             add("user", _parts(content, where))
         elif role == "assistant":
-            parts = [{"text": oa.text_only(content, where)}] if content else []
+            text = oa.text_only(content, where)
+            parts = [{"text": text}] if text else []
             calls = _calls(message.get("tool_calls") or [], where, model)
             last_calls, answered = [c["functionCall"]["name"] for c in calls], 0
             for call, raw in zip(calls, message.get("tool_calls") or [], strict=True):
@@ -120,6 +125,8 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
             add("user", [{"functionResponse": {"name": name, "response": response}}])
         else:
             raise validation(f"'{where}.role' {role!r} cannot be sent to Gemini models.", where)
+    if not contents:
+        raise oa.no_content(_PROVIDER)
     return system, contents
 
 

@@ -215,3 +215,11 @@ def json_instruction(fmt: JsonFormat) -> str:
         "Respond with a single valid JSON value and nothing else. It must conform to this "
         f"JSON schema: {schema}"
     )
+
+
+def no_content(provider: str) -> GatewayError:
+    """Every message was empty: nothing a provider would accept is left to send."""
+    return validation(
+        f"The messages hold no content to send to {provider} models (every text is empty).",
+        "messages",
+    )
