@@ -3,7 +3,8 @@ Groq, Together, DeepSeek…), which is configuration (a base URL, a key, models)
 
 The canonical shape *is* OpenAI's, so requests pass through with every field the caller sent;
 only `model` is replaced by the deployment's name for it, and streams always ask for usage.
-Stream chunks are relayed as the bytes the provider sent.
+Stream chunks are relayed as the bytes the provider sent, read by the shared SSE decoder
+(`sse`), so any of the standard's line endings (LF, CRLF, CR) frames them.
 """
 
 from __future__ import annotations
@@ -16,15 +17,8 @@ import orjson
 
 from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
 from ..errors import ErrorCode, GatewayError
-from .base import (
-    MAX_RESPONSE_BYTES,
-    broken_stream,
-    new_session,
-    post_json,
-    read_all,
-    too_large,
-    upstream_error,
-)
+from .base import broken_stream, new_session, post_json, read_all, upstream_error
+from .sse import SSEDecoder, event_data
 
 
 def parse_usage(raw: Any) -> Usage:
@@ -73,33 +67,29 @@ class OpenAIStream:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
-        buffer = b""
+        feed = SSEDecoder().feed
         try:
             async for piece in self._response.content.iter_any():
-                buffer += piece
-                if len(buffer) > MAX_RESPONSE_BYTES:
-                    raise too_large(self._provider)
-                # Events are read by offset and the remainder kept once per piece: slicing
-                # the rest off after every event copied a whole burst of events over and over.
-                start = 0
-                while (end := buffer.find(b"\n\n", start)) >= 0:
-                    event, start = buffer[start:end], end + 2
-                    for line in event.split(b"\n"):
-                        if not line.startswith(b"data:"):
-                            continue  # comments, `event:` lines, keep-alives
-                        payload = line[5:].strip()
-                        if payload == b"[DONE]":
-                            return
-                        chunk = self._chunk(payload)
-                        if chunk is not None:
-                            # Another whole data event is already here: let the relay send
-                            # them in one write.
-                            chunk.more = (
-                                buffer.startswith(b"data:", start)
-                                and buffer.find(b"\n\n", start) >= 0
-                            )
-                            yield chunk
-                buffer = buffer[start:]
+                blocks = feed(piece)
+                if not blocks:
+                    continue
+                last = blocks[-1]
+                for block in blocks:
+                    if block.startswith(b"data:") and b"\n" not in block:
+                        payload = block[5:].strip()  # the usual one-line event
+                    else:
+                        data = event_data(block)
+                        if data is None:
+                            continue  # comments and keep-alives
+                        payload = data.strip()
+                    if payload == b"[DONE]":
+                        return
+                    chunk = self._chunk(payload)
+                    if chunk is not None:
+                        # Another whole event is already here: let the relay send them in
+                        # one write.
+                        chunk.more = block is not last
+                        yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise broken_stream(self._provider, type(exc).__name__) from None
         finally:
@@ -108,7 +98,7 @@ class OpenAIStream:
 
     def _chunk(self, payload: bytes) -> Chunk | None:
         try:
-            data = orjson.loads(payload.replace(b"\r", b""))
+            data = orjson.loads(payload)
         except orjson.JSONDecodeError:
             raise broken_stream(self._provider, "malformed chunk") from None
         if not isinstance(data, dict):
