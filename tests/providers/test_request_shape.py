@@ -59,3 +59,38 @@ def test_empty_text_is_left_out_and_nothing_left_is_a_400(
         )
     assert raised.value.code == "validation_error"
     assert raised.value.param == "messages"
+
+
+# --- 8. system messages in mid-conversation -----------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", list(MODELS))
+def test_later_system_messages_stay_where_they_stand(
+    gateway: RunningGateway, provider: str
+) -> None:
+    model, path = MODELS[provider]
+    messages: Any = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "developer", "content": "Use plain words."},
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "Hi."},
+        {"role": "system", "content": "The user is now on the mobile app."},
+        {"role": "user", "content": "and now?"},
+    ]
+    reply = _client(gateway).chat.completions.create(model=model, messages=messages)
+    assert reply.choices[0].message.content
+    sent = _upstream(gateway, path)
+    if provider == "anthropic":
+        assert sent["system"] == "Be brief.\n\nUse plain words."
+        last = [block["text"] for block in sent["messages"][-1]["content"]]
+    else:
+        assert [p["text"] for p in sent["systemInstruction"]["parts"]] == [
+            "Be brief.",
+            "Use plain words.",
+        ]
+        last = [part["text"] for part in sent["contents"][-1]["parts"]]
+    # The reminder comes right before the message it was sent before, marked as an instruction.
+    assert last == [
+        "<system_instruction>\nThe user is now on the mobile app.\n</system_instruction>",
+        "and now?",
+    ]

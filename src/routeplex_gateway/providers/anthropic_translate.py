@@ -2,10 +2,12 @@
 
 Decisions (each one a place where the two APIs differ):
 
-* system and developer messages, wherever they stand, become the top-level `system` (a string,
-  or text blocks when a part carries Anthropic's `cache_control`, which is passed through so
-  callers can use prompt caching); consecutive turns of one role are merged, and `tool`
-  messages become `tool_result` blocks in a user turn, as Anthropic requires.
+* the leading system and developer messages become the top-level `system` (a string, or text
+  blocks when a part carries Anthropic's `cache_control`, which is passed through so callers
+  can use prompt caching); later ones stay where they stand, as user-turn text wrapped in
+  `<system_instruction>` tags (`openai_request.later_system_text`); consecutive turns of one
+  role are merged, and `tool` messages become `tool_result` blocks in a user turn, as
+  Anthropic requires.
 * images: `data:` URLs become base64 sources, other URLs url sources; `file` parts holding a
   base64 PDF become `document` blocks. Audio parts are refused (no Anthropic equivalent).
 * `max_tokens` is required by Anthropic: the caller's cap, else the model's own output cap
@@ -113,8 +115,13 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
         where = f"messages[{index}]"
         role = message.get("role")
         content = message.get("content")
-        if role in ("system", "developer"):
+        if role in ("system", "developer") and not turns:
             system.extend(_text_blocks(content, where))
+        elif role in ("system", "developer"):
+            blocks = _text_blocks(content, where)
+            for block in blocks:
+                block["text"] = oa.later_system_text(block["text"])
+            add("user", blocks)
         elif role == "user":
             add("user", _blocks(content, where))
         elif role == "assistant":

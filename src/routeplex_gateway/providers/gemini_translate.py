@@ -2,7 +2,9 @@
 
 Decisions (each one a place where the two APIs differ):
 
-* system and developer messages become `systemInstruction`; assistant turns have the role
+* the leading system and developer messages become `systemInstruction`; later ones stay where
+  they stand, as user-turn text wrapped in `<system_instruction>` tags
+  (`openai_request.later_system_text`); assistant turns have the role
   `model`, and tool results are `functionResponse` parts in a user turn; consecutive turns of
   one role are merged.
 * Tool results name their function (Gemini has no call ids): the name is looked up from the
@@ -96,8 +98,10 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
         content = message.get("content")
         if role in ("system", "developer"):
             text = oa.text_only(content, where)
-            if text:
+            if text and not contents:
                 system.append(text)
+            elif text:
+                add("user", [{"text": oa.later_system_text(text)}])
         elif role == "user":
             add("user", _parts(content, where))
         elif role == "assistant":

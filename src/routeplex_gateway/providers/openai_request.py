@@ -223,3 +223,10 @@ def no_content(provider: str) -> GatewayError:
         f"The messages hold no content to send to {provider} models (every text is empty).",
         "messages",
     )
+
+
+def later_system_text(text: str) -> str:
+    """A system message from the middle of a conversation, as the user-turn text that stands
+    in for it where it stood: hoisting it into the system prompt would change what it
+    applies to, and break the provider's prompt cache on every new reminder."""
+    return f"<system_instruction>\n{text}\n</system_instruction>"
