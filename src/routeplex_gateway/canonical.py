@@ -94,6 +94,8 @@ class Deployment:
     # The model's own output cap (catalog `max_output_tokens`): providers whose API requires
     # a `max_tokens` (Anthropic) send it when the caller gave none.
     max_output_tokens: int | None = None
+    # The catalog's `temperature_with_top_p` capability: False when the model refuses both.
+    temperature_with_top_p: bool = True
 
     @property
     def id(self) -> str:

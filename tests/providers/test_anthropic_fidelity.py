@@ -212,3 +212,23 @@ def test_overload_before_any_content_falls_back(tmp_path: Path, simulator_url: s
         assert raised.value.code == "provider_unavailable"
         rows = gw.metadata(expect=2, timeout=15)
     assert [r["error_code"] for r in rows] == [None, "provider_unavailable"]
+
+
+# --- 9. temperature and top_p on models that refuse the pair ---------------------------------
+
+
+def test_top_p_is_dropped_where_the_catalog_says_the_pair_is_refused(
+    gateway: RunningGateway,
+) -> None:
+    for model, keeps_top_p in (("claude-haiku-4-5", False), ("claude-3-5-haiku-20241022", True)):
+        # The simulator refuses the pair for Claude 4.5 models, as Anthropic does.
+        reply = _client(gateway).chat.completions.create(
+            model=model, messages=HELLO, temperature=0.5, top_p=0.9
+        )
+        assert reply.choices[0].message.content
+        sent = _upstream(gateway)
+        assert sent["temperature"] == 0.5
+        assert ("top_p" in sent) is keeps_top_p, model
+    # top_p alone is still sent.
+    _client(gateway).chat.completions.create(model="claude-haiku-4-5", messages=HELLO, top_p=0.9)
+    assert _upstream(gateway)["top_p"] == 0.9

@@ -23,7 +23,9 @@ Decisions (each one a place where the two APIs differ):
 * `reasoning_effort` turns on extended thinking, for models that have it, when Anthropic's
   rules allow (a budget of at least 1,024 tokens below `max_tokens`, no forced tool, not in
   the middle of a tool loop whose earlier thinking blocks the caller could not send back);
-  with thinking on, `temperature` is left out and `top_p` kept only from 0.95.
+  with thinking on, `temperature` is left out and `top_p` kept only from 0.95. Models whose
+  catalog entry says `temperature_with_top_p = false` (Claude 4.5) refuse both together:
+  `top_p` is dropped when `temperature` is sent.
 * Dropped, having no Anthropic equivalent: `seed`, `frequency_penalty`, `presence_penalty`,
   `logit_bias`, `logprobs`, `top_logprobs`, `n`, `stream_options`, `service_tier`, `store`,
   `metadata`, `prediction`, `modalities`, `audio`, `web_search_options`,
@@ -89,7 +91,8 @@ def to_anthropic(body: dict[str, Any], deployment: Deployment, *, stream: bool) 
     if isinstance(temperature, int | float) and thinking is None:
         out["temperature"] = min(float(temperature), 1.0)
     top_p = body.get("top_p")
-    if isinstance(top_p, int | float) and (thinking is None or top_p >= 0.95):
+    exclusive = "temperature" in out and not deployment.temperature_with_top_p
+    if isinstance(top_p, int | float) and (thinking is None or top_p >= 0.95) and not exclusive:
         out["top_p"] = top_p
     user = body.get("safety_identifier") or body.get("user")
     if isinstance(user, str) and user:

@@ -5,7 +5,8 @@ wording and `path: message` style: required `model` / `max_tokens` / `messages`,
 text blocks, `tool_result` blocks without the matching `tool_use` just before (and the
 reverse), `temperature` above 1, `tool_choice` without tools or naming an unknown tool, and the
 extended-thinking rules (budget below `max_tokens`, only on models that think, no forced tool,
-`temperature` 1). It is not a full schema check.
+`temperature` 1), and `temperature` with `top_p` on the Claude 4.5 models that refuse the
+pair. It is not a full schema check.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from routeplex_gateway.simulator.answer import (
 # switched on per request with `thinking: {type: enabled, budget_tokens}`.
 THINKING_MODELS = re.compile(r"claude-(3-7|(opus|sonnet|haiku)-4|4)")
 MIN_THINKING_BUDGET = 1024
+# Models that refuse `temperature` and `top_p` together (the Claude 4.5 generation).
+EXCLUSIVE_SAMPLING_MODELS = re.compile(r"claude-(opus|sonnet|haiku)-4-5")
 PARALLEL_WORD = re.compile(r"\bparallel\b", re.IGNORECASE)
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -80,6 +83,11 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not 0 <= temperature <= 1:
         raise RequestError("temperature: Input should be less than or equal to 1")
+    if EXCLUSIVE_SAMPLING_MODELS.search(model) and "temperature" in body and "top_p" in body:
+        raise RequestError(
+            "`temperature` and `top_p` cannot both be specified for this model. Please use"
+            " only one."
+        )
     stop = body.get("stop_sequences") or []
     if not isinstance(stop, list) or not all(isinstance(s, str) and s.strip() for s in stop):
         raise RequestError("stop_sequences: each stop sequence must contain non-whitespace")
