@@ -127,3 +127,32 @@ async def test_a_botched_function_call_is_a_retryable_provider_error(reason: str
             await _provider_call(exchange, stream=stream)
         assert raised.value.code is ErrorCode.PROVIDER_ERROR and raised.value.retryable
         assert raised.value.details["finish_reason"] == reason
+
+
+# --- 10. tools with response_format on Gemini 2.x ------------------------------------------------
+
+
+def test_tools_with_json_output_ask_for_json_in_words(gateway: RunningGateway) -> None:
+    tool: Any = {
+        "type": "function",
+        "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+    }
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    response_format: Any = {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}}
+    # The simulator refuses tools with a JSON response type on Gemini 2.x, as Gemini does.
+    reply = _client(gateway).chat.completions.create(
+        model=MODEL,
+        messages=[{"role": "user", "content": "What is the weather?"}],
+        tools=[tool],
+        response_format=response_format,
+    )
+    assert reply.choices[0].finish_reason == "tool_calls"
+    sent = _upstream(gateway)
+    assert "responseMimeType" not in sent.get("generationConfig", {})
+    [instruction] = sent["systemInstruction"]["parts"]
+    assert '"city"' in instruction["text"]
+    # Without tools the response type is used as before.
+    _client(gateway).chat.completions.create(
+        model=MODEL, messages=HELLO, response_format=response_format
+    )
+    assert _upstream(gateway)["generationConfig"]["responseJsonSchema"] == schema

@@ -17,7 +17,9 @@ Decisions (each one a place where the two APIs differ):
   from the URL (the Gemini API fetches public URLs); `input_audio` and base64 `file` parts
   become `inlineData` too.
 * tools use `parametersJsonSchema` and JSON-schema output `responseJsonSchema`, the fields that
-  take JSON Schema as it is (no lossy conversion to Gemini's older OpenAPI subset).
+  take JSON Schema as it is (no lossy conversion to Gemini's older OpenAPI subset). Before
+  Gemini 3, tools and a JSON response type cannot be combined: with tools, JSON is asked for
+  by a system instruction instead.
   `tool_choice`: auto → AUTO, none → NONE, required → ANY, a named function → ANY with
   `allowedFunctionNames`.
 * `reasoning_effort` sets `thinkingConfig.thinkingBudget` on thinking models (Gemini 2.5 and
@@ -71,7 +73,14 @@ def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
         out["tools"] = [{"functionDeclarations": [_declaration(t) for t in tools]}]
         if choice is not None:
             out["toolConfig"] = {"functionCallingConfig": _calling_config(choice)}
-    config = _generation_config(body, model)
+    fmt = oa.json_format(body)
+    if fmt is not None and tools and not _SIGNATURE_MODELS.search(model):
+        # Gemini 2.x refuses function calling with a JSON response type (400): ask for the
+        # JSON in words instead, as the Anthropic translation does beside caller tools.
+        instruction = {"text": oa.json_instruction(fmt)}
+        out.setdefault("systemInstruction", {"parts": []})["parts"].append(instruction)
+        fmt = None
+    config = _generation_config(body, model, fmt)
     if config:
         out["generationConfig"] = config
     return out
@@ -213,7 +222,9 @@ def _calling_config(choice: oa.ToolChoice) -> dict[str, Any]:
     return config
 
 
-def _generation_config(body: dict[str, Any], model: str) -> dict[str, Any]:
+def _generation_config(
+    body: dict[str, Any], model: str, fmt: oa.JsonFormat | None
+) -> dict[str, Any]:
     config: dict[str, Any] = {}
     for source, target in (("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed")):
         value = body.get(source)
@@ -225,7 +236,6 @@ def _generation_config(body: dict[str, Any], model: str) -> dict[str, Any]:
     stop = oa.stop_sequences(body)
     if stop:
         config["stopSequences"] = stop
-    fmt = oa.json_format(body)
     if fmt is not None:
         config["responseMimeType"] = "application/json"
         if fmt.schema is not None:
