@@ -232,3 +232,19 @@ def test_top_p_is_dropped_where_the_catalog_says_the_pair_is_refused(
     # top_p alone is still sent.
     _client(gateway).chat.completions.create(model="claude-haiku-4-5", messages=HELLO, top_p=0.9)
     assert _upstream(gateway)["top_p"] == 0.9
+
+
+# --- 7. options are mapped, refused or (documented as) ignored -----------------------------------
+
+
+def test_logprobs_are_refused_naming_the_field_and_seed_is_ignored(
+    gateway: RunningGateway,
+) -> None:
+    for options in ({"logprobs": True}, {"top_logprobs": 2}):
+        with pytest.raises(openai.BadRequestError) as raised:
+            _client(gateway).chat.completions.create(model=MODEL, messages=HELLO, **options)
+        assert raised.value.param == next(iter(options))
+        assert raised.value.code == "validation_error"
+    reply = _client(gateway).chat.completions.create(model=MODEL, messages=HELLO, seed=7)
+    assert reply.choices[0].message.content
+    assert "seed" not in _upstream(gateway)  # README: ignored on Anthropic

@@ -156,3 +156,61 @@ def test_tools_with_json_output_ask_for_json_in_words(gateway: RunningGateway) -
         model=MODEL, messages=HELLO, response_format=response_format
     )
     assert _upstream(gateway)["generationConfig"]["responseJsonSchema"] == schema
+
+
+# --- 7. options are mapped, refused or (documented as) ignored -----------------------------------
+
+
+def test_logprobs_and_penalties_are_mapped(gateway: RunningGateway) -> None:
+    _client(gateway).chat.completions.create(
+        model=MODEL,
+        messages=HELLO,
+        logprobs=True,
+        top_logprobs=2,
+        presence_penalty=0.5,
+        frequency_penalty=-0.25,
+    )
+    config = _upstream(gateway)["generationConfig"]
+    assert config["responseLogprobs"] is True and config["logprobs"] == 2
+    assert config["presencePenalty"] == 0.5 and config["frequencyPenalty"] == -0.25
+
+
+def test_parallel_tool_calls_false_is_refused(gateway: RunningGateway) -> None:
+    tool: Any = {"type": "function", "function": {"name": "lookup", "parameters": {}}}
+    with pytest.raises(openai.BadRequestError) as raised:
+        _client(gateway).chat.completions.create(
+            model=MODEL, messages=HELLO, tools=[tool], parallel_tool_calls=False
+        )
+    assert raised.value.param == "parallel_tool_calls"
+
+
+async def test_logprobs_result_comes_back_as_openai_logprobs() -> None:
+    answer = _answer("STOP", "Hi there")
+    answer["candidates"][0]["logprobsResult"] = {
+        "topCandidates": [
+            {
+                "candidates": [
+                    {"token": "Hi", "logProbability": -0.1},
+                    {"token": "Hello", "logProbability": -2.5},
+                ]
+            },
+            {"candidates": [{"token": " there", "logProbability": -0.3}]},
+        ],
+        "chosenCandidates": [
+            {"token": "Hi", "logProbability": -0.1},
+            {"token": " there", "logProbability": -0.3},
+        ],
+    }
+    [body] = await _provider_call(
+        Exchange({}, 200, "application/json", orjson.dumps(answer)), stream=False
+    )
+    assert_valid(body, "CreateChatCompletionResponse")
+    content = body["choices"][0]["logprobs"]["content"]
+    assert [(t["token"], t["logprob"]) for t in content] == [("Hi", -0.1), (" there", -0.3)]
+    assert [t["token"] for t in content[0]["top_logprobs"]] == ["Hi", "Hello"]
+    assert content[1]["bytes"] == list(b" there")
+    chunks = await _provider_call(_sse(answer), stream=True)
+    for chunk in chunks:
+        assert_valid(chunk, "CreateChatCompletionStreamResponse")
+    [streamed] = [c["choices"][0]["logprobs"] for c in chunks if c["choices"][0]["logprobs"]]
+    assert streamed["content"] == content

@@ -130,6 +130,7 @@ def test_generation_config() -> None:
         "temperature": 1.5,
         "topP": 0.9,
         "seed": 7,
+        "presencePenalty": 0.5,
         "maxOutputTokens": 99,
         "stopSequences": ["END"],
         "responseMimeType": "application/json",

@@ -26,10 +26,13 @@ Decisions (each one a place where the two APIs differ):
   with thinking on, `temperature` is left out and `top_p` kept only from 0.95. Models whose
   catalog entry says `temperature_with_top_p = false` (Claude 4.5) refuse both together:
   `top_p` is dropped when `temperature` is sent.
-* Dropped, having no Anthropic equivalent: `seed`, `frequency_penalty`, `presence_penalty`,
-  `logit_bias`, `logprobs`, `top_logprobs`, `n`, `stream_options`, `service_tier`, `store`,
-  `metadata`, `prediction`, `modalities`, `audio`, `web_search_options`,
-  `prompt_cache_key`, `verbosity`, and the legacy `functions` / `function_call`.
+* Refused (400 naming the field), since an answer without them would mislead: `logprobs`,
+  `top_logprobs`.
+* Ignored, having no Anthropic equivalent (README lists them): `seed` (Anthropic has no
+  deterministic sampling), `frequency_penalty`, `presence_penalty`, `logit_bias`, `n`,
+  `stream_options`, `service_tier`, `store`, `metadata`, `prediction`, `modalities`, `audio`,
+  `web_search_options`, `prompt_cache_key`, `verbosity`, and the legacy `functions` /
+  `function_call`.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ class AnthropicRequest:
 
 
 def to_anthropic(body: dict[str, Any], deployment: Deployment, *, stream: bool) -> AnthropicRequest:
+    for name in ("logprobs", "top_logprobs"):
+        if body.get(name) not in (None, False):
+            # Anthropic has no token log probabilities: refused, not silently dropped.
+            raise validation(f"'{name}' is not supported by Anthropic models.", name)
     system, messages = _conversation(body.get("messages") or [])
     max_tokens = oa.max_output_tokens(body) or deployment.max_output_tokens or FALLBACK_MAX_TOKENS
     out: dict[str, Any] = {"model": deployment.upstream_model, "max_tokens": max_tokens}

@@ -48,7 +48,7 @@ from .base import (
 )
 from .gemini_calls import PartialCall, call_id
 from .gemini_translate import model_path, to_gemini
-from .openai_shape import ChunkWriter, FinishReason, completion_body, tool_call
+from .openai_shape import ChunkWriter, FinishReason, completion_body, token_logprob, tool_call
 from .sse import sse_events
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -175,6 +175,28 @@ class _Calls:
         return tool_call(identifier, str(name), orjson.dumps(args).decode())
 
 
+def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The first candidate's `logprobsResult` as OpenAI's `logprobs.content`, if it has one."""
+    candidates = data.get("candidates") or [{}]
+    result = candidates[0].get("logprobsResult") if isinstance(candidates[0], dict) else None
+    if not isinstance(result, dict):
+        return None
+    tops = result.get("topCandidates") or []
+    content = []
+    for index, chosen in enumerate(result.get("chosenCandidates") or ()):
+        alternatives = tops[index].get("candidates") if index < len(tops) else None
+        top = [token_logprob(**_token(t)) for t in alternatives or () if isinstance(t, dict)]
+        content.append(token_logprob(**_token(chosen), top=top))
+    return content
+
+
+def _token(candidate: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "token": str(candidate.get("token", "")),
+        "logprob": float(candidate.get("logProbability") or 0.0),
+    }
+
+
 def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
     """The parts and finish reason of the first candidate (Gemini sends one here)."""
     candidates = data.get("candidates") or []
@@ -209,6 +231,7 @@ def completion(data: dict[str, Any], provider: str = "gemini") -> ChatResponse:
         tool_calls=tool_calls,
         finish_reason=finish_reason(finish, has_calls=bool(tool_calls)),
         usage=usage,
+        logprobs=_logprobs(data),
     )
     return ChatResponse(body=body, usage=usage)
 
@@ -277,12 +300,14 @@ class GeminiStream:
                 cache_audio_read_tokens=usage.cache_audio_read_tokens,
             )
         parts, finish = _parts(data)
+        logprobs = _logprobs(data)
         for part in parts:
             if part.get("thought"):
                 continue
             text = part.get("text")
             if isinstance(text, str) and text:
-                chunks.append(writer.text(text))
+                chunks.append(writer.text(text, logprobs))
+                logprobs = None  # the chunk's tokens go with its first text
             call = calls.take(part)
             if call is not None:
                 function = call["function"]

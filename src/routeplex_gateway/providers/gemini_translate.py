@@ -24,13 +24,17 @@ Decisions (each one a place where the two APIs differ):
   `allowedFunctionNames`.
 * `reasoning_effort` sets `thinkingConfig.thinkingBudget` on thinking models (Gemini 2.5 and
   later): none 0 (the smallest budget, 128, on pro models, which cannot stop thinking),
-  minimal 512, low 1,024, medium 8,192, high 24,576; `seed` is passed as
-  `generationConfig.seed`.
-* Dropped, having no (or no dependable) Gemini equivalent: `frequency_penalty`,
-  `presence_penalty` (refused by several current models), `logit_bias`, `logprobs`,
-  `top_logprobs`, `n`, `user`, `safety_identifier`, `parallel_tool_calls`, `stream_options`,
-  `service_tier`, `store`, `metadata`, `prediction`, `modalities`, `audio`,
-  `web_search_options`, `prompt_cache_key`, `verbosity`, `functions` / `function_call`.
+  minimal 512, low 1,024, medium 8,192, high 24,576; `seed`, `presence_penalty` and
+  `frequency_penalty` are passed as `generationConfig.seed` / `presencePenalty` /
+  `frequencyPenalty` (a model that does not take penalties says so in a 400); `logprobs` and
+  `top_logprobs` become `responseLogprobs` and `logprobs`, and the answer's
+  `logprobsResult` comes back as OpenAI's `logprobs`.
+* Refused (400 naming the field): `parallel_tool_calls: false` with tools (Gemini has no
+  way to keep the model to one call).
+* Ignored, having no Gemini equivalent (README lists them): `logit_bias`, `n`, `user`,
+  `safety_identifier`, `stream_options`, `service_tier`, `store`, `metadata`, `prediction`,
+  `modalities`, `audio`, `web_search_options`, `prompt_cache_key`, `verbosity`, `functions` /
+  `function_call`.
 """
 
 from __future__ import annotations
@@ -61,6 +65,12 @@ def model_path(model: str) -> str:
 
 
 def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+    if body.get("parallel_tool_calls") is False and oa.function_tools(body):
+        # Gemini may always answer with several calls and has no switch against it.
+        raise validation(
+            "'parallel_tool_calls: false' is not supported by Gemini models.",
+            "parallel_tool_calls",
+        )
     system, contents = _conversation(body.get("messages") or [], model)
     out: dict[str, Any] = {"contents": contents}
     if system:
@@ -226,13 +236,24 @@ def _generation_config(
     body: dict[str, Any], model: str, fmt: oa.JsonFormat | None
 ) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    for source, target in (("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed")):
+    for source, target in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         value = body.get(source)
         if isinstance(value, int | float) and not isinstance(value, bool):
             config[target] = value
     max_tokens = oa.max_output_tokens(body)
     if max_tokens is not None:
         config["maxOutputTokens"] = max_tokens
+    top_logprobs = body.get("top_logprobs")
+    if body.get("logprobs") is True or isinstance(top_logprobs, int):
+        config["responseLogprobs"] = True
+        if isinstance(top_logprobs, int) and not isinstance(top_logprobs, bool):
+            config["logprobs"] = top_logprobs
     stop = oa.stop_sequences(body)
     if stop:
         config["stopSequences"] = stop

@@ -30,6 +30,7 @@ def completion_body(
     finish_reason: FinishReason,
     usage: Usage,
     refusal: str | None = None,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A non-streamed `chat.completion` with one choice."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
@@ -43,12 +44,31 @@ def completion_body(
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": _logprobs(logprobs),
+                "finish_reason": finish_reason,
+            }
         ],
     }
     if usage.known:
         body["usage"] = usage.openai()
     return body
+
+
+def _logprobs(content: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    return None if content is None else {"content": content, "refusal": None}
+
+
+def token_logprob(
+    token: str, logprob: float, top: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One entry of OpenAI's `logprobs.content` (`top`: its `top_logprobs`, entries alike)."""
+    entry: dict[str, Any] = {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+    if top is not None:
+        entry["top_logprobs"] = top
+    return entry
 
 
 class ChunkWriter:
@@ -59,7 +79,12 @@ class ChunkWriter:
         self._model = model
         self._created = int(time.time())
 
-    def chunk(self, delta: dict[str, Any], finish_reason: FinishReason | None = None) -> Chunk:
+    def chunk(
+        self,
+        delta: dict[str, Any],
+        finish_reason: FinishReason | None = None,
+        logprobs: list[dict[str, Any]] | None = None,
+    ) -> Chunk:
         return Chunk(
             data={
                 "id": self._id,
@@ -70,7 +95,7 @@ class ChunkWriter:
                     {
                         "index": 0,
                         "delta": delta,
-                        "logprobs": None,
+                        "logprobs": _logprobs(logprobs),
                         "finish_reason": finish_reason,
                     }
                 ],
@@ -84,8 +109,8 @@ class ChunkWriter:
         chunk.more = more
         return chunk
 
-    def text(self, text: str) -> Chunk:
-        return self.chunk({"content": text})
+    def text(self, text: str, logprobs: list[dict[str, Any]] | None = None) -> Chunk:
+        return self.chunk({"content": text}, logprobs=logprobs)
 
     def tool_start(self, index: int, call_id: str, name: str, arguments: str = "") -> Chunk:
         """A call's first fragment: id, type and name come once, as on OpenAI."""
