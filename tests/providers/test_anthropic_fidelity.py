@@ -248,3 +248,25 @@ def test_logprobs_are_refused_naming_the_field_and_seed_is_ignored(
     reply = _client(gateway).chat.completions.create(model=MODEL, messages=HELLO, seed=7)
     assert reply.choices[0].message.content
     assert "seed" not in _upstream(gateway)  # README: ignored on Anthropic
+
+
+# --- 14. cache_control on tool definitions ----------------------------------------------------
+
+
+def test_tool_cache_control_is_passed_on(gateway: RunningGateway) -> None:
+    cached = {"type": "ephemeral"}
+    tools: Any = [
+        {
+            "type": "function",
+            "function": {"name": "lookup", "description": "Look things up " * 20},
+            "cache_control": cached,
+        },
+        {"type": "function", "function": {"name": "other", "cache_control": cached}},
+    ]
+    reply = _client(gateway).chat.completions.create(
+        model=MODEL, messages=HELLO, tools=tools, tool_choice="none"
+    )
+    sent = _upstream(gateway)["tools"]
+    assert [t.get("cache_control") for t in sent] == [cached, cached]
+    # The simulator counts the tools up to the breakpoint as a cache write.
+    assert reply.model_dump()["x_routeplex"]["usage_details"]["cache_write_tokens"] > 0

@@ -214,3 +214,24 @@ async def test_logprobs_result_comes_back_as_openai_logprobs() -> None:
         assert_valid(chunk, "CreateChatCompletionStreamResponse")
     [streamed] = [c["choices"][0]["logprobs"] for c in chunks if c["choices"][0]["logprobs"]]
     assert streamed["content"] == content
+
+
+# --- 14. an image URL's media type is known or refused, never guessed --------------------------
+
+
+def test_image_url_without_an_extension_is_refused(gateway: RunningGateway) -> None:
+    def ask(url: str) -> None:
+        content: Any = [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image_url", "image_url": {"url": url}},
+        ]
+        _client(gateway).chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": content}]
+        )
+
+    ask("https://example.com/photos/cat.webp")
+    file_data = _upstream(gateway)["contents"][0]["parts"][1]["fileData"]
+    assert file_data["mimeType"] == "image/webp"
+    with pytest.raises(openai.BadRequestError) as raised:
+        ask("https://example.com/render?id=42")
+    assert raised.value.param == "messages[0].content[1].image_url"

@@ -8,6 +8,8 @@ Decisions (each one a place where the two APIs differ):
   `<system_instruction>` tags (`openai_request.later_system_text`); consecutive turns of one
   role are merged, and `tool` messages become `tool_result` blocks in a user turn, as
   Anthropic requires.
+* a tool's `cache_control` (on the tool or its `function`) is passed on to the Anthropic tool,
+  so the tool definitions can be cached as well.
 * images: `data:` URLs become base64 sources, other URLs url sources; `file` parts holding a
   base64 PDF become `document` blocks. Audio parts are refused (no Anthropic equivalent).
 * `max_tokens` is required by Anthropic: the caller's cap, else the model's own output cap
@@ -229,6 +231,8 @@ def _tool(tool: oa.FunctionTool) -> dict[str, Any]:
     if tool.description is not None:
         out["description"] = tool.description
     out["input_schema"] = schema
+    if tool.cache_control is not None:
+        out["cache_control"] = tool.cache_control  # caches the tools up to this one
     return out
 
 

@@ -13,9 +13,10 @@ Decisions (each one a place where the two APIs differ):
   as `{"output": …}` (Gemini's convention for a function's output). Thought signatures come
   back out of the call ids (see `gemini_calls`); for Gemini 3 a call from elsewhere (with no
   signature) gets Google's documented placeholder, so foreign history is accepted.
-* images: `data:` URLs become `inlineData`, other URLs `fileData` with the media type guessed
-  from the URL (the Gemini API fetches public URLs); `input_audio` and base64 `file` parts
-  become `inlineData` too.
+* images: `data:` URLs become `inlineData`, other URLs `fileData` with the media type taken
+  from the URL's file extension (the Gemini API fetches public URLs); a URL without an image
+  extension is refused (400), not guessed as JPEG, and the gateway does not fetch caller URLs
+  itself. `input_audio` and base64 `file` parts become `inlineData` too.
 * tools use `parametersJsonSchema` and JSON-schema output `responseJsonSchema`, the fields that
   take JSON Schema as it is (no lossy conversion to Gemini's older OpenAPI subset). Before
   Gemini 3, tools and a JSON response type cannot be combined: with tools, JSON is asked for
@@ -189,7 +190,7 @@ def _parts(content: Any, where: str) -> list[dict[str, Any]]:
             if isinstance(part.get("text"), str) and part["text"]:
                 parts.append({"text": part["text"]})
         elif kind == "image_url":
-            parts.append(_media(oa.image_url(part, part_where), "image/jpeg"))
+            parts.append(_media(oa.image_url(part, part_where), part_where))
         elif kind == "input_audio" and isinstance(part.get("input_audio"), dict):
             audio = part["input_audio"]
             mime = f"audio/{audio.get('format') or 'wav'}"
@@ -204,12 +205,22 @@ def _parts(content: Any, where: str) -> list[dict[str, Any]]:
     return parts
 
 
-def _media(url: str, default_type: str) -> dict[str, Any]:
+def _media(url: str, where: str) -> dict[str, Any]:
     inline = oa.data_url(url)
     if inline is not None:
         return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
     guessed, _ = mimetypes.guess_type(urlparse(url).path)
-    return {"fileData": {"mimeType": guessed or default_type, "fileUri": url}}
+    if guessed is None or not guessed.startswith("image/"):
+        # Gemini needs the type with the URL; guessing JPEG made a PNG or WebP a wrong
+        # request. The gateway does not fetch caller URLs itself (that would let callers
+        # reach whatever the gateway can), so the caller says it: a data: URL or an extension.
+        raise validation(
+            f"'{where}.image_url.url' has no image file extension, so its media type is "
+            "unknown to Gemini; send the image as a data: URL or use a URL ending in "
+            ".png, .jpg, .webp, .gif or similar.",
+            f"{where}.image_url",
+        )
+    return {"fileData": {"mimeType": guessed, "fileUri": url}}
 
 
 def _declaration(tool: oa.FunctionTool) -> dict[str, Any]:

@@ -25,6 +25,8 @@ class FunctionTool:
     name: str
     description: str | None
     parameters: dict[str, Any] | None
+    # Anthropic's prompt-caching breakpoint, on the tool or its function (as LiteLLM takes it).
+    cache_control: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +151,13 @@ def function_tools(body: dict[str, Any]) -> list[FunctionTool]:
             raise validation(f"'{where}.function.name' is required.", f"{where}.function.name")
         description = function.get("description")
         parameters = function.get("parameters")
+        cache_control = tool.get("cache_control", function.get("cache_control"))
         tools.append(
             FunctionTool(
                 name=function["name"],
                 description=description if isinstance(description, str) else None,
                 parameters=parameters if isinstance(parameters, dict) else None,
+                cache_control=cache_control if isinstance(cache_control, dict) else None,
             )
         )
     return tools
