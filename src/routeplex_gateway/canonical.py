@@ -96,6 +96,8 @@ class Deployment:
     max_output_tokens: int | None = None
     # The catalog's `temperature_with_top_p` capability: False when the model refuses both.
     temperature_with_top_p: bool = True
+    # Whether a non-streamed call that timed out after it was sent may be retried elsewhere.
+    retry_started_timeouts: bool = False
 
     @property
     def id(self) -> str:

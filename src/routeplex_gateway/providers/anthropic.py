@@ -34,6 +34,7 @@ from .base import (
     ErrorReader,
     PooledSession,
     broken_stream,
+    completion_limits,
     json_object,
     not_a_completion,
     post_json,
@@ -309,7 +310,11 @@ class AnthropicProvider(PooledSession):
         return headers
 
     async def _post(
-        self, body: dict[str, Any], deployment: Deployment, limits: aiohttp.ClientTimeout
+        self,
+        body: dict[str, Any],
+        deployment: Deployment,
+        limits: aiohttp.ClientTimeout,
+        retry_started: bool = True,
     ) -> aiohttp.ClientResponse:
         return await post_json(
             self.session,
@@ -319,13 +324,15 @@ class AnthropicProvider(PooledSession):
             provider=deployment.provider,
             limits=limits,
             read_error=read_error(deployment.provider),
+            retry_started=retry_started,
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         translated = to_anthropic(request.body, deployment, stream=False)
-        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
-        response = await self._post(translated.body, deployment, timeout)
-        data = json_object(await read_all(response, deployment.provider))
+        timeout = completion_limits(deployment, translated.body)
+        retry = deployment.retry_started_timeouts
+        response = await self._post(translated.body, deployment, timeout, retry)
+        data = json_object(await read_all(response, deployment.provider, retry_started=retry))
         if data is None or not isinstance(data.get("content"), list):
             raise not_a_completion(deployment.provider)
         return completion(

@@ -15,7 +15,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from ..canonical import Deployment
 from ..errors import ErrorCode, GatewayError, scrub
+from .openai_request import max_output_tokens
 
 # Reads an upstream error response (status, body, headers) into the RoutePlex error.
 ErrorReader = Callable[[int, bytes, Mapping[str, str]], GatewayError]
@@ -121,13 +123,18 @@ def client_error(
     )
 
 
-def transport_error(provider: str, exc: BaseException) -> GatewayError:
-    """A failure to talk to the provider at all (no HTTP status)."""
+def transport_error(
+    provider: str, exc: BaseException, *, retry_started: bool = True
+) -> GatewayError:
+    """A failure to talk to the provider at all (no HTTP status). A timeout after the
+    request was sent is retried only with `retry_started`: the provider may already be
+    generating the answer, and a retry would have it generated — and billed — twice."""
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        started = not isinstance(exc, aiohttp.ConnectionTimeoutError)
         return GatewayError(
             ErrorCode.PROVIDER_TIMEOUT,
             f"The provider '{provider}' did not answer in time.",
-            retryable=True,
+            retryable=retry_started or not started,
             details={"provider": provider},
         )
     return GatewayError(
@@ -171,6 +178,20 @@ def stream_error_event(
     return error
 
 
+# The slowest output rate a non-streamed answer is allowed before it times out: the total
+# timeout grows with the output cap, since a 64,000-token answer takes many minutes.
+SLOWEST_TOKENS_PER_S = 50
+
+
+def completion_limits(deployment: Deployment, body: dict[str, Any]) -> aiohttp.ClientTimeout:
+    """Timeouts of a non-streamed call: 10 s to connect, and in total the deployment's
+    timeout plus one second per `SLOWEST_TOKENS_PER_S` tokens of the output cap."""
+    cap = max_output_tokens(body) or deployment.max_output_tokens or 0
+    return aiohttp.ClientTimeout(
+        total=deployment.timeout_s + cap / SLOWEST_TOKENS_PER_S, sock_connect=10
+    )
+
+
 def new_session() -> aiohttp.ClientSession:
     """One pooled session per provider: keep-alive connections are the point."""
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -211,12 +232,14 @@ async def post_json(
     provider: str,
     limits: aiohttp.ClientTimeout,
     read_error: ErrorReader,
+    retry_started: bool = True,
 ) -> aiohttp.ClientResponse:
-    """POST a JSON body; the open response on success, a `GatewayError` on any failure."""
+    """POST a JSON body; the open response on success, a `GatewayError` on any failure
+    (`retry_started`: whether a timeout after sending may be retried, see transport_error)."""
     try:
         response = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=limits)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise transport_error(provider, exc) from None
+        raise transport_error(provider, exc, retry_started=retry_started) from None
     if response.status >= 400:
         raw = await read_all(response, provider)
         raise read_error(response.status, raw, response.headers)
@@ -236,7 +259,9 @@ def too_large(provider: str) -> GatewayError:
     )
 
 
-async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
+async def read_all(
+    response: aiohttp.ClientResponse, provider: str, *, retry_started: bool = True
+) -> bytes:
     """The whole body of a response (at most MAX_RESPONSE_BYTES), released either way."""
     try:
         if (response.content_length or 0) > MAX_RESPONSE_BYTES:
@@ -250,7 +275,7 @@ async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
             pieces.append(piece)
         return b"".join(pieces)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise transport_error(provider, exc) from None
+        raise transport_error(provider, exc, retry_started=retry_started) from None
     finally:
         response.release()
 

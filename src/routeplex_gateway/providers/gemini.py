@@ -38,6 +38,7 @@ from .base import (
     ErrorReader,
     PooledSession,
     broken_stream,
+    completion_limits,
     credentials_error,
     json_object,
     not_a_completion,
@@ -337,6 +338,7 @@ class GeminiProvider(PooledSession):
         body: dict[str, Any],
         deployment: Deployment,
         limits: aiohttp.ClientTimeout,
+        retry_started: bool = True,
     ) -> aiohttp.ClientResponse:
         headers = {"Content-Type": "application/json"}
         if deployment.api_key:
@@ -351,13 +353,15 @@ class GeminiProvider(PooledSession):
             provider=deployment.provider,
             limits=limits,
             read_error=read_error(deployment.provider),
+            retry_started=retry_started,
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         body = to_gemini(request.body, deployment.upstream_model)
-        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
-        response = await self._post("generateContent", body, deployment, timeout)
-        data = json_object(await read_all(response, deployment.provider))
+        timeout = completion_limits(deployment, request.body)
+        retry = deployment.retry_started_timeouts
+        response = await self._post("generateContent", body, deployment, timeout, retry)
+        data = json_object(await read_all(response, deployment.provider, retry_started=retry))
         if data is None or not ("candidates" in data or "promptFeedback" in data):
             raise not_a_completion(deployment.provider)
         return completion(data, deployment.provider)

@@ -17,7 +17,14 @@ import orjson
 
 from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
 from ..errors import ErrorCode, GatewayError
-from .base import broken_stream, new_session, post_json, read_all, upstream_error
+from .base import (
+    broken_stream,
+    completion_limits,
+    new_session,
+    post_json,
+    read_all,
+    upstream_error,
+)
 from .sse import SSEDecoder, event_data
 
 
@@ -135,7 +142,11 @@ class OpenAIProvider:
         return self._session
 
     async def _post(
-        self, body: dict[str, Any], deployment: Deployment, limits: aiohttp.ClientTimeout
+        self,
+        body: dict[str, Any],
+        deployment: Deployment,
+        limits: aiohttp.ClientTimeout,
+        retry_started: bool = True,
     ) -> aiohttp.ClientResponse:
         headers = {"Content-Type": "application/json"}
         if deployment.api_key:
@@ -159,6 +170,7 @@ class OpenAIProvider:
             provider=deployment.provider,
             limits=limits,
             read_error=read_error,
+            retry_started=retry_started,
         )
 
     @staticmethod
@@ -172,9 +184,10 @@ class OpenAIProvider:
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         body = self._body(request, deployment, stream=False)
         body.pop("stream_options", None)
-        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
-        response = await self._post(body, deployment, timeout)
-        raw = await read_all(response, deployment.provider)
+        timeout = completion_limits(deployment, body)
+        retry = deployment.retry_started_timeouts
+        response = await self._post(body, deployment, timeout, retry)
+        raw = await read_all(response, deployment.provider, retry_started=retry)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:

@@ -145,6 +145,7 @@ def _deployment(
         timeout_s=endpoint.timeout_s or settings.upstream_timeout_s,
         max_output_tokens=max_output_tokens,
         temperature_with_top_p=capabilities.temperature_with_top_p,
+        retry_started_timeouts=settings.retry_started_timeouts,
     )
 
 
