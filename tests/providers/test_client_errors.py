@@ -40,6 +40,7 @@ def test_client_errors_are_the_callers_and_never_retried(
         f"{gateway.simulator_url}/_simulator/faults",
         json={"model": model, "status": 400, "code": "context_length_exceeded", "count": 5},
     )
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")  # the log keeps only a few
     before = _upstream_calls(gateway, path)
     with pytest.raises(openai.BadRequestError) as raised:
         client.chat.completions.create(model=model, messages=HELLO)
