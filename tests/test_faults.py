@@ -124,7 +124,12 @@ def test_provider_that_hangs_times_out(tmp_path: Path, simulator_url: str) -> No
             f"{url}/v1/chat/completions",
             timeout=10,
             headers={"Authorization": f"Bearer {gw.keys['alice']}"},
-            json={"model": "sim/gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+            # The total timeout grows with the output cap (1 s per 50 tokens): 0.5 s + 0.5 s.
+            json={
+                "model": "sim/gpt-4o-mini",
+                "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 25,
+            },
         )
         assert time.monotonic() - started < 3
     assert response.status_code == 504

@@ -30,6 +30,13 @@ class Usage:
     cache_read_tokens: int | None = None
     cache_write_tokens: int | None = None
     reasoning_tokens: int | None = None
+    # Finer splits that price differently (genai-prices' units), each a part of the count
+    # above it: 1-hour cache writes of `cache_write_tokens` (Anthropic bills them at 2x the
+    # input rate, 5-minute writes at 1.25x); audio tokens of `input_tokens` (cache reads
+    # included) and of `cache_read_tokens` (Gemini bills audio above text).
+    cache_write_1h_tokens: int | None = None
+    input_audio_tokens: int | None = None
+    cache_audio_read_tokens: int | None = None
 
     @property
     def total_tokens(self) -> int | None:
@@ -41,18 +48,35 @@ class Usage:
     def known(self) -> bool:
         return self.input_tokens is not None and self.output_tokens is not None
 
+    def details(self) -> dict[str, int | None]:
+        """The counts OpenAI's usage object has no place for, and the ones it would show as
+        0 when unknown: `x_routeplex.usage_details` (None is unknown)."""
+        return {
+            "cache_read_tokens": self.cache_read_tokens,
+            "cache_write_tokens": self.cache_write_tokens,
+            "cache_write_1h_tokens": self.cache_write_1h_tokens,
+            "input_audio_tokens": self.input_audio_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+        }
+
     def openai(self) -> dict[str, Any]:
-        """The usage object of an OpenAI chat completion (call only when `known`)."""
+        """The usage object of an OpenAI chat completion (call only when `known`). A detail
+        the provider did not report is left out rather than shown as 0 (OpenAI's schema has
+        no null for it); `x_routeplex.usage_details` shows it as null."""
+        prompt_details: dict[str, int] = {}
+        if self.cache_read_tokens is not None:
+            prompt_details["cached_tokens"] = self.cache_read_tokens
+        if self.input_audio_tokens is not None:
+            prompt_details["audio_tokens"] = self.input_audio_tokens
+        completion_details: dict[str, int] = {}
+        if self.reasoning_tokens is not None:
+            completion_details["reasoning_tokens"] = self.reasoning_tokens
         return {
             "prompt_tokens": self.input_tokens or 0,
             "completion_tokens": self.output_tokens or 0,
             "total_tokens": self.total_tokens or 0,
-            "prompt_tokens_details": {
-                "cached_tokens": self.cache_read_tokens or 0,
-            },
-            "completion_tokens_details": {
-                "reasoning_tokens": self.reasoning_tokens or 0,
-            },
+            "prompt_tokens_details": prompt_details,
+            "completion_tokens_details": completion_details,
         }
 
 
@@ -70,6 +94,10 @@ class Deployment:
     # The model's own output cap (catalog `max_output_tokens`): providers whose API requires
     # a `max_tokens` (Anthropic) send it when the caller gave none.
     max_output_tokens: int | None = None
+    # The catalog's `temperature_with_top_p` capability: False when the model refuses both.
+    temperature_with_top_p: bool = True
+    # Whether a non-streamed call that timed out after it was sent may be retried elsewhere.
+    retry_started_timeouts: bool = False
 
     @property
     def id(self) -> str:

@@ -72,6 +72,9 @@ class ModelOverride(ConfigTable):
     output_per_mtok: Decimal | None = None
     cache_read_per_mtok: Decimal | None = None
     cache_write_per_mtok: Decimal | None = None
+    cache_write_1h_per_mtok: Decimal | None = None  # Anthropic's 1-hour cache writes
+    input_audio_per_mtok: Decimal | None = None
+    cache_audio_read_per_mtok: Decimal | None = None
 
 
 class PlanConfig(ConfigTable):
@@ -114,6 +117,9 @@ class Settings(BaseSettings):
     recorder_buffer_size: int = 100_000
     metadata_retention_days: int = 90
     upstream_timeout_s: float = 120.0
+    # Retry a non-streamed call that timed out after it was sent (the provider may already be
+    # generating, and would bill that answer too): off unless the operator accepts that.
+    retry_started_timeouts: bool = False
     # On SIGTERM: stop accepting, let in-flight requests and streams finish for this long.
     shutdown_grace_s: float = 30.0
     # None = simulate when no provider credentials are configured.

@@ -7,6 +7,7 @@ relayed to the caller, but it is never logged or stored (it is not part of `__st
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +24,7 @@ class ErrorCode(StrEnum):
     INVALID_MODEL = "invalid_model"
     INVALID_MODE = "invalid_mode"
     EMPTY_MESSAGES = "empty_messages"
+    CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  # OpenAI's own code for it
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     PAYLOAD_TOO_LARGE = "payload_too_large"
@@ -48,6 +50,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.INVALID_MODEL: 400,
     ErrorCode.INVALID_MODE: 400,
     ErrorCode.EMPTY_MESSAGES: 400,
+    ErrorCode.CONTEXT_LENGTH_EXCEEDED: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
@@ -98,7 +101,7 @@ class GatewayError(Exception):
         self.details = details or {}
         self.retryable = retryable
         self.headers = headers or {}
-        self.provider_message = provider_message
+        self.provider_message = scrub(provider_message) if provider_message else None
         self.retry_after_s = retry_after_s
 
     @property
@@ -137,6 +140,22 @@ class GatewayError(Exception):
                 },
             }
         )
+
+
+# Provider texts are relayed to the caller, so anything credential-like in them is masked
+# (a provider may echo a key prefix back) and their length is bounded.
+_SECRET = re.compile(r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{6,}|\bAIza[A-Za-z0-9_-]{10,}|Bearer\s+\S+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_MAX_PROVIDER_MESSAGE = 1000
+
+
+def scrub(provider_message: str) -> str:
+    """A provider's error text as it may be relayed: no key-like tokens, no control
+    characters, at most `_MAX_PROVIDER_MESSAGE` characters."""
+    text = _CONTROL.sub(" ", _SECRET.sub("[redacted]", provider_message)).strip()
+    if len(text) > _MAX_PROVIDER_MESSAGE:
+        text = text[: _MAX_PROVIDER_MESSAGE - 1] + "…"
+    return text
 
 
 def validation(message: str, param: str | None = None) -> GatewayError:

@@ -99,6 +99,7 @@ class Exchange:
             "attempts": self.attempts,
             "cost_usd": float(self.cost_usd) if self.cost_usd is not None else None,
             "latency_ms": self.elapsed_ms(),
+            "usage_details": self.usage.details(),
             **({"routing": self.routing} if self.routing is not None else {}),
         }
 

@@ -329,8 +329,8 @@ def test_provider_errors_are_mapped_and_not_stored(gateway: RunningGateway) -> N
         client(gateway).chat.completions.create(
             model="gpt-4.1-nano", messages=[{"role": "user", "content": PROMPT}]
         )
-    assert failure.value.status_code == 502
-    assert failure.value.code == "provider_error"
+    assert failure.value.status_code == 400  # the provider refused the request itself
+    assert failure.value.code == "bad_request"
     httpx.post(
         f"{gateway.simulator_url}/_simulator/faults",
         json={"model": "gpt-4.1-nano", "status": 503, "count": 1},
@@ -342,8 +342,8 @@ def test_provider_errors_are_mapped_and_not_stored(gateway: RunningGateway) -> N
     assert unavailable.value.status_code == 503
     assert unavailable.value.code == "provider_unavailable"
     rows = gateway.metadata(expect=2)
-    assert [r["error_code"] for r in rows] == ["provider_error", "provider_unavailable"]
-    assert [r["http_status"] for r in rows] == [502, 503]
+    assert [r["error_code"] for r in rows] == ["bad_request", "provider_unavailable"]
+    assert [r["http_status"] for r in rows] == [400, 503]
     assert b"zebra-canary-7731" not in gateway.stored_bytes()
 
 

@@ -48,7 +48,7 @@ CASES = [
         "anthropic",
         "/v1/messages",
         {"status": 401},
-        {"malformed_after_chunks": 3},  # Anthropic's mid-stream `event: error`
+        {"malformed_after_chunks": 5},  # Anthropic's mid-stream `event: error`, after text
         reasoning=False,
         cache_write=0,
     ),
@@ -273,7 +273,7 @@ def test_upstream_errors(gateway: RunningGateway, case: Case) -> None:
         return raised.value
 
     bad_request = fails(status=400)
-    assert (bad_request.status_code, bad_request.code) == (502, "provider_error")
+    assert (bad_request.status_code, bad_request.code) == (400, "bad_request")
     bad_key = fails(**case.bad_key_fault)
     assert (bad_key.status_code, bad_key.code) == (502, "provider_error")
     assert "gateway's credentials" in bad_key.message  # not the caller's own auth failure
@@ -290,12 +290,16 @@ def test_upstream_errors(gateway: RunningGateway, case: Case) -> None:
         )
 
     rows = gateway.metadata(expect=5, timeout=15)
-    assert [r["error_code"] for r in rows] == ["provider_error"] * 2 + [
+    # Anthropic's mid-stream failure is its `overloaded_error` event: provider_unavailable.
+    broke = "provider_unavailable" if case.provider == "anthropic" else "provider_error"
+    assert [r["error_code"] for r in rows] == [
+        "bad_request",
+        "provider_error",
         "provider_unavailable",
         "provider_error",
-        "provider_error",
+        broke,
     ]
-    assert [r["http_status"] for r in rows[:4]] == [502, 502, 503, 502]
+    assert [r["http_status"] for r in rows[:4]] == [400, 502, 503, 502]
     assert all(r["provider"] == case.provider for r in rows)
     broken = rows[-1]
     assert broken["output_tokens"] is None and broken["cost_picousd"] is None  # unknown, not 0

@@ -224,6 +224,7 @@ def test_hung_upstream_falls_back(tmp_path: Path, simulator_url: str) -> None:
     settings = gateway_settings(
         data,
         upstream_timeout_s=0.5,
+        retry_started_timeouts=True,  # a hung non-streamed call may then go to the backup
         providers=[
             ProviderConfig(
                 name="backup", base_url=f"{simulator_url}/v1", api_key="k", timeout_s=0.5
@@ -251,7 +252,7 @@ def test_hung_upstream_falls_back(tmp_path: Path, simulator_url: str) -> None:
                 f"{url}/v1/chat/completions",
                 timeout=30,
                 headers={"Authorization": f"Bearer {key}"},
-                json={"model": "gpt-4o-mini", "messages": PROMPT},
+                json={"model": "gpt-4o-mini", "messages": PROMPT, "max_tokens": 25},
             )
             assert reply.status_code == 200
             extra = reply.json()["x_routeplex"]

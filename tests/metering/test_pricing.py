@@ -85,6 +85,19 @@ def test_flat_fast_path_equals_genai_prices_exactly() -> None:
             reasoning_tokens=200,
         ),
         Usage(input_tokens=3, output_tokens=0),
+        Usage(
+            input_tokens=200_000,
+            output_tokens=10,
+            cache_write_tokens=100_000,
+            cache_write_1h_tokens=60_000,
+        ),
+        Usage(
+            input_tokens=1_000_000,
+            output_tokens=7,
+            cache_read_tokens=500_000,
+            input_audio_tokens=400_000,
+            cache_audio_read_tokens=100_000,
+        ),
     ]
     for model, kind in [
         ("gpt-4o-mini", "openai"),
@@ -93,6 +106,8 @@ def test_flat_fast_path_equals_genai_prices_exactly() -> None:
         ("claude-3-5-haiku-20241022", "anthropic"),
         ("gemini-2.5-flash", "google" and "gemini"),
         ("gemini-2.5-pro", "gemini"),
+        ("gemini-2.0-flash", "gemini"),
+        ("claude-haiku-4-5", "anthropic"),
     ]:
         price = lookup_price(model, kind)
         assert price is not None
@@ -103,6 +118,40 @@ def test_flat_fast_path_equals_genai_prices_exactly() -> None:
                     output_tokens=usage.output_tokens,
                     cache_read_tokens=usage.cache_read_tokens or 0,
                     cache_write_tokens=usage.cache_write_tokens or 0,
+                    cache_write_1h_tokens=usage.cache_write_1h_tokens or 0,
+                    input_audio_tokens=usage.input_audio_tokens or 0,
+                    cache_audio_read_tokens=usage.cache_audio_read_tokens or 0,
                 )
             )["total_price"]
             assert price.cost(usage) == expected, (model, usage)
+
+
+def test_override_prices_one_hour_writes_and_audio_apart() -> None:
+    flat = FlatPrice(
+        input_per_mtok=Decimal("1"),
+        output_per_mtok=Decimal("2"),
+        cache_read_per_mtok=Decimal("0.1"),
+        cache_write_per_mtok=Decimal("1.25"),
+        cache_write_1h_per_mtok=Decimal("2"),
+        input_audio_per_mtok=Decimal("3"),
+        cache_audio_read_per_mtok=Decimal("0.3"),
+    )
+    usage = Usage(
+        input_tokens=1000,
+        output_tokens=0,
+        cache_read_tokens=300,
+        cache_write_tokens=200,
+        cache_write_1h_tokens=50,
+        input_audio_tokens=400,
+        cache_audio_read_tokens=100,
+    )
+    # Uncached: 1000 - 300 read - 200 written = 500, of which 300 audio (400 less 100 read).
+    expected = (
+        200 * Decimal(1)
+        + 300 * Decimal(3)
+        + 200 * Decimal("0.1")
+        + 100 * Decimal("0.3")
+        + 150 * Decimal("1.25")
+        + 50 * Decimal(2)
+    )
+    assert flat.cost(usage) == expected / 10**6

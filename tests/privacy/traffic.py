@@ -181,11 +181,11 @@ class Traffic:
         assert self.c.by_label["native.echo"] in streamed
         for label, path in (("openai.upstream-400", CHAT), ("native.upstream-400", NATIVE)):
             body = {"model": "echo/bad-request", "messages": self.user(label)}
-            refused = self.post(label, path, body, 502)
+            refused = self.post(label, path, body, 400)  # the provider refused the request
             assert self.c.by_label[label] in refused.text  # relayed to the caller, and only there
         streamed_400 = {"model": "echo/bad-request", "stream": True}
         streamed_400["messages"] = self.user("openai.stream-upstream-400")
-        self.post("openai.stream-upstream-400", CHAT, streamed_400, 502)
+        self.post("openai.stream-upstream-400", CHAT, streamed_400, 400)
         body = {"model": "echo/server-error", "messages": self.user("openai.upstream-500")}
         self.post("openai.upstream-500", CHAT, body, 502)
 
@@ -193,8 +193,13 @@ class Traffic:
         self.fault(model="gpt-4o-mini", status=500, count=1)
         body = {"model": "gpt-4o-mini", "messages": self.user("openai.simulated-500")}
         self.post("openai.simulated-500", CHAT, body, 502)
-        for label, path in (("openai.timeout", CHAT), ("native.timeout", NATIVE)):
-            self.post(label, path, {"model": "echo/hang", "messages": self.user(label)}, 504)
+        # A small output cap keeps the total timeout short (1 s + 1 s per 50 cap tokens).
+        for label, path, cap in (
+            ("openai.timeout", CHAT, "max_tokens"),
+            ("native.timeout", NATIVE, "max_output_tokens"),
+        ):
+            hang = {"model": "echo/hang", "messages": self.user(label), cap: 25}
+            self.post(label, path, hang, 504)
         # A broken chunk that quotes the prompt, after the stream has started.
         for label, path in (("openai.malformed", CHAT), ("native.malformed", NATIVE)):
             body = {"model": "echo/malformed", "stream": True, "messages": self.user(label)}

@@ -115,7 +115,12 @@ async def test_nonstream_basic_text_usage_cost_and_request() -> None:
     assert choice["finish_reason"] == "stop"
     assert response.body["model"] == "claude-3-opus-20240229"
     assert response.usage == Usage(
-        input_tokens=20, output_tokens=10, cache_read_tokens=0, cache_write_tokens=0
+        input_tokens=20,
+        output_tokens=10,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        reasoning_tokens=0,  # no thinking asked for, none in the answer
+        cache_write_1h_tokens=0,
     )
     assert response.body["usage"]["prompt_tokens"] == 20
     cost = _price("claude-3-opus-20240229", response.usage)
@@ -154,7 +159,7 @@ async def test_nonstream_tool_use_and_tool_result_turn() -> None:
     assert call["id"] == "toolu_01X9wcHKKAZD9tBC711xipPa"
     assert call["function"]["name"] == "get_user_country"
     assert json.loads(call["function"]["arguments"]) == {}
-    assert response.usage == Usage(445, 23, 0, 0)
+    assert response.usage == Usage(445, 23, 0, 0, reasoning_tokens=0, cache_write_1h_tokens=0)
 
     follow_up = {
         **body,
@@ -177,7 +182,7 @@ async def test_nonstream_tool_use_and_tool_result_turn() -> None:
         "city": "Mexico City",
         "country": "Mexico",
     }
-    assert answer.usage == Usage(497, 56, 0, 0)
+    assert answer.usage == Usage(497, 56, 0, 0, reasoning_tokens=0, cache_write_1h_tokens=0)
     cost = _price("claude-sonnet-4-5-20250929", answer.usage)
     assert cost == (497 * Decimal(3) + 56 * Decimal(15)) / MTOK
 
@@ -195,7 +200,12 @@ async def test_nonstream_prompt_cache_reads_and_writes_are_input() -> None:
 
     first = (await _complete(read_turn)).usage
     assert first == Usage(
-        input_tokens=3 + 1111, output_tokens=406, cache_read_tokens=1111, cache_write_tokens=0
+        input_tokens=3 + 1111,
+        output_tokens=406,
+        cache_read_tokens=1111,
+        cache_write_tokens=0,
+        reasoning_tokens=0,  # no thinking asked for, none in the answer
+        cache_write_1h_tokens=0,
     )
     second = await _complete(write_turn)
     usage = second.usage
@@ -204,6 +214,8 @@ async def test_nonstream_prompt_cache_reads_and_writes_are_input() -> None:
         output_tokens=33,
         cache_read_tokens=1111,
         cache_write_tokens=418,
+        reasoning_tokens=0,
+        cache_write_1h_tokens=0,  # all 418 are 5-minute writes (`ephemeral_5m_input_tokens`)
     )
     assert second.body["usage"]["prompt_tokens"] == 1532
     assert second.body["usage"]["prompt_tokens_details"]["cached_tokens"] == 1111
@@ -227,7 +239,7 @@ async def test_stream_minimal_output_is_replaced_not_added() -> None:
     assert {c["model"] for c in chunks} == {"claude-sonnet-4-5-20250929"}
     assert {c["id"] for c in chunks} == {"msg_018E1hg8GoVTGEKQY3ovMcSJ"}
     # message_start says output 1, message_delta the final 5: 5, not 6.
-    assert usage == Usage(20, 5, 0, 0)
+    assert usage == Usage(20, 5, 0, 0, reasoning_tokens=0, cache_write_1h_tokens=0)
 
 
 async def test_stream_raw_headers_and_request() -> None:
@@ -241,7 +253,7 @@ async def test_stream_raw_headers_and_request() -> None:
     assert translated.body == exchange.request
     chunks, usage, finish = await _stream(exchange, body)
     assert (_text(chunks), finish) == ("Hello", "stop")
-    assert usage == Usage(10, 4, 0, 0)
+    assert usage == Usage(10, 4, 0, 0, reasoning_tokens=0, cache_write_1h_tokens=0)
     assert _price("claude-haiku-4-5-20251001", usage) == (10 * 1 + 4 * 5) / MTOK
 
 
@@ -280,7 +292,7 @@ async def test_stream_parallel_tool_use_then_text() -> None:
         assert call["name"] == "pelican_name_generator"
         assert json.loads(call["arguments"]) == {}  # empty partial_json → "{}"
     # message_start already says 62 and message_delta repeats it: 62, not 124.
-    assert usage == Usage(542, 62, 0, 0)
+    assert usage == Usage(542, 62, 0, 0, reasoning_tokens=0, cache_write_1h_tokens=0)
 
     follow_up = {
         **body,
@@ -310,7 +322,7 @@ async def test_stream_parallel_tool_use_then_text() -> None:
     text = _text(chunks)
     assert text.startswith("Here are two great names for your pet pelican:")
     assert text.endswith("feathered friend! 🦅")
-    assert usage == Usage(678, 82, 0, 0)
+    assert usage == Usage(678, 82, 0, 0, reasoning_tokens=0, cache_write_1h_tokens=0)
 
 
 async def test_stream_input_json_delta_fragments() -> None:
@@ -329,7 +341,7 @@ async def test_stream_input_json_delta_fragments() -> None:
         if "id" not in tc
     ]
     assert len(fragments) == 2  # relayed as they came, the empty one skipped
-    assert usage == Usage(849, 47, 0, 0)
+    assert usage == Usage(849, 47, 0, 0, reasoning_tokens=0, cache_write_1h_tokens=0)
 
 
 async def test_stream_extended_thinking_is_not_answer_text() -> None:
@@ -349,8 +361,9 @@ async def test_stream_extended_thinking_is_not_answer_text() -> None:
     assert "The user wants" not in json.dumps(chunks)
     assert "EuYDCmMIDBgCKkC05Zda4P" not in json.dumps(chunks)  # nor the signature
     assert finish == "stop"
-    # Thinking tokens are inside output_tokens; Anthropic does not report them apart.
-    assert usage == Usage(46, 133, 0, 0, reasoning_tokens=None)
+    # Thinking tokens are inside output_tokens; Anthropic does not report them apart, so the
+    # count is unknown — not 0.
+    assert usage == Usage(46, 133, 0, 0, reasoning_tokens=None, cache_write_1h_tokens=0)
 
 
 # --- errors ---------------------------------------------------------------------------------
@@ -363,12 +376,13 @@ async def test_stream_extended_thinking_is_not_answer_text() -> None:
         ("anthropic/count_tokens_error_404_not_found.yaml", 404),
     ],
 )
-async def test_recorded_errors_become_provider_errors(cassette: str, status: int) -> None:
+async def test_recorded_client_errors_are_the_callers_400(cassette: str, status: int) -> None:
     [exchange] = load(cassette)
     with pytest.raises(GatewayError) as raised:
         await _complete(exchange)
     error = raised.value
-    assert error.code is ErrorCode.PROVIDER_ERROR and error.status == 502
+    # The request itself is at fault: a 400 the SDKs do not retry, not a 502 they would.
+    assert error.code is ErrorCode.BAD_REQUEST and error.status == 400
     assert not error.retryable
     assert error.details["upstream_status"] == status
     recorded = json.loads(exchange.body)["error"]["message"]
@@ -398,7 +412,7 @@ async def test_documented_error_shapes(
         assert "gateway's credentials" in raised.value.message
 
 
-async def test_mid_stream_error_event_breaks_the_stream() -> None:
+async def test_mid_stream_overloaded_event_is_provider_unavailable() -> None:
     [exchange] = load("anthropic/messages_stream_text_minimal.yaml")
     good, _, _ = exchange.body.partition(b"event: content_block_stop")
     error = (
@@ -409,6 +423,11 @@ async def test_mid_stream_error_event_breaks_the_stream() -> None:
     broken = Exchange({}, 200, "text/event-stream", good + error)
     with pytest.raises(GatewayError) as raised:
         await _stream(broken)
+    # What a 529 before the stream would have said: overloaded, worth trying elsewhere.
+    assert raised.value.code is ErrorCode.PROVIDER_UNAVAILABLE and raised.value.retryable
+    assert raised.value.provider_message == "Overloaded"
+    other = broken.body.replace(b"overloaded_error", b"api_error")
+    with pytest.raises(GatewayError) as raised:
+        await _stream(Exchange({}, 200, "text/event-stream", other))
     assert raised.value.code is ErrorCode.PROVIDER_ERROR
     assert "broke off" in raised.value.message
-    assert raised.value.provider_message == "Overloaded"

@@ -37,7 +37,7 @@ def test_max_tokens_defaults_to_the_models_cap() -> None:
     assert _sent({}, cap=None)["max_tokens"] == 4096
 
 
-def test_system_and_developer_messages_are_hoisted() -> None:
+def test_only_leading_system_messages_are_the_system_prompt() -> None:
     sent = _sent(
         {
             "messages": [
@@ -48,12 +48,16 @@ def test_system_and_developer_messages_are_hoisted() -> None:
             ]
         }
     )
-    assert sent["system"] == "one\n\ntwo"
-    # The two user turns around the hoisted message are merged into one.
+    assert sent["system"] == "one"
+    # The later one stays where it stood, as marked user text between the two user texts.
     assert sent["messages"] == [
         {
             "role": "user",
-            "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": "again"}],
+            "content": [
+                {"type": "text", "text": "hi"},
+                {"type": "text", "text": "<system_instruction>\ntwo\n</system_instruction>"},
+                {"type": "text", "text": "again"},
+            ],
         }
     ]
 

@@ -146,7 +146,12 @@ async def test_generate_content_text_thoughts_usage_and_cost() -> None:
     assert response.body["model"] == "gemini-2.5-flash"
     # Thoughts are billed as output and reported as reasoning.
     assert response.usage == Usage(
-        input_tokens=9, output_tokens=9 + 34, cache_read_tokens=0, reasoning_tokens=34
+        input_tokens=9,
+        output_tokens=9 + 34,
+        cache_read_tokens=0,
+        reasoning_tokens=34,
+        input_audio_tokens=0,  # promptTokensDetails: TEXT only
+        cache_audio_read_tokens=0,
     )
     assert response.body["usage"]["completion_tokens_details"]["reasoning_tokens"] == 34
     assert response.body["usage"]["total_tokens"] == 52
@@ -194,7 +199,9 @@ async def test_generate_content_function_call_and_response() -> None:
     assert call["function"]["name"] == "get_user_country"
     assert json.loads(call["function"]["arguments"]) == {}
     assert call["id"] == call_id("LlteaIDvD9m7nvgPz5Sb0Aw", 0)  # deterministic
-    assert response.usage == Usage(33, 5, 0, reasoning_tokens=0)
+    assert response.usage == Usage(
+        33, 5, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
 
     follow_up = {
         **body,
@@ -219,7 +226,9 @@ async def test_generate_content_function_call_and_response() -> None:
         "city": "Mexico City",
         "country": "Mexico",
     }
-    assert answer.usage == Usage(47, 8, 0, reasoning_tokens=0)
+    assert answer.usage == Usage(
+        47, 8, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
     assert (
         _cost("gemini-2.0-flash", answer.usage) == (47 * Decimal("0.1") + 8 * Decimal("0.4")) / MTOK
     )
@@ -231,13 +240,24 @@ async def test_generate_content_cached_tokens_are_part_of_the_prompt() -> None:
     assert response.body["choices"][0]["message"]["content"].startswith("This video demonstrates")
     usage = response.usage
     assert usage == Usage(
-        input_tokens=17713, output_tokens=68 + 821, cache_read_tokens=17379, reasoning_tokens=821
+        input_tokens=17713,
+        output_tokens=68 + 821,
+        cache_read_tokens=17379,
+        reasoning_tokens=821,
+        input_audio_tokens=1917,
+        cache_audio_read_tokens=1881,
     )
     assert response.body["usage"]["total_tokens"] == 18602
     assert response.body["usage"]["prompt_tokens_details"]["cached_tokens"] == 17379
-    # Canonical usage has no modalities: every token is priced at the text rates.
+    # Audio at its own rates ($1 in, $0.10 cached), text and video at the text rates.
+    uncached_audio = 1917 - 1881
+    uncached_rest = 17713 - 17379 - uncached_audio
     expected = (
-        (17713 - 17379) * Decimal("0.3") + 17379 * Decimal("0.03") + 889 * Decimal("2.5")
+        uncached_rest * Decimal("0.3")
+        + uncached_audio * Decimal(1)
+        + (17379 - 1881) * Decimal("0.03")
+        + 1881 * Decimal("0.1")
+        + 889 * Decimal("2.5")
     ) / MTOK
     assert _cost("gemini-2.5-flash", usage) == expected
 
@@ -266,7 +286,9 @@ async def test_sse_basic_last_prompt_count_wins() -> None:
     assert finish == "stop" and chunks[-1]["choices"][0]["finish_reason"] == "stop"
     assert [c["choices"][0]["finish_reason"] for c in chunks].count("stop") == 1
     assert {c["model"] for c in chunks} == {"gemini-2.0-flash-exp"}
-    assert usage == Usage(13, 8, 0, reasoning_tokens=0)  # 15 → 13 in the final chunk
+    assert usage == Usage(
+        13, 8, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
+    )  # 15 → 13 in the final chunk
 
 
 async def test_sse_cumulative_usage_is_taken_from_the_last_chunk() -> None:
@@ -275,7 +297,9 @@ async def test_sse_cumulative_usage_is_taken_from_the_last_chunk() -> None:
     assert _text(chunks) == "\n".join(str(n) for n in range(1, 31))
     assert finish == "stop"
     # 31 → 79 → 80 candidates, 35 thoughts on every chunk: never summed.
-    assert usage == Usage(18, 80 + 35, 0, reasoning_tokens=35)
+    assert usage == Usage(
+        18, 80 + 35, 0, reasoning_tokens=35, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
     assert _cost("gemini-2.5-flash", usage) == (18 * Decimal("0.3") + 115 * Decimal("2.5")) / MTOK
 
 
@@ -310,7 +334,9 @@ async def test_sse_function_call_thought_signature_round_trip() -> None:
     ]["parts"][0]["thoughtSignature"]
     assert call["id"].startswith("call_")
     assert signature_of(call["id"]) == recorded_signature
-    assert usage == Usage(29, 10 + 202, 0, reasoning_tokens=202)
+    assert usage == Usage(
+        29, 10 + 202, 0, reasoning_tokens=202, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
     assert _cost(model, usage) == (29 * Decimal(2) + 212 * Decimal(12)) / MTOK
 
     follow_up = {
@@ -335,7 +361,9 @@ async def test_sse_function_call_thought_signature_round_trip() -> None:
 
     chunks, usage, finish = await _stream(text_turn, follow_up, model)
     assert (_text(chunks), finish) == ("The capital of Mexico is Mexico City.", "stop")
-    assert usage == Usage(257, 8, 0, reasoning_tokens=0)  # 55 → 257 in the final chunk
+    assert usage == Usage(
+        257, 8, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
+    )  # 55 → 257 in the final chunk
 
 
 async def test_json_array_thinking_stream_hides_thoughts() -> None:
@@ -345,7 +373,9 @@ async def test_json_array_thinking_stream_hides_thoughts() -> None:
     assert "Considering the Constraint" not in json.dumps(chunks)
     assert finish == "stop"
     assert {c["model"] for c in chunks} == {"gemini-3.6-flash"}
-    assert usage == Usage(11, 2 + 291, 0, reasoning_tokens=291)
+    assert usage == Usage(
+        11, 2 + 291, 0, reasoning_tokens=291, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
 
 
 async def test_json_array_function_calls_over_three_turns() -> None:
@@ -359,18 +389,24 @@ async def test_json_array_function_calls_over_three_turns() -> None:
     assert (first["name"], first["args"]) == ("pelican_name_generator", {})
     assert signature_of(first["id"]) is not None
     assert "Generating Pelican Names" not in json.dumps(chunks)
-    assert usage == Usage(32, 12 + 42, 0, reasoning_tokens=42)
+    assert usage == Usage(
+        32, 12 + 42, 0, reasoning_tokens=42, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
 
     chunks, usage, finish = await _stream(turns[1])
     [second] = _streamed_calls(chunks)
     assert finish == "tool_calls" and second["name"] == "pelican_name_generator"
     assert signature_of(second["id"]) is None
     assert first["id"] != second["id"]
-    assert usage == Usage(105, 13, 0, reasoning_tokens=0)
+    assert usage == Usage(
+        105, 13, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
 
     chunks, usage, finish = await _stream(turns[2])
     assert (_text(chunks), finish) == ("How about Charles and Sammy?", "stop")
-    assert usage == Usage(137, 6, 0, reasoning_tokens=0)
+    assert usage == Usage(
+        137, 6, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
 
     # The third request's history, from the OpenAI side: calls answered by id, the first
     # call's signature restored, roles alternating as recorded.
@@ -399,7 +435,9 @@ async def test_vertex_partial_args_are_assembled() -> None:
     ]
     assert signature_of(calls[0]["id"]) is not None
     # Intermediate chunks carry no counts; the final one has them all.
-    assert usage == Usage(26, 23 + 132, 0, reasoning_tokens=132)
+    assert usage == Usage(
+        26, 23 + 132, 0, reasoning_tokens=132, input_audio_tokens=0, cache_audio_read_tokens=0
+    )
 
 
 # --- errors (documented shapes: no Gemini error was found as a permissive recording) ---------

@@ -71,7 +71,6 @@ def test_media_parts() -> None:
     content = [
         {"type": "text", "text": "look"},
         {"type": "image_url", "image_url": {"url": "https://x/y.png"}},
-        {"type": "image_url", "image_url": {"url": "https://x/photo"}},
         {"type": "image_url", "image_url": {"url": "data:image/gif;base64,R0lG"}},
         {"type": "input_audio", "input_audio": {"data": "UklG", "format": "wav"}},
         {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBE"}},
@@ -82,7 +81,6 @@ def test_media_parts() -> None:
     assert parts == [
         {"text": "look"},
         {"fileData": {"mimeType": "image/png", "fileUri": "https://x/y.png"}},
-        {"fileData": {"mimeType": "image/jpeg", "fileUri": "https://x/photo"}},
         {"inlineData": {"mimeType": "image/gif", "data": "R0lG"}},
         {"inlineData": {"mimeType": "audio/wav", "data": "UklG"}},
         {"inlineData": {"mimeType": "application/pdf", "data": "JVBE"}},
@@ -130,6 +128,7 @@ def test_generation_config() -> None:
         "temperature": 1.5,
         "topP": 0.9,
         "seed": 7,
+        "presencePenalty": 0.5,
         "maxOutputTokens": 99,
         "stopSequences": ["END"],
         "responseMimeType": "application/json",

@@ -160,12 +160,12 @@ async def test_stream_tool_call_then_text(cassette: str) -> None:
         ("openai/chat_completions_error_400_invalid_request_param.yaml", "web_search_options"),
     ],
 )
-async def test_recorded_400s_become_provider_errors(cassette: str, param: str) -> None:
+async def test_recorded_400s_are_the_callers_400(cassette: str, param: str) -> None:
     [exchange] = load(cassette)
     with pytest.raises(GatewayError) as raised:
         await _complete(exchange)
     error = raised.value
-    assert error.code is ErrorCode.PROVIDER_ERROR and error.status == 502
+    assert error.code is ErrorCode.BAD_REQUEST and error.status == 400
     assert not error.retryable
     recorded = json.loads(exchange.body)["error"]["message"]
     assert error.provider_message == recorded  # relayed to the caller...

@@ -67,7 +67,8 @@ def test_gemini_blocked_prompt_and_safety_stop() -> None:
         ("SAFETY", "content_filter"),
         ("RECITATION", "content_filter"),
         ("MAX_TOKENS", "length"),
-        ("OTHER", "stop"),
+        ("OTHER", "content_filter"),
+        ("STOP", "stop"),
     ):
         data = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": reason}]}
         assert gemini.completion(data).body["choices"][0]["finish_reason"] == expected

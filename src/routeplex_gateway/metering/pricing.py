@@ -32,27 +32,47 @@ def picousd_to_usd(picousd: int) -> Decimal:
 
 @dataclass(frozen=True, slots=True)
 class FlatPrice:
-    """USD per million tokens, one rate per kind of token (an override from config)."""
+    """USD per million tokens, one rate per kind of token (genai-prices' flat rates, or an
+    override from config). A split with no rate of its own is billed at its parent's rate:
+    1-hour cache writes as cache writes, audio as text."""
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
     cache_read_per_mtok: Decimal | None = None
     cache_write_per_mtok: Decimal | None = None
+    cache_write_1h_per_mtok: Decimal | None = None
+    input_audio_per_mtok: Decimal | None = None
+    cache_audio_read_per_mtok: Decimal | None = None
 
     def cost(self, usage: Usage) -> Decimal:
         cache_read = usage.cache_read_tokens or 0
         cache_write = usage.cache_write_tokens or 0
         # Cached tokens are part of input_tokens; bill them at their own rate when known.
-        read_rate = self.cache_read_per_mtok if self.cache_read_per_mtok is not None else None
-        write_rate = self.cache_write_per_mtok if self.cache_write_per_mtok is not None else None
+        read_rate = self.cache_read_per_mtok
+        write_rate = self.cache_write_per_mtok
         uncached = (usage.input_tokens or 0) - (cache_read if read_rate is not None else 0)
         uncached -= cache_write if write_rate is not None else 0
-        total = Decimal(uncached) * self.input_per_mtok
-        total += Decimal(usage.output_tokens or 0) * self.output_per_mtok
+        total = Decimal(usage.output_tokens or 0) * self.output_per_mtok
+        audio_rate = self.input_audio_per_mtok
+        if audio_rate is not None:
+            # Audio counts include cached audio; what was read from the cache is billed below.
+            audio_read = (usage.cache_audio_read_tokens or 0) if read_rate is not None else 0
+            audio = (usage.input_audio_tokens or 0) - audio_read
+            uncached -= audio
+            total += Decimal(audio) * audio_rate
+        total += Decimal(uncached) * self.input_per_mtok
         if read_rate is not None:
-            total += Decimal(cache_read) * read_rate
+            audio_read_rate = self.cache_audio_read_per_mtok
+            audio_read = (usage.cache_audio_read_tokens or 0) if audio_read_rate is not None else 0
+            total += Decimal(cache_read - audio_read) * read_rate
+            if audio_read_rate is not None:
+                total += Decimal(audio_read) * audio_read_rate
         if write_rate is not None:
-            total += Decimal(cache_write) * write_rate
+            long_rate = self.cache_write_1h_per_mtok
+            long_writes = (usage.cache_write_1h_tokens or 0) if long_rate is not None else 0
+            total += Decimal(cache_write - long_writes) * write_rate
+            if long_rate is not None:
+                total += Decimal(long_writes) * long_rate
         return total / _MTOK
 
 
@@ -60,8 +80,9 @@ class ModelPrice:
     """The price of one model: a config override, or genai-prices' data for it.
 
     genai-prices' own calculation costs ~70 µs a call, too much twice per request; when a
-    model's rates are flat (no tiers) they are copied into a `FlatPrice` once, which
-    computes the same Decimal in a few µs (a test holds the two to equality).
+    model's rates are flat (no tiers) and of kinds `FlatPrice` knows, they are copied into a
+    `FlatPrice` once, which computes the same Decimal in a few µs (a test holds the two to
+    equality).
     """
 
     def __init__(self, *, flat: FlatPrice | None = None, genai: Any = None) -> None:
@@ -76,6 +97,9 @@ class ModelPrice:
             output_tokens=usage.output_tokens or 0,
             cache_read_tokens=usage.cache_read_tokens or 0,
             cache_write_tokens=usage.cache_write_tokens or 0,
+            cache_write_1h_tokens=usage.cache_write_1h_tokens or 0,
+            input_audio_tokens=usage.input_audio_tokens or 0,
+            cache_audio_read_tokens=usage.cache_audio_read_tokens or 0,
         )
         result: dict[str, Decimal] = self._genai.calc_price(price_usage)
         return result["total_price"]
@@ -88,23 +112,34 @@ class ModelPrice:
         return self._flat.input_per_mtok / 1000, self._flat.output_per_mtok / 1000
 
 
+# genai-prices' token rates FlatPrice computes, in FlatPrice's field order.
+_FLAT_KEYS = (
+    "input_mtok",
+    "output_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "cache_write_1h_mtok",
+    "input_audio_mtok",
+    "cache_audio_read_mtok",
+)
+
+
 def _flat_rates(genai: Any) -> FlatPrice | None:
     if genai is None:
         return None
-    rates = [
-        getattr(genai, name, None)
-        for name in ("input_mtok", "output_mtok", "cache_read_mtok", "cache_write_mtok")
-    ]
-    if not all(rate is None or isinstance(rate, Decimal) for rate in rates):
-        return None  # tiered: leave it to genai-prices
-    if rates[0] is None or rates[1] is None:
+    token_rates = {k for k, v in vars(genai).items() if k.endswith("_mtok") and v is not None}
+    if not token_rates <= set(_FLAT_KEYS):
+        return None  # a token kind FlatPrice does not price (images, video…): genai-prices
+    rates: list[Decimal | None] = []
+    for name in _FLAT_KEYS:
+        rate = getattr(genai, name, None)
+        if rate is not None and not isinstance(rate, Decimal):
+            return None  # tiered: leave it to genai-prices
+        rates.append(rate)
+    input_rate, output_rate, *splits = rates
+    if input_rate is None or output_rate is None:
         return None
-    return FlatPrice(
-        input_per_mtok=rates[0],
-        output_per_mtok=rates[1],
-        cache_read_per_mtok=rates[2],
-        cache_write_per_mtok=rates[3],
-    )
+    return FlatPrice(input_rate, output_rate, *splits)
 
 
 def _base(rate: Any) -> Decimal | None:

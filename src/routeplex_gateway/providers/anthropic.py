@@ -5,13 +5,17 @@ back into OpenAI's shapes: text blocks become content, `tool_use` blocks tool ca
 `input_json_delta` fragments streamed as OpenAI argument fragments, keyed by call index),
 thinking blocks are never shown as answer text, and the forced answer tool of JSON mode
 becomes the message text again. Streams tolerate `ping` events and the whitespace padding
-Anthropic puts after its JSON; an `event: error` after HTTP 200 is a broken stream.
+Anthropic puts after its JSON; an `event: error` after HTTP 200 ends the stream with the
+error it names (`overloaded_error` is `provider_unavailable`). The role-only first chunk is
+held until the first content, so a stream that fails before any can still fall back.
 
 Usage: Anthropic's `input_tokens` excludes cache reads and writes, so the canonical input is
-`input_tokens + cache_creation_input_tokens + cache_read_input_tokens`; in streams
+`input_tokens + cache_creation_input_tokens + cache_read_input_tokens`, with the 1-hour writes
+(`cache_creation.ephemeral_1h_input_tokens`) kept apart, since they cost more; in streams
 `message_delta` carries the final cumulative output count, which replaces (never adds to) the
 provisional one of `message_start`. Thinking tokens are inside `output_tokens` and not
-reported apart, so `reasoning_tokens` stays unknown.
+reported apart, so `reasoning_tokens` is unknown (None) when thinking was on, and 0 only when
+it was off.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ from .base import (
     ErrorReader,
     PooledSession,
     broken_stream,
+    completion_limits,
     json_object,
     not_a_completion,
     post_json,
     read_all,
+    stream_error_event,
     upstream_error,
 )
 from .openai_shape import ChunkWriter, FinishReason, completion_body, tool_call
@@ -52,6 +58,12 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
+_THINKING_BLOCKS = ("thinking", "redacted_thinking")
+# What OpenAI's `refusal` says when Anthropic's refusal came with no text of its own (or, in a
+# stream, after text already sent as content).
+REFUSAL_NOTE = "The model declined to answer (Anthropic stop_reason: refusal)."
+
+
 def parse_usage(raw: Any) -> Usage:
     """Anthropic usage → canonical (input includes cache reads and writes)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("input_tokens"), int):
@@ -59,11 +71,18 @@ def parse_usage(raw: Any) -> Usage:
     cache_write = raw.get("cache_creation_input_tokens") or 0
     cache_read = raw.get("cache_read_input_tokens") or 0
     output = raw.get("output_tokens")
+    # The TTL split of the writes (priced apart); without it, writes are unknown-TTL only
+    # when there are some.
+    split = raw.get("cache_creation")
+    long_writes = split.get("ephemeral_1h_input_tokens") if isinstance(split, dict) else None
+    if not isinstance(long_writes, int):
+        long_writes = None if cache_write else 0
     return Usage(
         input_tokens=raw["input_tokens"] + cache_write + cache_read,
         output_tokens=output if isinstance(output, int) else None,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
+        cache_write_1h_tokens=long_writes,
     )
 
 
@@ -76,9 +95,13 @@ def finish_reason(stop_reason: Any, *, has_calls: bool) -> FinishReason:
 
 def error_message(raw: bytes) -> str | None:
     """The `error.message` of Anthropic's `{"type": "error", "error": {...}}` envelope."""
+    return _error_field(raw, "message")
+
+
+def _error_field(raw: bytes, name: str) -> str | None:
     error = (json_object(raw) or {}).get("error")
-    message = error.get("message") if isinstance(error, dict) else None
-    return message if isinstance(message, str) else None
+    value = error.get(name) if isinstance(error, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def read_error(provider: str) -> ErrorReader:
@@ -88,7 +111,7 @@ def read_error(provider: str) -> ErrorReader:
     return read
 
 
-def completion(data: dict[str, Any], *, answer_tool: bool) -> ChatResponse:
+def completion(data: dict[str, Any], *, answer_tool: bool, thinking: bool = False) -> ChatResponse:
     """A Messages API response as a `chat.completion`."""
     texts: list[str] = []
     calls: list[dict[str, Any]] = []
@@ -103,10 +126,20 @@ def completion(data: dict[str, Any], *, answer_tool: bool) -> ChatResponse:
             calls.append(tool_call(block["id"], block["name"], arguments))
         # thinking / redacted_thinking and server-tool blocks are not answer text.
     usage = parse_usage(data.get("usage"))
+    thought = thinking or any(
+        block.get("type") in _THINKING_BLOCKS for block in data.get("content") or ()
+    )
+    usage.reasoning_tokens = None if thought else 0
+    content = "".join(texts) if texts or not calls else None
+    refusal = None
+    if data.get("stop_reason") == "refusal":
+        # As OpenAI answers a refusal: no content, the refusal's text in `refusal`.
+        refusal, content = content or REFUSAL_NOTE, None
     body = completion_body(
         completion_id=str(data.get("id") or ""),
         model=str(data.get("model") or ""),
-        content="".join(texts) if texts or not calls else None,
+        content=content,
+        refusal=refusal,
         tool_calls=calls,
         finish_reason=finish_reason(data.get("stop_reason"), has_calls=bool(calls)),
         usage=usage,
@@ -126,10 +159,17 @@ class _Block:
 class AnthropicStream:
     """Anthropic SSE events as canonical `chat.completion.chunk`s."""
 
-    def __init__(self, response: aiohttp.ClientResponse, provider: str, answer_tool: bool) -> None:
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        provider: str,
+        answer_tool: bool,
+        thinking: bool = False,
+    ) -> None:
         self._response = response
         self._provider = provider
         self._answer_tool = answer_tool
+        self._thinking = thinking
         self.usage = Usage()
         self.finish_reason: str | None = None
         self._writer: ChunkWriter | None = None
@@ -137,6 +177,7 @@ class AnthropicStream:
         self._blocks: dict[int, _Block] = {}
         self._tools = 0
         self._done = False
+        self._opened = False
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks()
@@ -144,7 +185,13 @@ class AnthropicStream:
     async def _chunks(self) -> AsyncIterator[Chunk]:
         try:
             async for _name, payload in sse_events(self._response):
-                for chunk in self._translate(payload):
+                chunks = self._translate(payload)
+                if chunks and not self._opened and self._writer is not None:
+                    # The role-only opening goes out with the first content, not on
+                    # message_start: a stream failing before any content can still fall back.
+                    self._opened = True
+                    yield self._writer.opening(more=True)
+                for chunk in chunks:
                     yield chunk
                 if self._done:
                     return
@@ -162,16 +209,16 @@ class AnthropicStream:
         if kind == "ping":
             return []
         if kind == "error":
-            error = broken_stream(self._provider, "error event")
-            error.provider_message = error_message(payload)
-            raise error
+            raise stream_error_event(
+                self._provider, _error_field(payload, "type"), error_message(payload)
+            )
         if kind == "message_start":
             message = data.get("message") or {}
             self._writer = ChunkWriter(
                 str(message.get("id") or ""), str(message.get("model") or "")
             )
             self._update_usage(message.get("usage"), final=False)
-            return [self._writer.opening()]
+            return []  # the opening chunk waits for the first content (see `_chunks`)
         writer = self._writer
         if writer is None:
             raise broken_stream(self._provider, "event before message_start")
@@ -190,6 +237,8 @@ class AnthropicStream:
             stop = (data.get("delta") or {}).get("stop_reason")
             reason = finish_reason(stop, has_calls=self._tools > 0)
             self.finish_reason = reason
+            if stop == "refusal":
+                return [writer.refusal(REFUSAL_NOTE), writer.finish(reason)]
             return [writer.finish(reason)]
         if kind == "message_stop":
             self._done = True
@@ -213,6 +262,9 @@ class AnthropicStream:
                 writer.tool_start(self._tools - 1, str(block.get("id")), str(block.get("name")))
             ]
         self._blocks[index] = _Block("other")  # thinking, redacted_thinking, server tools
+        if kind in _THINKING_BLOCKS:
+            self._thinking = True
+            self.usage.reasoning_tokens = None
         return []
 
     def _block_delta(self, writer: ChunkWriter, data: dict[str, Any]) -> list[Chunk]:
@@ -238,6 +290,7 @@ class AnthropicStream:
         if isinstance(raw, dict):
             self._raw_usage.update({k: v for k, v in raw.items() if v is not None})
         usage = parse_usage(self._raw_usage)
+        usage.reasoning_tokens = None if self._thinking else 0
         if not final:
             # message_start's output count is provisional: unknown until message_delta.
             usage.output_tokens = None
@@ -257,7 +310,11 @@ class AnthropicProvider(PooledSession):
         return headers
 
     async def _post(
-        self, body: dict[str, Any], deployment: Deployment, limits: aiohttp.ClientTimeout
+        self,
+        body: dict[str, Any],
+        deployment: Deployment,
+        limits: aiohttp.ClientTimeout,
+        retry_started: bool = True,
     ) -> aiohttp.ClientResponse:
         return await post_json(
             self.session,
@@ -267,20 +324,26 @@ class AnthropicProvider(PooledSession):
             provider=deployment.provider,
             limits=limits,
             read_error=read_error(deployment.provider),
+            retry_started=retry_started,
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         translated = to_anthropic(request.body, deployment, stream=False)
-        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
-        response = await self._post(translated.body, deployment, timeout)
-        data = json_object(await read_all(response, deployment.provider))
+        timeout = completion_limits(deployment, translated.body)
+        retry = deployment.retry_started_timeouts
+        response = await self._post(translated.body, deployment, timeout, retry)
+        data = json_object(await read_all(response, deployment.provider, retry_started=retry))
         if data is None or not isinstance(data.get("content"), list):
             raise not_a_completion(deployment.provider)
-        return completion(data, answer_tool=translated.answer_tool)
+        return completion(
+            data, answer_tool=translated.answer_tool, thinking="thinking" in translated.body
+        )
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> AnthropicStream:
         translated = to_anthropic(request.body, deployment, stream=True)
         # Time to the headers and between events, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post(translated.body, deployment, timeout)
-        return AnthropicStream(response, deployment.provider, translated.answer_tool)
+        return AnthropicStream(
+            response, deployment.provider, translated.answer_tool, "thinking" in translated.body
+        )

@@ -2,10 +2,14 @@
 
 Decisions (each one a place where the two APIs differ):
 
-* system and developer messages, wherever they stand, become the top-level `system` (a string,
-  or text blocks when a part carries Anthropic's `cache_control`, which is passed through so
-  callers can use prompt caching); consecutive turns of one role are merged, and `tool`
-  messages become `tool_result` blocks in a user turn, as Anthropic requires.
+* the leading system and developer messages become the top-level `system` (a string, or text
+  blocks when a part carries Anthropic's `cache_control`, which is passed through so callers
+  can use prompt caching); later ones stay where they stand, as user-turn text wrapped in
+  `<system_instruction>` tags (`openai_request.later_system_text`); consecutive turns of one
+  role are merged, and `tool` messages become `tool_result` blocks in a user turn, as
+  Anthropic requires.
+* a tool's `cache_control` (on the tool or its `function`) is passed on to the Anthropic tool,
+  so the tool definitions can be cached as well.
 * images: `data:` URLs become base64 sources, other URLs url sources; `file` parts holding a
   base64 PDF become `document` blocks. Audio parts are refused (no Anthropic equivalent).
 * `max_tokens` is required by Anthropic: the caller's cap, else the model's own output cap
@@ -21,11 +25,16 @@ Decisions (each one a place where the two APIs differ):
 * `reasoning_effort` turns on extended thinking, for models that have it, when Anthropic's
   rules allow (a budget of at least 1,024 tokens below `max_tokens`, no forced tool, not in
   the middle of a tool loop whose earlier thinking blocks the caller could not send back);
-  with thinking on, `temperature` is left out and `top_p` kept only from 0.95.
-* Dropped, having no Anthropic equivalent: `seed`, `frequency_penalty`, `presence_penalty`,
-  `logit_bias`, `logprobs`, `top_logprobs`, `n`, `stream_options`, `service_tier`, `store`,
-  `metadata`, `prediction`, `modalities`, `audio`, `web_search_options`,
-  `prompt_cache_key`, `verbosity`, and the legacy `functions` / `function_call`.
+  with thinking on, `temperature` is left out and `top_p` kept only from 0.95. Models whose
+  catalog entry says `temperature_with_top_p = false` (Claude 4.5) refuse both together:
+  `top_p` is dropped when `temperature` is sent.
+* Refused (400 naming the field), since an answer without them would mislead: `logprobs`,
+  `top_logprobs`.
+* Ignored, having no Anthropic equivalent (README lists them): `seed` (Anthropic has no
+  deterministic sampling), `frequency_penalty`, `presence_penalty`, `logit_bias`, `n`,
+  `stream_options`, `service_tier`, `store`, `metadata`, `prediction`, `modalities`, `audio`,
+  `web_search_options`, `prompt_cache_key`, `verbosity`, and the legacy `functions` /
+  `function_call`.
 """
 
 from __future__ import annotations
@@ -55,6 +64,10 @@ class AnthropicRequest:
 
 
 def to_anthropic(body: dict[str, Any], deployment: Deployment, *, stream: bool) -> AnthropicRequest:
+    for name in ("logprobs", "top_logprobs"):
+        if body.get(name) not in (None, False):
+            # Anthropic has no token log probabilities: refused, not silently dropped.
+            raise validation(f"'{name}' is not supported by Anthropic models.", name)
     system, messages = _conversation(body.get("messages") or [])
     max_tokens = oa.max_output_tokens(body) or deployment.max_output_tokens or FALLBACK_MAX_TOKENS
     out: dict[str, Any] = {"model": deployment.upstream_model, "max_tokens": max_tokens}
@@ -87,7 +100,8 @@ def to_anthropic(body: dict[str, Any], deployment: Deployment, *, stream: bool) 
     if isinstance(temperature, int | float) and thinking is None:
         out["temperature"] = min(float(temperature), 1.0)
     top_p = body.get("top_p")
-    if isinstance(top_p, int | float) and (thinking is None or top_p >= 0.95):
+    exclusive = "temperature" in out and not deployment.temperature_with_top_p
+    if isinstance(top_p, int | float) and (thinking is None or top_p >= 0.95) and not exclusive:
         out["top_p"] = top_p
     user = body.get("safety_identifier") or body.get("user")
     if isinstance(user, str) and user:
@@ -102,6 +116,8 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
     turns: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return  # an empty turn (`content: []`) is refused by Anthropic
         if turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         else:
@@ -111,18 +127,17 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
         where = f"messages[{index}]"
         role = message.get("role")
         content = message.get("content")
-        if role in ("system", "developer"):
-            system.extend(
-                _text_block(p, f"{where}.content[{i}]")
-                for i, p in enumerate(oa.parts(content, where))
-            )
+        if role in ("system", "developer") and not turns:
+            system.extend(_text_blocks(content, where))
+        elif role in ("system", "developer"):
+            blocks = _text_blocks(content, where)
+            for block in blocks:
+                block["text"] = oa.later_system_text(block["text"])
+            add("user", blocks)
         elif role == "user":
             add("user", _blocks(content, where))
         elif role == "assistant":
-            blocks = [
-                _text_block(p, f"{where}.content[{i}]")
-                for i, p in enumerate(oa.parts(content, where))
-            ]
+            blocks = _text_blocks(content, where)
             for i, call in enumerate(message.get("tool_calls") or ()):
                 call_where = f"{where}.tool_calls[{i}]"
                 blocks.append(
@@ -146,7 +161,18 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
             add("user", [result])
         else:
             raise validation(f"'{where}.role' {role!r} cannot be sent to Anthropic models.", where)
+    if not turns:
+        raise oa.no_content(_PROVIDER)
     return system, turns
+
+
+def _text_blocks(content: Any, where: str) -> list[dict[str, Any]]:
+    """Text-only content as text blocks, the empty ones left out (Anthropic rejects them)."""
+    return [
+        _text_block(part, f"{where}.content[{index}]")
+        for index, part in enumerate(oa.parts(content, where))
+        if part.get("text", part.get("refusal")) != ""
+    ]
 
 
 def _text_block(part: dict[str, Any], where: str) -> dict[str, Any]:
@@ -205,6 +231,8 @@ def _tool(tool: oa.FunctionTool) -> dict[str, Any]:
     if tool.description is not None:
         out["description"] = tool.description
     out["input_schema"] = schema
+    if tool.cache_control is not None:
+        out["cache_control"] = tool.cache_control  # caches the tools up to this one
     return out
 
 

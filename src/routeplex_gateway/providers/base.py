@@ -8,13 +8,16 @@ to the caller and never logged or stored.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
 
-from ..errors import ErrorCode, GatewayError
+from ..canonical import Deployment
+from ..errors import ErrorCode, GatewayError, scrub
+from .openai_request import max_output_tokens
 
 # Reads an upstream error response (status, body, headers) into the RoutePlex error.
 ErrorReader = Callable[[int, bytes, Mapping[str, str]], GatewayError]
@@ -44,12 +47,32 @@ def credentials_error(provider: str, status: int, provider_message: str | None) 
     )
 
 
+# Statuses that say the caller's request itself is at fault: the same request would fail on
+# any deployment, so it is answered as the caller's 400 and never retried or fallen back on
+# (as a 502 it made the official SDKs send it three more times).
+CLIENT_ERROR_STATUSES = (400, 404, 413, 422)
+# How each provider words a prompt that does not fit the model's context window.
+_CONTEXT_OVERFLOW = re.compile(
+    r"prompt is too long|context (?:window|length)|maximum context|input token count"
+    r"|exceeds? the maximum number of tokens|too many (?:input )?tokens|input length and",
+    re.IGNORECASE,
+)
+
+
 def upstream_error(
-    provider: str, status: int, provider_message: str | None, retry_after: str | None = None
+    provider: str,
+    status: int,
+    provider_message: str | None,
+    retry_after: str | None = None,
+    *,
+    code: str | None = None,
 ) -> GatewayError:
-    """A provider's HTTP error status as a RoutePlex error."""
+    """A provider's HTTP error status as a RoutePlex error (`code`: the provider's own error
+    code, when it gives one)."""
     if status in (401, 403):
         return credentials_error(provider, status, provider_message)
+    if status in CLIENT_ERROR_STATUSES:
+        return client_error(provider, status, provider_message, code)
     if status in (429, 503, 529):
         return GatewayError(
             ErrorCode.PROVIDER_UNAVAILABLE,
@@ -77,13 +100,41 @@ def upstream_error(
     )
 
 
-def transport_error(provider: str, exc: BaseException) -> GatewayError:
-    """A failure to talk to the provider at all (no HTTP status)."""
+def client_error(
+    provider: str, status: int, provider_message: str | None, code: str | None = None
+) -> GatewayError:
+    """The provider refused the request as invalid: the caller's 400, with the provider's
+    words; a context-window overflow gets OpenAI's `context_length_exceeded` code."""
+    details = {"provider": provider, "upstream_status": status}
+    if code == "context_length_exceeded" or _CONTEXT_OVERFLOW.search(provider_message or ""):
+        return GatewayError(
+            ErrorCode.CONTEXT_LENGTH_EXCEEDED,
+            f"The request does not fit the context window of the model on '{provider}'; "
+            "shorten the messages or lower max_tokens.",
+            param="messages",
+            provider_message=provider_message,
+            details=details,
+        )
+    return GatewayError(
+        ErrorCode.BAD_REQUEST,
+        f"The provider '{provider}' refused the request as invalid (HTTP {status}).",
+        provider_message=provider_message,
+        details=details,
+    )
+
+
+def transport_error(
+    provider: str, exc: BaseException, *, retry_started: bool = True
+) -> GatewayError:
+    """A failure to talk to the provider at all (no HTTP status). A timeout after the
+    request was sent is retried only with `retry_started`: the provider may already be
+    generating the answer, and a retry would have it generated — and billed — twice."""
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
+        started = not isinstance(exc, aiohttp.ConnectionTimeoutError)
         return GatewayError(
             ErrorCode.PROVIDER_TIMEOUT,
             f"The provider '{provider}' did not answer in time.",
-            retryable=True,
+            retryable=retry_started or not started,
             details={"provider": provider},
         )
     return GatewayError(
@@ -100,6 +151,44 @@ def broken_stream(provider: str, reason: str) -> GatewayError:
         ErrorCode.PROVIDER_ERROR,
         f"The provider '{provider}' stream broke off: {reason}.",
         details={"provider": provider},
+    )
+
+
+# Error types a provider names in a mid-stream error event, by what they say about it.
+_UNAVAILABLE_TYPES = frozenset(
+    ("overloaded_error", "rate_limit_error", "UNAVAILABLE", "RESOURCE_EXHAUSTED")
+)
+
+
+def stream_error_event(
+    provider: str, kind: str | None, provider_message: str | None
+) -> GatewayError:
+    """An error event the provider sent inside a started (HTTP 200) stream: overloaded or
+    rate limited is `provider_unavailable`, as the same failure before the stream would be."""
+    if kind in _UNAVAILABLE_TYPES:
+        return GatewayError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"The provider '{provider}' is overloaded or rate limited (stream error event).",
+            provider_message=provider_message,
+            retryable=True,
+            details={"provider": provider},
+        )
+    error = broken_stream(provider, "error event")
+    error.provider_message = scrub(provider_message) if provider_message else None
+    return error
+
+
+# The slowest output rate a non-streamed answer is allowed before it times out: the total
+# timeout grows with the output cap, since a 64,000-token answer takes many minutes.
+SLOWEST_TOKENS_PER_S = 50
+
+
+def completion_limits(deployment: Deployment, body: dict[str, Any]) -> aiohttp.ClientTimeout:
+    """Timeouts of a non-streamed call: 10 s to connect, and in total the deployment's
+    timeout plus one second per `SLOWEST_TOKENS_PER_S` tokens of the output cap."""
+    cap = max_output_tokens(body) or deployment.max_output_tokens or 0
+    return aiohttp.ClientTimeout(
+        total=deployment.timeout_s + cap / SLOWEST_TOKENS_PER_S, sock_connect=10
     )
 
 
@@ -143,12 +232,14 @@ async def post_json(
     provider: str,
     limits: aiohttp.ClientTimeout,
     read_error: ErrorReader,
+    retry_started: bool = True,
 ) -> aiohttp.ClientResponse:
-    """POST a JSON body; the open response on success, a `GatewayError` on any failure."""
+    """POST a JSON body; the open response on success, a `GatewayError` on any failure
+    (`retry_started`: whether a timeout after sending may be retried, see transport_error)."""
     try:
         response = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=limits)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise transport_error(provider, exc) from None
+        raise transport_error(provider, exc, retry_started=retry_started) from None
     if response.status >= 400:
         raw = await read_all(response, provider)
         raise read_error(response.status, raw, response.headers)
@@ -168,7 +259,9 @@ def too_large(provider: str) -> GatewayError:
     )
 
 
-async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
+async def read_all(
+    response: aiohttp.ClientResponse, provider: str, *, retry_started: bool = True
+) -> bytes:
     """The whole body of a response (at most MAX_RESPONSE_BYTES), released either way."""
     try:
         if (response.content_length or 0) > MAX_RESPONSE_BYTES:
@@ -182,7 +275,7 @@ async def read_all(response: aiohttp.ClientResponse, provider: str) -> bytes:
             pieces.append(piece)
         return b"".join(pieces)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise transport_error(provider, exc) from None
+        raise transport_error(provider, exc, retry_started=retry_started) from None
     finally:
         response.release()
 

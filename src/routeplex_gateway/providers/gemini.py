@@ -5,14 +5,19 @@ Requests are translated in `gemini_translate`; answers come back in OpenAI's sha
 marked `thought` are reasoning summaries, never answer text. Function calls arrive whole (or,
 on Vertex, as `partialArgs` assembled here) and get synthesised ids (`gemini_calls`); since
 Gemini says `finishReason: STOP` after function calls, any call makes the OpenAI finish reason
-`tool_calls`. Streams are `data: {json}` events framed with CRLF and no terminator: the chunk
-carrying `finishReason` is the last, and a stream that ends without one is broken.
+`tool_calls`. Policy stops (safety, recitation, blocklists, OTHER, LANGUAGE…) are
+`content_filter`; a botched function call (MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL) is a
+retryable provider error, not an answer. Streams are `data: {json}` events framed with CRLF
+and no terminator: the chunk carrying `finishReason` is the last, and a stream that ends
+without one is broken.
 
 Usage: `usageMetadata` is cumulative on every chunk — the last counts, never a sum (even the
 prompt count changes between chunks). `cachedContentTokenCount` is part of
 `promptTokenCount`; output is `candidatesTokenCount + thoughtsTokenCount` (thoughts are billed
-as output) with the thoughts as reasoning tokens. Counts omitted from a chunk are zero
-(proto3 JSON leaves zeros out), but a chunk with no counts at all (Vertex) changes nothing.
+as output) with the thoughts as reasoning tokens. Audio is priced above text, so the AUDIO
+entries of `promptTokensDetails` and `cacheTokensDetails` are kept apart (text, image and video
+share one rate); without those lists the audio count is unknown. Counts omitted from a chunk
+are zero (proto3 JSON leaves zeros out), but a chunk with no counts at all (Vertex) changes nothing.
 
 Errors: Gemini answers a bad API key with 400 `API_KEY_INVALID`, which is treated as the
 gateway's credentials being refused; a 429 says when to retry in `RetryInfo.retryDelay`.
@@ -28,25 +33,46 @@ import aiohttp
 import orjson
 
 from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
-from ..errors import GatewayError
+from ..errors import ErrorCode, GatewayError
 from .base import (
     ErrorReader,
     PooledSession,
     broken_stream,
+    completion_limits,
     credentials_error,
     json_object,
     not_a_completion,
     post_json,
     read_all,
+    stream_error_event,
     upstream_error,
 )
 from .gemini_calls import PartialCall, call_id
 from .gemini_translate import model_path, to_gemini
-from .openai_shape import ChunkWriter, FinishReason, completion_body, tool_call
+from .openai_shape import ChunkWriter, FinishReason, completion_body, token_logprob, tool_call
 from .sse import sse_events
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-_FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY")
+# Stops that withhold or cut the answer for policy reasons: an empty `stop` would pass for a
+# normal (empty) answer. OTHER and LANGUAGE are Gemini's "stopped for another reason" and
+# "unsupported language", neither an answer the caller should take as complete.
+_FILTERED = frozenset(
+    (
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "IMAGE_OTHER",
+        "OTHER",
+        "LANGUAGE",
+    )
+)
+# The model botched a function call: worth another try (here or on a fallback).
+_FAILED_CALL = frozenset(("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"))
 _DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
 
@@ -55,11 +81,37 @@ def parse_usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict) or not any(k.endswith("TokenCount") for k in raw):
         return None
     thoughts = raw.get("thoughtsTokenCount") or 0
+    prompt_audio = _modality(raw.get("promptTokensDetails"), "AUDIO")
+    tool_audio = _modality(raw.get("toolUsePromptTokensDetails"), "AUDIO")
     return Usage(
         input_tokens=(raw.get("promptTokenCount") or 0) + (raw.get("toolUsePromptTokenCount") or 0),
         output_tokens=(raw.get("candidatesTokenCount") or 0) + thoughts,
         cache_read_tokens=raw.get("cachedContentTokenCount") or 0,
         reasoning_tokens=thoughts,
+        input_audio_tokens=(None if prompt_audio is None else prompt_audio + (tool_audio or 0)),
+        cache_audio_read_tokens=_modality(raw.get("cacheTokensDetails"), "AUDIO")
+        if raw.get("cachedContentTokenCount")
+        else 0,
+    )
+
+
+def _modality(details: Any, modality: str) -> int | None:
+    """The tokens of one modality in a `*TokensDetails` list; None when there is no list."""
+    if not isinstance(details, list):
+        return None
+    return sum(
+        d.get("tokenCount") or 0
+        for d in details
+        if isinstance(d, dict) and d.get("modality") == modality
+    )
+
+
+def failed_call(provider: str, reason: str) -> GatewayError:
+    return GatewayError(
+        ErrorCode.PROVIDER_ERROR,
+        f"The provider '{provider}' ended the answer with a failed function call ({reason}).",
+        retryable=True,
+        details={"provider": provider, "finish_reason": reason},
     )
 
 
@@ -124,6 +176,28 @@ class _Calls:
         return tool_call(identifier, str(name), orjson.dumps(args).decode())
 
 
+def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The first candidate's `logprobsResult` as OpenAI's `logprobs.content`, if it has one."""
+    candidates = data.get("candidates") or [{}]
+    result = candidates[0].get("logprobsResult") if isinstance(candidates[0], dict) else None
+    if not isinstance(result, dict):
+        return None
+    tops = result.get("topCandidates") or []
+    content = []
+    for index, chosen in enumerate(result.get("chosenCandidates") or ()):
+        alternatives = tops[index].get("candidates") if index < len(tops) else None
+        top = [token_logprob(**_token(t)) for t in alternatives or () if isinstance(t, dict)]
+        content.append(token_logprob(**_token(chosen), top=top))
+    return content
+
+
+def _token(candidate: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "token": str(candidate.get("token", "")),
+        "logprob": float(candidate.get("logProbability") or 0.0),
+    }
+
+
 def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
     """The parts and finish reason of the first candidate (Gemini sends one here)."""
     candidates = data.get("candidates") or []
@@ -135,11 +209,13 @@ def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
     return [p for p in parts if isinstance(p, dict)], candidate.get("finishReason")
 
 
-def completion(data: dict[str, Any]) -> ChatResponse:
+def completion(data: dict[str, Any], provider: str = "gemini") -> ChatResponse:
     calls = _Calls(str(data.get("responseId") or orjson.dumps(data).decode()))
     texts: list[str] = []
     tool_calls: list[dict[str, Any]] = []
     parts, finish = _parts(data)
+    if finish in _FAILED_CALL:
+        raise failed_call(provider, finish)
     for part in parts:
         if part.get("thought"):
             continue  # a reasoning summary, not the answer
@@ -156,6 +232,7 @@ def completion(data: dict[str, Any]) -> ChatResponse:
         tool_calls=tool_calls,
         finish_reason=finish_reason(finish, has_calls=bool(tool_calls)),
         usage=usage,
+        logprobs=_logprobs(data),
     )
     return ChatResponse(body=body, usage=usage)
 
@@ -171,6 +248,7 @@ class GeminiStream:
         self._writer: ChunkWriter | None = None
         self._calls: _Calls | None = None
         self._last_usage: Usage | None = None
+        self._opened = False
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks()
@@ -178,7 +256,13 @@ class GeminiStream:
     async def _chunks(self) -> AsyncIterator[Chunk]:
         try:
             async for _name, payload in sse_events(self._response):
-                for chunk in self._translate(payload):
+                chunks = self._translate(payload)
+                if chunks and not self._opened and self._writer is not None:
+                    # The role-only opening goes out with the first content: a stream
+                    # failing before any content can still fall back.
+                    self._opened = True
+                    yield self._writer.opening(more=True)
+                for chunk in chunks:
                     yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise broken_stream(self._provider, type(exc).__name__) from None
@@ -194,31 +278,37 @@ class GeminiStream:
         if data is None:
             raise broken_stream(self._provider, "malformed chunk")
         if isinstance(data.get("error"), dict):
-            error = broken_stream(self._provider, "error event")
-            message = data["error"].get("message")
-            error.provider_message = message if isinstance(message, str) else None
-            raise error
+            message, status = data["error"].get("message"), data["error"].get("status")
+            raise stream_error_event(
+                self._provider,
+                status if isinstance(status, str) else None,
+                message if isinstance(message, str) else None,
+            )
         chunks: list[Chunk] = []
         if self._writer is None or self._calls is None:
             response_id = str(data.get("responseId") or "")
             self._writer = ChunkWriter(response_id, str(data.get("modelVersion") or ""))
             self._calls = _Calls(response_id or payload.decode(errors="replace"))
-            chunks.append(self._writer.opening())
         writer, calls = self._writer, self._calls
         usage = parse_usage(data.get("usageMetadata"))
         if usage is not None:
             self._last_usage = usage
             # Until the last chunk the output count is still growing: unknown if cut here.
             self.usage = Usage(
-                input_tokens=usage.input_tokens, cache_read_tokens=usage.cache_read_tokens
+                input_tokens=usage.input_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                input_audio_tokens=usage.input_audio_tokens,
+                cache_audio_read_tokens=usage.cache_audio_read_tokens,
             )
         parts, finish = _parts(data)
+        logprobs = _logprobs(data)
         for part in parts:
             if part.get("thought"):
                 continue
             text = part.get("text")
             if isinstance(text, str) and text:
-                chunks.append(writer.text(text))
+                chunks.append(writer.text(text, logprobs))
+                logprobs = None  # the chunk's tokens go with its first text
             call = calls.take(part)
             if call is not None:
                 function = call["function"]
@@ -227,6 +317,8 @@ class GeminiStream:
                         calls.count - 1, call["id"], function["name"], function["arguments"]
                     )
                 )
+        if finish in _FAILED_CALL:
+            raise failed_call(self._provider, finish)
         if finish is not None and self.finish_reason is None:
             reason = finish_reason(finish, has_calls=calls.count > 0)
             self.finish_reason = reason
@@ -246,6 +338,7 @@ class GeminiProvider(PooledSession):
         body: dict[str, Any],
         deployment: Deployment,
         limits: aiohttp.ClientTimeout,
+        retry_started: bool = True,
     ) -> aiohttp.ClientResponse:
         headers = {"Content-Type": "application/json"}
         if deployment.api_key:
@@ -260,16 +353,18 @@ class GeminiProvider(PooledSession):
             provider=deployment.provider,
             limits=limits,
             read_error=read_error(deployment.provider),
+            retry_started=retry_started,
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         body = to_gemini(request.body, deployment.upstream_model)
-        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
-        response = await self._post("generateContent", body, deployment, timeout)
-        data = json_object(await read_all(response, deployment.provider))
+        timeout = completion_limits(deployment, request.body)
+        retry = deployment.retry_started_timeouts
+        response = await self._post("generateContent", body, deployment, timeout, retry)
+        data = json_object(await read_all(response, deployment.provider, retry_started=retry))
         if data is None or not ("candidates" in data or "promptFeedback" in data):
             raise not_a_completion(deployment.provider)
-        return completion(data)
+        return completion(data, deployment.provider)
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> GeminiStream:
         body = to_gemini(request.body, deployment.upstream_model)

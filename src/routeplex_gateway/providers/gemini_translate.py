@@ -2,7 +2,9 @@
 
 Decisions (each one a place where the two APIs differ):
 
-* system and developer messages become `systemInstruction`; assistant turns have the role
+* the leading system and developer messages become `systemInstruction`; later ones stay where
+  they stand, as user-turn text wrapped in `<system_instruction>` tags
+  (`openai_request.later_system_text`); assistant turns have the role
   `model`, and tool results are `functionResponse` parts in a user turn; consecutive turns of
   one role are merged.
 * Tool results name their function (Gemini has no call ids): the name is looked up from the
@@ -11,22 +13,29 @@ Decisions (each one a place where the two APIs differ):
   as `{"output": …}` (Gemini's convention for a function's output). Thought signatures come
   back out of the call ids (see `gemini_calls`); for Gemini 3 a call from elsewhere (with no
   signature) gets Google's documented placeholder, so foreign history is accepted.
-* images: `data:` URLs become `inlineData`, other URLs `fileData` with the media type guessed
-  from the URL (the Gemini API fetches public URLs); `input_audio` and base64 `file` parts
-  become `inlineData` too.
+* images: `data:` URLs become `inlineData`, other URLs `fileData` with the media type taken
+  from the URL's file extension (the Gemini API fetches public URLs); a URL without an image
+  extension is refused (400), not guessed as JPEG, and the gateway does not fetch caller URLs
+  itself. `input_audio` and base64 `file` parts become `inlineData` too.
 * tools use `parametersJsonSchema` and JSON-schema output `responseJsonSchema`, the fields that
-  take JSON Schema as it is (no lossy conversion to Gemini's older OpenAPI subset).
+  take JSON Schema as it is (no lossy conversion to Gemini's older OpenAPI subset). Before
+  Gemini 3, tools and a JSON response type cannot be combined: with tools, JSON is asked for
+  by a system instruction instead.
   `tool_choice`: auto → AUTO, none → NONE, required → ANY, a named function → ANY with
   `allowedFunctionNames`.
 * `reasoning_effort` sets `thinkingConfig.thinkingBudget` on thinking models (Gemini 2.5 and
   later): none 0 (the smallest budget, 128, on pro models, which cannot stop thinking),
-  minimal 512, low 1,024, medium 8,192, high 24,576; `seed` is passed as
-  `generationConfig.seed`.
-* Dropped, having no (or no dependable) Gemini equivalent: `frequency_penalty`,
-  `presence_penalty` (refused by several current models), `logit_bias`, `logprobs`,
-  `top_logprobs`, `n`, `user`, `safety_identifier`, `parallel_tool_calls`, `stream_options`,
-  `service_tier`, `store`, `metadata`, `prediction`, `modalities`, `audio`,
-  `web_search_options`, `prompt_cache_key`, `verbosity`, `functions` / `function_call`.
+  minimal 512, low 1,024, medium 8,192, high 24,576; `seed`, `presence_penalty` and
+  `frequency_penalty` are passed as `generationConfig.seed` / `presencePenalty` /
+  `frequencyPenalty` (a model that does not take penalties says so in a 400); `logprobs` and
+  `top_logprobs` become `responseLogprobs` and `logprobs`, and the answer's
+  `logprobsResult` comes back as OpenAI's `logprobs`.
+* Refused (400 naming the field): `parallel_tool_calls: false` with tools (Gemini has no
+  way to keep the model to one call).
+* Ignored, having no Gemini equivalent (README lists them): `logit_bias`, `n`, `user`,
+  `safety_identifier`, `stream_options`, `service_tier`, `store`, `metadata`, `prediction`,
+  `modalities`, `audio`, `web_search_options`, `prompt_cache_key`, `verbosity`, `functions` /
+  `function_call`.
 """
 
 from __future__ import annotations
@@ -57,6 +66,12 @@ def model_path(model: str) -> str:
 
 
 def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+    if body.get("parallel_tool_calls") is False and oa.function_tools(body):
+        # Gemini may always answer with several calls and has no switch against it.
+        raise validation(
+            "'parallel_tool_calls: false' is not supported by Gemini models.",
+            "parallel_tool_calls",
+        )
     system, contents = _conversation(body.get("messages") or [], model)
     out: dict[str, Any] = {"contents": contents}
     if system:
@@ -69,7 +84,14 @@ def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
         out["tools"] = [{"functionDeclarations": [_declaration(t) for t in tools]}]
         if choice is not None:
             out["toolConfig"] = {"functionCallingConfig": _calling_config(choice)}
-    config = _generation_config(body, model)
+    fmt = oa.json_format(body)
+    if fmt is not None and tools and not _SIGNATURE_MODELS.search(model):
+        # Gemini 2.x refuses function calling with a JSON response type (400): ask for the
+        # JSON in words instead, as the Anthropic translation does beside caller tools.
+        instruction = {"text": oa.json_instruction(fmt)}
+        out.setdefault("systemInstruction", {"parts": []})["parts"].append(instruction)
+        fmt = None
+    config = _generation_config(body, model, fmt)
     if config:
         out["generationConfig"] = config
     return out
@@ -83,6 +105,8 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
     answered = 0
 
     def add(role: str, parts: list[dict[str, Any]]) -> None:
+        if not parts:
+            return  # an empty turn (`parts: []`) is refused by Gemini
         if contents and contents[-1]["role"] == role:
             contents[-1]["parts"].extend(parts)
         else:
@@ -93,11 +117,16 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
         role = message.get("role")
         content = message.get("content")
         if role in ("system", "developer"):
-            system.append(oa.text_only(content, where))
+            text = oa.text_only(content, where)
+            if text and not contents:
+                system.append(text)
+            elif text:
+                add("user", [{"text": oa.later_system_text(text)}])
         elif role == "user":
             add("user", _parts(content, where))
         elif role == "assistant":
-            parts = [{"text": oa.text_only(content, where)}] if content else []
+            text = oa.text_only(content, where)
+            parts = [{"text": text}] if text else []
             calls = _calls(message.get("tool_calls") or [], where, model)
             last_calls, answered = [c["functionCall"]["name"] for c in calls], 0
             for call, raw in zip(calls, message.get("tool_calls") or [], strict=True):
@@ -120,6 +149,8 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
             add("user", [{"functionResponse": {"name": name, "response": response}}])
         else:
             raise validation(f"'{where}.role' {role!r} cannot be sent to Gemini models.", where)
+    if not contents:
+        raise oa.no_content(_PROVIDER)
     return system, contents
 
 
@@ -159,7 +190,7 @@ def _parts(content: Any, where: str) -> list[dict[str, Any]]:
             if isinstance(part.get("text"), str) and part["text"]:
                 parts.append({"text": part["text"]})
         elif kind == "image_url":
-            parts.append(_media(oa.image_url(part, part_where), "image/jpeg"))
+            parts.append(_media(oa.image_url(part, part_where), part_where))
         elif kind == "input_audio" and isinstance(part.get("input_audio"), dict):
             audio = part["input_audio"]
             mime = f"audio/{audio.get('format') or 'wav'}"
@@ -174,12 +205,22 @@ def _parts(content: Any, where: str) -> list[dict[str, Any]]:
     return parts
 
 
-def _media(url: str, default_type: str) -> dict[str, Any]:
+def _media(url: str, where: str) -> dict[str, Any]:
     inline = oa.data_url(url)
     if inline is not None:
         return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
     guessed, _ = mimetypes.guess_type(urlparse(url).path)
-    return {"fileData": {"mimeType": guessed or default_type, "fileUri": url}}
+    if guessed is None or not guessed.startswith("image/"):
+        # Gemini needs the type with the URL; guessing JPEG made a PNG or WebP a wrong
+        # request. The gateway does not fetch caller URLs itself (that would let callers
+        # reach whatever the gateway can), so the caller says it: a data: URL or an extension.
+        raise validation(
+            f"'{where}.image_url.url' has no image file extension, so its media type is "
+            "unknown to Gemini; send the image as a data: URL or use a URL ending in "
+            ".png, .jpg, .webp, .gif or similar.",
+            f"{where}.image_url",
+        )
+    return {"fileData": {"mimeType": guessed, "fileUri": url}}
 
 
 def _declaration(tool: oa.FunctionTool) -> dict[str, Any]:
@@ -202,19 +243,31 @@ def _calling_config(choice: oa.ToolChoice) -> dict[str, Any]:
     return config
 
 
-def _generation_config(body: dict[str, Any], model: str) -> dict[str, Any]:
+def _generation_config(
+    body: dict[str, Any], model: str, fmt: oa.JsonFormat | None
+) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    for source, target in (("temperature", "temperature"), ("top_p", "topP"), ("seed", "seed")):
+    for source, target in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+    ):
         value = body.get(source)
         if isinstance(value, int | float) and not isinstance(value, bool):
             config[target] = value
     max_tokens = oa.max_output_tokens(body)
     if max_tokens is not None:
         config["maxOutputTokens"] = max_tokens
+    top_logprobs = body.get("top_logprobs")
+    if body.get("logprobs") is True or isinstance(top_logprobs, int):
+        config["responseLogprobs"] = True
+        if isinstance(top_logprobs, int) and not isinstance(top_logprobs, bool):
+            config["logprobs"] = top_logprobs
     stop = oa.stop_sequences(body)
     if stop:
         config["stopSequences"] = stop
-    fmt = oa.json_format(body)
     if fmt is not None:
         config["responseMimeType"] = "application/json"
         if fmt.schema is not None:

@@ -3,7 +3,8 @@ Groq, Together, DeepSeek…), which is configuration (a base URL, a key, models)
 
 The canonical shape *is* OpenAI's, so requests pass through with every field the caller sent;
 only `model` is replaced by the deployment's name for it, and streams always ask for usage.
-Stream chunks are relayed as the bytes the provider sent.
+Stream chunks are relayed as the bytes the provider sent, read by the shared SSE decoder
+(`sse`), so any of the standard's line endings (LF, CRLF, CR) frames them.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import orjson
 from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
 from ..errors import ErrorCode, GatewayError
 from .base import (
-    MAX_RESPONSE_BYTES,
     broken_stream,
+    completion_limits,
     new_session,
     post_json,
     read_all,
-    too_large,
     upstream_error,
 )
+from .sse import SSEDecoder, event_data
 
 
 def parse_usage(raw: Any) -> Usage:
@@ -44,16 +45,20 @@ def parse_usage(raw: Any) -> Usage:
     )
 
 
-def _error_message(raw: bytes) -> str | None:
+def _error_fields(raw: bytes) -> tuple[str | None, str | None]:
+    """The `error.message` and `error.code` of OpenAI's error envelope."""
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        return None
+        return None, None
     error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        message: str = error["message"]
-        return message
-    return None
+    if not isinstance(error, dict):
+        return None, None
+    message, code = error.get("message"), error.get("code")
+    return (
+        message if isinstance(message, str) else None,
+        code if isinstance(code, str) else None,
+    )
 
 
 class OpenAIStream:
@@ -69,33 +74,29 @@ class OpenAIStream:
         return self._chunks()
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
-        buffer = b""
+        feed = SSEDecoder().feed
         try:
             async for piece in self._response.content.iter_any():
-                buffer += piece
-                if len(buffer) > MAX_RESPONSE_BYTES:
-                    raise too_large(self._provider)
-                # Events are read by offset and the remainder kept once per piece: slicing
-                # the rest off after every event copied a whole burst of events over and over.
-                start = 0
-                while (end := buffer.find(b"\n\n", start)) >= 0:
-                    event, start = buffer[start:end], end + 2
-                    for line in event.split(b"\n"):
-                        if not line.startswith(b"data:"):
-                            continue  # comments, `event:` lines, keep-alives
-                        payload = line[5:].strip()
-                        if payload == b"[DONE]":
-                            return
-                        chunk = self._chunk(payload)
-                        if chunk is not None:
-                            # Another whole data event is already here: let the relay send
-                            # them in one write.
-                            chunk.more = (
-                                buffer.startswith(b"data:", start)
-                                and buffer.find(b"\n\n", start) >= 0
-                            )
-                            yield chunk
-                buffer = buffer[start:]
+                blocks = feed(piece)
+                if not blocks:
+                    continue
+                last = blocks[-1]
+                for block in blocks:
+                    if block.startswith(b"data:") and b"\n" not in block:
+                        payload = block[5:].strip()  # the usual one-line event
+                    else:
+                        data = event_data(block)
+                        if data is None:
+                            continue  # comments and keep-alives
+                        payload = data.strip()
+                    if payload == b"[DONE]":
+                        return
+                    chunk = self._chunk(payload)
+                    if chunk is not None:
+                        # Another whole event is already here: let the relay send them in
+                        # one write.
+                        chunk.more = block is not last
+                        yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise broken_stream(self._provider, type(exc).__name__) from None
         finally:
@@ -104,7 +105,7 @@ class OpenAIStream:
 
     def _chunk(self, payload: bytes) -> Chunk | None:
         try:
-            data = orjson.loads(payload.replace(b"\r", b""))
+            data = orjson.loads(payload)
         except orjson.JSONDecodeError:
             raise broken_stream(self._provider, "malformed chunk") from None
         if not isinstance(data, dict):
@@ -141,18 +142,24 @@ class OpenAIProvider:
         return self._session
 
     async def _post(
-        self, body: dict[str, Any], deployment: Deployment, limits: aiohttp.ClientTimeout
+        self,
+        body: dict[str, Any],
+        deployment: Deployment,
+        limits: aiohttp.ClientTimeout,
+        retry_started: bool = True,
     ) -> aiohttp.ClientResponse:
         headers = {"Content-Type": "application/json"}
         if deployment.api_key:
             headers["Authorization"] = f"Bearer {deployment.api_key}"
 
         def read_error(status: int, raw: bytes, response_headers: Mapping[str, str]) -> Any:
+            message, code = _error_fields(raw)
             return upstream_error(
                 deployment.provider,
                 status,
-                _error_message(raw),
+                message,
                 response_headers.get("retry-after"),
+                code=code,
             )
 
         return await post_json(
@@ -163,6 +170,7 @@ class OpenAIProvider:
             provider=deployment.provider,
             limits=limits,
             read_error=read_error,
+            retry_started=retry_started,
         )
 
     @staticmethod
@@ -176,9 +184,10 @@ class OpenAIProvider:
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         body = self._body(request, deployment, stream=False)
         body.pop("stream_options", None)
-        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s)
-        response = await self._post(body, deployment, timeout)
-        raw = await read_all(response, deployment.provider)
+        timeout = completion_limits(deployment, body)
+        retry = deployment.retry_started_timeouts
+        response = await self._post(body, deployment, timeout, retry)
+        raw = await read_all(response, deployment.provider, retry_started=retry)
         try:
             data = orjson.loads(raw)
         except orjson.JSONDecodeError:

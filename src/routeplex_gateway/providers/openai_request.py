@@ -25,6 +25,8 @@ class FunctionTool:
     name: str
     description: str | None
     parameters: dict[str, Any] | None
+    # Anthropic's prompt-caching breakpoint, on the tool or its function (as LiteLLM takes it).
+    cache_control: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +151,13 @@ def function_tools(body: dict[str, Any]) -> list[FunctionTool]:
             raise validation(f"'{where}.function.name' is required.", f"{where}.function.name")
         description = function.get("description")
         parameters = function.get("parameters")
+        cache_control = tool.get("cache_control", function.get("cache_control"))
         tools.append(
             FunctionTool(
                 name=function["name"],
                 description=description if isinstance(description, str) else None,
                 parameters=parameters if isinstance(parameters, dict) else None,
+                cache_control=cache_control if isinstance(cache_control, dict) else None,
             )
         )
     return tools
@@ -215,3 +219,18 @@ def json_instruction(fmt: JsonFormat) -> str:
         "Respond with a single valid JSON value and nothing else. It must conform to this "
         f"JSON schema: {schema}"
     )
+
+
+def no_content(provider: str) -> GatewayError:
+    """Every message was empty: nothing a provider would accept is left to send."""
+    return validation(
+        f"The messages hold no content to send to {provider} models (every text is empty).",
+        "messages",
+    )
+
+
+def later_system_text(text: str) -> str:
+    """A system message from the middle of a conversation, as the user-turn text that stands
+    in for it where it stood: hoisting it into the system prompt would change what it
+    applies to, and break the provider's prompt cache on every new reminder."""
+    return f"<system_instruction>\n{text}\n</system_instruction>"

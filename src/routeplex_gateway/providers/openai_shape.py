@@ -29,12 +29,14 @@ def completion_body(
     tool_calls: list[dict[str, Any]],
     finish_reason: FinishReason,
     usage: Usage,
+    refusal: str | None = None,
+    logprobs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """A non-streamed `chat.completion` with one choice."""
     message: dict[str, Any] = {"role": "assistant", "content": content}
     if tool_calls:
         message["tool_calls"] = tool_calls
-    message["refusal"] = None
+    message["refusal"] = refusal
     message["annotations"] = []
     body: dict[str, Any] = {
         "id": completion_id,
@@ -42,12 +44,31 @@ def completion_body(
         "created": int(time.time()),
         "model": model,
         "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": _logprobs(logprobs),
+                "finish_reason": finish_reason,
+            }
         ],
     }
     if usage.known:
         body["usage"] = usage.openai()
     return body
+
+
+def _logprobs(content: list[dict[str, Any]] | None) -> dict[str, Any] | None:
+    return None if content is None else {"content": content, "refusal": None}
+
+
+def token_logprob(
+    token: str, logprob: float, top: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """One entry of OpenAI's `logprobs.content` (`top`: its `top_logprobs`, entries alike)."""
+    entry: dict[str, Any] = {"token": token, "logprob": logprob, "bytes": list(token.encode())}
+    if top is not None:
+        entry["top_logprobs"] = top
+    return entry
 
 
 class ChunkWriter:
@@ -58,7 +79,12 @@ class ChunkWriter:
         self._model = model
         self._created = int(time.time())
 
-    def chunk(self, delta: dict[str, Any], finish_reason: FinishReason | None = None) -> Chunk:
+    def chunk(
+        self,
+        delta: dict[str, Any],
+        finish_reason: FinishReason | None = None,
+        logprobs: list[dict[str, Any]] | None = None,
+    ) -> Chunk:
         return Chunk(
             data={
                 "id": self._id,
@@ -69,19 +95,22 @@ class ChunkWriter:
                     {
                         "index": 0,
                         "delta": delta,
-                        "logprobs": None,
+                        "logprobs": _logprobs(logprobs),
                         "finish_reason": finish_reason,
                     }
                 ],
             }
         )
 
-    def opening(self) -> Chunk:
-        """The first chunk, as OpenAI sends it: the role and empty content."""
-        return self.chunk({"role": "assistant", "content": "", "refusal": None})
+    def opening(self, *, more: bool = False) -> Chunk:
+        """The first chunk, as OpenAI sends it: the role and empty content (`more`: content
+        follows at once)."""
+        chunk = self.chunk({"role": "assistant", "content": "", "refusal": None})
+        chunk.more = more
+        return chunk
 
-    def text(self, text: str) -> Chunk:
-        return self.chunk({"content": text})
+    def text(self, text: str, logprobs: list[dict[str, Any]] | None = None) -> Chunk:
+        return self.chunk({"content": text}, logprobs=logprobs)
 
     def tool_start(self, index: int, call_id: str, name: str, arguments: str = "") -> Chunk:
         """A call's first fragment: id, type and name come once, as on OpenAI."""
@@ -90,6 +119,9 @@ class ChunkWriter:
 
     def tool_arguments(self, index: int, fragment: str) -> Chunk:
         return self.chunk({"tool_calls": [{"index": index, "function": {"arguments": fragment}}]})
+
+    def refusal(self, text: str) -> Chunk:
+        return self.chunk({"refusal": text})
 
     def finish(self, reason: FinishReason) -> Chunk:
         return self.chunk({}, reason)

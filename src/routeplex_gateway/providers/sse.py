@@ -1,46 +1,90 @@
-"""Server-sent events read from an upstream response, for the translated providers.
+"""Server-sent events read from an upstream response: the one incremental decoder every
+provider's stream uses (OpenAI-shaped, Anthropic, Gemini).
 
-Framing differs between providers and must not matter: Anthropic ends lines with LF and names
-its events, Gemini ends them with CRLF and does not. Events are yielded as (event name, data)
-as soon as their blank line arrives; the data is the raw payload (JSON parsing, and tolerance
-of Anthropic's whitespace padding, is the caller's job). Transport failures propagate as
-aiohttp / timeout errors for the stream to turn into its broken-stream error.
+Framing must not matter. The SSE standard allows LF, CRLF and CR line endings: Anthropic and
+OpenAI end lines with LF, Gemini with CRLF, and OpenAI-compatible servers may send any of the
+three. Pieces are normalised to LF as they arrive — a CR at the end of a piece is held until
+the next one shows whether an LF follows — and the common LF-only piece is not copied at all.
+The search for the blank line that ends an event resumes where the previous search stopped,
+so a long event arriving in many small pieces is not rescanned from its start each time.
+
+Events are handed over as (event name, data) as soon as their blank line arrives; the data is
+the raw payload (JSON parsing, and tolerance of Anthropic's whitespace padding, is the
+caller's job). Transport failures propagate as aiohttp / timeout errors for the stream to
+turn into its broken-stream error.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import aiohttp
 
 from .base import MAX_RESPONSE_BYTES
 
 
-async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[bytes, bytes]]:
-    """(event name, data) pairs; the name is b"" for events without an `event:` line."""
-    buffer = b""
-    async for piece in response.content.iter_any():
-        # Normalised on the whole remainder, so a CRLF split across two pieces still matches.
-        buffer = (buffer + piece).replace(b"\r\n", b"\n")
+class SSEDecoder:
+    """Bytes in, complete event blocks out (LF line endings, without the blank line)."""
+
+    __slots__ = ("_buffer", "_cr", "_scan")
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._scan = 0  # where the next search for a blank line starts
+        self._cr = False  # the last piece ended with CR: an LF opening the next one is its pair
+
+    def feed(self, piece: bytes) -> Sequence[bytes]:
+        """The event blocks this piece completes, in order (the stream's hot path: kept to
+        a few byte-string operations per piece, with no further calls)."""
+        buffer = self._buffer
+        if not buffer and not self._cr:
+            end = piece.find(b"\n\n")
+            if 0 <= end == len(piece) - 2 and b"\r" not in piece:
+                return (piece[:end],)  # the usual piece: exactly one whole event
+        if self._cr or b"\r" in piece:
+            piece = self._to_lf(piece)
+        if buffer:
+            buffer += piece
+            end = buffer.find(b"\n\n", self._scan)
+        else:
+            buffer = piece
+            end = piece.find(b"\n\n")
+        blocks: list[bytes] = []
+        start = 0
+        while end >= 0:
+            blocks.append(buffer[start:end])
+            start = end + 2
+            end = buffer.find(b"\n\n", start)
+        if start:
+            buffer = buffer[start:]
         if len(buffer) > MAX_RESPONSE_BYTES:
             # One event this large is not a chat stream; end it as a broken one.
             raise aiohttp.ClientPayloadError("stream event too large")
-        while True:
-            end = buffer.find(b"\n\n")
-            if end < 0:
-                break
-            block, buffer = buffer[:end], buffer[end + 2 :]
-            event = _event(block)
-            if event is not None:
-                yield event
-    # A last event without its blank line (a stream cut mid-event) is still handed over, so
-    # that the caller sees the truncated payload rather than a silently shorter stream.
-    event = _event(buffer.strip(b"\n"))
-    if event is not None:
-        yield event
+        self._buffer = buffer
+        # A blank line can only be completed across the boundary: resume one byte back.
+        self._scan = len(buffer) - 1
+        return blocks
+
+    def remainder(self) -> bytes:
+        """What arrived after the last complete event (a stream cut mid-event)."""
+        return self._buffer.strip(b"\n")
+
+    def _to_lf(self, piece: bytes) -> bytes:
+        if self._cr and piece.startswith(b"\n"):
+            piece = piece[1:]  # the LF of a CRLF split across two pieces
+        self._cr = piece.endswith(b"\r")
+        return piece.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
 
 
-def _event(block: bytes) -> tuple[bytes, bytes] | None:
+def event_data(block: bytes) -> bytes | None:
+    """The data of an event block (its `data:` lines joined), None when it has none."""
+    if block.startswith(b"data: ") and b"\n" not in block:
+        return block[6:]  # the usual one-line event, without splitting
+    return parse_event(block)[1]
+
+
+def parse_event(block: bytes) -> tuple[bytes, bytes | None]:
+    """(event name, data) of an event block; the name is b"" without an `event:` line."""
     name = b""
     data: list[bytes] = []
     for line in block.split(b"\n"):
@@ -50,6 +94,19 @@ def _event(block: bytes) -> tuple[bytes, bytes] | None:
         elif line.startswith(b"event:"):
             name = line[6:].strip()
         # Comments (`:`), `id:` and `retry:` lines carry nothing a chat stream needs.
-    if not data:
-        return None
-    return name, b"\n".join(data)
+    return name, b"\n".join(data) if data else None
+
+
+async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[bytes, bytes]]:
+    """(event name, data) pairs of events that carry data."""
+    decoder = SSEDecoder()
+    async for piece in response.content.iter_any():
+        for block in decoder.feed(piece):
+            name, data = parse_event(block)
+            if data is not None:
+                yield name, data
+    # A last event without its blank line (a stream cut mid-event) is still handed over, so
+    # that the caller sees the truncated payload rather than a silently shorter stream.
+    name, data = parse_event(decoder.remainder())
+    if data is not None:
+        yield name, data

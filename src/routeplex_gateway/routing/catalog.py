@@ -34,6 +34,9 @@ class Capabilities:
     tools: bool = False
     vision: bool = False
     json_schema: bool = False
+    # False for models that refuse `temperature` and `top_p` together (newer Claude models):
+    # the gateway then sends `temperature` alone.
+    temperature_with_top_p: bool = True
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,7 +143,11 @@ def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[Pr
 
 
 def _deployment(
-    endpoint: ProviderConfig, upstream_model: str, settings: Settings, max_output_tokens: int
+    endpoint: ProviderConfig,
+    upstream_model: str,
+    settings: Settings,
+    max_output_tokens: int,
+    capabilities: Capabilities,
 ) -> Deployment:
     key = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
     if not key and endpoint.api_key_env:
@@ -154,6 +161,8 @@ def _deployment(
         weight=endpoint.weight,
         timeout_s=endpoint.timeout_s or settings.upstream_timeout_s,
         max_output_tokens=max_output_tokens,
+        temperature_with_top_p=capabilities.temperature_with_top_p,
+        retry_started_timeouts=settings.retry_started_timeouts,
     )
 
 
@@ -165,6 +174,9 @@ def _price(model_id: str, family: str, override: ModelOverride | None) -> ModelP
                 output_per_mtok=override.output_per_mtok or override.input_per_mtok,
                 cache_read_per_mtok=override.cache_read_per_mtok,
                 cache_write_per_mtok=override.cache_write_per_mtok,
+                cache_write_1h_per_mtok=override.cache_write_1h_per_mtok,
+                input_audio_per_mtok=override.input_audio_per_mtok,
+                cache_audio_read_per_mtok=override.cache_audio_read_per_mtok,
             )
         )
     return lookup_price(model_id, family)
@@ -222,7 +234,10 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
             builtin = {family, public_name(family)}
             targets = [e for e in endpoints if e.name in builtin]
         max_output = int(entry["max_output_tokens"])
-        deployments = [_deployment(e, upstream, settings, max_output) for e in targets]
+        capabilities = Capabilities(**entry.get("capabilities", {}))
+        deployments = [
+            _deployment(e, upstream, settings, max_output, capabilities) for e in targets
+        ]
         for extra in entry.get("deployments") or ():
             if extra["provider"] in by_name:
                 deployment = _deployment(
@@ -230,6 +245,7 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
                     extra.get("upstream_model") or upstream,
                     settings,
                     max_output,
+                    capabilities,
                 )
                 deployment.weight = int(extra.get("weight", 1))
                 deployments.append(deployment)
@@ -242,7 +258,7 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
                 tier=entry.get("tier", "default"),
                 context_window=int(entry["context_window"]),
                 max_output_tokens=max_output,
-                capabilities=Capabilities(**entry.get("capabilities", {})),
+                capabilities=capabilities,
                 aliases=tuple(entry.get("aliases", ())),
                 deprecation_date=date.fromisoformat(deprecation) if deprecation else None,
                 deployments=tuple(deployments),

@@ -74,6 +74,8 @@ def anthropic_routes(sim: Simulator) -> list[Route]:
             answer=plan_answer(spec),
             input_tokens=parsed.input_tokens,
             thinking=spec.reasoning is True,
+            cache_write_5m_tokens=parsed.cache_write_5m_tokens,
+            cache_write_1h_tokens=parsed.cache_write_1h_tokens,
         )
         payload: JsonPayload | StreamPayload
         if parsed.stream:

@@ -39,6 +39,10 @@ ERRORS: dict[int, tuple[str, str]] = {
     500: ("api_error", "Internal server error"),
     529: ("overloaded_error", "Overloaded"),
 }
+# The `code` of a status fault that renders Anthropic's context-window overflow (a 400
+# `invalid_request_error`), in Anthropic's wording.
+CONTEXT_OVERFLOW_CODE = "context_length_exceeded"
+CONTEXT_OVERFLOW_MESSAGE = "prompt is too long: 208310 tokens > 200000 maximum"
 MISSING_KEY_MESSAGE = "x-api-key header is required"
 MISSING_VERSION_MESSAGE = "anthropic-version: header is required"
 _STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
@@ -54,6 +58,8 @@ class Message:
     answer: Answer
     input_tokens: int
     thinking: bool
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
     @property
     def request_id(self) -> str:
@@ -68,13 +74,13 @@ class Message:
     def usage(self, output_tokens: int, *, full: bool) -> dict[str, Any]:
         usage: dict[str, Any] = {
             "input_tokens": self.input_tokens,
-            "cache_creation_input_tokens": 0,
+            "cache_creation_input_tokens": self.cache_write_5m_tokens + self.cache_write_1h_tokens,
             "cache_read_input_tokens": 0,
         }
         if full:
             usage["cache_creation"] = {
-                "ephemeral_5m_input_tokens": 0,
-                "ephemeral_1h_input_tokens": 0,
+                "ephemeral_5m_input_tokens": self.cache_write_5m_tokens,
+                "ephemeral_1h_input_tokens": self.cache_write_1h_tokens,
             }
         usage["output_tokens"] = output_tokens
         if full:
@@ -88,6 +94,8 @@ def error_body(kind: str, message: str, request_id: str) -> dict[str, Any]:
 
 def status_error(status: int, code: str | None, *, model: str, request_id: str) -> dict[str, Any]:
     """The body Anthropic sends with `status`; `code` overrides the error type."""
+    if code == CONTEXT_OVERFLOW_CODE:
+        return error_body("invalid_request_error", CONTEXT_OVERFLOW_MESSAGE, request_id)
     if status in ERRORS:
         kind, message = ERRORS[status]
     else:

@@ -5,7 +5,8 @@ wording and `path: message` style: required `model` / `max_tokens` / `messages`,
 text blocks, `tool_result` blocks without the matching `tool_use` just before (and the
 reverse), `temperature` above 1, `tool_choice` without tools or naming an unknown tool, and the
 extended-thinking rules (budget below `max_tokens`, only on models that think, no forced tool,
-`temperature` 1). It is not a full schema check.
+`temperature` 1), and `temperature` with `top_p` on the Claude 4.5 models that refuse the
+pair. It is not a full schema check.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from routeplex_gateway.simulator.answer import (
     ToolSpec,
     conversation_seed,
     count_prompt_tokens,
+    count_tokens,
     image_tokens,
 )
 
@@ -30,6 +32,8 @@ from routeplex_gateway.simulator.answer import (
 # switched on per request with `thinking: {type: enabled, budget_tokens}`.
 THINKING_MODELS = re.compile(r"claude-(3-7|(opus|sonnet|haiku)-4|4)")
 MIN_THINKING_BUDGET = 1024
+# Models that refuse `temperature` and `top_p` together (the Claude 4.5 generation).
+EXCLUSIVE_SAMPLING_MODELS = re.compile(r"claude-(opus|sonnet|haiku)-4-5")
 PARALLEL_WORD = re.compile(r"\bparallel\b", re.IGNORECASE)
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -49,7 +53,9 @@ class MessagesRequest:
     model: str
     stream: bool
     spec: AnswerSpec
-    input_tokens: int
+    input_tokens: int  # not cached: the prompt less the cache writes below
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
 
 
 def parse_messages_request(raw: bytes) -> MessagesRequest:
@@ -77,6 +83,11 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
     temperature = body.get("temperature")
     if isinstance(temperature, int | float) and not 0 <= temperature <= 1:
         raise RequestError("temperature: Input should be less than or equal to 1")
+    if EXCLUSIVE_SAMPLING_MODELS.search(model) and "temperature" in body and "top_p" in body:
+        raise RequestError(
+            "`temperature` and `top_p` cannot both be specified for this model. Please use"
+            " only one."
+        )
     stop = body.get("stop_sequences") or []
     if not isinstance(stop, list) or not all(isinstance(s, str) and s.strip() for s in stop):
         raise RequestError("stop_sequences: each stop sequence must contain non-whitespace")
@@ -100,12 +111,42 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
     prompt = [PromptMessage("system", (system,))] if system else []
     prompt += [_prompt_message(message) for message in messages]
     tool_texts = [orjson.dumps(tool).decode() for tool in body.get("tools") or []]
+    total = count_prompt_tokens(prompt, tool_texts)
+    long_writes, short_writes = _cache_writes(body)
     return MessagesRequest(
         model=model,
         stream=body.get("stream") is True,
         spec=spec,
-        input_tokens=count_prompt_tokens(prompt, tool_texts),
+        input_tokens=total - long_writes - short_writes,
+        cache_write_5m_tokens=short_writes,
+        cache_write_1h_tokens=long_writes,
     )
+
+
+def _cache_writes(body: dict[str, Any]) -> tuple[int, int]:
+    """(1-hour, 5-minute) cache writes: the prompt prefix up to the last `cache_control`
+    breakpoint of each TTL, in Anthropic's cache order (tools, system, messages).
+
+    The simulator keeps no cache, so every cached prefix is written, never read; 1-hour
+    breakpoints come first, as Anthropic requires, and the 5-minute writes are the rest.
+    """
+    system = body.get("system")
+    blocks: list[Any] = list(body.get("tools") or [])
+    blocks += system if isinstance(system, list) else []
+    for message in body.get("messages") or []:
+        if isinstance(message, dict) and isinstance(message.get("content"), list):
+            blocks += message["content"]
+    prefix = long_prefix = short_prefix = 0
+    for block in blocks:
+        if not isinstance(block, dict):
+            continue
+        prefix += count_tokens(str(block.get("text") or block.get("description") or ""))
+        control = block.get("cache_control")
+        if isinstance(control, dict):
+            if control.get("ttl") == "1h":
+                long_prefix = prefix
+            short_prefix = prefix
+    return long_prefix, max(short_prefix - long_prefix, 0)
 
 
 def _system(system: Any) -> str:

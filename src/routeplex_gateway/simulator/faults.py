@@ -7,7 +7,8 @@ A fault is registered as JSON, for example `{"model": "gpt-4o", "status": 500, "
   `hang: true`, `cut_after_chunks`, `malformed_after_chunks` or `stall_after_chunks` (K >= 0);
   each format renders them its provider's way (its error bodies for `status`; on Anthropic
   streams `malformed` is the mid-stream `event: error` Anthropic sends, see the formats'
-  `*_endpoints.py`);
+  `*_endpoints.py`; `code: "context_length_exceeded"` gives each provider's own wording of a
+  context-window overflow);
 * `latency_ms`: delay before the response headers; it composes with any action;
 * lifetime: the next `count` matching requests, or `duration_s` seconds, whichever ends first,
   or until `DELETE /_simulator/faults` when neither is given.

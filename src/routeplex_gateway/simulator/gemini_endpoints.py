@@ -74,6 +74,7 @@ def gemini_routes(sim: Simulator) -> list[Route]:
             answer=plan_answer(spec),
             prompt_tokens=parsed.prompt_tokens,
             include_thoughts=parsed.include_thoughts,
+            media_tokens=parsed.media_tokens,
         )
         payload: JsonPayload | StreamPayload
         if method == "streamGenerateContent" and request.query_params.get("alt") == "sse":

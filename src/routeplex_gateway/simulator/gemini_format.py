@@ -3,7 +3,8 @@
 Every shape follows recorded real traffic (`tests/fixtures/providers/google/`): one candidate
 with `content.parts` and role `model`, `finishReason` only on the last stream chunk (`STOP`
 after function calls too), `usageMetadata` on every chunk and cumulative, zero counts left out
-(proto3 JSON), `thoughtsTokenCount` repeated on every chunk, `modelVersion` and `responseId`.
+(proto3 JSON), `thoughtsTokenCount` repeated on every chunk, `promptTokensDetails` by modality
+(media parts by their MIME type), `modelVersion` and `responseId`.
 Function calls have no ids; on thinking models the first call carries a `thoughtSignature`,
 and after function calls a last chunk with an empty text part carries the finish reason, as
 Gemini 3 does. With `alt=sse` chunks are `data: {json}` events framed with CRLF and no
@@ -55,6 +56,12 @@ _MESSAGES = {
     503: "The model is overloaded. Please try again later.",
     504: "Deadline expired before operation could complete.",
 }
+# The `code` of a status fault that renders Gemini's context-window overflow (400
+# INVALID_ARGUMENT), in Gemini's wording.
+CONTEXT_OVERFLOW_CODE = "context_length_exceeded"
+CONTEXT_OVERFLOW_MESSAGE = (
+    "The input token count (1234567) exceeds the maximum number of tokens allowed (1048576)."
+)
 MISSING_KEY_MESSAGE = (
     "Method doesn't allow unregistered callers (callers without established identity). Please"
     " use API Key or other form of API consumer identity to call this API."
@@ -73,6 +80,7 @@ class Generated:
     answer: Answer
     prompt_tokens: int
     include_thoughts: bool
+    media_tokens: tuple[tuple[str, int], ...] = ()
 
     def thought_text(self) -> str:
         return "**Simulating a thought**\n\n" + " ".join(sentences(digest(self.seed, b"thought")))
@@ -87,7 +95,11 @@ class Generated:
         if candidates:
             usage["candidatesTokenCount"] = candidates
         usage["totalTokenCount"] = self.prompt_tokens + candidates + thoughts
-        usage["promptTokensDetails"] = [{"modality": "TEXT", "tokenCount": self.prompt_tokens}]
+        media = sum(count for _, count in self.media_tokens)
+        usage["promptTokensDetails"] = [
+            {"modality": "TEXT", "tokenCount": self.prompt_tokens - media},
+            *({"modality": m, "tokenCount": count} for m, count in self.media_tokens),
+        ]
         if thoughts:
             usage["thoughtsTokenCount"] = thoughts
         usage["serviceTier"] = "standard"  # as in the recent recordings
@@ -209,6 +221,8 @@ def status_error(
     """The body Gemini sends with `status`; `code` picks the bad-key variant or a status name."""
     if status == 400 and code == API_KEY_INVALID:
         return invalid_key_error()
+    if code == CONTEXT_OVERFLOW_CODE:
+        return error_body(status, CONTEXT_OVERFLOW_MESSAGE, "INVALID_ARGUMENT")
     try:
         fallback = HTTPStatus(status).phrase
     except ValueError:

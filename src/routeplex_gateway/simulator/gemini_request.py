@@ -4,8 +4,9 @@ Field names are accepted in both spellings the API takes (`functionCall` / `func
 Validation covers what a translating gateway is most likely to get wrong, with Gemini's own
 messages: empty or missing `contents`, roles other than `user` / `model`, empty parts, a
 function-response turn that does not follow a function-call turn (or answers a different
-number of calls), `temperature` outside 0–2, and — on Gemini 3 models — function calls of the
-current turn sent back without their `thoughtSignature`.
+number of calls), `temperature` outside 0–2, function calling with a JSON response type
+before Gemini 3, and — on Gemini 3 models — function calls of the current turn sent back
+without their `thoughtSignature`.
 
 Thinking: models named `gemini-2.5*` or `gemini-3*` think by default; on the flash models
 thinking is optional and `thinkingConfig.thinkingBudget: 0` turns it off, while pro models
@@ -58,6 +59,8 @@ class GenerateRequest:
     spec: AnswerSpec
     prompt_tokens: int
     include_thoughts: bool
+    # Tokens of media parts by modality (IMAGE, AUDIO, VIDEO); the rest of the prompt is TEXT.
+    media_tokens: tuple[tuple[str, int], ...] = ()
 
 
 def camel(value: Any) -> Any:
@@ -104,6 +107,11 @@ def parse_generate_request(raw: bytes, model: str) -> GenerateRequest:
             " range [0.0, 2.0]\n"
         )
     tools = _tools(body.get("tools"))
+    if tools and config.get("responseMimeType") and not SIGNATURE_MODELS.search(model):
+        # Gemini 2.x cannot combine function calling with a JSON response type.
+        raise RequestError(
+            "Function calling with a response mime type: 'application/json' is unsupported"
+        )
     calling = (body.get("toolConfig") or {}).get("functionCallingConfig") or {}
     allowed = calling.get("allowedFunctionNames") or []
     forced = allowed[0] if calling.get("mode") == "ANY" and len(allowed) == 1 else None
@@ -129,7 +137,24 @@ def parse_generate_request(raw: bytes, model: str) -> GenerateRequest:
     prompt = [PromptMessage("system", (system,))] if system else []
     prompt += [_prompt_message(content) for content in contents]
     tool_texts = [orjson.dumps(tool).decode() for tool in body.get("tools") or []]
-    return GenerateRequest(spec, count_prompt_tokens(prompt, tool_texts), include_thoughts)
+    return GenerateRequest(
+        spec, count_prompt_tokens(prompt, tool_texts), include_thoughts, _media_tokens(contents)
+    )
+
+
+def _media_tokens(contents: list[Any]) -> tuple[tuple[str, int], ...]:
+    """Media tokens by modality, from each media part's MIME type (each part costs as one
+    image does in the prompt count)."""
+    by_modality: dict[str, int] = {}
+    for content in contents:
+        for part in _parts(content):
+            media = part.get("inlineData") or part.get("fileData")
+            if not isinstance(media, dict):
+                continue
+            kind = str(media.get("mimeType", "")).split("/")[0].upper()
+            modality = kind if kind in ("AUDIO", "VIDEO", "IMAGE") else "DOCUMENT"
+            by_modality[modality] = by_modality.get(modality, 0) + image_tokens(None)
+    return tuple(sorted(by_modality.items()))
 
 
 def _parts(content: Any) -> list[dict[str, Any]]:
