@@ -19,7 +19,6 @@ from routeplex_gateway.simulator.app import create_simulator_app
 from tests.support.servers import serve_in_thread
 
 
-
 @pytest.fixture(scope="session")
 def simulator_url() -> Iterator[str]:
     with serve_in_thread(create_simulator_app()) as url:

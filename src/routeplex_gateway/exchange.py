@@ -60,6 +60,7 @@ class Exchange:
     ticket: Ticket | None = None  # the quota hold, settled when the request ends
     routing: dict[str, Any] | None = None  # the explanation, when the caller asked for it
     finished: bool = False
+    closed: bool = False  # Gateway.close has run: row queued, quota settled
 
     # --- facts gathered on the way -------------------------------------------------------
     def attempt(self, model: CatalogModel, deployment: Deployment) -> None:

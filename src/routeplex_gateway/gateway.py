@@ -4,6 +4,7 @@ stopped with the server: storage, key cache, catalog, providers, router, metadat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 
@@ -57,6 +58,7 @@ class Gateway:
         self._keys: KeyCache | None = None
         self._recorder: Recorder | None = None
         self._retention: RetentionJob | None = None
+        self._settling: set[asyncio.Future[None]] = set()  # settlements outliving their request
 
     @property
     def store(self) -> Store:
@@ -105,6 +107,8 @@ class Gateway:
         if self._keys is not None:
             await self._keys.stop()
         await self.providers.close()
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
         await self.quota.close()
         if self._store is not None:
             await self._store.close()
@@ -181,20 +185,38 @@ class Gateway:
                     output = min(output, int(spare * 1000 / per_out))
         return output if output >= _MIN_USEFUL_OUTPUT else original
 
-    async def finish(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
-        if ex.ticket is not None:
-            if ex.usage.known:
-                tokens, cost = ex.usage.total_tokens, ex.cost_picousd
-            elif status < 400 or ex.ttfb_ms is not None:
-                # An answer whose usage went unreported: the provider may have billed it all.
-                tokens, cost = None, None
-            else:
-                tokens, cost = 0, 0  # refused or failed before any answer
-            await self.quota.settle(ex.ticket, tokens, cost)
+    async def close(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
+        """End a request: its metadata row, its metrics, then its quota settlement — once.
+
+        Nothing here can be undone by cancelling the caller (a client leaving right after its
+        last event, a server stopping): the row is queued before the first await, and the
+        settlement runs shielded, to the end, even if the caller is cancelled while it waits.
+        """
+        if ex.closed:
+            return
+        ex.closed = True
         record = ex.finish(status, error)
         if record is not None:
             self.recorder.record(record)
         self.metrics.observe(ex, status)
+        ticket = ex.ticket
+        if ticket is None:
+            return
+        if ex.usage.known:
+            tokens, cost = ex.usage.total_tokens, ex.cost_picousd
+        elif status < 400 or ex.ttfb_ms is not None:
+            # An answer whose usage went unreported: the provider may have billed it all.
+            tokens, cost = None, None
+        else:
+            tokens, cost = 0, 0  # refused or failed before any answer
+        if self.quota.settles_in_place:
+            # In-process counters settle without suspending: there is nothing to cancel.
+            await self.quota.settle(ticket, tokens, cost)
+            return
+        settling = asyncio.ensure_future(self.quota.settle(ticket, tokens, cost))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+        await asyncio.shield(settling)
 
     async def route(
         self,

@@ -157,7 +157,7 @@ async def chat(request: Request) -> Response:
             return EventStream(events, headers=exchange_headers(ex))
         response = await gw.router.complete(ex, chat_request, plan)
     except GatewayError as error:
-        await gw.finish(ex, error.status, error)
+        await gw.close(ex, error.status, error)
         return error_response(error, ex)
     gw.settle(ex, response.usage)
     choices = response.body.get("choices") or [{}]
@@ -174,7 +174,7 @@ async def chat(request: Request) -> Response:
         "enhancement": options["enhancement"],
         **({"routing": ex.routing} if ex.routing is not None else {}),
     }
-    await gw.finish(ex, 200)
+    await gw.close(ex, 200)
     return _ok(data, exchange_headers(ex))
 
 
@@ -256,8 +256,10 @@ async def _events(
         status, error = 500, internal_error()
         raise
     finally:
-        await started.stream.aclose()
-        await gw.finish(ex, status, error)
+        try:
+            await gw.close(ex, status, error)
+        finally:
+            await started.stream.aclose()
 
 
 def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:

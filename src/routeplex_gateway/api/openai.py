@@ -68,13 +68,13 @@ async def chat_completions(request: Request) -> Response:
             return EventStream(_events(gw, ex, started), headers=exchange_headers(ex))
         response = await gw.router.complete(ex, chat, plan)
     except GatewayError as error:
-        await gw.finish(ex, error.status, error)
+        await gw.close(ex, error.status, error)
         return error_response(error, ex)
     gw.settle(ex, response.usage)
     out = response.body
     out["x_routeplex"] = ex.routeplex_info()
     headers = exchange_headers(ex)
-    await gw.finish(ex, 200)
+    await gw.close(ex, 200)
     return json_response(orjson.dumps(out), 200, headers)
 
 
@@ -126,8 +126,10 @@ async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGen
         status, error = 500, internal_error()
         raise
     finally:
-        await started.stream.aclose()
-        await gw.finish(ex, status, error)
+        try:
+            await gw.close(ex, status, error)
+        finally:
+            await started.stream.aclose()
 
 
 async def list_models(request: Request) -> Response:

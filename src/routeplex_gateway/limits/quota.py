@@ -151,6 +151,9 @@ class Quota:
 
     # What the backend raises when its store is unreachable (none for memory).
     unavailable: tuple[type[Exception], ...] = ()
+    # Whether `settle` completes without suspending (in-process counters): then cancelling
+    # its caller cannot interrupt it, and it needs no task of its own to finish in.
+    settles_in_place = True
 
     def __init__(self, rate_storage: Storage) -> None:
         self._rate_storage = rate_storage

@@ -94,6 +94,7 @@ POOL_WAIT_S = 5.0
 
 class RedisQuota(Quota):
     unavailable = (RedisError, LimitsStorageError, OSError)
+    settles_in_place = False
 
     def __init__(self, url: str, *, lease_s: float = 900.0) -> None:
         pool = BlockingConnectionPool.from_url(
