@@ -59,6 +59,7 @@ class Exchange:
     upstream_s: float = 0.0  # time spent waiting on providers, for the overhead figure
     ticket: Ticket | None = None  # the quota hold, settled when the request ends
     routing: dict[str, Any] | None = None  # the explanation, when the caller asked for it
+    broken: GatewayError | None = None  # what ended a stream early, after its first byte
     finished: bool = False
     closed: bool = False  # Gateway.close has run: row queued, quota settled
 

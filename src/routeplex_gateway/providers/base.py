@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ..errors import ErrorCode, GatewayError
+from ..errors import ErrorCode, GatewayError, validation
 
 # Reads an upstream error response (status, body, headers) into the RoutePlex error.
 ErrorReader = Callable[[int, bytes, Mapping[str, str]], GatewayError]
@@ -146,7 +146,13 @@ async def post_json(
 ) -> aiohttp.ClientResponse:
     """POST a JSON body; the open response on success, a `GatewayError` on any failure."""
     try:
-        response = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=limits)
+        data = orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        # Deeper than JSON encoders go, once translated (a tool call's arguments are parsed
+        # into the body): the caller's request, not the provider, is at fault.
+        raise validation("The request nests too deeply to forward to the provider.") from None
+    try:
+        response = await session.post(url, data=data, headers=headers, timeout=limits)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(provider, exc) from None
     if response.status >= 400:
