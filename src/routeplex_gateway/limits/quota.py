@@ -1,5 +1,6 @@
-"""The quota: admit a request (rate, concurrency, and a reservation of its worst case against
-the daily caps), then settle it with what it really used.
+"""The quota: admit a request (concurrency and a reservation of its worst case against the
+daily caps, then its rate — so a refused request spends no rate allowance), then settle it
+with what it really used.
 
 Requests per minute use the `limits` library's sliding-window counter (its in-memory moving
 window hands each expiry sweep to a thread — a thread hop per request on the hot path,
@@ -217,13 +218,21 @@ class Quota:
             day=utc_today(), scopes=tuple(scopes), tokens=tokens, cost_picousd=cost_picousd
         )
         try:
-            await self._check_rate(ticket.scopes)
             refusal = await self._acquire(ticket)
         except self.unavailable:
             raise counters_unavailable() from None
         if refusal is not None:
             ticket.settled = True
             raise refusal_error(refusal, ticket)
+        # Counted only once the request holds its slot and reservation: a request refused
+        # for those must not use up the minute's allowance too.
+        try:
+            await self._check_rate(ticket.scopes)
+        except BaseException as exc:
+            await self.settle(ticket, 0, 0)  # hold nothing for a request not let through
+            if isinstance(exc, self.unavailable):
+                raise counters_unavailable() from None
+            raise
         return ticket
 
     async def settle(self, ticket: Ticket, tokens: int | None, cost_picousd: int | None) -> None:
