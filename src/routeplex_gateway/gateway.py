@@ -81,7 +81,9 @@ class Gateway:
         await self._store.migrate()
         self._keys = KeyCache(self._store, self.plans, settings.key_refresh_s)
         await self._keys.start()
-        # Today's counters start from what is already recorded (once, here; never per request).
+        # Today's counters start from what is already recorded: here, and again only if the
+        # backend finds them lost (Redis flushed or restarted) — never per request.
+        self.quota.recorded = self._store.day_totals
         today = utc_today()
         await self.quota.seed(today, await self._store.day_totals(today))
         self._recorder = Recorder(

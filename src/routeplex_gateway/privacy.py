@@ -52,6 +52,7 @@ RETENTION: dict[str, str] = {
 REDIS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("routeplex:day:<day>:<scope>", "tokens and cost used that UTC day", "2 days"),
     ("routeplex:inflight:<scope>", "ids of requests in flight, scored by lease expiry", "15 min"),
+    ("routeplex:seeded:<day>", "a random id: that UTC day's counters were seeded", "2 days"),
     ("routeplex:rpm:{LIMITER/<scope>/…}", "request counts, this minute and the last", "2 min"),
 )
 REDIS_PATTERN = "routeplex:*"

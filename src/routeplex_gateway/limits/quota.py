@@ -16,7 +16,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -58,6 +58,7 @@ class Ticket:
     cost_picousd: int
     id: str = field(default_factory=lambda: f"{_PROCESS}{next(_SEQUENCE):x}")
     settled: bool = False
+    generation: str = ""  # which seeding of the day's counters holds the reservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,10 @@ def counters_unavailable() -> GatewayError:
     )
 
 
+async def _nothing_recorded(day: date) -> Sequence[Any]:
+    return ()
+
+
 class Quota:
     """Admission and settlement over a backend's counters."""
 
@@ -157,6 +162,9 @@ class Quota:
     settles_in_place = True
 
     def __init__(self, rate_storage: Storage) -> None:
+        # Where the day's usage is read back from when counters must start over: the
+        # recorded metadata (the gateway sets it once its store is open).
+        self.recorded: Callable[[date], Awaitable[Sequence[Any]]] = _nothing_recorded
         self._rate_storage = rate_storage
         self._rpm = SlidingWindowCounterRateLimiter(rate_storage)
         self._items: dict[int, RateLimitItemPerMinute] = {}
@@ -177,7 +185,8 @@ class Quota:
         raise NotImplementedError
 
     async def seed(self, day: date, totals: Sequence[Any]) -> None:
-        """Start the day's counters from what the metadata already says (at start-up)."""
+        """Start the day's counters from what the metadata already says (at start-up, and
+        whenever the backend finds them lost)."""
         raise NotImplementedError
 
     async def close(self) -> None:
