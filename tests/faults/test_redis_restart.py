@@ -5,6 +5,7 @@ admission finds them missing, never taken to be zero."""
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,3 +94,27 @@ def test_daily_cap_survives_a_redis_restart(tmp_path: Path, simulator_url: str) 
             redis.start()
 
         _run(tmp_path, simulator_url, redis, restart)
+
+
+def test_no_request_fails_on_stale_connections_once_redis_is_back(
+    tmp_path: Path, simulator_url: str
+) -> None:
+    with (
+        private_redis() as redis,
+        gateway_on_redis(tmp_path, simulator_url, redis.port) as (
+            gw,
+            _,
+        ),
+    ):
+        key = gw.add_account("busy", plan="unlimited")
+
+        def burst() -> list[int]:
+            with ThreadPoolExecutor(32) as pool:
+                return list(pool.map(lambda _: _chat(gw, key, 20).status_code, range(32)))
+
+        assert burst() == [200] * 32  # the pool now holds many connections
+        redis.stop()
+        redis.start()
+        # Every pooled connection is stale: each is noticed and replaced, not failed on.
+        statuses = burst()
+        assert statuses == [200] * 32, f"{statuses.count(503)} of 32 got 503"

@@ -20,6 +20,9 @@ from typing import Any
 from limits.aio.storage import RedisStorage
 from limits.errors import StorageError as LimitsStorageError
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 from .quota import Quota, Refusal, Ticket
@@ -114,6 +117,13 @@ def _cap(value: int | None) -> int:
 # that, requests wait for one (up to the timeout) instead of failing.
 POOL_CONNECTIONS = 64
 POOL_WAIT_S = 5.0
+# A connection idle this long is pinged before use, and a command that fails on a broken
+# connection is sent once more on a fresh one: after Redis restarts, every pooled connection
+# is stale, and without these the first request on each got a 503.
+HEALTH_CHECK_S = 5.0
+_RETRY = Retry(
+    ExponentialBackoff(cap=0.25, base=0.01), retries=1, supported_errors=(RedisConnectionError,)
+)
 
 
 class RedisQuota(Quota):
@@ -122,7 +132,11 @@ class RedisQuota(Quota):
 
     def __init__(self, url: str, *, lease_s: float = 900.0) -> None:
         pool = BlockingConnectionPool.from_url(
-            url, max_connections=POOL_CONNECTIONS, timeout=POOL_WAIT_S
+            url,
+            max_connections=POOL_CONNECTIONS,
+            timeout=POOL_WAIT_S,
+            health_check_interval=HEALTH_CHECK_S,
+            retry=_RETRY,
         )
         super().__init__(
             RedisStorage(
