@@ -40,7 +40,7 @@ def _quota(settings: Settings) -> Quota:
     # Imported only when configured: redis-py brings OpenTelemetry's SDK along (~7 MB).
     from .limits.redis import RedisQuota
 
-    return RedisQuota(settings.redis_url)
+    return RedisQuota(settings.redis_url, lease_s=settings.concurrency_lease_s)
 
 
 class Gateway:

@@ -4,12 +4,14 @@ Admission is one Lua script per request: it expires stale concurrency leases, ch
 scope's concurrency and daily caps, and only then reserves in all of them — atomically, so
 concurrent requests on any number of replicas cannot overshoot a cap by racing. Concurrency
 slots are leases (sorted-set members scored by expiry), so a replica that dies mid-request
-frees its slots after `lease_s` instead of holding them forever.
+frees its slots after `lease_s` instead of holding them forever; the holder renews its
+leases while its requests run (a heartbeat), so the lease can be a few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -92,6 +94,19 @@ return 0
 """
 
 
+# KEYS: concurrency keys; ARGV: the new lease expiry, its length, then the ticket held in
+# each key. Only leases still held are renewed (XX): a settled ticket is never brought back.
+_RENEW = """
+local lease_until, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], 'XX', lease_until, ARGV[i + 2])
+  local ttl = redis.call('PTTL', KEYS[i])
+  if ttl >= 0 and ttl < lease_ms then redis.call('PEXPIREAT', KEYS[i], lease_until) end
+end
+return 0
+"""
+
+
 def _seed_key(day: date) -> str:
     return f"routeplex:seeded:{day.isoformat()}"
 
@@ -130,7 +145,7 @@ class RedisQuota(Quota):
     unavailable = (RedisError, LimitsStorageError, OSError)
     settles_in_place = False
 
-    def __init__(self, url: str, *, lease_s: float = 900.0) -> None:
+    def __init__(self, url: str, *, lease_s: float = 30.0) -> None:
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=POOL_CONNECTIONS,
@@ -151,6 +166,9 @@ class RedisQuota(Quota):
         self._lease_s = lease_s
         self._acquire_script = self._redis.register_script(_ACQUIRE)
         self._settle_script = self._redis.register_script(_SETTLE)
+        self._renew_script = self._redis.register_script(_RENEW)
+        self._held: dict[str, Ticket] = {}  # tickets of this process holding a slot
+        self._heartbeat: asyncio.Task[None] | None = None
         self._seeding = asyncio.Lock()
 
     def _keys(self, ticket: Ticket) -> list[str]:
@@ -187,11 +205,15 @@ class RedisQuota(Quota):
             if int(result[0]) == -1:  # flushed again in between: refuse rather than guess
                 raise RedisError("daily counters could not be seeded")
             ticket.generation = _text(result[1])
+            self._held[ticket.id] = ticket
+            if self._heartbeat is None:
+                self._heartbeat = asyncio.create_task(self._renew_leases())
             return None
         scope = ticket.scopes[int(result[0]) - 1]
         return Refusal(scope, _text(result[1]), int(result[2]))
 
     async def _settle(self, ticket: Ticket, tokens: int, cost: int) -> None:
+        self._held.pop(ticket.id, None)
         await self._settle_script(
             keys=self._keys(ticket),
             args=[
@@ -219,6 +241,29 @@ class RedisQuota(Quota):
         await self._redis.zremrangebyscore(key, "-inf", int(time.time() * 1000))
         count: int = await self._redis.zcard(key)
         return count
+
+    async def _renew_leases(self) -> None:
+        """The heartbeat: every third of a lease, extend the leases of every request this
+        process still holds — so the lease can be short, and a dead process's slots (no
+        heartbeat) lapse within one lease."""
+        while True:
+            await asyncio.sleep(self._lease_s / 3)
+            if not self._held:
+                continue
+            keys: list[str] = []
+            tickets: list[str] = []
+            for ticket in list(self._held.values()):
+                for scope in ticket.scopes:
+                    keys.append(_concurrency_key(scope.name))
+                    tickets.append(ticket.id)
+            lease_ms = int(self._lease_s * 1000)
+            try:
+                await self._renew_script(
+                    keys=keys, args=[int(time.time() * 1000) + lease_ms, lease_ms, *tickets]
+                )
+            except self.unavailable as exc:
+                # Next beat tries again; a lease lapsing meanwhile only frees a slot early.
+                log.warning("leases not renewed", extra={"error_type": type(exc).__name__})
 
     async def _reseed(self, day: date) -> None:
         """The day's counters are gone (or the day is new): seed them from the metadata —
@@ -248,5 +293,9 @@ class RedisQuota(Quota):
             await pipe.execute()
 
     async def close(self) -> None:
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
         await self._redis.aclose()
         await self._pool.disconnect()  # a pool handed to a client is not closed by it
