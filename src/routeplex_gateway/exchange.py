@@ -1,7 +1,9 @@
 """One request's lifecycle, from arrival to its metadata record.
 
 An `Exchange` collects, as the request moves through auth, routing and the provider, exactly
-the facts that the metadata record holds — and nothing else: it never sees the body. When the
+the facts that the metadata record holds — and nothing else: it never sees the request body,
+and of a streamed answer only the text relayed so far, in memory, to estimate what a stream
+cut short consumed. When the
 request ends, however it ends, `finish` turns those facts into one `RequestMetadata`.
 """
 
@@ -60,6 +62,11 @@ class Exchange:
     ticket: Ticket | None = None  # the quota hold, settled when the request ends
     routing: dict[str, Any] | None = None  # the explanation, when the caller asked for it
     broken: GatewayError | None = None  # what ended a stream early, after its first byte
+    prompt_tokens: int = 0  # the prompt as estimated at admission
+    # The answer's text relayed so far, in memory only, for as long as the stream runs: what
+    # a stream cut short is charged for when the provider never said.
+    relayed: list[str] = field(default_factory=list)
+    usage_estimated: bool = False
     finished: bool = False
     closed: bool = False  # Gateway.close has run: row queued, quota settled
 
@@ -134,4 +141,5 @@ class Exchange:
             ttfb_ms=self.ttfb_ms,
             http_status=status,
             error_code=error.code.value if error is not None else None,
+            usage_estimated=self.usage_estimated,
         )

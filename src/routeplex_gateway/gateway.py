@@ -34,6 +34,13 @@ log = logging.getLogger(__name__)
 _MIN_USEFUL_OUTPUT = 16
 
 
+def _text_tokens(pieces: list[str]) -> int:
+    """Tokens in an answer's text, by the same estimator as prompts (which counts a message's
+    framing too: an empty message is that framing alone)."""
+    text = {"content": "".join(pieces)}
+    return estimate_input_tokens([text]) - estimate_input_tokens([{"content": ""}])
+
+
 def _quota(settings: Settings) -> Quota:
     if not settings.redis_url:
         return MemoryQuota()
@@ -131,6 +138,18 @@ class Gateway:
         if ex.model is not None:
             ex.cost_picousd = self.catalog.pricer.cost_picousd(ex.model.id, usage)
 
+    def settle_cut_short(self, ex: Exchange, reported: Usage) -> None:
+        """A stream that ended before its end (the client left, the server stopped, the
+        provider broke off): the provider's usage if it came, else its prompt and the output
+        relayed so far, estimated — never the whole reservation for an answer not sent."""
+        if reported.known:
+            self.settle(ex, reported)
+            return
+        self.settle(
+            ex, Usage(input_tokens=ex.prompt_tokens, output_tokens=_text_tokens(ex.relayed))
+        )
+        ex.usage_estimated = True
+
     async def admit(self, ex: Exchange, request: ChatRequest, plan: list[Attempt]) -> None:
         """Hold the request's worst case against the caller's limits, or refuse it.
 
@@ -141,7 +160,7 @@ class Gateway:
         """
         principal = ex.principal
         assert principal is not None
-        input_tokens = estimate_input_tokens(request.body["messages"])
+        input_tokens = ex.prompt_tokens = estimate_input_tokens(request.body["messages"])
         models = list({m.id: m for m, _ in plan}.values())
         output = request.max_output_tokens
         if output is None and models:

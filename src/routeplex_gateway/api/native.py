@@ -184,10 +184,13 @@ def _text(chunk: Chunk) -> str:
     return ""
 
 
-async def _texts(started: StartedStream) -> AsyncIterator[str]:
+async def _texts(ex: Exchange, started: StartedStream) -> AsyncIterator[str]:
+    relayed = ex.relayed
     if started.first is not None:
+        relayed.append(started.first.generated())
         yield _text(started.first)
     async for chunk in started.rest:
+        relayed.append(chunk.generated())
         yield _text(chunk)
 
 
@@ -221,14 +224,14 @@ async def _events(
 ) -> AsyncGenerator[bytes, None]:
     ex.first_byte()
     yield _event({"type": "start", "request_id": ex.request_id})
-    texts = _paced(_texts(started)) if buffered else _texts(started)
+    texts = _paced(_texts(ex, started)) if buffered else _texts(ex, started)
     try:
         async for text in texts:
             if text:
                 yield _event({"type": "delta", "content": text})
     except GatewayError as broken:
         ex.broken = broken
-        gw.settle(ex, started.stream.usage)
+        gw.settle_cut_short(ex, started.stream.usage)
         yield _error_event(broken) + SSE_DONE
         return
     gw.settle(ex, started.stream.usage)

@@ -92,12 +92,15 @@ def _final_chunk(ex: Exchange, template: dict[str, Any]) -> bytes:
 
 async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGenerator[bytes, None]:
     template: dict[str, Any] = started.first.data if started.first is not None else {}
+    relayed = ex.relayed
     if started.first is not None:
         ex.first_byte()
+        relayed.append(started.first.generated())
         yield sse(started.first.encoded())
     held: list[bytes] = []
     try:
         async for chunk in started.rest:
+            relayed.append(chunk.generated())
             held.append(sse(chunk.encoded()))
             if not chunk.more:
                 yield b"".join(held)
@@ -105,7 +108,7 @@ async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGen
     except GatewayError as broken:
         # Past the first byte there is no retrying: end the stream the way OpenAI does.
         ex.broken = broken
-        gw.settle(ex, started.stream.usage)
+        gw.settle_cut_short(ex, started.stream.usage)
         held += [_error_event(broken), SSE_DONE]
         yield b"".join(held)
         return
