@@ -139,9 +139,11 @@ class Gateway:
             ex.cost_picousd = self.catalog.pricer.cost_picousd(ex.model.id, usage)
 
     def settle_cut_short(self, ex: Exchange, reported: Usage) -> None:
-        """A stream that ended before its end (the client left, the server stopped, the
-        provider broke off): the provider's usage if it came, else its prompt and the output
-        relayed so far, estimated — never the whole reservation for an answer not sent."""
+        """A stream the gateway's side ended early (the client left, the server stopped, an
+        unexpected error): the provider's usage if it came, else its prompt and the output
+        received so far, estimated — never the whole reservation for an answer not sent. (A
+        stream the provider broke off keeps the provider's word: unknown usage stays unknown.)
+        """
         if reported.known:
             self.settle(ex, reported)
             return

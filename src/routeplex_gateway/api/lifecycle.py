@@ -67,7 +67,7 @@ def event_stream(
     """The answer's events, with the exchange (and the provider's stream) closed at the end."""
 
     async def close(status: int, error: GatewayError | None) -> None:
-        if status != 200 and not ex.usage.known:
+        if status != 200 and not ex.usage.known:  # cut short on this side, not the provider's
             gw.settle_cut_short(ex, started.stream.usage)
         try:
             await gw.close(ex, status, error or ex.broken)

@@ -231,7 +231,7 @@ async def _events(
                 yield _event({"type": "delta", "content": text})
     except GatewayError as broken:
         ex.broken = broken
-        gw.settle_cut_short(ex, started.stream.usage)
+        gw.settle(ex, started.stream.usage)
         yield _error_event(broken) + SSE_DONE
         return
     gw.settle(ex, started.stream.usage)

@@ -108,7 +108,7 @@ async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGen
     except GatewayError as broken:
         # Past the first byte there is no retrying: end the stream the way OpenAI does.
         ex.broken = broken
-        gw.settle_cut_short(ex, started.stream.usage)
+        gw.settle(ex, started.stream.usage)
         held += [_error_event(broken), SSE_DONE]
         yield b"".join(held)
         return

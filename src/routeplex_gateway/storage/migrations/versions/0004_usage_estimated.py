@@ -1,7 +1,7 @@
 """`request_metadata.usage_estimated`: whether a row's tokens are the gateway's estimate.
 
 A stream the client (or a shutdown) cut short before the provider reported usage is charged
-its prompt and the output relayed so far, as estimated by the gateway; this says so. Not
+its prompt and the output received so far, as estimated by the gateway; this says so. Not
 null, default false, so every existing row reads as reported usage; adding a column with a
 constant default is a plain `ALTER TABLE … ADD COLUMN` on both backends (no table rewrite
 on PostgreSQL 11+).
