@@ -102,8 +102,10 @@ def test_client_disconnect_cancels_the_upstream_and_is_recorded(
         assert next(lines).startswith("data: ")
     assert upstream.client_left.wait(5), "the upstream request was not cancelled"
     row = gw.metadata(expect=1)[0]
-    assert row["http_status"] == 499 and row["served_model"] is None
-    assert row["ttfb_ms"] is not None
+    assert row["http_status"] == 499 and row["ttfb_ms"] is not None
+    # Charged what it consumed, estimated, on the model that produced it.
+    assert row["usage_estimated"] == 1 and row["served_model"] == "slow/m"
+    assert row["input_tokens"] > 0 and row["output_tokens"] > 0
 
 
 def test_provider_that_hangs_times_out(tmp_path: Path, simulator_url: str) -> None:

@@ -138,6 +138,21 @@ class Chunk:
     # (one write instead of many, and no later than it would have been sent anyway).
     more: bool = False
 
+    def generated(self) -> str:
+        """The text the model generated in this chunk: content, and tool-call arguments."""
+        pieces = []
+        for choice in self.data.get("choices") or ():
+            delta = choice.get("delta") or {}
+            content = delta.get("content")
+            if isinstance(content, str):
+                pieces.append(content)
+            for call in delta.get("tool_calls") or ():
+                function = call.get("function") if isinstance(call, dict) else None
+                arguments = function.get("arguments") if isinstance(function, dict) else None
+                if isinstance(arguments, str):
+                    pieces.append(arguments)
+        return "".join(pieces)
+
     def encoded(self) -> bytes:
         if self.raw is None:
             self.raw = orjson.dumps(self.data)

@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     simulator_url: str | None = None  # set for worker processes by `serve --workers`
     # Shared limits for several workers or replicas; without it limits live in-process.
     redis_url: str | None = None
+    # How long a concurrency slot in Redis outlives its holder: the holder renews it every
+    # third of this while the request runs, so a replica that dies frees its slots this soon.
+    concurrency_lease_s: float = Field(default=30.0, ge=1.0)
     # A PostgreSQL database implies replicas; say so explicitly if this is the only one.
     single_instance: bool = False
     # Custom plans, and changes to the shipped ones, by name.

@@ -1,7 +1,9 @@
 """One request's lifecycle, from arrival to its metadata record.
 
 An `Exchange` collects, as the request moves through auth, routing and the provider, exactly
-the facts that the metadata record holds — and nothing else: it never sees the body. When the
+the facts that the metadata record holds — and nothing else: it never sees the request body,
+and of a streamed answer only the text relayed so far, in memory, to estimate what a stream
+cut short consumed. When the
 request ends, however it ends, `finish` turns those facts into one `RequestMetadata`.
 """
 
@@ -61,7 +63,14 @@ class Exchange:
     upstream_s: float = 0.0  # time spent waiting on providers, for the overhead figure
     ticket: Ticket | None = None  # the quota hold, settled when the request ends
     routing: dict[str, Any] | None = None  # the explanation, when the caller asked for it
+    broken: GatewayError | None = None  # what ended a stream early, after its first byte
+    prompt_tokens: int = 0  # the prompt as estimated at admission
+    # The answer's text relayed so far, in memory only, for as long as the stream runs: what
+    # a stream cut short is charged for when the provider never said.
+    relayed: list[str] = field(default_factory=list)
+    usage_estimated: bool = False
     finished: bool = False
+    closed: bool = False  # Gateway.close has run: row queued, quota settled
 
     # --- facts gathered on the way -------------------------------------------------------
     def attempt(self, model: CatalogModel, deployment: Deployment) -> None:
@@ -135,4 +144,5 @@ class Exchange:
             ttfb_ms=self.ttfb_ms,
             http_status=status,
             error_code=error.code.value if error is not None else None,
+            usage_estimated=self.usage_estimated,
         )

@@ -4,6 +4,7 @@ stopped with the server: storage, key cache, catalog, providers, router, metadat
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from decimal import Decimal
 from typing import Any
@@ -35,13 +36,20 @@ log = logging.getLogger(__name__)
 _MIN_USEFUL_OUTPUT = 16
 
 
+def _text_tokens(pieces: list[str]) -> int:
+    """Tokens in an answer's text, by the same estimator as prompts (which counts a message's
+    framing too: an empty message is that framing alone)."""
+    text = {"content": "".join(pieces)}
+    return estimate_input_tokens([text]) - estimate_input_tokens([{"content": ""}])
+
+
 def _quota(settings: Settings) -> Quota:
     if not settings.redis_url:
         return MemoryQuota()
     # Imported only when configured: redis-py brings OpenTelemetry's SDK along (~7 MB).
     from .limits.redis import RedisQuota
 
-    return RedisQuota(settings.redis_url)
+    return RedisQuota(settings.redis_url, lease_s=settings.concurrency_lease_s)
 
 
 class Gateway:
@@ -60,6 +68,7 @@ class Gateway:
         self._recorder: Recorder | None = None
         self._retention: RetentionJob | None = None
         self.supervisor = Supervisor()
+        self._settling: set[asyncio.Future[None]] = set()  # settlements outliving their request
 
     @property
     def store(self) -> Store:
@@ -82,7 +91,9 @@ class Gateway:
         await self._store.migrate()
         self._keys = KeyCache(self._store, self.plans, settings.key_refresh_s)
         await self._keys.start()
-        # Today's counters start from what is already recorded (once, here; never per request).
+        # Today's counters start from what is already recorded: here, and again only if the
+        # backend finds them lost (Redis flushed or restarted) — never per request.
+        self.quota.recorded = self._store.day_totals
         today = utc_today()
         await self.quota.seed(today, await self._store.day_totals(today))
         self._recorder = Recorder(
@@ -106,6 +117,8 @@ class Gateway:
         if self._recorder is not None:
             await self._recorder.drain()
         await self.providers.close()
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
         await self.quota.close()
         if self._store is not None:
             await self._store.close()
@@ -126,6 +139,20 @@ class Gateway:
         if ex.model is not None:
             ex.cost_picousd = self.catalog.pricer.cost_picousd(ex.model.id, usage)
 
+    def settle_cut_short(self, ex: Exchange, reported: Usage) -> None:
+        """A stream the gateway's side ended early (the client left, the server stopped, an
+        unexpected error): the provider's usage if it came, else its prompt and the output
+        received so far, estimated — never the whole reservation for an answer not sent. (A
+        stream the provider broke off keeps the provider's word: unknown usage stays unknown.)
+        """
+        if reported.known:
+            self.settle(ex, reported)
+            return
+        self.settle(
+            ex, Usage(input_tokens=ex.prompt_tokens, output_tokens=_text_tokens(ex.relayed))
+        )
+        ex.usage_estimated = True
+
     async def admit(self, ex: Exchange, request: ChatRequest, plan: list[Attempt]) -> None:
         """Hold the request's worst case against the caller's limits, or refuse it.
 
@@ -136,7 +163,7 @@ class Gateway:
         """
         principal = ex.principal
         assert principal is not None
-        input_tokens = estimate_input_tokens(request.body["messages"])
+        input_tokens = ex.prompt_tokens = estimate_input_tokens(request.body["messages"])
         models = list({m.id: m for m, _ in plan}.values())
         output = request.max_output_tokens
         if output is None and models:
@@ -182,21 +209,39 @@ class Gateway:
                     output = min(output, int(spare * 1000 / per_out))
         return output if output >= _MIN_USEFUL_OUTPUT else original
 
-    async def finish(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
-        if ex.ticket is not None:
-            if ex.usage.known:
-                tokens, cost = ex.usage.total_tokens, ex.cost_picousd
-            elif status < 400 or ex.ttfb_ms is not None:
-                # An answer whose usage went unreported: the provider may have billed it all.
-                tokens, cost = None, None
-            else:
-                tokens, cost = 0, 0  # refused or failed before any answer
-            await self.quota.settle(ex.ticket, tokens, cost)
-        self.router.stream_ended(ex, status, error)
+    async def close(self, ex: Exchange, status: int, error: GatewayError | None = None) -> None:
+        """End a request: its metadata row, its metrics, then its quota settlement — once.
+
+        Nothing here can be undone by cancelling the caller (a client leaving right after its
+        last event, a server stopping): the row is queued before the first await, and the
+        settlement runs shielded, to the end, even if the caller is cancelled while it waits.
+        """
+        if ex.closed:
+            return
+        ex.closed = True
         record = ex.finish(status, error)
         if record is not None:
             self.recorder.record(record)
         self.metrics.observe(ex, status)
+        self.router.stream_ended(ex, status, error)
+        ticket = ex.ticket
+        if ticket is None:
+            return
+        if ex.usage.known:
+            tokens, cost = ex.usage.total_tokens, ex.cost_picousd
+        elif status < 400 or ex.ttfb_ms is not None:
+            # An answer whose usage went unreported: the provider may have billed it all.
+            tokens, cost = None, None
+        else:
+            tokens, cost = 0, 0  # refused or failed before any answer
+        if self.quota.settles_in_place:
+            # In-process counters settle without suspending: there is nothing to cancel.
+            await self.quota.settle(ticket, tokens, cost)
+            return
+        settling = asyncio.ensure_future(self.quota.settle(ticket, tokens, cost))
+        self._settling.add(settling)
+        settling.add_done_callback(self._settling.discard)
+        await asyncio.shield(settling)
 
     async def route(
         self,

@@ -51,7 +51,12 @@ RETENTION: dict[str, str] = {
 # only: the scan below checks that every value really is a number or an id.
 REDIS_KEYS: tuple[tuple[str, str, str], ...] = (
     ("routeplex:day:<day>:<scope>", "tokens and cost used that UTC day", "2 days"),
-    ("routeplex:inflight:<scope>", "ids of requests in flight, scored by lease expiry", "15 min"),
+    (
+        "routeplex:inflight:<scope>",
+        "ids of requests in flight, scored by lease expiry",
+        "30 s after the last renewal",
+    ),
+    ("routeplex:seeded:<day>", "a random id: that UTC day's counters were seeded", "2 days"),
     ("routeplex:rpm:{LIMITER/<scope>/…}", "request counts, this minute and the last", "2 min"),
 )
 REDIS_PATTERN = "routeplex:*"

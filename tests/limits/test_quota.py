@@ -185,3 +185,59 @@ async def test_an_unreachable_redis_refuses_with_503_and_never_breaks_a_settle()
         assert ticket.settled
     finally:
         await backend.close()
+
+
+async def test_refusals_for_concurrency_or_daily_caps_do_not_use_up_the_minute(
+    quota: Quota,
+) -> None:
+    account, key = ids()
+    policy = Policy(Limits(rpm=5, concurrency=1, tokens_per_day=1000))
+    holding = await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+    for _ in range(31):  # a burst against the one slot
+        with pytest.raises(GatewayError) as refused:
+            await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+        assert refused.value.details["limit"] == "concurrency"
+    await quota.settle(holding, 1, 0)
+    with pytest.raises(GatewayError) as too_big:
+        await quota.admit(account, key, policy, tokens=5000, cost_picousd=0)
+    assert too_big.value.code is ErrorCode.DAILY_LIMIT_EXCEEDED
+    # The minute's other four requests are still there.
+    for _ in range(4):
+        await quota.settle(await quota.admit(account, key, policy, tokens=1, cost_picousd=0), 1, 0)
+    with pytest.raises(GatewayError) as limited:
+        await quota.admit(account, key, policy, tokens=1, cost_picousd=0)
+    assert limited.value.details["limit"] == "rpm"
+    # An rpm refusal holds nothing: the slot is free and nothing is reserved.
+    assert await quota.in_flight(f"account:{account}") == 0
+    assert (await quota.used_today(f"account:{account}", utc_today()))[0] == 5
+
+
+async def test_counters_lost_in_redis_are_seeded_again_from_the_metadata() -> None:
+    from tests.support.services import private_redis
+
+    with private_redis() as redis:
+        backend = RedisQuota(redis.url)
+        try:
+            account, key = ids()
+            recorded = [SimpleNamespace(account_id=account, key_id=key, tokens=500, cost_picousd=9)]
+
+            async def metadata(day: object) -> list[SimpleNamespace]:
+                return recorded
+
+            backend.recorded = metadata
+            await backend.seed(utc_today(), recorded)
+            policy = Policy(Limits(tokens_per_day=2000))
+            in_flight = await backend.admit(account, key, policy, tokens=1000, cost_picousd=0)
+            redis.flushall()
+            # Missing counters are not zero: admission seeds them from the metadata first.
+            with pytest.raises(GatewayError) as refused:
+                await backend.admit(account, key, policy, tokens=1600, cost_picousd=0)
+            assert refused.value.details["used"] == 500
+            # The request admitted before the flush is not in the seeded counters: it adds
+            # its whole usage rather than the difference from a reservation they never held.
+            await backend.settle(in_flight, 100, 1)
+            assert await backend.used_today(f"account:{account}", utc_today()) == (600, 10)
+            redis.flushall()
+            assert await backend.used_today(f"account:{account}", utc_today()) == (500, 9)
+        finally:
+            await backend.close()

@@ -22,10 +22,10 @@ from sqlalchemy.engine import Connection
 from routeplex_gateway.storage import StorageError, Store, UsageRow
 from routeplex_gateway.storage.connection import async_url, create_engine
 from routeplex_gateway.storage.migrator import HEAD_REVISION, alembic_config
-from routeplex_gateway.storage.schema import api_keys, billing_daily, metadata
+from routeplex_gateway.storage.schema import api_keys, billing_daily, metadata, request_metadata
 from tests.storage.builders import ACME, DAY, NEXT_DAY, at, key_hash, metadata_record
 
-HEAD = "0004"
+HEAD = "0005"
 
 
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(
@@ -200,6 +200,20 @@ async def _insert_key_as_at_0001(url: str, account_id: str) -> str:
     return stored_hash
 
 
+async def _insert_metadata_as_at_0001(url: str, account_id: str) -> None:
+    """Insert a metadata row with the columns of revision 0001 only."""
+    row = metadata_record(account_id=account_id).as_row()
+    del row["usage_estimated"]  # revision 0005's
+    row["endpoint"], row["routing_mode"] = str(row["endpoint"]), str(row["routing_mode"])
+    backend, driver_url = async_url(url)
+    engine = create_engine(backend, driver_url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(insert(request_metadata).values(**row))
+    finally:
+        await engine.dispose()
+
+
 async def test_upgrade_from_0001_keeps_existing_keys(empty_database_url: str) -> None:
     store = await Store.open(empty_database_url)  # first: it creates SQLite's directory
     try:
@@ -207,7 +221,7 @@ async def test_upgrade_from_0001_keeps_existing_keys(empty_database_url: str) ->
         assert await store.schema_revision() == "0001"
         account = await store.create_account("acme", plan="pro")
         old_hash = await _insert_key_as_at_0001(empty_database_url, account.id)
-        await store.insert_metadata([metadata_record(account_id=account.id)])
+        await _insert_metadata_as_at_0001(empty_database_url, account.id)
 
         await store.migrate()
 
@@ -219,7 +233,8 @@ async def test_upgrade_from_0001_keeps_existing_keys(empty_database_url: str) ->
         assert (old.limits, old.allowed_models, old.revoked_at) == (None, ("gpt-4o-mini",), None)
         assert old.usable_at(datetime.now(UTC))
         assert [key for key, _ in await store.keys_changed_since(None)] == [old]
-        assert len(await store.recent_metadata(account.id)) == 1
+        [existing] = await store.recent_metadata(account.id)
+        assert existing.usage_estimated is False  # reported usage, as every earlier row
 
         assert await store.set_key_limits(old.id, {"rpm": 10}) is True
         new = await store.insert_key(

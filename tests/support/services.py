@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -80,3 +83,63 @@ def fresh_postgres_database() -> Iterator[str]:
         yield admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
         _admin_run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port, without persistence: a test may flush
+    it, stop it and start it again without touching the Redis other tests share."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"redis://127.0.0.1:{port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self._process = subprocess.Popen(
+            [_redis_server(), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while not _reachable(self.port):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+
+    def stop(self) -> None:
+        """Kill it at once, as a crash would: everything it held is gone."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait(timeout=10)
+            self._process = None
+
+    def flushall(self) -> None:
+        subprocess.run(
+            [_redis_server().replace("redis-server", "redis-cli"), "-p", str(self.port),
+             "FLUSHALL"],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )  # fmt: skip
+
+
+def _redis_server() -> str:
+    path = shutil.which("redis-server")
+    if path is None:
+        message = "redis-server is not installed"
+        if os.environ.get("CI"):
+            pytest.fail(message + " (CI must run every test)")
+        pytest.skip(message)
+    return path
+
+
+@contextmanager
+def private_redis() -> Iterator[PrivateRedis]:
+    from tests.support.servers import free_port
+
+    redis = PrivateRedis(free_port())
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.stop()

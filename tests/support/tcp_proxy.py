@@ -1,4 +1,5 @@
-"""A TCP proxy a test can cut and restore: a database that "dies" mid-load, safely."""
+"""A TCP proxy a test can cut, restore or slow down: a database that "dies" mid-load, or a
+Redis whose every answer arrives late, safely."""
 
 from __future__ import annotations
 
@@ -16,13 +17,18 @@ class TcpProxy:
         self.port = free_port()
         self._target = target_port
         self._open = True
+        self.reply_delay_s = 0.0  # how late each answer from the target reaches the client
         self._writers: set[asyncio.StreamWriter] = set()
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.AbstractServer | None = None
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, reply: bool = False
+    ) -> None:
         with contextlib.suppress(OSError, asyncio.CancelledError):
             while data := await reader.read(65536):
+                if reply and self.reply_delay_s:
+                    await asyncio.sleep(self.reply_delay_s)
                 writer.write(data)
                 await writer.drain()
         writer.close()
@@ -37,7 +43,9 @@ class TcpProxy:
             writer.close()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer, reply=True)
+        )
 
     def cut(self) -> None:
         """Drop every connection and refuse new ones."""

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..canonical import Chunk, Usage
-from ..errors import ErrorCode, GatewayError, internal_error, validation
+from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.pricing import picousd_to_usd
@@ -26,10 +25,10 @@ from ..metering.tokens import confidence, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
 from ..routing.router import StartedStream
+from .lifecycle import event_stream, handle
 from .validation import truthy, validate_chat_body, validate_messages, validate_strategy
 from .wire import (
     SSE_DONE,
-    EventStream,
     authenticate,
     exchange_headers,
     json_response,
@@ -132,43 +131,38 @@ def _openai_body(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 async def chat(request: Request) -> Response:
-    gw: Gateway = request.app.state.gateway
+    return await handle(request, Endpoint.NATIVE_CHAT, error_response, _serve)
+
+
+async def _serve(gw: Gateway, ex: Exchange, request: Request) -> Response:
+    ex.principal = await authenticate(request, gw.keys)
+    openai_body, options = _openai_body(await read_json(request, gw.settings.max_body_bytes))
     try:
-        ex = gw.begin(Endpoint.NATIVE_CHAT)
+        chat_request = validate_chat_body(openai_body)
     except GatewayError as error:
-        return error_response(error)
-    try:
-        ex.principal = await authenticate(request, gw.keys)
-        openai_body, options = _openai_body(await read_json(request, gw.settings.max_body_bytes))
-        try:
-            chat_request = validate_chat_body(openai_body)
-        except GatewayError as error:
-            if error.param == "max_tokens":  # the native name for it
-                error.param = "max_output_tokens"
-                error.message = error.message.replace("'max_tokens'", "'max_output_tokens'")
-            raise
-        test_mode = options["test_mode"] or truthy(request.headers.get("x-routeplex-test-mode"))
-        strategy = options["strategy"] or validate_strategy(
-            request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
-        )
-        debug = truthy(request.headers.get("x-routeplex-debug"))
-        plan = await gw.route(
-            ex,
-            chat_request,
-            openai_body["model"],
-            strategy=strategy,
-            test_mode=test_mode,
-            debug=debug,
-        )
-        await gw.admit(ex, chat_request, plan)
-        if chat_request.stream:
-            started = await gw.router.open_stream(ex, chat_request, plan)
-            events = _events(gw, ex, started, buffered=options["stream_mode"] == "buffered")
-            return EventStream(events, headers=exchange_headers(ex))
-        response = await gw.router.complete(ex, chat_request, plan)
-    except GatewayError as error:
-        await gw.finish(ex, error.status, error)
-        return error_response(error, ex)
+        if error.param == "max_tokens":  # the native name for it
+            error.param = "max_output_tokens"
+            error.message = error.message.replace("'max_tokens'", "'max_output_tokens'")
+        raise
+    test_mode = options["test_mode"] or truthy(request.headers.get("x-routeplex-test-mode"))
+    strategy = options["strategy"] or validate_strategy(
+        request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
+    )
+    debug = truthy(request.headers.get("x-routeplex-debug"))
+    plan = await gw.route(
+        ex,
+        chat_request,
+        openai_body["model"],
+        strategy=strategy,
+        test_mode=test_mode,
+        debug=debug,
+    )
+    await gw.admit(ex, chat_request, plan)
+    if chat_request.stream:
+        started = await gw.router.open_stream(ex, chat_request, plan)
+        events = _events(gw, ex, started, buffered=options["stream_mode"] == "buffered")
+        return event_stream(gw, ex, started, events, _error_event)
+    response = await gw.router.complete(ex, chat_request, plan)
     gw.settle(ex, response.usage)
     choices = response.body.get("choices") or [{}]
     message = choices[0].get("message") or {}
@@ -184,7 +178,6 @@ async def chat(request: Request) -> Response:
         "enhancement": options["enhancement"],
         **({"routing": ex.routing} if ex.routing is not None else {}),
     }
-    await gw.finish(ex, 200)
     return _ok(data, exchange_headers(ex))
 
 
@@ -201,10 +194,13 @@ def _text(chunk: Chunk) -> str:
     return ""
 
 
-async def _texts(started: StartedStream) -> AsyncIterator[str]:
+async def _texts(ex: Exchange, started: StartedStream) -> AsyncIterator[str]:
+    relayed = ex.relayed
     if started.first is not None:
+        relayed.append(started.first.generated())
         yield _text(started.first)
     async for chunk in started.rest:
+        relayed.append(chunk.generated())
         yield _text(chunk)
 
 
@@ -229,26 +225,28 @@ async def _paced(texts: AsyncIterator[str]) -> AsyncIterator[str]:
         yield pending
 
 
+def _error_event(error: GatewayError) -> bytes:
+    return _event({"type": "error", "message": error.message, "code": error.code.value})
+
+
 async def _events(
     gw: Gateway, ex: Exchange, started: StartedStream, *, buffered: bool
 ) -> AsyncGenerator[bytes, None]:
-    status, error = 200, None
+    ex.first_byte()
+    yield _event({"type": "start", "request_id": ex.request_id})
+    texts = _paced(_texts(ex, started)) if buffered else _texts(ex, started)
     try:
-        ex.first_byte()
-        yield _event({"type": "start", "request_id": ex.request_id})
-        texts = _paced(_texts(started)) if buffered else _texts(started)
-        try:
-            async for text in texts:
-                if text:
-                    yield _event({"type": "delta", "content": text})
-        except GatewayError as broken:
-            error = broken
-            gw.settle(ex, started.stream.usage)
-            yield _event({"type": "error", "message": broken.message, "code": broken.code.value})
-            yield SSE_DONE
-            return
+        async for text in texts:
+            if text:
+                yield _event({"type": "delta", "content": text})
+    except GatewayError as broken:
+        ex.broken = broken
         gw.settle(ex, started.stream.usage)
-        yield _event(
+        yield _error_event(broken) + SSE_DONE
+        return
+    gw.settle(ex, started.stream.usage)
+    yield (
+        _event(
             {
                 "type": "done",
                 "model_used": ex.model.id if ex.model else None,
@@ -258,16 +256,8 @@ async def _events(
                 "latency_ms": ex.elapsed_ms(),
             }
         )
-        yield SSE_DONE
-    except (asyncio.CancelledError, GeneratorExit):
-        status = 499
-        raise
-    except Exception:
-        status, error = 500, internal_error()
-        raise
-    finally:
-        await started.stream.aclose()
-        await gw.finish(ex, status, error)
+        + SSE_DONE
+    )
 
 
 def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:

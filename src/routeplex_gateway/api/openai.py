@@ -6,7 +6,6 @@ Responses are OpenAI's own shapes (validated against OpenAI's schema in the test
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncGenerator
 from typing import Any
@@ -15,16 +14,16 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..errors import ErrorCode, GatewayError, internal_error
+from ..errors import ErrorCode, GatewayError
 from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..routing.catalog import AUTO_MODEL
 from ..routing.router import StartedStream
+from .lifecycle import event_stream, handle
 from .validation import truthy, validate_chat_body, validate_strategy
 from .wire import (
     SSE_DONE,
-    EventStream,
     authenticate,
     exchange_headers,
     json_response,
@@ -77,37 +76,35 @@ def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
 
 
 async def chat_completions(request: Request) -> Response:
-    gw: Gateway = request.app.state.gateway
-    try:
-        ex = gw.begin(Endpoint.OPENAI_CHAT)
-    except GatewayError as error:
-        return error_response(error)
-    try:
-        ex.principal = await authenticate(request, gw.keys)
-        body = await read_json(request, gw.settings.max_body_bytes)
-        chat = validate_chat_body(body)
-        strategy = validate_strategy(
-            request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
-        )
-        test_mode = truthy(request.headers.get("x-routeplex-test-mode"))
-        debug = truthy(request.headers.get("x-routeplex-debug"))
-        plan = await gw.route(
-            ex, chat, body["model"], strategy=strategy, test_mode=test_mode, debug=debug
-        )
-        await gw.admit(ex, chat, plan)
-        if chat.stream:
-            started = await gw.router.open_stream(ex, chat, plan)
-            return EventStream(_events(gw, ex, started), headers=exchange_headers(ex))
-        response = await gw.router.complete(ex, chat, plan)
-    except GatewayError as error:
-        await gw.finish(ex, error.status, error)
-        return error_response(error, ex)
+    return await handle(request, Endpoint.OPENAI_CHAT, error_response, _serve)
+
+
+async def _serve(gw: Gateway, ex: Exchange, request: Request) -> Response:
+    ex.principal = await authenticate(request, gw.keys)
+    body = await read_json(request, gw.settings.max_body_bytes)
+    chat = validate_chat_body(body)
+    strategy = validate_strategy(
+        request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
+    )
+    test_mode = truthy(request.headers.get("x-routeplex-test-mode"))
+    debug = truthy(request.headers.get("x-routeplex-debug"))
+    plan = await gw.route(
+        ex, chat, body["model"], strategy=strategy, test_mode=test_mode, debug=debug
+    )
+    await gw.admit(ex, chat, plan)
+    if chat.stream:
+        started = await gw.router.open_stream(ex, chat, plan)
+        return event_stream(gw, ex, started, _events(gw, ex, started), _error_event)
+    response = await gw.router.complete(ex, chat, plan)
     gw.settle(ex, response.usage)
     out = response.body
     out["x_routeplex"] = ex.routeplex_info()
-    headers = exchange_headers(ex)
-    await gw.finish(ex, 200)
-    return json_response(orjson.dumps(out), 200, headers)
+    return json_response(orjson.dumps(out), 200, exchange_headers(ex))
+
+
+def _error_event(error: GatewayError) -> bytes:
+    """How OpenAI ends a stream that failed after its first byte: its error object."""
+    return sse(error.openai_body())
 
 
 def _final_chunk(ex: Exchange, template: dict[str, Any]) -> bytes:
@@ -126,40 +123,30 @@ def _final_chunk(ex: Exchange, template: dict[str, Any]) -> bytes:
 
 
 async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGenerator[bytes, None]:
-    status, error = 200, None
     template: dict[str, Any] = started.first.data if started.first is not None else {}
+    relayed = ex.relayed
+    if started.first is not None:
+        ex.first_byte()
+        relayed.append(started.first.generated())
+        yield sse(started.first.encoded())
+    held: list[bytes] = []
     try:
-        if started.first is not None:
-            ex.first_byte()
-            yield sse(started.first.encoded())
-        held: list[bytes] = []
-        try:
-            async for chunk in started.rest:
-                held.append(sse(chunk.encoded()))
-                if not chunk.more:
-                    yield b"".join(held)
-                    held.clear()
-        except GatewayError as broken:
-            # Past the first byte there is no retrying: end the stream the way OpenAI does.
-            error = broken
-            gw.settle(ex, started.stream.usage)
-            held.append(sse(orjson.dumps({"error": orjson.loads(broken.openai_body())["error"]})))
-            held.append(SSE_DONE)
-            yield b"".join(held)
-            return
+        async for chunk in started.rest:
+            relayed.append(chunk.generated())
+            held.append(sse(chunk.encoded()))
+            if not chunk.more:
+                yield b"".join(held)
+                held.clear()
+    except GatewayError as broken:
+        # Past the first byte there is no retrying: end the stream the way OpenAI does.
+        ex.broken = broken
         gw.settle(ex, started.stream.usage)
-        held.append(sse(_final_chunk(ex, template)))
-        held.append(SSE_DONE)
+        held += [_error_event(broken), SSE_DONE]
         yield b"".join(held)
-    except (asyncio.CancelledError, GeneratorExit):
-        status = 499  # the client went away mid-stream
-        raise
-    except Exception:
-        status, error = 500, internal_error()
-        raise
-    finally:
-        await started.stream.aclose()
-        await gw.finish(ex, status, error)
+        return
+    gw.settle(ex, started.stream.usage)
+    held += [sse(_final_chunk(ex, template)), SSE_DONE]
+    yield b"".join(held)
 
 
 async def list_models(request: Request) -> Response:

@@ -13,6 +13,21 @@ from ..errors import ErrorCode, GatewayError, validation
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 STRATEGIES = frozenset({"auto", "balanced", "cost", "speed", "quality"})
 _MAX_TOKENS_CEILING = 10_000_000
+# How deep any field may nest. Far beyond any real request (OpenAI caps a JSON schema at 10
+# levels), and well below the 254 that JSON encoders take — past that, forwarding the body
+# to a provider would fail after admission instead of being refused here.
+MAX_NESTING = 64
+# The request fields an error may name; any other name is the caller's and is not echoed.
+_FIELDS = frozenset(
+    {
+        "audio", "frequency_penalty", "function_call", "functions", "logit_bias", "logprobs",
+        "max_completion_tokens", "max_tokens", "messages", "metadata", "modalities", "model",
+        "n", "parallel_tool_calls", "prediction", "presence_penalty", "prompt_cache_key",
+        "reasoning_effort", "response_format", "safety_identifier", "seed", "service_tier",
+        "stop", "store", "stream", "stream_options", "temperature", "tool_choice", "tools",
+        "top_logprobs", "top_p", "user", "verbosity", "web_search_options",
+    }
+)  # fmt: skip
 
 
 def _int_field(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
@@ -66,10 +81,51 @@ def validate_messages(messages: Any) -> None:
                         f"'{where}.content[{part_index}]' must be an object with a 'type'.",
                         f"{where}.content[{part_index}]",
                     )
+        tool_calls = message.get("tool_calls")
+        if tool_calls is not None and not (
+            isinstance(tool_calls, list) and all(isinstance(call, dict) for call in tool_calls)
+        ):
+            raise validation(
+                f"'{where}.tool_calls' must be an array of tool call objects.",
+                f"{where}.tool_calls",
+            )
         if content is None and role == "user":
             raise validation(
                 f"'{where}.content' is required for user messages.", f"{where}.content"
             )
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether containers nest more than `limit` levels inside `value` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        for child in children:
+            if isinstance(child, dict | list):
+                if depth >= limit:
+                    return True
+                stack.append((child, depth + 1))
+    return False
+
+
+def validate_nesting(body: dict[str, Any]) -> None:
+    """Refuse a body nested deeper than MAX_NESTING, naming the field (a message by its
+    index; a field of the caller's own naming only as "a field")."""
+    for name, value in body.items():
+        if not isinstance(value, dict | list):
+            continue
+        if name == "messages" and isinstance(value, list):
+            for index, message in enumerate(value):
+                if isinstance(message, dict | list) and _too_deep(message, MAX_NESTING - 2):
+                    raise _nested_too_deep(f"messages[{index}]")
+        elif _too_deep(value, MAX_NESTING - 1):
+            raise _nested_too_deep(name if name in _FIELDS else None)
+
+
+def _nested_too_deep(field: str | None) -> GatewayError:
+    what = f"'{field}'" if field is not None else "A field of the request body"
+    return validation(f"{what} nests more than {MAX_NESTING} levels deep.", field)
 
 
 def validate_chat_body(body: Any) -> ChatRequest:
@@ -82,6 +138,7 @@ def validate_chat_body(body: Any) -> ChatRequest:
     if not isinstance(model, str) or not model:
         raise validation("'model' must be a non-empty string.", "model")
     validate_messages(body.get("messages"))
+    validate_nesting(body)
     stream = body.get("stream", False)
     if stream is None:
         stream = False

@@ -7,7 +7,9 @@ Bodies are read into memory only, up to `max_body_bytes`; nothing is spooled to 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Mapping
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -16,8 +18,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from ..auth import KeyCache, Principal
-from ..errors import ErrorCode, GatewayError
+from ..errors import ErrorCode, GatewayError, internal_error
 from ..exchange import Exchange
+
+log = logging.getLogger(__name__)
 
 _JSON = "application/json"
 
@@ -72,17 +76,29 @@ def json_response(
     return Response(content, status_code=status, headers=headers, media_type=_JSON)
 
 
-class EventStream(Response):
-    """`text/event-stream` from an async generator of ready-framed bytes.
+Closer = Callable[[int, GatewayError | None], Awaitable[None]]
 
-    When the client disconnects, the generator is cancelled and then closed, so its `finally`
-    blocks (closing the upstream request, recording metadata) always run promptly.
+
+class EventStream(Response):
+    """`text/event-stream` from an async generator of ready-framed bytes, which owns the
+    request from its first event to its close.
+
+    However the stream ends, `close` is called once with its status: 200 when the last event
+    was sent (even if the client leaves the moment after), 499 when the client went away
+    before, 500 after an unexpected exception, 503 when the server's shutdown grace ran
+    out — the last two after telling the client so in an error event. When the client
+    disconnects, the generator is cancelled and closed at once, so the upstream request stops.
     """
 
     media_type = "text/event-stream"
 
     def __init__(
-        self, events: AsyncGenerator[bytes, None], headers: Mapping[str, str] | None = None
+        self,
+        events: AsyncGenerator[bytes, None],
+        *,
+        close: Closer,
+        error_event: Callable[[GatewayError], bytes],
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         # Like StreamingResponse: no Content-Length, the body is open-ended.
         self.status_code = 200
@@ -91,6 +107,10 @@ class EventStream(Response):
             {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})}
         )
         self._events = events
+        self._close = close
+        self._error_event = error_event
+        self._started = False
+        self._delivered = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The events are pumped in this task; one small watcher cancels it if the client goes
@@ -100,23 +120,59 @@ class EventStream(Response):
         assert pumping is not None
         gone = asyncio.Event()
         watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, pumping, gone))
+        status, error = 499, None
         try:
             await self._pump(send)
         except asyncio.CancelledError:
-            if not gone.is_set():
-                raise  # the server is stopping, not the client leaving
             pumping.uncancel()
+            if not gone.is_set():
+                # Not the client leaving: the server stopping, its shutdown grace over.
+                status, error = 503, shutting_down()
+                await self._end(send, error)
+        except Exception as exc:
+            log.error("unhandled error", extra={"error_type": type(exc).__name__})
+            status, error = 500, internal_error()
+            with contextlib.suppress(Exception):
+                await self._end(send, error)
         finally:
             watcher.cancel()
-            await self._events.aclose()
+            if self._delivered:
+                status, error = 200, None
+            try:
+                await self._events.aclose()
+            finally:
+                await self._close(status, error)
 
     async def _pump(self, send: Send) -> None:
         await send(
             {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
         )
+        self._started = True
         async for event in self._events:
             await send({"type": "http.response.body", "body": event, "more_body": True})
+        self._delivered = True
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _end(self, send: Send, error: GatewayError) -> None:
+        """End the stream early the dialect's way: an error event, then [DONE]."""
+        if not self._started:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": self.status_code,
+                    "headers": self.raw_headers,
+                }
+            )
+        body = self._error_event(error) + SSE_DONE
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+def shutting_down() -> GatewayError:
+    return GatewayError(
+        ErrorCode.PROVIDER_UNAVAILABLE,
+        "The gateway is shutting down; the answer was cut short. Retry the request.",
+        retryable=True,
+    )
 
 
 async def _cancel_on_disconnect(

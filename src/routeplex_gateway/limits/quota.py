@@ -1,5 +1,6 @@
-"""The quota: admit a request (rate, concurrency, and a reservation of its worst case against
-the daily caps), then settle it with what it really used.
+"""The quota: admit a request (concurrency and a reservation of its worst case against the
+daily caps, then its rate — so a refused request spends no rate allowance), then settle it
+with what it really used.
 
 Requests per minute use the `limits` library's sliding-window counter (its in-memory moving
 window hands each expiry sweep to a thread — a thread hop per request on the hot path,
@@ -15,7 +16,7 @@ import logging
 import math
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -57,6 +58,7 @@ class Ticket:
     cost_picousd: int
     id: str = field(default_factory=lambda: f"{_PROCESS}{next(_SEQUENCE):x}")
     settled: bool = False
+    generation: str = ""  # which seeding of the day's counters holds the reservation
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,13 +148,23 @@ def counters_unavailable() -> GatewayError:
     )
 
 
+async def _nothing_recorded(day: date) -> Sequence[Any]:
+    return ()
+
+
 class Quota:
     """Admission and settlement over a backend's counters."""
 
     # What the backend raises when its store is unreachable (none for memory).
     unavailable: tuple[type[Exception], ...] = ()
+    # Whether `settle` completes without suspending (in-process counters): then cancelling
+    # its caller cannot interrupt it, and it needs no task of its own to finish in.
+    settles_in_place = True
 
     def __init__(self, rate_storage: Storage) -> None:
+        # Where the day's usage is read back from when counters must start over: the
+        # recorded metadata (the gateway sets it once its store is open).
+        self.recorded: Callable[[date], Awaitable[Sequence[Any]]] = _nothing_recorded
         self._rate_storage = rate_storage
         self._rpm = SlidingWindowCounterRateLimiter(rate_storage)
         self._items: dict[int, RateLimitItemPerMinute] = {}
@@ -173,7 +185,8 @@ class Quota:
         raise NotImplementedError
 
     async def seed(self, day: date, totals: Sequence[Any]) -> None:
-        """Start the day's counters from what the metadata already says (at start-up)."""
+        """Start the day's counters from what the metadata already says (at start-up, and
+        whenever the backend finds them lost)."""
         raise NotImplementedError
 
     async def close(self) -> None:
@@ -214,13 +227,21 @@ class Quota:
             day=utc_today(), scopes=tuple(scopes), tokens=tokens, cost_picousd=cost_picousd
         )
         try:
-            await self._check_rate(ticket.scopes)
             refusal = await self._acquire(ticket)
         except self.unavailable:
             raise counters_unavailable() from None
         if refusal is not None:
             ticket.settled = True
             raise refusal_error(refusal, ticket)
+        # Counted only once the request holds its slot and reservation: a request refused
+        # for those must not use up the minute's allowance too.
+        try:
+            await self._check_rate(ticket.scopes)
+        except BaseException as exc:
+            await self.settle(ticket, 0, 0)  # hold nothing for a request not let through
+            if isinstance(exc, self.unavailable):
+                raise counters_unavailable() from None
+            raise
         return ticket
 
     async def settle(self, ticket: Ticket, tokens: int | None, cost_picousd: int | None) -> None:

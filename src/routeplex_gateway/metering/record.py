@@ -52,6 +52,9 @@ class RequestMetadata:
     ttfb_ms: int | None
     http_status: int
     error_code: str | None
+    # The tokens are the gateway's estimate (a stream cut short before the provider reported
+    # usage: its prompt and the output relayed so far), not the provider's count.
+    usage_estimated: bool = False
 
     def as_row(self) -> dict[str, object]:
         """The record as a flat mapping of column name to value."""

@@ -16,7 +16,7 @@ import aiohttp
 import orjson
 
 from ..canonical import Deployment
-from ..errors import ErrorCode, GatewayError, scrub
+from ..errors import ErrorCode, GatewayError, scrub, validation
 from .openai_request import max_output_tokens
 
 # Reads an upstream error response (status, body, headers) into the RoutePlex error.
@@ -237,7 +237,13 @@ async def post_json(
     """POST a JSON body; the open response on success, a `GatewayError` on any failure
     (`retry_started`: whether a timeout after sending may be retried, see transport_error)."""
     try:
-        response = await session.post(url, data=orjson.dumps(body), headers=headers, timeout=limits)
+        data = orjson.dumps(body)
+    except orjson.JSONEncodeError:
+        # Deeper than JSON encoders go, once translated (a tool call's arguments are parsed
+        # into the body): the caller's request, not the provider, is at fault.
+        raise validation("The request nests too deeply to forward to the provider.") from None
+    try:
+        response = await session.post(url, data=data, headers=headers, timeout=limits)
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise transport_error(provider, exc, retry_started=retry_started) from None
     if response.status >= 400:

@@ -96,4 +96,5 @@ def record_from_row(row: RowMapping) -> RequestMetadata:
     values["endpoint"] = Endpoint(values["endpoint"])
     values["routing_mode"] = RoutingMode(values["routing_mode"])
     values["fallback_used"] = bool(values["fallback_used"])
+    values["usage_estimated"] = bool(values["usage_estimated"])
     return RequestMetadata(**values)

@@ -106,6 +106,9 @@ request_metadata = Table(
     Column("ttfb_ms", Integer, nullable=True),
     Column("http_status", Integer, nullable=False),
     Column("error_code", String(64), nullable=True),
+    # True when the tokens are the gateway's estimate: a stream cut short before the provider
+    # reported usage (its prompt and the output relayed so far).
+    Column("usage_estimated", Boolean, nullable=False, server_default=false()),
     Index(None, "account_id", "created_at"),
     Index(None, "created_at"),
 )
