@@ -79,6 +79,9 @@ _OPENAI_TYPE: dict[int, str] = {
 }
 
 
+_UPSTREAM_FAILURES = frozenset({ErrorCode.PROVIDER_ERROR, ErrorCode.PROVIDER_TIMEOUT})
+
+
 class GatewayError(Exception):
     """A refusal with a RoutePlex code. Safe to log: `str()` is the gateway's own message."""
 
@@ -107,6 +110,19 @@ class GatewayError(Exception):
     @property
     def status(self) -> int:
         return STATUS[self.code]
+
+    def response_headers(self) -> dict[str, str]:
+        """The headers this refusal carries in either envelope. A provider failure the gateway
+        itself would not retry (the provider may already be generating and billing it, or it
+        refused the gateway's credentials) says `x-should-retry: false`, which the official
+        OpenAI and Anthropic SDKs obey: without it they retry every 5xx twice, tripling the
+        upstream calls."""
+        headers = dict(self.headers)
+        if self.retry_after_s is not None and self.status in (429, 503):
+            headers.setdefault("Retry-After", str(max(1, round(self.retry_after_s))))
+        if self.code in _UPSTREAM_FAILURES and not self.retryable:
+            headers.setdefault("x-should-retry", "false")
+        return headers
 
     def _caller_message(self) -> str:
         # The provider's words help the caller fix their request; relayed, never recorded.

@@ -80,3 +80,5 @@ def test_a_started_call_that_times_out_is_retried_only_if_opted_in(
     else:
         assert reply.status_code == 504  # no second call for an answer that may be on its way
         assert reply.json()["error"]["code"] == "provider_timeout"
+        # …and the official SDKs are told not to make one either (they obey x-should-retry).
+        assert reply.headers["x-should-retry"] == "false"

@@ -56,9 +56,7 @@ def not_found() -> GatewayError:
 
 
 def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
-    headers = dict(error.headers)
-    if error.retry_after_s is not None and error.status in (429, 503):
-        headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
+    headers = error.response_headers()
     if ex is not None:
         headers.update(exchange_headers(ex))
     return json_response(error.native_body(), error.status, headers)

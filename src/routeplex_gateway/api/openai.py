@@ -67,9 +67,7 @@ def not_served(path: str) -> GatewayError:
 
 
 def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
-    headers = dict(error.headers)
-    if error.retry_after_s is not None and error.status in (429, 503):
-        headers.setdefault("Retry-After", str(max(1, round(error.retry_after_s))))
+    headers = error.response_headers()
     if ex is not None:
         headers.update(exchange_headers(ex))
     return json_response(error.openai_body(), error.status, headers)
