@@ -54,7 +54,10 @@ def test_tools_and_their_schemas_are_counted() -> None:
 
 
 def test_response_format_schema_is_counted() -> None:
-    schema = {"type": "object", "properties": {f"field_{i}": {"type": "string"} for i in range(200)}}
+    schema = {
+        "type": "object",
+        "properties": {f"field_{i}": {"type": "string"} for i in range(200)},
+    }
     response_format = {"type": "json_schema", "json_schema": {"name": "s", "schema": schema}}
     plain = estimate_input_tokens(_user("hi"))
     shaped = estimate_input_tokens({**_user("hi"), "response_format": response_format})
@@ -76,7 +79,11 @@ def test_tool_calls_results_and_documents_are_counted() -> None:
                 "role": "assistant",
                 "content": None,
                 "tool_calls": [
-                    {"id": "c1", "type": "function", "function": {"name": "w", "arguments": arguments}}
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "w", "arguments": arguments},
+                    }
                 ],
             },
             {"role": "tool", "tool_call_id": "c1", "content": "sunny " * 100},
