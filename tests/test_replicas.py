@@ -227,7 +227,7 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
                     json={
                         "model": "gpt-4o-mini",
                         "max_tokens": 20,
-                        "messages": [{"role": "user", "content": content}],
+                        "messages": [{"role": "user", "content": "hi"}],
                     },
                 )
                 if client.get("/health").json()["pid"] == before:
