@@ -65,7 +65,9 @@ def account(env: dict[str, str], name: str, limits: dict[str, int]) -> str:
     return created
 
 
-def burst(urls: list[str], key: str, count: int, max_tokens: int) -> list[httpx.Response]:
+def burst(
+    urls: list[str], key: str, count: int, max_tokens: int, content: str = "hi"
+) -> list[httpx.Response]:
     def one(i: int) -> httpx.Response:
         return httpx.post(
             f"{urls[i % len(urls)]}/v1/chat/completions",
@@ -74,7 +76,7 @@ def burst(urls: list[str], key: str, count: int, max_tokens: int) -> list[httpx.
             json={
                 "model": "gpt-4o-mini",
                 "max_tokens": max_tokens,
-                "messages": [{"role": "user", "content": "hi"}],
+                "messages": [{"role": "user", "content": content}],
             },
         )
 
@@ -117,6 +119,9 @@ def test_caps_hold_across_two_gateway_processes(simulator_url: str, tmp_path: ob
         daily_key = account(
             env, "burst-daily", {"rpm": 1000, "concurrency": 100, "tokens_per_day": 5000}
         )
+        dense_key = account(
+            env, "burst-dense", {"rpm": 1000, "concurrency": 100, "tokens_per_day": 2000}
+        )
         urls = [stack.enter_context(gateway_process(env)) for _ in range(2)]
         # Keep every admitted request in flight while the rest arrive: a request that ended
         # first would settle its reservation to its real (smaller) usage and make room for
@@ -143,6 +148,15 @@ def test_caps_hold_across_two_gateway_processes(simulator_url: str, tmp_path: ob
         }
         used = sum(r.json()["usage"]["total_tokens"] for r in responses if r.status_code == 200)
         assert used <= 5000
+
+        # A dense prompt (the provider bills 307 tokens for it; four characters a token said
+        # 157): 32 clients on 2 replicas used to be billed 3,597 tokens against a 2,000 cap.
+        # Reserved at its upper bound, what is billed stays within the cap.
+        responses = burst(urls, dense_key, 32, max_tokens=50, content="a " * 300)
+        served = [r for r in responses if r.status_code == 200]
+        billed = sum(r.json()["usage"]["total_tokens"] for r in served)
+        assert served and billed <= 2000, (len(served), billed)
+        assert all(r.json()["usage"]["prompt_tokens"] >= 300 for r in served)
 
         # Every request — served or refused — is recorded exactly once.
         deadline = time.monotonic() + 10

@@ -20,7 +20,7 @@ from .limits.quota import Quota, utc_today
 from .metering.record import Endpoint, RoutingMode
 from .metering.recorder import Recorder
 from .metering.retention import RetentionJob
-from .metering.tokens import estimate_input_tokens
+from .metering.tokens import approximate_tokens, estimate_input_tokens
 from .observability import Metrics
 from .providers import ProviderRegistry
 from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
@@ -40,7 +40,7 @@ def _text_tokens(pieces: list[str]) -> int:
     """Tokens in an answer's text, by the same estimator as prompts (which counts a message's
     framing too: an empty message is that framing alone)."""
     text = {"content": "".join(pieces)}
-    return estimate_input_tokens([text]) - estimate_input_tokens([{"content": ""}])
+    return approximate_tokens([text]) - approximate_tokens([{"content": ""}])
 
 
 def _quota(settings: Settings) -> Quota:
@@ -163,8 +163,11 @@ class Gateway:
         """
         principal = ex.principal
         assert principal is not None
-        input_tokens = ex.prompt_tokens = estimate_input_tokens(request.body["messages"])
         models = list({m.id: m for m, _ in plan}.values())
+        openai_only = bool(models) and all(m.provider == "openai" for m in models)
+        input_tokens = ex.prompt_tokens = estimate_input_tokens(
+            request.body, openai_only=openai_only
+        )
         output = request.max_output_tokens
         if output is None and models:
             output = min(m.max_output_tokens for m in models)

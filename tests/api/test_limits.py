@@ -152,3 +152,39 @@ def test_a_budget_too_small_for_an_answer_is_refused(gateway: RunningGateway) ->
     )
     assert reply.status_code == 429
     assert reply.json()["error"]["code"] == "daily_limit_exceeded"
+
+
+def test_a_huge_tool_is_refused_before_it_reaches_the_provider(gateway: RunningGateway) -> None:
+    # 430,000 characters of tool description: 80,039 tokens at OpenAI, four times the
+    # evaluation plan's 20,000 a day. Counted at admission, it never goes upstream.
+    key = gateway.add_account("tooled", plan="evaluation")
+    marker = "routeplex-huge-tool-marker"
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "lookup",
+            "description": marker + " word" * 86_000,
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+        },
+    }
+    refused = chat(gateway, key, tools=[tool])
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "daily_limit_exceeded"
+    assert marker not in refused.text
+    seen = httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"]
+    assert not any(marker in str(entry.get("body")) for entry in seen)
+    rows = gateway.metadata(expect=1)
+    assert [(r["http_status"], r["error_code"]) for r in rows] == [(429, "daily_limit_exceeded")]
+    # The same request without the tool is served: the tool alone was what could not fit.
+    assert chat(gateway, key).status_code == 200
+
+
+def test_a_dense_prompt_is_reserved_at_no_less_than_its_bill(gateway: RunningGateway) -> None:
+    key = gateway.add_account("dense", plan="evaluation")
+    estimate = httpx.post(
+        f"{gateway.url}/api/v1/chat/estimate",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "a " * 300}]},
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=15,
+    ).json()["data"]
+    assert estimate["input_tokens"] >= 307  # what OpenAI billed for it

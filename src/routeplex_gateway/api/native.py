@@ -323,7 +323,7 @@ async def estimate(request: Request) -> Response:
         max_output = min(max_output, model.max_output_tokens)
     except GatewayError as error:
         return error_response(error)
-    input_tokens = estimate_input_tokens(body["messages"])
+    input_tokens = estimate_input_tokens(body, openai_only=model.provider == "openai")
     usage = Usage(input_tokens=input_tokens, output_tokens=max_output)
     cost = gw.catalog.pricer.cost_picousd(model.id, usage)
     return _ok(

@@ -1,13 +1,27 @@
 """Token estimates for budget reservations and `/api/v1/chat/estimate`.
 
-Billing never uses these: it uses the provider's own count. tiktoken is used only when its
-encoding is already on disk (it would otherwise download it, which must never happen on the
-request path); without it, a calibrated estimate of about four characters per token.
+Billing never uses these: it uses the provider's own count. Admission does, so an estimate
+must bound from above what the provider will bill for a request's input — every input it
+bills: messages (text, tool calls, tool results, names), tool definitions and their schemas,
+`response_format` schemas, images and documents.
+
+Text is counted exactly with tiktoken's o200k encoding when the request can only reach OpenAI
+models and that encoding is already on disk (it is never downloaded: that would be a network
+call on the request path). Otherwise — other providers' tokenizers are not available offline —
+by its UTF-8 length: every byte-level BPE token (OpenAI, Anthropic) and every SentencePiece
+token with byte fallback (Gemini) covers at least one byte, so no tokenizer can make more
+tokens of a text than it has bytes. That reserves about four times an English prompt's count,
+released when the provider's own count settles the request; no cheaper rule is a bound (random
+letters reach 0.7 tokens a byte in o200k and cl100k), and an undercount is spend beyond a cap.
+
+`approximate_tokens` is the calibrated four-characters-a-token size used where a typical
+count, not a bound, is wanted (routing's complexity, the output of a stream cut short).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import tempfile
@@ -17,7 +31,18 @@ from typing import Any
 _ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
 _PER_MESSAGE = 4  # role and framing tokens, as in OpenAI's own counting guide
 _REPLY_PRIMING = 3
-_IMAGE_TOKENS = 765  # a high-detail 1024×1024 image on OpenAI models
+_PER_TEXT = 1  # SentencePiece's leading word marker may take a token of its own
+_PER_TOOL = 16  # the framing a provider writes around each tool definition
+# Anthropic adds its own tool-use system prompt (346 tokens at most, per its pricing docs).
+_TOOLS_PREAMBLE = 400
+# The largest per-image rule among the providers served: Anthropic bills about 1,600 for an
+# image at its size limit; OpenAI's high detail bills 85 + 170 per 512-px tile, at most 1,445
+# (eight tiles, gpt-4o's 768×2048 scale); Gemini bills 258 per image (or 768-px tile).
+_IMAGE_TOKENS = 1_600
+# Extended thinking adds a system preamble of its own at Anthropic (recorded: 9 tokens).
+_THINKING_PREAMBLE = 64
+_THINKING_FIELDS = ("thinking", "reasoning_effort", "reasoning")
+_IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _CHARS_PER_TOKEN = 4
 
 
@@ -36,32 +61,92 @@ def _encoding() -> Any:
     return tiktoken.get_encoding("o200k_base")
 
 
-def _text_tokens(text: str) -> int:
-    encoding = _encoding()
-    if encoding is not None:
-        return len(encoding.encode(text, disallowed_special=()))
-    return math.ceil(len(text) / _CHARS_PER_TOKEN)
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
-def estimate_input_tokens(messages: list[dict[str, Any]]) -> int:
+class _Counter:
+    """Bounds the tokens of the text handed to it, by o200k when exact, else by bytes."""
+
+    def __init__(self, exact: bool) -> None:
+        self.encoding = _encoding() if exact else None
+
+    def text(self, text: str) -> int:
+        if self.encoding is not None:
+            return len(self.encoding.encode(text, disallowed_special=()))
+        return len(text.encode("utf-8", "surrogatepass")) + _PER_TEXT
+
+    def value(self, value: Any) -> int:
+        """Anything a provider renders from JSON: its compact serialization, whose bytes hold
+        every name, description and string of it (escapes only add bytes)."""
+        return self.text(value if isinstance(value, str) else _compact(value))
+
+    def content(self, content: Any) -> int:
+        if isinstance(content, str):
+            return self.text(content)
+        if not isinstance(content, list):
+            return self.value(content) if content is not None else 0
+        total = 0
+        for part in content:
+            if isinstance(part, dict) and part.get("type") in _IMAGE_PARTS:
+                total += _IMAGE_TOKENS
+            elif isinstance(part, dict) and part.get("type") == "text":
+                total += self.text(str(part.get("text", "")))
+            else:  # documents, audio, parts the gateway does not know: every byte they carry
+                total += self.value(part)
+        return total
+
+
+def estimate_input_tokens(body: dict[str, Any], *, openai_only: bool = False) -> int:
+    """An upper bound on the input tokens a provider bills for a chat request `body`.
+
+    `openai_only`: every model the request may reach counts with o200k, so text is counted
+    exactly when that encoding is on disk.
+    """
+    counter = _Counter(exact=openai_only)
+    total = _REPLY_PRIMING
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        total += _PER_MESSAGE
+        if not isinstance(message, dict):
+            total += counter.value(message)
+            continue
+        for key, value in message.items():
+            if key == "content":
+                total += counter.content(value)
+            elif key != "role" and value is not None:
+                total += counter.value(value)  # tool calls, tool_call_id, name, ...
+    if body.get("system") is not None:  # Anthropic's dialect keeps the system prompt apart
+        total += _PER_MESSAGE + counter.content(body["system"])
+    tools = [body[key] for key in ("tools", "functions") if body.get(key)]
+    for group in tools:
+        for tool in group if isinstance(group, list) else (group,):
+            total += _PER_TOOL + counter.value(tool)
+    if tools:
+        total += _TOOLS_PREAMBLE
+    if body.get("tool_choice") not in (None, "auto", "none"):
+        total += counter.value(body["tool_choice"])
+    if any(body.get(field) for field in _THINKING_FIELDS):
+        total += _THINKING_PREAMBLE
+    if isinstance(body.get("response_format"), dict):
+        total += counter.value(body["response_format"])
+    return total
+
+
+def approximate_tokens(messages: list[dict[str, Any]]) -> int:
+    """A typical count of the messages' text (four characters a token): a size, not a bound."""
     total = _REPLY_PRIMING
     for message in messages:
         total += _PER_MESSAGE
         content = message.get("content")
         if isinstance(content, str):
-            total += _text_tokens(content)
+            total += math.ceil(len(content) / _CHARS_PER_TOKEN)
         elif isinstance(content, list):
             for part in content:
-                if not isinstance(part, dict):
-                    continue
-                if part.get("type") == "text" and isinstance(part.get("text"), str):
-                    total += _text_tokens(part["text"])
-                elif part.get("type") in ("image_url", "input_image", "image"):
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    total += math.ceil(len(part["text"]) / _CHARS_PER_TOKEN)
+                elif isinstance(part, dict) and part.get("type") in _IMAGE_PARTS:
                     total += _IMAGE_TOKENS
-        for call in message.get("tool_calls") or ():
-            function = call.get("function") if isinstance(call, dict) else None
-            if isinstance(function, dict):
-                total += _text_tokens(str(function.get("arguments", "")))
     return total
 
 

@@ -15,7 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-from ..metering.tokens import estimate_input_tokens
+from ..metering.tokens import approximate_tokens
 
 if TYPE_CHECKING:
     from .catalog import CatalogModel
@@ -214,7 +214,7 @@ def classify(body: dict[str, Any]) -> Classification:
     else:
         category = "conversation" if len(user_text) < 200 else "question_answering"
 
-    context_tokens = estimate_input_tokens(messages)
+    context_tokens = approximate_tokens(messages)
     hard = len(_HARD_CUES.findall(text))
     if context_tokens > 6000 or hard >= 2 or (hard and len(user_text) > 800):
         complexity = "high"
