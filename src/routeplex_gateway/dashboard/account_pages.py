@@ -42,6 +42,7 @@ RECORD_GROUPS = (
         "cache_read_tokens",
         "cache_write_tokens",
         "reasoning_tokens",
+        "usage_estimated",
     ),
     ("cost_picousd", "latency_ms", "ttfb_ms"),
     ("http_status", "error_code"),
