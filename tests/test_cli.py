@@ -134,6 +134,39 @@ def test_serve_first_run_prints_a_working_key_and_examples(tmp_path: Path) -> No
     assert "rp_live_" not in second and "keys create" in second
 
 
+def test_serve_flags_win_over_the_environment(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ROUTEPLEX_", "OPENAI_"))},
+        # Each would make the gateway unreachable below, or put its database elsewhere.
+        "ROUTEPLEX_HOST": "127.0.0.2",
+        "ROUTEPLEX_PORT": str(free_port()),
+        "ROUTEPLEX_DATA_DIR": str(tmp_path / "from-env"),
+    }
+    flags = ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path / "flag")]
+    process = subprocess.Popen(
+        [ROUTEPLEX, "serve", *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert health.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert (tmp_path / "flag" / "routeplex.db").exists()
+    assert not (tmp_path / "from-env").exists()
+
+
 def test_workers_without_redis_is_refused(tmp_path: Path) -> None:
     result = run(["serve", "--workers", "2"], tmp_path)
     assert result.returncode == 2 and "ROUTEPLEX_REDIS_URL" in result.stderr
