@@ -281,6 +281,14 @@ def test_accounts_update_command(tmp_path: Path) -> None:
     assert run(["accounts", "update", "acme", "--limits", '{"rpm": -1}'], tmp_path).returncode == 1
 
 
+def test_accounts_create_refuses_a_name_the_api_refuses(tmp_path: Path) -> None:
+    for name in ("", "x" * 300):
+        refused = run(["accounts", "create", name], tmp_path, COLUMNS="30")
+        assert refused.returncode == 1
+        assert refused.stderr == "The account name must be 1 to 100 characters.\n"
+    assert json.loads(run(["accounts", "list", "--json"], tmp_path).stdout) == []
+
+
 def test_accounts_create_refuses_an_unknown_plan(tmp_path: Path) -> None:
     refused = run(["accounts", "create", "acme", "--plan", "gold"], tmp_path, COLUMNS="30")
     assert refused.returncode == 1

@@ -22,7 +22,7 @@ from ..server import (
     serve_workers,
     with_store,
 )
-from ..storage import AccountExists, Store, UsageRow
+from ..storage import AccountExists, InvalidAccountName, Store, UsageRow
 from .keys import admin_app, keys_app
 from .options import (
     ConfigOption,
@@ -159,6 +159,8 @@ def accounts_create(
         )
     except AccountExists:
         refuse(f"An account named {name!r} already exists.")
+    except InvalidAccountName as exc:
+        refuse(f"The account name {exc}.")
     if as_json:
         print(json.dumps({"id": account.id, "name": account.name, "plan": account.plan}))
     else:
