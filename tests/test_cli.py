@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import openai
 
+from routeplex_gateway.storage import Store
+from tests.storage.builders import metadata_record
 from tests.support.servers import free_port
 
 ROUTEPLEX = str(Path(sys.executable).with_name("routeplex"))
@@ -214,6 +218,40 @@ def test_usage_table(tmp_path: Path) -> None:
     assert run(["accounts", "create", "t"], tmp_path).returncode == 0
     table = run(["usage", "--days", "3"], tmp_path)
     assert table.returncode == 0 and "requests" in table.stdout and "cost" in table.stdout
+
+
+def test_tables_piped_at_80_columns_keep_every_cell_whole(tmp_path: Path) -> None:
+    """Ids are copied into `keys revoke`, days and models grepped: none may be cut short."""
+    account = "a-customer-with-a-long-name-" + "x" * 40
+
+    def piped(*args: str) -> str:
+        result = run(list(args), tmp_path, COLUMNS="80")
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    account_id = json.loads(piped("accounts", "create", account, "--json"))["id"]
+    key_id = json.loads(
+        piped("keys", "create", "--account", account, "--name", "ci " * 20, "--json")
+    )["id"]
+    admin_id = json.loads(piped("admin", "create-key", "--name", "ops " * 20, "--json"))["id"]
+    model = "anthropic/claude-3-5-sonnet-20241022"
+
+    async def record_usage() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'routeplex.db'}")
+        record = metadata_record(
+            account_id=account_id, key_id=key_id, served_model=model, created_at=datetime.now(UTC)
+        )
+        await store.insert_metadata([record])
+        await store.close()
+
+    asyncio.run(record_usage())
+    assert account_id in piped("accounts", "list") and account in piped("accounts", "list")
+    assert key_id in piped("keys", "list", "--account", account)
+    assert admin_id in piped("admin", "list-keys")
+    usage = piped("usage")
+    day = datetime.now(UTC).date().isoformat()
+    assert re.search(rf"{day} .* {model} ", usage), usage  # one row, one line
+    assert "…" not in usage
 
 
 def test_serve_uses_openai_credentials_when_set(tmp_path: Path, simulator_url: str) -> None:

@@ -33,6 +33,7 @@ from .options import (
     find_account_id,
     refuse,
     run,
+    show,
 )
 
 app = typer.Typer(help="RoutePlex: a privacy-first AI gateway.", no_args_is_help=True)
@@ -228,7 +229,7 @@ def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> N
     table = Table("id", "name", "plan", "created")
     for a in accounts:
         table.add_row(a.id, a.name, a.plan, a.created_at.strftime("%Y-%m-%d"))
-    console.print(table)
+    show(table)
 
 
 # --- usage ---------------------------------------------------------------------------------
@@ -291,7 +292,7 @@ def usage(
             f"{r.output_tokens:,}",
             cost,
         )
-    console.print(table)
+    show(table)
 
 
 # --- privacy audit -------------------------------------------------------------------------
