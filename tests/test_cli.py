@@ -176,6 +176,12 @@ def test_workers_without_redis_is_refused(tmp_path: Path) -> None:
     assert result.returncode == 2 and "ROUTEPLEX_REDIS_URL" in result.stderr
 
 
+def test_simulate_help_names_every_format_it_serves(tmp_path: Path) -> None:
+    help_text = " ".join(run(["simulate", "--help"], tmp_path).stdout.split())
+    for wire_format in ("OpenAI Chat Completions", "Anthropic Messages", "Gemini generateContent"):
+        assert wire_format in help_text, help_text
+
+
 def test_simulate_command_serves_the_openai_format(tmp_path: Path) -> None:
     port = free_port()
     process = subprocess.Popen(

@@ -121,7 +121,8 @@ def simulate(
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
     quiet: Annotated[bool, typer.Option(help="Log warnings only, no access log.")] = False,
 ) -> None:
-    """Run the upstream simulator alone (OpenAI wire format, with fault injection)."""
+    """Run the upstream simulator alone: OpenAI Chat Completions, Anthropic Messages and
+    Gemini generateContent, with fault injection."""
     from ..simulator.server import serve_simulator
 
     console.print(
