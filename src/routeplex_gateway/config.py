@@ -241,9 +241,12 @@ class Settings(BaseSettings):
         )
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+def load_settings(
+    config_file: Path | None = None, *, make_data_dir: bool = True, **overrides: Any
+) -> Settings:
     """Settings from (in rising precedence) the TOML file, the environment, `overrides`, with
-    the data directory made. Raises `ConfigError` for a mistake in any of them."""
+    the data directory made unless told not to (a read-only command writes nothing). Raises
+    `ConfigError` for a mistake in any of them."""
     file_values: dict[str, Any] = {}
     if config_file is not None:
         file_values = read_toml(config_file)
@@ -260,7 +263,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
             setattr(settings, name, value)
     except ValidationError as exc:
         raise ConfigError(explain_flag(exc)) from None
-    if settings.database_url is None:
+    if make_data_dir and settings.database_url is None:
         _make_data_dir(settings, origin(Settings, "data_dir", config_file, file_values, overrides))
     return settings
 

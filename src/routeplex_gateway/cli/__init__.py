@@ -58,7 +58,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the gateway (and the upstream simulator when no provider is configured)."""
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
     }
     settings = load_settings(config, **overrides)
@@ -303,7 +303,7 @@ def privacy_audit(config: ConfigOption = None) -> None:
     like request content. Exits 1 if something does, naming where but never the value."""
     from ..privacy import audit, render
 
-    settings = load_settings(config)
+    settings = load_settings(config, make_data_dir=False)  # it only reads
     report = run(lambda: audit(settings))
     # Plain print, not Rich: the output is Markdown the README quotes verbatim.
     print(render(report, settings.metadata_retention_days))
