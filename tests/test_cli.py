@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import openai
 
+from routeplex_gateway.storage import Store
+from tests.storage.builders import metadata_record
 from tests.support.servers import free_port
 
 ROUTEPLEX = str(Path(sys.executable).with_name("routeplex"))
@@ -134,9 +138,48 @@ def test_serve_first_run_prints_a_working_key_and_examples(tmp_path: Path) -> No
     assert "rp_live_" not in second and "keys create" in second
 
 
+def test_serve_flags_win_over_the_environment(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("ROUTEPLEX_", "OPENAI_"))},
+        # Each would make the gateway unreachable below, or put its database elsewhere.
+        "ROUTEPLEX_HOST": "127.0.0.2",
+        "ROUTEPLEX_PORT": str(free_port()),
+        "ROUTEPLEX_DATA_DIR": str(tmp_path / "from-env"),
+    }
+    flags = ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(tmp_path / "flag")]
+    process = subprocess.Popen(
+        [ROUTEPLEX, "serve", *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/health")
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert health.status_code == 200
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert (tmp_path / "flag" / "routeplex.db").exists()
+    assert not (tmp_path / "from-env").exists()
+
+
 def test_workers_without_redis_is_refused(tmp_path: Path) -> None:
     result = run(["serve", "--workers", "2"], tmp_path)
     assert result.returncode == 2 and "ROUTEPLEX_REDIS_URL" in result.stderr
+
+
+def test_simulate_help_names_every_format_it_serves(tmp_path: Path) -> None:
+    help_text = " ".join(run(["simulate", "--help"], tmp_path).stdout.split())
+    for wire_format in ("OpenAI Chat Completions", "Anthropic Messages", "Gemini generateContent"):
+        assert wire_format in help_text, help_text
 
 
 def test_simulate_command_serves_the_openai_format(tmp_path: Path) -> None:
@@ -181,6 +224,40 @@ def test_usage_table(tmp_path: Path) -> None:
     assert run(["accounts", "create", "t"], tmp_path).returncode == 0
     table = run(["usage", "--days", "3"], tmp_path)
     assert table.returncode == 0 and "requests" in table.stdout and "cost" in table.stdout
+
+
+def test_tables_piped_at_80_columns_keep_every_cell_whole(tmp_path: Path) -> None:
+    """Ids are copied into `keys revoke`, days and models grepped: none may be cut short."""
+    account = "a-customer-with-a-long-name-" + "x" * 40
+
+    def piped(*args: str) -> str:
+        result = run(list(args), tmp_path, COLUMNS="80")
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    account_id = json.loads(piped("accounts", "create", account, "--json"))["id"]
+    key_id = json.loads(
+        piped("keys", "create", "--account", account, "--name", "ci " * 20, "--json")
+    )["id"]
+    admin_id = json.loads(piped("admin", "create-key", "--name", "ops " * 20, "--json"))["id"]
+    model = "anthropic/claude-3-5-sonnet-20241022"
+
+    async def record_usage() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'routeplex.db'}")
+        record = metadata_record(
+            account_id=account_id, key_id=key_id, served_model=model, created_at=datetime.now(UTC)
+        )
+        await store.insert_metadata([record])
+        await store.close()
+
+    asyncio.run(record_usage())
+    assert account_id in piped("accounts", "list") and account in piped("accounts", "list")
+    assert key_id in piped("keys", "list", "--account", account)
+    assert admin_id in piped("admin", "list-keys")
+    usage = piped("usage")
+    day = datetime.now(UTC).date().isoformat()
+    assert re.search(rf"{day} .* {model} ", usage), usage  # one row, one line
+    assert "…" not in usage
 
 
 def test_serve_uses_openai_credentials_when_set(tmp_path: Path, simulator_url: str) -> None:
@@ -246,6 +323,14 @@ def test_accounts_update_command(tmp_path: Path) -> None:
     assert "disabled" in updated.stdout
     assert run(["accounts", "update", "acme", "--plan", "gold"], tmp_path).returncode == 1
     assert run(["accounts", "update", "acme", "--limits", '{"rpm": -1}'], tmp_path).returncode == 1
+
+
+def test_accounts_create_refuses_a_name_the_api_refuses(tmp_path: Path) -> None:
+    for name in ("", "x" * 300):
+        refused = run(["accounts", "create", name], tmp_path, COLUMNS="30")
+        assert refused.returncode == 1
+        assert refused.stderr == "The account name must be 1 to 100 characters.\n"
+    assert json.loads(run(["accounts", "list", "--json"], tmp_path).stdout) == []
 
 
 def test_accounts_create_refuses_an_unknown_plan(tmp_path: Path) -> None:

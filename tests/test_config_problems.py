@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from routeplex_gateway.cli import main
+from routeplex_gateway.config import load_settings
+from routeplex_gateway.config_problems import ConfigError
 
 ROUTEPLEX = str(Path(sys.executable).with_name("routeplex"))
 
@@ -62,12 +64,14 @@ def entry_point(
     config: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    **env: str,
 ) -> subprocess.CompletedProcess[str]:
     """`routeplex ARGS --config routeplex.toml` through `main()`, as the script calls it."""
     (cwd / "routeplex.toml").write_text(config)
-    for name in [k for k in os.environ if k.startswith("ROUTEPLEX_")]:
+    for name in [k for k in os.environ if k.startswith(("ROUTEPLEX_", "OPENAI_"))]:
         monkeypatch.delenv(name)
-    monkeypatch.setenv("ROUTEPLEX_DATA_DIR", str(cwd / "data"))
+    for name, value in {"ROUTEPLEX_DATA_DIR": str(cwd / "data"), **env}.items():
+        monkeypatch.setenv(name, value)
     monkeypatch.chdir(cwd)
     monkeypatch.setattr(sys, "argv", ["routeplex", *args, "--config", "routeplex.toml"])
     monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # Typer replaces it
@@ -118,6 +122,41 @@ def assert_refused(result: subprocess.CompletedProcess[str], line: str) -> None:
             "did you mean provider?",
         ),
         ('[plans.team]\nrpm = "many"\n', "routeplex.toml: plans.team.rpm: expected an integer"),
+        # A mistake tomllib finds only at the end of the file is the last line's.
+        (
+            'port = 8082\n[models.gpt-4o]\naliases = [\n  "four"\n',
+            "routeplex.toml:4: invalid TOML: Unclosed array at the end of the file",
+        ),
+        ('host = ""\n', "routeplex.toml: host: expected a non-empty string"),
+        ("shutdown_grace_s = -5\n", "routeplex.toml: shutdown_grace_s: expected at least 0"),
+        (
+            "upstream_timeout_s = nan\n",
+            "routeplex.toml: upstream_timeout_s: expected a finite number",
+        ),
+        ("key_refresh_s = inf\n", "routeplex.toml: key_refresh_s: expected a finite number"),
+        ("recorder_flush_s = 0\n", "routeplex.toml: recorder_flush_s: expected more than 0"),
+        ("max_body_bytes = 0\n", "routeplex.toml: max_body_bytes: expected at least 1"),
+        (
+            'redis_url = "localhost:6379"\n',
+            "routeplex.toml: redis_url: expected a URL starting redis://, rediss:// or unix://",
+        ),
+        (
+            '[[providers]]\nname = "groq"\nbase_url = "127.0.0.1:9/v1"\n',
+            "routeplex.toml: providers[0].base_url: expected a URL starting http:// or https://",
+        ),
+        (
+            '[[providers]]\nname = "groq"\nbase_url = "http://127.0.0.1:9/v1"\ntimeout_s = 0\n',
+            "routeplex.toml: providers[0].timeout_s: expected more than 0",
+        ),
+        (
+            '[models.gpt-4o]\ninput_per_mtok = "-2.5"\n',
+            "routeplex.toml: models.gpt-4o.input_per_mtok: expected at least 0",
+        ),
+        ("[plans.team]\nrpm = -1\n", "routeplex.toml: plans.team.rpm: expected at least 0"),
+        (
+            '[plans.team]\ncost_per_day_usd = "NaN"\n',
+            "routeplex.toml: plans.team.cost_per_day_usd: expected a finite number",
+        ),
     ],
 )
 def test_a_mistake_in_the_file_is_one_line(
@@ -173,6 +212,89 @@ def test_the_variable_is_blamed_when_it_overrides_a_good_file(tmp_path: Path) ->
     assert_refused(result, "ROUTEPLEX_PORT: expected an integer")
 
 
+# Values pydantic took, which failed (or were nonsense) only later, when used.
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"ROUTEPLEX_DATABASE_URL": "mysql://routeplex:hunter2@db/routeplex"},
+            "ROUTEPLEX_DATABASE_URL: unsupported database URL scheme: "
+            "use sqlite:///path or postgresql://user@host/db",
+        ),
+        ({"ROUTEPLEX_DATABASE_URL": "garbage"}, "ROUTEPLEX_DATABASE_URL: malformed database URL"),
+        (
+            {"ROUTEPLEX_REDIS_URL": "foo"},
+            "ROUTEPLEX_REDIS_URL: expected a URL starting redis://, rediss:// or unix://",
+        ),
+        (
+            {"OPENAI_BASE_URL": "api.openai.com/v1"},
+            "OPENAI_BASE_URL: expected a URL starting http:// or https://",
+        ),
+        ({"ROUTEPLEX_HOST": ""}, "ROUTEPLEX_HOST: expected a non-empty string"),
+        ({"ROUTEPLEX_SHUTDOWN_GRACE_S": "-5"}, "ROUTEPLEX_SHUTDOWN_GRACE_S: expected at least 0"),
+        (
+            {"ROUTEPLEX_UPSTREAM_TIMEOUT_S": "nan"},
+            "ROUTEPLEX_UPSTREAM_TIMEOUT_S: expected a finite number",
+        ),
+        (
+            {"ROUTEPLEX_RECORDER_BATCH_SIZE": "0"},
+            "ROUTEPLEX_RECORDER_BATCH_SIZE: expected at least 1",
+        ),
+        ({"ROUTEPLEX_RECORDER_FLUSH_S": "0"}, "ROUTEPLEX_RECORDER_FLUSH_S: expected more than 0"),
+        ({"ROUTEPLEX_KEY_REFRESH_S": "-1"}, "ROUTEPLEX_KEY_REFRESH_S: expected more than 0"),
+        ({"ROUTEPLEX_SESSION_TTL_S": "0"}, "ROUTEPLEX_SESSION_TTL_S: expected at least 1"),
+        (
+            {"ROUTEPLEX_RETENTION_INTERVAL_S": "0"},
+            "ROUTEPLEX_RETENTION_INTERVAL_S: expected more than 0",
+        ),
+        (
+            {"ROUTEPLEX_METADATA_RETENTION_DAYS": "0"},
+            "ROUTEPLEX_METADATA_RETENTION_DAYS: expected at least 1",
+        ),
+        ({"ROUTEPLEX_SIMULATOR_PORT": "-1"}, "ROUTEPLEX_SIMULATOR_PORT: expected at least 0"),
+    ],
+)
+def test_a_value_that_cannot_work_is_refused_at_load(
+    tmp_path: Path,
+    env: dict[str, str],
+    line: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert_refused(entry_point(["migrate"], tmp_path, "", monkeypatch, capsys, **env), line)
+
+
+def test_a_data_dir_that_cannot_be_one_is_named_where_it_was_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inside_a_file = tmp_path / "routeplex.toml" / "data"
+    reason = f"cannot use {inside_a_file} as the data directory (Not a directory)"
+    variable = {"ROUTEPLEX_DATA_DIR": str(inside_a_file)}
+    result = entry_point(["migrate"], tmp_path, "", monkeypatch, capsys, **variable)
+    assert_refused(result, f"ROUTEPLEX_DATA_DIR: {reason}")
+    monkeypatch.delenv("ROUTEPLEX_DATA_DIR")
+    result = entry_point(
+        ["serve", "--data-dir", str(inside_a_file)], tmp_path, "", monkeypatch, capsys
+    )
+    assert_refused(result, f"--data-dir: {reason}")
+    nowhere = tmp_path / "missing"
+    config = f'data_dir = "{inside_a_file}"\ndatabase_url = "sqlite:///{nowhere}.db"\n'
+    result = entry_point(["migrate"], tmp_path, config, monkeypatch, capsys)
+    assert result.returncode == 0, result.stderr  # not used with its own database URL
+    monkeypatch.delenv("ROUTEPLEX_DATA_DIR")  # set by entry_point, and it would win
+    (tmp_path / "other.toml").write_text(f'data_dir = "{inside_a_file}"\n')
+    with pytest.raises(ConfigError) as refused:
+        load_settings(tmp_path / "other.toml")
+    assert str(refused.value) == f"{tmp_path / 'other.toml'}: data_dir: {reason}"
+
+
+def test_the_real_command_refuses_a_bad_url_without_showing_it(tmp_path: Path) -> None:
+    result = routeplex(["serve"], tmp_path, ROUTEPLEX_REDIS_URL="localhost:6379")
+    assert_refused(
+        result, "ROUTEPLEX_REDIS_URL: expected a URL starting redis://, rediss:// or unix://"
+    )
+
+
 def test_a_bad_flag_is_named(tmp_path: Path) -> None:
     assert_refused(
         routeplex(["serve", "--port", "70000"], tmp_path), "--port: expected at most 65535"
@@ -211,3 +333,18 @@ binding = true
     result = routeplex(["accounts", "create", "acme", "--plan", "team"], tmp_path, config)
     assert result.returncode == 0, result.stderr
     assert "on plan team" in result.stdout
+
+
+def test_flags_win_over_the_environment_which_wins_over_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "c.toml").write_text('port = 9001\nhost = "127.0.0.2"\nlog_level = "debug"\n')
+    for name in [k for k in os.environ if k.startswith("ROUTEPLEX_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ROUTEPLEX_PORT", "9002")
+    monkeypatch.setenv("ROUTEPLEX_HOST", "127.0.0.3")
+    monkeypatch.setenv("ROUTEPLEX_DATA_DIR", str(tmp_path / "from-env"))
+    settings = load_settings(tmp_path / "c.toml", port=9003, data_dir=tmp_path / "from-flag")
+    assert (settings.port, settings.host, settings.log_level) == (9003, "127.0.0.3", "debug")
+    assert settings.data_dir == tmp_path / "from-flag"
+    assert (tmp_path / "from-flag").is_dir() and not (tmp_path / "from-env").exists()

@@ -2,30 +2,80 @@
 providers' own credential variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …).
 
 Precedence, highest first: explicit overrides (CLI flags) > environment > TOML file >
-defaults. Nothing here touches the network or the disk beyond reading the file it is given.
-A mistake in the file, a variable or a flag is a `ConfigError` (see `config_problems`).
+defaults. Nothing here touches the network; the disk only to read the file it is given and to
+make the data directory. A mistake in the file, a variable or a flag — a misspelt key, a value
+of the wrong type or out of range, a URL of the wrong scheme, a data directory that cannot be
+one — is a `ConfigError` (see `config_problems`), found before any command acts on it.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
 
-from .config_problems import ConfigError, explain, explain_flag, read_toml, unknown_key
+from .config_problems import (
+    ConfigError,
+    explain,
+    explain_flag,
+    origin,
+    read_toml,
+    unknown_key,
+)
+from .storage.connection import async_url
 
 ProviderKind = Literal["openai", "anthropic", "gemini"]
+
+
+def _schemes(*schemes: str) -> Callable[[str], str]:
+    """A check that a URL has one of `schemes`; its message names them, never the URL (which
+    may hold a password)."""
+    *others, last = [f"{scheme}://" for scheme in schemes]
+    accepted = f"{', '.join(others)} or {last}"
+
+    def check(url: str) -> str:
+        if urlsplit(url).scheme.lower() not in schemes:
+            raise ValueError(f"expected a URL starting {accepted}")
+        return url
+
+    return check
+
+
+def _database(url: str) -> str:
+    async_url(url)  # the store's own rule, so the two cannot disagree
+    return url
+
+
+HttpUrl = Annotated[str, AfterValidator(_schemes("http", "https"))]
+RedisUrl = Annotated[str, AfterValidator(_schemes("redis", "rediss", "unix"))]
+DatabaseUrl = Annotated[str, AfterValidator(_database)]
+# Durations and sizes: a zero, negative, infinite or NaN one has no sensible meaning.
+Seconds = Annotated[float, Field(gt=0)]
+Count = Annotated[int, Field(ge=1)]
+Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class ConfigTable(BaseModel):
     """A table in the config file (or a ROUTEPLEX_* JSON value): a misspelt key is refused,
     since ignoring it would silently leave the setting at its default."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ProviderConfig(ConfigTable):
@@ -33,14 +83,14 @@ class ProviderConfig(ConfigTable):
 
     name: str
     kind: ProviderKind = "openai"
-    base_url: str
+    base_url: HttpUrl
     api_key: SecretStr | None = None
     api_key_env: str | None = None  # read the key from this variable instead
     # Upstream model names this endpoint serves that the shipped catalog does not know;
     # each becomes the catalog id "<name>/<model>".
     models: list[str] = []
-    timeout_s: float = 120.0
-    weight: int = 1
+    timeout_s: Seconds = 120.0
+    weight: Count = 1
 
 
 class DeploymentConfig(ConfigTable):
@@ -48,7 +98,7 @@ class DeploymentConfig(ConfigTable):
 
     provider: str
     upstream_model: str | None = None
-    weight: int = 1
+    weight: Count = 1
 
 
 class ModelOverride(ConfigTable):
@@ -59,8 +109,8 @@ class ModelOverride(ConfigTable):
     upstream_model: str | None = None
     tier: Literal["default", "premium"] | None = None
     aliases: list[str] | None = None
-    context_window: int | None = None
-    max_output_tokens: int | None = None
+    context_window: Count | None = None
+    max_output_tokens: Count | None = None
     capabilities: dict[str, bool] | None = None
     deprecation_date: str | None = None
     # Extra deployments, balanced by weight with the model's own; and, in manual mode, the
@@ -68,23 +118,25 @@ class ModelOverride(ConfigTable):
     deployments: list[DeploymentConfig] | None = None
     fallbacks: list[str] | None = None
     # USD per million tokens; exact decimals.
-    input_per_mtok: Decimal | None = None
-    output_per_mtok: Decimal | None = None
-    cache_read_per_mtok: Decimal | None = None
-    cache_write_per_mtok: Decimal | None = None
-    cache_write_1h_per_mtok: Decimal | None = None  # Anthropic's 1-hour cache writes
-    input_audio_per_mtok: Decimal | None = None
-    cache_audio_read_per_mtok: Decimal | None = None
+    input_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
+    output_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
+    cache_read_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
+    cache_write_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
+    # Anthropic's 1-hour cache writes, and Gemini's audio input and audio cache reads.
+    cache_write_1h_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
+    input_audio_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
+    cache_audio_read_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
 
 
 class PlanConfig(ConfigTable):
     """A plan's daily caps and rates. `None` means no cap of that kind; a non-binding plan
     has every limit counted and none enforced."""
 
-    tokens_per_day: int | None = None
-    cost_per_day_usd: Decimal | None = None
-    rpm: int | None = None
-    concurrency: int | None = None
+    # The bounds `limits.plans.validate_limits` puts on an account's own overrides.
+    tokens_per_day: Annotated[int, Field(ge=0)] | None = None
+    cost_per_day_usd: Annotated[Decimal, Field(ge=0, le=1_000_000_000)] | None = None
+    rpm: Annotated[int, Field(ge=0)] | None = None
+    concurrency: Annotated[int, Field(ge=0)] | None = None
     binding: bool = True
 
 
@@ -100,68 +152,73 @@ SHIPPED_PLANS: dict[str, PlanConfig] = {
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="ROUTEPLEX_", extra="ignore")
+    # Flags are assigned after the environment and the file are read (they win over both),
+    # and are checked as those are.
+    model_config = SettingsConfigDict(
+        env_prefix="ROUTEPLEX_", extra="ignore", allow_inf_nan=False, validate_assignment=True
+    )
 
     data_dir: Path = Path("data")
-    database_url: str | None = None
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    database_url: DatabaseUrl | None = None
+    # Never empty: an empty address means every interface to the server underneath.
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: Port = 8080
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # Request bodies are read into memory only, never spooled; this bounds that memory.
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: Count = 8 * 1024 * 1024
     # How often each process reloads changed keys: the bound on how long a revocation made
     # elsewhere takes to apply here (revocations through this process apply at once).
-    key_refresh_s: float = 5.0
-    recorder_flush_s: float = 0.5
-    recorder_batch_size: int = 500
-    recorder_buffer_size: int = 100_000
-    metadata_retention_days: int = 90
-    upstream_timeout_s: float = 120.0
+    key_refresh_s: Seconds = 5.0
+    recorder_flush_s: Seconds = 0.5
+    recorder_batch_size: Count = 500
+    recorder_buffer_size: Count = 100_000
+    metadata_retention_days: Count = 90
+    upstream_timeout_s: Seconds = 120.0
     # Retry a non-streamed call that timed out after it was sent (the provider may already be
     # generating, and would bill that answer too): off unless the operator accepts that.
     retry_started_timeouts: bool = False
     # On SIGTERM: stop accepting, let in-flight requests and streams finish for this long.
-    shutdown_grace_s: float = 30.0
+    shutdown_grace_s: float = Field(default=30.0, ge=0)
     # None = simulate when no provider credentials are configured.
     simulate: bool | None = None
-    simulator_port: int = Field(default=0, ge=0, le=65535)  # 0 = any free port
-    simulator_url: str | None = None  # set for worker processes by `serve --workers`
+    simulator_port: Port = 0  # 0 = any free port
+    simulator_url: HttpUrl | None = None  # set for worker processes by `serve --workers`
     # Shared limits for several workers or replicas; without it limits live in-process.
-    redis_url: str | None = None
+    redis_url: RedisUrl | None = None
     # How long a concurrency slot in Redis outlives its holder: the holder renews it every
     # third of this while the request runs, so a replica that dies frees its slots this soon.
-    concurrency_lease_s: float = Field(default=30.0, ge=1.0)
+    concurrency_lease_s: float = Field(default=30.0, ge=1.0, allow_inf_nan=False)
     # A PostgreSQL database implies replicas; say so explicitly if this is the only one.
     single_instance: bool = False
     # Custom plans, and changes to the shipped ones, by name.
     plans: dict[str, PlanConfig] = {}
     # The retention job: how often it runs, and how long after a UTC day ends before its
     # billing records are appended (late metadata from buffered writers must have landed).
-    retention_interval_s: float = 3600.0
-    billing_grace_s: float = 3600.0
+    retention_interval_s: Seconds = 3600.0
+    billing_grace_s: float = Field(default=3600.0, ge=0)
     # Signs dashboard session cookies. Unset: a random secret per process, so sessions end
     # when it restarts and do not carry across workers or replicas — set it for those.
     session_secret: SecretStr | None = None
-    session_ttl_s: int = 12 * 3600
+    session_ttl_s: Count = 12 * 3600
     providers: list[ProviderConfig] = []
     models: dict[str, ModelOverride] = {}
 
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
     )
-    openai_base_url: str | None = Field(
+    openai_base_url: HttpUrl | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
     )
     anthropic_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
     )
-    anthropic_base_url: str | None = Field(
+    anthropic_base_url: HttpUrl | None = Field(
         default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "anthropic_base_url")
     )
     gemini_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "gemini_api_key")
     )
-    gemini_base_url: str | None = Field(
+    gemini_base_url: HttpUrl | None = Field(
         default=None, validation_alias=AliasChoices("GEMINI_BASE_URL", "gemini_base_url")
     )
 
@@ -194,9 +251,12 @@ class Settings(BaseSettings):
         )
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Settings from (in rising precedence) the TOML file, the environment, `overrides`.
-    Raises `ConfigError` for a mistake in any of them."""
+def load_settings(
+    config_file: Path | None = None, *, make_data_dir: bool = True, **overrides: Any
+) -> Settings:
+    """Settings from (in rising precedence) the TOML file, the environment, `overrides`, with
+    the data directory made unless told not to (a read-only command writes nothing). Raises
+    `ConfigError` for a mistake in any of them."""
     file_values: dict[str, Any] = {}
     if config_file is not None:
         file_values = read_toml(config_file)
@@ -207,12 +267,32 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         settings = Settings(**file_values)
     except (ValidationError, SettingsError) as exc:
         raise ConfigError(explain(exc, Settings, config_file)) from None
-    if not overrides:
-        return settings
     try:
-        return Settings.model_validate({**settings.model_dump(), **overrides})
+        # Assigned, not passed to the constructor, where the environment would win.
+        for name, value in overrides.items():
+            setattr(settings, name, value)
     except ValidationError as exc:
         raise ConfigError(explain_flag(exc)) from None
+    if make_data_dir and settings.database_url is None:
+        _make_data_dir(settings, origin(Settings, "data_dir", config_file, file_values, overrides))
+    return settings
+
+
+def _make_data_dir(settings: Settings, where: str) -> None:
+    """Made here, where a path that cannot be a directory is the user's mistake in one line,
+    not a traceback from whichever command writes there first (it holds the SQLite file)."""
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        reason = os.strerror(errno.ENOTDIR)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+    else:
+        if os.access(path, os.W_OK | os.X_OK):
+            return
+        reason = os.strerror(errno.EACCES)
+    raise ConfigError(f"{where}: cannot use {path} as the data directory ({reason})")
 
 
 def deployment_problem(settings: Settings, workers: int) -> str | None:

@@ -28,15 +28,18 @@ class ConfigError(ValueError):
 
 def read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        text = path.read_bytes().decode()
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        # tomllib puts the position at the end of its message: "... (at line 3, column 8)".
+        # tomllib puts the position at the end of its message: "... (at line 3, column 8)",
+        # or "(at end of document)", which is the last line's doing.
         found = re.fullmatch(r"(.*) \(at line (\d+), column (\d+)\)", str(exc))
-        if found is None:
-            raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-        what, line, column = found.groups()
-        raise ConfigError(f"{path}:{line}:{column}: invalid TOML: {what}") from None
+        if found is not None:
+            what, line, column = found.groups()
+            raise ConfigError(f"{path}:{line}:{column}: invalid TOML: {what}") from None
+        what = str(exc).removesuffix(" (at end of document)")
+        last = max(len(text.splitlines()), 1)
+        raise ConfigError(f"{path}:{last}: invalid TOML: {what} at the end of the file") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 text") from None
     except OSError as exc:
@@ -90,13 +93,33 @@ def explain(
     where = field
     for part in loc[1:]:
         where = join(where, part)
-    if field and variable(settings, field) in {name.upper() for name in os.environ}:
+    if field and in_environment(settings, field):
         source = variable(settings, field)
         where = where.removeprefix(field).removeprefix(".")
     else:
         source = str(file) if file is not None else ""
     more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
     return ": ".join(part for part in (source, where, expected(error)) if part) + more
+
+
+def origin(
+    settings: type[BaseSettings],
+    field: str,
+    file: Path | None,
+    file_values: dict[str, Any],
+    flags: dict[str, Any],
+) -> str:
+    """Where a setting's value came from, as a problem line names it: the flag, the variable
+    (also when it is unset, as that is how to change a default), or the file's key."""
+    if field in flags:
+        return f"--{field.replace('_', '-')}"
+    if file is not None and field in file_values and not in_environment(settings, field):
+        return f"{file}: {field}"
+    return variable(settings, field)
+
+
+def in_environment(settings: type[BaseSettings], field: str) -> bool:
+    return variable(settings, field) in {name.upper() for name in os.environ}
 
 
 def explain_flag(exc: ValidationError) -> str:
@@ -121,6 +144,7 @@ _EXPECTED = {
     "model_type": "expected a table",
     "model_attributes_type": "expected a table",
     "path_type": "expected a path",
+    "finite_number": "expected a finite number",
     "missing": "missing (required)",
     "extra_forbidden": "unknown setting",
 }
@@ -136,10 +160,21 @@ def expected(error: ErrorDetails) -> str:
     if kind == "literal_error":
         return f"expected one of {ctx.get('expected', '')}"
     if kind == "greater_than_equal":
-        return f"expected at least {ctx.get('ge')}"
+        return f"expected at least {number(ctx.get('ge'))}"
     if kind == "less_than_equal":
-        return f"expected at most {ctx.get('le')}"
+        return f"expected at most {number(ctx.get('le'))}"
+    if kind == "greater_than":
+        return f"expected more than {number(ctx.get('gt'))}"
+    if kind == "string_too_short":
+        return "expected a non-empty string"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))  # the validator's own words
     return error["msg"][:1].lower() + error["msg"][1:]
+
+
+def number(bound: Any) -> Any:
+    """A bound as the user would write it: 0, not 0.0."""
+    return int(bound) if isinstance(bound, float) and bound.is_integer() else bound
 
 
 def field_names(model: type[BaseModel]) -> dict[str, str]:

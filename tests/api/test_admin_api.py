@@ -56,6 +56,10 @@ def test_manage_accounts_plans_and_keys(gateway: RunningGateway) -> None:
     assert account["plan"] == "usage" and account["limits"]["rpm"] == 30
     duplicate = httpx.post(f"{base}/accounts", headers=auth(key), json={"name": "acme"})
     assert duplicate.status_code == 400
+    for name in ("", "x" * 101, 7):
+        bad_name = httpx.post(f"{base}/accounts", headers=auth(key), json={"name": name})
+        assert bad_name.status_code == 400
+        assert bad_name.json()["error"]["details"]["param"] == "name"
 
     new_key = httpx.post(
         f"{base}/accounts/{account['id']}/keys", headers=auth(key), json={"name": "prod"}

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from routeplex_gateway.storage import AccountExists, StorageError, Store
+from routeplex_gateway.storage import AccountExists, InvalidAccountName, StorageError, Store
 from tests.storage.builders import at, metadata_record, new_key
 
 
@@ -47,6 +47,14 @@ async def test_duplicate_name_is_refused_without_quoting_it(store: Store) -> Non
     assert isinstance(caught.value, StorageError)
     assert "secret-customer-name" not in str(caught.value)
     assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert len(await store.list_accounts()) == 1
+
+
+async def test_a_name_of_no_or_too_many_characters_is_refused(store: Store) -> None:
+    for name in ("", "x" * 101):
+        with pytest.raises(InvalidAccountName, match=r"^must be 1 to 100 characters$"):
+            await store.create_account(name)
+    assert (await store.create_account("x" * 100)).name == "x" * 100
     assert len(await store.list_accounts()) == 1
 
 

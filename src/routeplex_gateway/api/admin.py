@@ -17,7 +17,7 @@ from ..errors import ErrorCode, GatewayError, validation
 from ..gateway import Gateway
 from ..limits.plans import Limits, validate_limits
 from ..limits.quota import utc_today
-from ..storage import Account, AccountExists
+from ..storage import Account, AccountExists, InvalidAccountName
 from .account import MAX_USAGE_DAYS, key_options, key_view, usage_row
 from .native import error_response
 from .wire import client_address, json_response, read_json
@@ -104,10 +104,12 @@ async def create_account(request: Request) -> Response:
         body = await read_json(request, gw.settings.max_body_bytes)
         changes = _changes(gw, body, creating=True)
         name = body.get("name")
-        if not isinstance(name, str) or not 1 <= len(name) <= 100:
-            raise validation("'name' must be a string of 1 to 100 characters.", "name")
+        if not isinstance(name, str):
+            raise validation("'name' must be a string.", "name")
         try:
             account = await gw.store.create_account(name, **changes)
+        except InvalidAccountName as exc:
+            raise validation(f"'name' {exc}.", "name") from None
         except AccountExists:
             raise GatewayError(
                 ErrorCode.BAD_REQUEST, "An account with that name exists.", param="name"

@@ -22,7 +22,7 @@ from ..server import (
     serve_workers,
     with_store,
 )
-from ..storage import AccountExists, Store, UsageRow
+from ..storage import AccountExists, InvalidAccountName, Store, UsageRow
 from .keys import admin_app, keys_app
 from .options import (
     ConfigOption,
@@ -33,6 +33,7 @@ from .options import (
     find_account_id,
     refuse,
     run,
+    show,
 )
 
 app = typer.Typer(help="RoutePlex: a privacy-first AI gateway.", no_args_is_help=True)
@@ -57,7 +58,7 @@ def serve(
     ] = None,
 ) -> None:
     """Start the gateway (and the upstream simulator when no provider is configured)."""
-    overrides = {
+    overrides: dict[str, Any] = {
         k: v for k, v in {"host": host, "port": port, "data_dir": data_dir}.items() if v is not None
     }
     settings = load_settings(config, **overrides)
@@ -120,7 +121,8 @@ def simulate(
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
     quiet: Annotated[bool, typer.Option(help="Log warnings only, no access log.")] = False,
 ) -> None:
-    """Run the upstream simulator alone (OpenAI wire format, with fault injection)."""
+    """Run the upstream simulator alone: OpenAI Chat Completions, Anthropic Messages and
+    Gemini generateContent, with fault injection."""
     from ..simulator.server import serve_simulator
 
     console.print(
@@ -159,6 +161,8 @@ def accounts_create(
         )
     except AccountExists:
         refuse(f"An account named {name!r} already exists.")
+    except InvalidAccountName as exc:
+        refuse(f"The account name {exc}.")
     if as_json:
         print(json.dumps({"id": account.id, "name": account.name, "plan": account.plan}))
     else:
@@ -226,7 +230,7 @@ def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> N
     table = Table("id", "name", "plan", "created")
     for a in accounts:
         table.add_row(a.id, a.name, a.plan, a.created_at.strftime("%Y-%m-%d"))
-    console.print(table)
+    show(table)
 
 
 # --- usage ---------------------------------------------------------------------------------
@@ -289,7 +293,7 @@ def usage(
             f"{r.output_tokens:,}",
             cost,
         )
-    console.print(table)
+    show(table)
 
 
 # --- privacy audit -------------------------------------------------------------------------
@@ -299,7 +303,7 @@ def privacy_audit(config: ConfigOption = None) -> None:
     like request content. Exits 1 if something does, naming where but never the value."""
     from ..privacy import audit, render
 
-    settings = load_settings(config)
+    settings = load_settings(config, make_data_dir=False)  # it only reads
     report = run(lambda: audit(settings))
     # Plain print, not Rich: the output is Markdown the README quotes verbatim.
     print(render(report, settings.metadata_retention_days))

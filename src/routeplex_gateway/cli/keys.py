@@ -14,7 +14,7 @@ from ..server import (
     with_store,
 )
 from ..storage import Store
-from .options import ConfigOption, JsonOption, console, find_account_id, refuse, run
+from .options import ConfigOption, JsonOption, console, find_account_id, refuse, run, show
 
 keys_app = typer.Typer(
     help="Manage API keys (shown once, stored only as a hash).", no_args_is_help=True
@@ -110,7 +110,7 @@ def keys_list(
             (r["expires_at"] or "")[:10],
             r["status"],
         )
-    console.print(table)
+    show(table)
 
 
 @keys_app.command("revoke")
@@ -169,7 +169,7 @@ def admin_list_keys(config: ConfigOption = None, as_json: JsonOption = False) ->
             (r["created_at"] or "")[:10],
             "yes" if r["revoked"] else "",
         )
-    console.print(table)
+    show(table)
 
 
 @admin_app.command("revoke-key")

@@ -11,6 +11,7 @@ from typing import Annotated, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table
 
 from ..config import Settings
 from ..storage import Store
@@ -43,6 +44,19 @@ async def find_account_id(store: Store, name: str) -> str:
     if account is None:
         refuse(f"No account named {name!r}.")
     return account.id
+
+
+def show(table: Table) -> None:
+    """`table` with every cell whole: ids are copied into other commands, days and models
+    grepped. On a terminal it fits the width, folding a cell rather than cutting it short;
+    piped, it is printed at its natural width, one line a row, whatever COLUMNS says."""
+    for column in table.columns:
+        column.overflow = "fold"
+    if console.is_terminal:
+        console.print(table)
+        return
+    unbounded = console.options.update_width(1_000_000)
+    Console(width=console.measure(table, options=unbounded).maximum).print(table)
 
 
 def complain(message: str) -> None:

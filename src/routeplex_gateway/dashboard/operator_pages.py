@@ -17,7 +17,7 @@ from ..api.admin import _changes, account_view, limits_view
 from ..auth import issue_key
 from ..errors import GatewayError
 from ..limits.quota import utc_today
-from ..storage import AccountExists, UsageRow
+from ..storage import AccountExists, InvalidAccountName, UsageRow
 from . import charts
 from .access import Visit
 from .account_pages import key_form_body
@@ -48,11 +48,11 @@ async def create_account(visit: Visit) -> Response:
     body = {"plan": form.get("plan", "evaluation"), "email": form.get("email", "").strip() or None}
     try:
         changes = _changes(gw, body, creating=True)
-        if not 1 <= len(name) <= 100:
-            return await accounts(visit, error="The name must be 1 to 100 characters.")
         account = await gw.store.create_account(name, **changes)
     except GatewayError as error:
         return await accounts(visit, error=error.message)
+    except InvalidAccountName as exc:
+        return await accounts(visit, error=f"The name {exc}.")
     except AccountExists:
         return await accounts(visit, error="An account with that name exists.")
     return RedirectResponse(f"/app/operator/accounts/{account.id}?created=1", status_code=303)

@@ -4,7 +4,7 @@
 create them. Nothing here connects until a `Store` method is awaited.
 """
 
-from routeplex_gateway.storage.errors import AccountExists, StorageError
+from routeplex_gateway.storage.errors import AccountExists, InvalidAccountName, StorageError
 from routeplex_gateway.storage.records import (
     UNKNOWN_MODEL,
     UNSET,
@@ -25,6 +25,7 @@ __all__ = [
     "AdminKey",
     "ApiKey",
     "DayTotal",
+    "InvalidAccountName",
     "StorageError",
     "Store",
     "Unset",

@@ -11,11 +11,21 @@ from sqlalchemy import Label, RowMapping, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from routeplex_gateway.storage.column_types import json_object
+from routeplex_gateway.storage.errors import InvalidAccountName
 from routeplex_gateway.storage.records import Account, Unset
 from routeplex_gateway.storage.schema import accounts
 
 # Prefix of the account columns when they are selected next to a key's (same column names).
 JOINED_PREFIX = "account__"
+
+
+MAX_NAME_LENGTH = 100
+
+
+def check_name(name: str) -> None:
+    """The one rule for an account's name, whoever creates it: API, dashboard or CLI."""
+    if not 1 <= len(name) <= MAX_NAME_LENGTH:
+        raise InvalidAccountName(f"must be 1 to {MAX_NAME_LENGTH} characters")
 
 
 def new_account_id() -> str:

@@ -26,6 +26,10 @@ class AccountExists(StorageError):
     """An account with that name already exists."""
 
 
+class InvalidAccountName(ValueError):
+    """A name no account may have; the message completes "The name …" and quotes nothing."""
+
+
 def translated(
     operation: str,
 ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Coroutine[Any, Any, R]]]:

@@ -99,7 +99,9 @@ class Store:
     async def create_account(
         self, name: str, *, plan: str = "evaluation", email: str | None = None
     ) -> Account:
-        """Create an account; `AccountExists` if the name is taken."""
+        """Create an account; `AccountExists` if the name is taken, `InvalidAccountName` if
+        no account may have it."""
+        account_rows.check_name(name)
         # The only constraint a new account can break is the unique name. AccountExists is
         # raised after `suppress` has finished with the IntegrityError, so it does not carry
         # it as context: the driver's message quotes the name.
