@@ -33,7 +33,9 @@ def cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextmanager
-def gateway_process(env: dict[str, str]) -> Iterator[str]:
+def replica(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A `routeplex serve` process, once it answers /health: its URL and the process (which a
+    test may kill); stopped at the end if it still runs."""
     port = free_port()
     process = subprocess.Popen(
         [ROUTEPLEX, "serve"],
@@ -52,10 +54,17 @@ def gateway_process(env: dict[str, str]) -> Iterator[str]:
                 pass
             assert time.monotonic() < deadline and process.poll() is None, "gateway did not start"
             time.sleep(0.1)
-        yield url
+        yield url, process
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+@contextmanager
+def gateway_process(env: dict[str, str]) -> Iterator[str]:
+    with replica(env) as (url, _):
+        yield url
 
 
 def account(env: dict[str, str], name: str, limits: dict[str, int]) -> str:

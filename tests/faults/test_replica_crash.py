@@ -6,47 +6,16 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 
 import httpx
 
-from tests.support.servers import free_port
 from tests.support.services import fresh_postgres_database, require_redis
-from tests.test_cli import ROUTEPLEX
-from tests.test_replicas import account, cli
+from tests.test_replicas import account, cli, replica
 
 LEASE_S = 3
-
-
-@contextmanager
-def replica(env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    port = free_port()
-    process = subprocess.Popen(
-        [ROUTEPLEX, "serve"],
-        env={**env, "ROUTEPLEX_PORT": str(port)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline and process.poll() is None, "did not start"
-            time.sleep(0.1)
-        yield url, process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 MESSAGES = [{"role": "user", "content": "hi"}]
