@@ -60,6 +60,24 @@ def metadata_record(**overrides: Any) -> RequestMetadata:
     return RequestMetadata(**fields)
 
 
+def unanswered_record(**overrides: Any) -> RequestMetadata:
+    """A record of a request no model answered: no served model, usage, cost or first byte
+    (unknown, never 0); a refusal or a failure, by its overrides."""
+    unknown = dict.fromkeys(
+        (
+            "served_model",
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+            "cost_picousd",
+            "ttfb_ms",
+        ),
+    )
+    return metadata_record(**{**unknown, **overrides})
+
+
 # Accounts and days of the `traffic` fixture (conftest.py) and the usage tests.
 ACME, OTHER = "acc_000000000000acme", "acc_00000000000other"
 DAY = date(2024, 3, 10)

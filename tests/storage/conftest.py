@@ -25,7 +25,16 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from routeplex_gateway.storage import Store
-from tests.storage.builders import ACME, DAY, NEW_YORK, NEXT_DAY, OTHER, at, metadata_record
+from tests.storage.builders import (
+    ACME,
+    DAY,
+    NEW_YORK,
+    NEXT_DAY,
+    OTHER,
+    at,
+    metadata_record,
+    unanswered_record,
+)
 
 BACKENDS = ("sqlite", "postgresql")
 ADMIN_USERS = ("postgres", "root")
@@ -205,35 +214,19 @@ async def traffic(store: Store) -> Store:
             ),
             # The provider failed before answering: counted under the requested model, tokens
             # and cost unknown, yet no model answered, so no price is missing either.
-            metadata_record(
+            unanswered_record(
                 account_id=ACME,
                 created_at=at(DAY, 12),
                 requested_model=sonnet,
-                served_model=None,
-                input_tokens=None,
-                output_tokens=None,
-                cache_read_tokens=None,
-                cache_write_tokens=None,
-                reasoning_tokens=None,
-                cost_picousd=None,
-                ttfb_ms=None,
                 http_status=502,
                 error_code="provider_error",
             ),
             # Refused before any provider call (over a limit): refused, not unknown-priced.
-            metadata_record(
+            unanswered_record(
                 account_id=ACME,
                 created_at=at(DAY, 14),
-                served_model=None,
                 provider=None,
                 attempts=0,
-                input_tokens=None,
-                output_tokens=None,
-                cache_read_tokens=None,
-                cache_write_tokens=None,
-                reasoning_tokens=None,
-                cost_picousd=None,
-                ttfb_ms=None,
                 http_status=429,
                 error_code="rate_limited",
             ),

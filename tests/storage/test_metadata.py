@@ -13,7 +13,7 @@ import pytest
 
 from routeplex_gateway.metering.record import Endpoint, RoutingMode
 from routeplex_gateway.storage import Store
-from tests.storage.builders import metadata_record
+from tests.storage.builders import metadata_record, unanswered_record
 
 ACCOUNT = "acc_0000000000000001"
 
@@ -39,22 +39,14 @@ async def test_a_large_batch_spanning_several_statements(store: Store) -> None:
 
 
 async def test_records_round_trip_with_unknowns_as_null_not_zero(store: Store) -> None:
-    unknown = metadata_record(
+    unknown = unanswered_record(
         endpoint=Endpoint.NATIVE_CHAT,
         routing_mode=RoutingMode.AUTO,
         strategy="balanced",
         requested_model="routeplex-ai",
-        served_model=None,
         provider=None,
         attempts=3,
         fallback_used=True,
-        input_tokens=None,
-        output_tokens=None,
-        cache_read_tokens=None,
-        cache_write_tokens=None,
-        reasoning_tokens=None,
-        cost_picousd=None,
-        ttfb_ms=None,
         http_status=502,
         error_code="all_providers_failed",
         created_at=datetime(2024, 3, 10, 12, 0, 1, tzinfo=UTC),
