@@ -50,10 +50,15 @@ RETENTION: dict[str, str] = {
 # RoutePlex's keys in Redis (limits/redis.py, and the `limits` sliding-window counter). Counters
 # only: the scan below checks that every value really is a number or an id.
 REDIS_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("routeplex:day:<day>:<scope>", "tokens and cost used that UTC day", "2 days"),
+    ("routeplex:day:<day>:<scope>", "tokens and cost of that UTC day's settled requests", "2 days"),
     (
         "routeplex:inflight:<scope>",
         "ids of requests in flight, scored by lease expiry",
+        "30 s after the last renewal",
+    ),
+    (
+        "routeplex:reserved:<day>:<scope>",
+        "each in-flight request's reservation (id, tokens:cost) and their sums",
         "30 s after the last renewal",
     ),
     ("routeplex:seeded:<day>", "a random id: that UTC day's counters were seeded", "2 days"),

@@ -1,8 +1,10 @@
-"""Fixtures for fault tests: a gateway whose Redis can be slowed, cut or flushed, and the
-two checks every fault test ends with — one metadata row per request id, no slot left held."""
+"""Fixtures for fault tests: a gateway whose Redis can be slowed, cut or flushed, a stream
+held open mid-answer, and the two checks every fault test ends with — one metadata row per
+request id, no slot left held."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,10 +39,12 @@ def gateway_on_redis(
             yield running, proxy
 
 
-def today(gw: RunningGateway, key: str) -> dict[str, Any]:
-    """`GET /api/v1/account`'s `today`: tokens, in flight, …"""
+def today(gw: RunningGateway | str, key: str) -> dict[str, Any]:
+    """`GET /api/v1/account`'s `today` (from a gateway or a replica's URL): tokens, in
+    flight, …"""
+    url = gw if isinstance(gw, str) else gw.url
     response = httpx.get(
-        f"{gw.url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}, timeout=20
+        f"{url}/api/v1/account", headers={"Authorization": f"Bearer {key}"}, timeout=20
     )
     assert response.status_code == 200, response.text
     data: dict[str, Any] = response.json()["data"]["today"]
@@ -58,3 +62,38 @@ def rows_by_id(gw: RunningGateway, request_ids: list[str], timeout: float = 5.0)
             assert len(rows) == len({row["request_id"] for row in rows})  # never twice
             return found
         time.sleep(0.05)
+
+
+def stream_held_open(simulator_url: str, url: str, key: str) -> threading.Thread:
+    """Start a stream (no `max_tokens`: it reserves the model's whole output) whose upstream
+    stalls after its first chunk, and return once that chunk has arrived: the request stays
+    in flight until the simulator's faults are cleared or its gateway dies. The thread ends
+    with the stream."""
+    httpx.post(
+        f"{simulator_url}/_simulator/faults",
+        json={"model": "gpt-4o-mini", "stall_after_chunks": 1, "count": 1},
+    )
+    first_chunk = threading.Event()
+
+    def stream() -> None:
+        try:
+            with httpx.stream(
+                "POST",
+                f"{url}/v1/chat/completions",
+                json={
+                    "model": "gpt-4o-mini",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "hi"}],
+                },
+                headers={"Authorization": f"Bearer {key}"},
+                timeout=60,
+            ) as response:
+                for _ in response.iter_lines():
+                    first_chunk.set()
+        except httpx.TransportError:
+            pass  # its gateway was killed under it
+
+    reader = threading.Thread(target=stream, daemon=True)
+    reader.start()
+    assert first_chunk.wait(15), "the stream's first chunk never came"
+    return reader

@@ -229,12 +229,13 @@ async def test_counters_lost_in_redis_are_seeded_again_from_the_metadata() -> No
             policy = Policy(Limits(tokens_per_day=2000))
             in_flight = await backend.admit(account, key, policy, tokens=1000, cost_picousd=0)
             redis.flushall()
-            # Missing counters are not zero: admission seeds them from the metadata first.
+            # Missing counters are not zero: admission seeds them from the metadata first, and
+            # puts back the reservation of the request still in flight.
             with pytest.raises(GatewayError) as refused:
-                await backend.admit(account, key, policy, tokens=1600, cost_picousd=0)
-            assert refused.value.details["used"] == 500
-            # The request admitted before the flush is not in the seeded counters: it adds
-            # its whole usage rather than the difference from a reservation they never held.
+                await backend.admit(account, key, policy, tokens=600, cost_picousd=0)
+            assert refused.value.details["used"] == 1500
+            # The request admitted before the flush is not in the seeded counters: its
+            # reservation gives way to its whole usage.
             await backend.settle(in_flight, 100, 1)
             assert await backend.used_today(f"account:{account}", utc_today()) == (600, 10)
             redis.flushall()

@@ -1,11 +1,14 @@
 """Quota counters in Redis, shared by every worker and replica.
 
-Admission is one Lua script per request: it expires stale concurrency leases, checks every
-scope's concurrency and daily caps, and only then reserves in all of them — atomically, so
-concurrent requests on any number of replicas cannot overshoot a cap by racing. Concurrency
-slots are leases (sorted-set members scored by expiry), so a replica that dies mid-request
-frees its slots after `lease_s` instead of holding them forever; the holder renews its
-leases while its requests run (a heartbeat), so the lease can be a few seconds.
+Admission is one Lua script per request (`redis_scripts.py`): it drops lapsed leases, checks
+every scope's concurrency and daily caps, and only then reserves in all of them — atomically,
+so concurrent requests on any number of replicas cannot overshoot a cap by racing. What a
+request holds — its concurrency slots and its reservation, kept apart from settled usage —
+is a lease, so a replica that dies mid-request (even `kill -9`) frees both after `lease_s`
+instead of holding them for the rest of the day; the holder renews its leases while its
+requests run (a heartbeat), so the lease can be a few seconds. When Redis loses them while
+the holder runs (flushed, restarted), the holder puts them back: before it admits anything
+else, and at its next beat at the latest.
 """
 
 from __future__ import annotations
@@ -27,96 +30,20 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
-from .quota import Quota, Refusal, Ticket
+from .quota import Quota, Refusal, Ticket, utc_today
+from .redis_scripts import (
+    ACQUIRE,
+    DAY_TTL_S,
+    RENEW,
+    SETTLE,
+    USED,
+    concurrency_key,
+    day_key,
+    reserved_key,
+    seed_key,
+)
 
 log = logging.getLogger(__name__)
-
-_DAY_TTL_S = 2 * 24 * 3600
-
-# KEYS: each scope's concurrency and day keys, then the day's seed marker. Returns {0, the
-# seeding's generation} when admitted, {i, limit, used} when scope i refuses, and {-1} when
-# the day's counters are not seeded (Redis was flushed or restarted, or the day is new): the
-# caller seeds them from the recorded metadata and tries again, rather than count from zero.
-_ACQUIRE = """
-local now = tonumber(ARGV[1])
-local lease_until = tonumber(ARGV[2])
-local ticket = ARGV[3]
-local tokens = tonumber(ARGV[4])
-local cost = tonumber(ARGV[5])
-local n = (#KEYS - 1) / 2
-local generation = redis.call('GET', KEYS[#KEYS])
-if not generation then return {-1} end
-for i = 1, n do
-  local conc, day = KEYS[2 * i - 1], KEYS[2 * i]
-  local base = 5 + (i - 1) * 4
-  local climit = tonumber(ARGV[base + 1])
-  local tcap = tonumber(ARGV[base + 2])
-  local ccap = tonumber(ARGV[base + 3])
-  local binding = ARGV[base + 4] == '1'
-  redis.call('ZREMRANGEBYSCORE', conc, '-inf', now)
-  if binding then
-    if climit >= 0 and redis.call('ZCARD', conc) >= climit then
-      return {i, 'concurrency', 0}
-    end
-    local used_t = tonumber(redis.call('HGET', day, 't') or '0')
-    local used_c = tonumber(redis.call('HGET', day, 'c') or '0')
-    if tcap >= 0 and used_t + tokens > tcap then return {i, 'tokens', used_t} end
-    if ccap >= 0 and used_c + cost > ccap then return {i, 'cost', used_c} end
-  end
-end
-for i = 1, n do
-  local conc, day = KEYS[2 * i - 1], KEYS[2 * i]
-  redis.call('ZADD', conc, lease_until, ticket)
-  redis.call('PEXPIREAT', conc, lease_until)
-  redis.call('HINCRBY', day, 't', tokens)
-  redis.call('HINCRBY', day, 'c', cost)
-  redis.call('EXPIRE', day, tonumber(ARGV[#ARGV]))
-end
-return {0, generation}
-"""
-
-# ARGV: ticket id, the change from reservation to usage (tokens, cost), the usage itself, and
-# the generation the ticket was admitted under. Counters seeded again since then never held
-# the reservation, so they get the whole usage; with no seeding yet the next one reads this
-# request from the metadata.
-_SETTLE = """
-local generation = redis.call('GET', KEYS[#KEYS])
-local dt, dc = tonumber(ARGV[2]), tonumber(ARGV[3])
-if generation ~= ARGV[6] then dt, dc = tonumber(ARGV[4]), tonumber(ARGV[5]) end
-for i = 1, (#KEYS - 1) / 2 do
-  redis.call('ZREM', KEYS[2 * i - 1], ARGV[1])
-  if generation and redis.call('EXISTS', KEYS[2 * i]) == 1 then
-    redis.call('HINCRBY', KEYS[2 * i], 't', dt)
-    redis.call('HINCRBY', KEYS[2 * i], 'c', dc)
-  end
-end
-return 0
-"""
-
-
-# KEYS: concurrency keys; ARGV: the new lease expiry, its length, then the ticket held in
-# each key. Only leases still held are renewed (XX): a settled ticket is never brought back.
-_RENEW = """
-local lease_until, lease_ms = tonumber(ARGV[1]), tonumber(ARGV[2])
-for i = 1, #KEYS do
-  redis.call('ZADD', KEYS[i], 'XX', lease_until, ARGV[i + 2])
-  local ttl = redis.call('PTTL', KEYS[i])
-  if ttl >= 0 and ttl < lease_ms then redis.call('PEXPIREAT', KEYS[i], lease_until) end
-end
-return 0
-"""
-
-
-def _seed_key(day: date) -> str:
-    return f"routeplex:seeded:{day.isoformat()}"
-
-
-def _day_key(scope: str, day: date) -> str:
-    return f"routeplex:day:{day.isoformat()}:{scope}"
-
-
-def _concurrency_key(scope: str) -> str:
-    return f"routeplex:inflight:{scope}"
 
 
 def _text(value: bytes | str) -> str:
@@ -164,18 +91,24 @@ class RedisQuota(Quota):
         self._pool = pool
         self._redis: Redis = Redis(connection_pool=pool)
         self._lease_s = lease_s
-        self._acquire_script = self._redis.register_script(_ACQUIRE)
-        self._settle_script = self._redis.register_script(_SETTLE)
-        self._renew_script = self._redis.register_script(_RENEW)
+        self._acquire_script = self._redis.register_script(ACQUIRE)
+        self._settle_script = self._redis.register_script(SETTLE)
+        self._renew_script = self._redis.register_script(RENEW)
+        self._used_script = self._redis.register_script(USED)
         self._held: dict[str, Ticket] = {}  # tickets of this process holding a slot
         self._heartbeat: asyncio.Task[None] | None = None
         self._seeding = asyncio.Lock()
+        self._beating = asyncio.Lock()  # held while a beat may put tickets back (`_settle`)
 
     def _keys(self, ticket: Ticket) -> list[str]:
         keys: list[str] = []
         for scope in ticket.scopes:
-            keys += [_concurrency_key(scope.name), _day_key(scope.name, ticket.day)]
-        keys.append(_seed_key(ticket.day))
+            keys += [
+                concurrency_key(scope.name),
+                reserved_key(scope.name, ticket.day),
+                day_key(scope.name, ticket.day),
+            ]
+        keys.append(seed_key(ticket.day))
         return keys
 
     async def _acquire(self, ticket: Ticket) -> Refusal | None:
@@ -195,11 +128,10 @@ class RedisQuota(Quota):
                 _cap(limits.cost_per_day_picousd),
                 1 if limits.binding else 0,
             ]
-        args.append(_DAY_TTL_S)
         keys = self._keys(ticket)
         result = await self._acquire_script(keys=keys, args=args)
         if int(result[0]) == -1:
-            await self._reseed(ticket.day)
+            await self._recover(ticket.day)
             result = await self._acquire_script(keys=keys, args=args)
         if int(result[0]) <= 0:
             if int(result[0]) == -1:  # flushed again in between: refuse rather than guess
@@ -214,63 +146,85 @@ class RedisQuota(Quota):
 
     async def _settle(self, ticket: Ticket, tokens: int, cost: int) -> None:
         self._held.pop(ticket.id, None)
+        if self._beating.locked():
+            # A beat under way may have taken this ticket to put it back (after a flush); the
+            # settlement must land after it, or the ticket would be brought back settled.
+            async with self._beating:
+                pass
         await self._settle_script(
-            keys=self._keys(ticket),
-            args=[
-                ticket.id,
-                tokens - ticket.tokens,
-                cost - ticket.cost_picousd,
-                tokens,
-                cost,
-                ticket.generation,
-            ],
+            keys=self._keys(ticket), args=[ticket.id, tokens, cost, DAY_TTL_S]
         )
 
+    async def _used(self, scope: str, day: date) -> list[int]:
+        keys = [
+            concurrency_key(scope),
+            reserved_key(scope, day),
+            day_key(scope, day),
+            seed_key(day),
+        ]
+        now_ms = int(time.time() * 1000)
+        result = await self._used_script(keys=keys, args=[now_ms])
+        if int(result[0]) == -1:
+            await self._recover(day)
+            result = await self._used_script(keys=keys, args=[now_ms])
+            if int(result[0]) == -1:
+                raise RedisError("daily counters could not be seeded")
+        return [int(value) for value in result]
+
     async def used_today(self, scope: str, day: date) -> tuple[int, int]:
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.exists(_seed_key(day))
-            pipe.hmget(_day_key(scope, day), ["t", "c"])
-            seeded, values = await pipe.execute()
-        if not seeded:
-            await self._reseed(day)
-            values = await self._redis.hmget(_day_key(scope, day), ["t", "c"])
-        return int(values[0] or 0), int(values[1] or 0)
+        tokens, cost, reserved_tokens, reserved_cost, _ = await self._used(scope, day)
+        return tokens + reserved_tokens, cost + reserved_cost
 
     async def in_flight(self, scope: str) -> int:
-        key = _concurrency_key(scope)
-        await self._redis.zremrangebyscore(key, "-inf", int(time.time() * 1000))
-        count: int = await self._redis.zcard(key)
-        return count
+        return (await self._used(scope, utc_today()))[4]
 
     async def _renew_leases(self) -> None:
         """The heartbeat: every third of a lease, extend the leases of every request this
         process still holds — so the lease can be short, and a dead process's slots (no
-        heartbeat) lapse within one lease."""
+        heartbeat) lapse within one lease — and put back any that Redis lost."""
         while True:
             await asyncio.sleep(self._lease_s / 3)
-            if not self._held:
-                continue
-            keys: list[str] = []
-            tickets: list[str] = []
-            for ticket in list(self._held.values()):
-                for scope in ticket.scopes:
-                    keys.append(_concurrency_key(scope.name))
-                    tickets.append(ticket.id)
-            lease_ms = int(self._lease_s * 1000)
             try:
-                await self._renew_script(
-                    keys=keys, args=[int(time.time() * 1000) + lease_ms, lease_ms, *tickets]
-                )
+                await self._beat()
             except self.unavailable as exc:
                 # Next beat tries again; a lease lapsing meanwhile only frees a slot early.
                 log.warning("leases not renewed", extra={"error_type": type(exc).__name__})
 
-    async def _reseed(self, day: date) -> None:
-        """The day's counters are gone (or the day is new): seed them from the metadata —
-        one database read, once per loss and process, off the path of every other request."""
+    async def _beat(self) -> None:
+        """Renew the leases of this process's tickets; put back, slot and reservation, those
+        Redis lost since they were admitted (flushed, restarted)."""
+        async with self._beating:
+            held = [(t, scope) for t in list(self._held.values()) for scope in t.scopes]
+            if not held:
+                return
+            now_ms = int(time.time() * 1000)
+            keys: list[str] = []
+            args: list[Any] = [now_ms, now_ms + int(self._lease_s * 1000)]
+            for ticket, scope in held:
+                keys += [
+                    concurrency_key(scope.name),
+                    reserved_key(scope.name, ticket.day),
+                    seed_key(ticket.day),
+                ]
+                args += [ticket.id, f"{ticket.tokens}:{ticket.cost_picousd}", ticket.generation]
+            seen = await self._renew_script(keys=keys, args=args)
+            for (ticket, _), generation in zip(held, seen, strict=True):
+                if generation:  # put back under this seeding: from now on only renewed
+                    ticket.generation = _text(generation)
+
+    async def _recover(self, day: date) -> None:
+        """The day's counters are gone (or the day is new): put back this process's tickets,
+        then seed the counters from the metadata — one database read, once per loss and
+        process, off the path of every other request."""
         async with self._seeding:
-            if await self._redis.exists(_seed_key(day)):
-                return  # another request of this process, or another replica, did it
+            marker = await self._redis.get(seed_key(day))
+            generation = None if marker is None else _text(marker)
+            if any(t.generation != generation for t in self._held.values() if t.day == day):
+                # Before anything is admitted in their place; another replica's tickets come
+                # back with its next heartbeat.
+                await self._beat()
+            if generation is not None:
+                return  # another request of this process, or another replica, seeded it
             log.warning("daily counters missing in Redis; seeding them from the metadata")
             await self.seed(day, await self.recorded(day))
 
@@ -285,11 +239,11 @@ class RedisQuota(Quota):
                 entry[1] += total.cost_picousd
         async with self._redis.pipeline(transaction=True) as pipe:
             for name, (tokens, cost) in sums.items():
-                key = _day_key(name, day)
+                key = day_key(name, day)
                 pipe.hsetnx(key, "t", tokens)
                 pipe.hsetnx(key, "c", cost)
-                pipe.expire(key, _DAY_TTL_S)
-            pipe.set(_seed_key(day), secrets.token_hex(8), nx=True, ex=_DAY_TTL_S)
+                pipe.expire(key, DAY_TTL_S)
+            pipe.set(seed_key(day), secrets.token_hex(8), nx=True, ex=DAY_TTL_S)
             await pipe.execute()
 
     async def close(self) -> None:
