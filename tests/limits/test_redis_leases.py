@@ -19,6 +19,7 @@ from routeplex_gateway.limits.plans import Limits, Policy
 from routeplex_gateway.limits.quota import utc_today
 from routeplex_gateway.limits.redis import RedisQuota
 from tests.support.services import PrivateRedis, private_redis
+from tests.support.tcp_proxy import tcp_proxy
 
 LEASE_S = 1.0  # the shortest the setting allows: a beat every third of a second
 
@@ -118,3 +119,30 @@ async def test_a_settlement_is_never_undone_by_a_beat_putting_tickets_back(
         await beat
         assert await holder.in_flight(scope) == 0
         assert await holder.used_today(scope, utc_today()) == (30, 0)
+
+
+async def test_a_settlement_that_cannot_reach_redis_lands_at_a_later_beat(
+    redis: PrivateRedis,
+) -> None:
+    account, key = ids()
+    scope = f"account:{account}"
+    policy = Policy(Limits(tokens_per_day=20_000))
+    with tcp_proxy(redis.port) as proxy:
+        async with replica(redis) as observer:
+            cut_off = RedisQuota(f"redis://127.0.0.1:{proxy.port}/0", lease_s=LEASE_S)
+            try:
+                ticket = await cut_off.admit(account, key, policy, tokens=16_400, cost_picousd=9)
+                proxy.cut()
+                await cut_off.settle(ticket, 40, 1)  # the answer was sent: this only logs
+                proxy.restore()
+                # Neither the reservation left standing, nor the usage lost with its lease:
+                # the settlement is made again, and counted once.
+                deadline = time.monotonic() + 5
+                while await observer.used_today(scope, utc_today()) != (40, 1):
+                    assert time.monotonic() < deadline, "the settlement never landed"
+                    await asyncio.sleep(0.05)
+                await asyncio.sleep(3 * LEASE_S)
+                assert await observer.used_today(scope, utc_today()) == (40, 1)
+                assert await observer.in_flight(scope) == 0
+            finally:
+                await cut_off.close()

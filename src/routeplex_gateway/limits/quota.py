@@ -258,9 +258,10 @@ class Quota:
                 ticket.cost_picousd if cost_picousd is None else cost_picousd,
             )
         except self.unavailable as exc:
-            # The answer has been sent; failing it now would help nobody. The reservation
-            # stands (the worst case, so caps err on the safe side) and the concurrency lease
-            # runs out on its own; the metadata record, the billing source, is unaffected.
+            # The answer has been sent; failing it now would help nobody. The backend keeps
+            # the reservation (the worst case, so caps err on the safe side) and settles when
+            # it can (Redis: at the next heartbeat that reaches it); the metadata record, the
+            # billing source, is unaffected.
             log.warning("quota not settled", extra={"error_type": type(exc).__name__})
 
     async def remaining(self, account_id: str, limits: Limits) -> tuple[int | None, int | None]:

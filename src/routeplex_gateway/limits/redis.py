@@ -96,6 +96,7 @@ class RedisQuota(Quota):
         self._renew_script = self._redis.register_script(RENEW)
         self._used_script = self._redis.register_script(USED)
         self._held: dict[str, Ticket] = {}  # tickets of this process holding a slot
+        self._unsettled: dict[str, tuple[int, int]] = {}  # held ones whose settle failed
         self._heartbeat: asyncio.Task[None] | None = None
         self._seeding = asyncio.Lock()
         self._beating = asyncio.Lock()  # held while a beat may put tickets back (`_settle`)
@@ -151,9 +152,16 @@ class RedisQuota(Quota):
             # settlement must land after it, or the ticket would be brought back settled.
             async with self._beating:
                 pass
-        await self._settle_script(
-            keys=self._keys(ticket), args=[ticket.id, tokens, cost, DAY_TTL_S]
-        )
+        try:
+            await self._settle_script(
+                keys=self._keys(ticket), args=[ticket.id, tokens, cost, DAY_TTL_S]
+            )
+        except self.unavailable:
+            # Held again, so the heartbeat keeps its reservation standing, and settled at the
+            # first beat that reaches Redis: dropped, its usage would never be counted.
+            self._held[ticket.id] = ticket
+            self._unsettled[ticket.id] = (tokens, cost)
+            raise
 
     async def _used(self, scope: str, day: date) -> list[int]:
         keys = [
@@ -186,6 +194,10 @@ class RedisQuota(Quota):
             await asyncio.sleep(self._lease_s / 3)
             try:
                 await self._beat()
+                for ticket_id, (tokens, cost) in list(self._unsettled.items()):
+                    ticket = self._held[ticket_id]
+                    del self._unsettled[ticket_id]
+                    await self._settle(ticket, tokens, cost)
             except self.unavailable as exc:
                 # Next beat tries again; a lease lapsing meanwhile only frees a slot early.
                 log.warning("leases not renewed", extra={"error_type": type(exc).__name__})
