@@ -58,7 +58,7 @@ class Ticket:
     cost_picousd: int
     id: str = field(default_factory=lambda: f"{_PROCESS}{next(_SEQUENCE):x}")
     settled: bool = False
-    generation: str = ""  # which seeding of the day's counters holds the reservation
+    generation: str = ""  # the seeding it was last held under; another: Redis lost it since
 
 
 @dataclass(frozen=True, slots=True)
