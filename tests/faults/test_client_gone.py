@@ -1,0 +1,81 @@
+"""A client that closes its connection before a plain (non-streamed) answer arrives gives its
+concurrency slot back at once: the upstream call is cancelled, the request is charged what
+the provider may have consumed (its prompt, estimated and marked so) and recorded once, 499.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import pytest
+
+from tests.conftest import RunningGateway
+from tests.faults.conftest import today
+
+MESSAGES = [{"role": "user", "content": "Tell me about the sea."}]
+
+
+def _body(path: str) -> dict[str, object]:
+    if path.startswith("/api"):
+        return {"model": "gpt-4o-mini", "messages": MESSAGES, "max_output_tokens": 50}
+    return {"model": "gpt-4o-mini", "messages": MESSAGES, "max_tokens": 50}
+
+
+def _upstream_count(gw: RunningGateway) -> int:
+    return len(httpx.get(f"{gw.simulator_url}/_simulator/requests").json()["requests"])
+
+
+def _send_and_leave(gw: RunningGateway, key: str, path: str) -> None:
+    """Send a whole request over a raw socket, wait until it reached the provider, close."""
+    url = urlsplit(gw.url)
+    body = orjson.dumps(_body(path))
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    before = _upstream_count(gw)
+    with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
+        sock.sendall(head.encode() + body)
+        deadline = time.monotonic() + 5
+        while _upstream_count(gw) == before:
+            assert time.monotonic() < deadline, "the request never reached the provider"
+            time.sleep(0.02)
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/v1/chat"])
+def test_a_client_leaving_a_plain_request_frees_its_slot_at_once(
+    gateway: RunningGateway, path: str
+) -> None:
+    key = gateway.add_account("solo", plan="evaluation")  # one request at a time
+    httpx.post(
+        f"{gateway.simulator_url}/_simulator/faults",
+        json={"model": "gpt-4o-mini", "hang": True, "count": 1},
+    )
+    _send_and_leave(gateway, key, path)
+    left = time.monotonic()
+    while today(gateway, key)["in_flight"] != 0:
+        assert time.monotonic() - left < 1.0, "the slot is still held"
+        time.sleep(0.02)
+    # The slot is free: the account's next request is admitted and served.
+    second = httpx.post(
+        f"{gateway.url}{path}",
+        json=_body(path),
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=20,
+    )
+    assert second.status_code == 200, second.text
+    rows = gateway.metadata(expect=2)
+    assert sorted(r["http_status"] for r in rows) == [200, 499]
+    gone = next(r for r in rows if r["http_status"] == 499)
+    assert gone["usage_estimated"] == 1
+    assert gone["input_tokens"] and gone["input_tokens"] < 50
+    assert gone["output_tokens"] == 0
+    served = next(r for r in rows if r["http_status"] == 200)
+    # Charged the prompt it sent, not the reservation for an answer never given.
+    used = today(gateway, key)
+    assert used["in_flight"] == 0
+    assert used["tokens"] == gone["input_tokens"] + served["input_tokens"] + served["output_tokens"]
