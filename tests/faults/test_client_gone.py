@@ -1,6 +1,7 @@
-"""A client that closes its connection before a plain (non-streamed) answer arrives gives its
-concurrency slot back at once: the upstream call is cancelled, the request is charged what
-the provider may have consumed (its prompt, estimated and marked so) and recorded once, 499.
+"""A client that closes its connection before a plain (non-streamed) answer arrives — or
+before a stream's first chunk — gives its concurrency slot back at once: the upstream call is
+cancelled, the request is charged what the provider may have consumed (its prompt, estimated
+and marked so) and recorded once, 499.
 """
 
 from __future__ import annotations
@@ -19,20 +20,19 @@ from tests.faults.conftest import today
 MESSAGES = [{"role": "user", "content": "Tell me about the sea."}]
 
 
-def _body(path: str) -> dict[str, object]:
-    if path.startswith("/api"):
-        return {"model": "gpt-4o-mini", "messages": MESSAGES, "max_output_tokens": 50}
-    return {"model": "gpt-4o-mini", "messages": MESSAGES, "max_tokens": 50}
+def _body(path: str, stream: bool = False) -> dict[str, object]:
+    cap = "max_output_tokens" if path.startswith("/api") else "max_tokens"
+    return {"model": "gpt-4o-mini", "messages": MESSAGES, cap: 50, "stream": stream}
 
 
 def _upstream_count(gw: RunningGateway) -> int:
     return len(httpx.get(f"{gw.simulator_url}/_simulator/requests").json()["requests"])
 
 
-def _send_and_leave(gw: RunningGateway, key: str, path: str) -> None:
+def _send_and_leave(gw: RunningGateway, key: str, path: str, stream: bool) -> None:
     """Send a whole request over a raw socket, wait until it reached the provider, close."""
     url = urlsplit(gw.url)
-    body = orjson.dumps(_body(path))
+    body = orjson.dumps(_body(path, stream))
     head = (
         f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
@@ -46,16 +46,17 @@ def _send_and_leave(gw: RunningGateway, key: str, path: str) -> None:
             time.sleep(0.02)
 
 
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream-before-first-chunk"])
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/v1/chat"])
-def test_a_client_leaving_a_plain_request_frees_its_slot_at_once(
-    gateway: RunningGateway, path: str
+def test_a_client_leaving_before_the_answer_frees_its_slot_at_once(
+    gateway: RunningGateway, path: str, stream: bool
 ) -> None:
     key = gateway.add_account("solo", plan="evaluation")  # one request at a time
     httpx.post(
         f"{gateway.simulator_url}/_simulator/faults",
         json={"model": "gpt-4o-mini", "hang": True, "count": 1},
     )
-    _send_and_leave(gateway, key, path)
+    _send_and_leave(gateway, key, path, stream)
     left = time.monotonic()
     while today(gateway, key)["in_flight"] != 0:
         assert time.monotonic() - left < 1.0, "the slot is still held"
