@@ -100,6 +100,21 @@ FIELDS: dict[str, tuple[dict[str, Any], str]] = {
     "modalities_a_string": ({"modalities": "text"}, "modalities"),
     "modalities_item_a_number": ({"modalities": [1]}, "modalities"),
     "audio_a_string": ({"audio": MARK}, "audio"),
+    "audio_without_format": ({"audio": {"voice": "alloy"}}, "audio"),
+    "moderation_a_string": ({"moderation": MARK}, "moderation"),
+    "tool_choice_function_a_string": (
+        {"tool_choice": {"type": "function", "function": MARK}},
+        "tool_choice.function",
+    ),
+    "function_call_name_a_number": ({"function_call": {"name": 5}}, "function_call.name"),
+    "json_schema_without_name": (
+        {"response_format": {"type": "json_schema", "json_schema": {"schema": {}}}},
+        "response_format.json_schema",
+    ),
+    "json_schema_schema_a_string": (
+        {"response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": MARK}}},
+        "response_format.json_schema.schema",
+    ),
     "web_search_options_a_string": ({"web_search_options": MARK}, "web_search_options"),
     "stop_item_a_number": ({"stop": ["a", 1]}, "stop"),
     "stream_options_include_usage_a_string": (
@@ -202,6 +217,9 @@ def test_the_same_fields_well_typed_are_served(fuzz_target: FuzzTarget) -> None:
         "tool_choice": {"type": "function", "function": {"name": "f"}},
         "prediction": {"type": "content", "content": [{"type": "text", "text": "Hello"}]},
         "reasoning_effort": "low",
+        "audio": {"voice": {"id": "voice_1"}, "format": "wav"},
+        "function_call": "auto",
+        "response_format": {"type": "json_schema", "json_schema": {"name": "s", "schema": {}}},
         "verbosity": None,
     }
     response = _post(fuzz_target, "/v1/chat/completions", body)

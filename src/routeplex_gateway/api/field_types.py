@@ -28,7 +28,7 @@ _STRINGS = (
     "verbosity",
 )
 _BOOLEANS = ("logprobs", "store", "parallel_tool_calls")
-_OBJECTS = ("audio", "web_search_options")
+_OBJECTS = ("web_search_options", "moderation", "prompt_cache_options")
 _STRINGS_OR_OBJECTS = ("tool_choice", "function_call")
 _INT64 = 2**63
 _LOGIT_BIAS = 100
@@ -87,6 +87,47 @@ def check_request_fields(body: dict[str, Any]) -> None:
     _tools(body.get("tools"))
     _functions(body.get("functions"))
     _prediction(body.get("prediction"))
+    _named_choice(body.get("tool_choice"), "tool_choice")
+    _named_choice(body.get("function_call"), "function_call")
+    _json_schema(body.get("response_format"))
+    audio = body.get("audio")
+    if audio is not None and not (
+        isinstance(audio, dict)
+        and isinstance(audio.get("voice"), str | dict)
+        and isinstance(audio.get("format"), str)
+    ):
+        raise wrong("audio", "an object with a 'voice' and a 'format' string")
+
+
+def _named_choice(choice: Any, name: str) -> None:
+    """A choice naming a function: `{"type": "function", "function": {"name": …}}` (or the
+    legacy `function_call`'s `{"name": …}`)."""
+    if not isinstance(choice, dict):
+        return
+    _string_if_set(choice, "type", name)
+    if name == "function_call":
+        if not isinstance(choice.get("name"), str):
+            raise wrong(f"{name}.name", "a string")
+    elif "function" in choice or choice.get("type") == "function":
+        function = choice.get("function")
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise wrong(f"{name}.function", "an object with a 'name' string")
+
+
+def _json_schema(response_format: Any) -> None:
+    """`response_format` of type `json_schema` (its `type` is checked in validation)."""
+    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+        return
+    spec = response_format.get("json_schema")
+    where = "response_format.json_schema"
+    if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+        raise wrong(where, "an object with a 'name' string")
+    schema = spec.get("schema")
+    if schema is not None and not isinstance(schema, dict):
+        raise wrong(f"{where}.schema", "an object (a JSON schema)")
+    strict = spec.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise wrong(f"{where}.strict", "a boolean")
 
 
 def _ranged(body: dict[str, Any], name: str, low: int, high: int) -> None:
