@@ -29,6 +29,10 @@ def _upstream_count(gw: RunningGateway) -> int:
     return len(httpx.get(f"{gw.simulator_url}/_simulator/requests").json()["requests"])
 
 
+def _forget_upstream(gw: RunningGateway) -> None:
+    httpx.delete(f"{gw.simulator_url}/_simulator/requests")  # it keeps only the last 50
+
+
 def _send_and_leave(gw: RunningGateway, key: str, path: str, stream: bool) -> None:
     """Send a whole request over a raw socket, wait until it reached the provider, close."""
     url = urlsplit(gw.url)
@@ -37,11 +41,11 @@ def _send_and_leave(gw: RunningGateway, key: str, path: str, stream: bool) -> No
         f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nAuthorization: Bearer {key}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
-    before = _upstream_count(gw)
+    _forget_upstream(gw)
     with socket.create_connection((url.hostname, url.port), timeout=5) as sock:
         sock.sendall(head.encode() + body)
         deadline = time.monotonic() + 5
-        while _upstream_count(gw) == before:
+        while _upstream_count(gw) == 0:
             assert time.monotonic() < deadline, "the request never reached the provider"
             time.sleep(0.02)
 
