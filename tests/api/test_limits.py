@@ -207,3 +207,20 @@ def test_a_predicted_output_is_reserved_before_it_reaches_the_provider(
     # A prediction that fits is served.
     small = chat(gateway, key, prediction={"type": "content", "content": "Hello there."})
     assert small.status_code == 200, small.text
+    # Without a cap of the caller's, the one the gateway sets leaves room for the prediction.
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")
+    medium = "word " * 2_000  # 10,000 bytes: the bound when o200k is not on disk
+    uncapped = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={
+            "model": "gpt-4o-mini",
+            "messages": MESSAGE,
+            "prediction": {"type": "content", "content": medium},
+        },
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=15,
+    )
+    assert uncapped.status_code == 200, uncapped.text
+    upstream = httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"]
+    cap = upstream[-1]["body"]["max_completion_tokens"]
+    assert cap + 2_000 <= 20_000  # at least the prediction's tokens are kept out of the cap
