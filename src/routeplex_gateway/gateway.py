@@ -20,7 +20,11 @@ from .limits.quota import Quota, utc_today
 from .metering.record import Endpoint, RoutingMode
 from .metering.recorder import Recorder
 from .metering.retention import RetentionJob
-from .metering.tokens import approximate_tokens, estimate_input_tokens
+from .metering.tokens import (
+    approximate_tokens,
+    estimate_input_tokens,
+    estimate_prediction_tokens,
+)
 from .observability import Metrics
 from .providers import ProviderRegistry
 from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
@@ -156,7 +160,8 @@ class Gateway:
     async def admit(self, ex: Exchange, request: ChatRequest, plan: list[Attempt]) -> None:
         """Hold the request's worst case against the caller's limits, or refuse it.
 
-        The worst case is the prompt plus the output cap. When the caller set no cap, the
+        The worst case is the prompt plus the output cap, plus a Predicted Output's tokens
+        (billed as output when rejected, beyond the cap). When the caller set no cap, the
         gateway sets one — the smallest output cap among the models it may try, lowered to
         what today's remaining budget allows — so that every attempt is bounded by what
         was reserved.
@@ -168,17 +173,19 @@ class Gateway:
         input_tokens = ex.prompt_tokens = estimate_input_tokens(
             request.body, openai_only=openai_only
         )
+        predicted = estimate_prediction_tokens(request.body, openai_only=openai_only)
         output = request.max_output_tokens
         if output is None and models:
             output = min(m.max_output_tokens for m in models)
-            output = await self._affordable(principal, models, input_tokens, output)
+            output = await self._affordable(principal, models, input_tokens, predicted, output)
             request.body["max_tokens"] = request.max_output_tokens = output
             request.output_cap_added = True
-        worst_tokens = input_tokens + (output or 0)
+        worst_output = (output or 0) + predicted
+        worst_tokens = input_tokens + worst_output
         worst_cost = 0
         for model in models:
             cost = self.catalog.pricer.cost_picousd(
-                model.id, Usage(input_tokens=input_tokens, output_tokens=output or 0)
+                model.id, Usage(input_tokens=input_tokens, output_tokens=worst_output)
             )
             worst_cost = max(worst_cost, cost or 0)  # an unpriced model: the token cap holds
         ex.ticket = await self.quota.admit(
@@ -190,9 +197,15 @@ class Gateway:
         )
 
     async def _affordable(
-        self, principal: Principal, models: list[CatalogModel], input_tokens: int, output: int
+        self,
+        principal: Principal,
+        models: list[CatalogModel],
+        input_tokens: int,
+        predicted: int,
+        output: int,
     ) -> int:
-        """`output`, lowered to what the account's remaining tokens and budget allow. Below
+        """`output`, lowered to what the account's remaining tokens and budget allow beside
+        the prompt and a prediction's (output-priced) tokens. Below
         `_MIN_USEFUL_OUTPUT` it stays as it was: a few tokens of answer would look like a
         broken reply, so the quota refuses the request instead, with its daily-limit code."""
         original = output
@@ -200,14 +213,16 @@ class Gateway:
             principal.account_id, principal.policy.account
         )
         if tokens_left is not None:
-            output = min(output, tokens_left - input_tokens)
+            output = min(output, tokens_left - input_tokens - predicted)
         if cost_left is not None:
             for model in models:
                 price = self.catalog.pricer.price(model.id)
                 per_in, per_out = price.per_1k() if price is not None else (None, None)
                 if per_out:
                     spare = (
-                        Decimal(cost_left) / 10**12 - (per_in or Decimal(0)) * input_tokens / 1000
+                        Decimal(cost_left) / 10**12
+                        - (per_in or Decimal(0)) * input_tokens / 1000
+                        - per_out * predicted / 1000
                     )
                     output = min(output, int(spare * 1000 / per_out))
         return output if output >= _MIN_USEFUL_OUTPUT else original

@@ -188,3 +188,39 @@ def test_a_dense_prompt_is_reserved_at_no_less_than_its_bill(gateway: RunningGat
         timeout=15,
     ).json()["data"]
     assert estimate["input_tokens"] >= 307  # what OpenAI billed for it
+
+
+def test_a_predicted_output_is_reserved_before_it_reaches_the_provider(
+    gateway: RunningGateway,
+) -> None:
+    # OpenAI bills a prediction's rejected tokens as output, beyond the output cap: ~55,000
+    # tokens of prediction could spend far past the `evaluation` plan's 20,000 a day.
+    key = gateway.add_account("predicted", plan="evaluation")
+    marker = "routeplex-huge-prediction-marker"
+    prediction = marker + " ".join(str(n) for n in range(30_000))
+    for content in (prediction, [{"type": "text", "text": prediction}]):
+        refused = chat(gateway, key, prediction={"type": "content", "content": content})
+        assert refused.status_code == 429, refused.text
+        assert refused.json()["error"]["code"] == "daily_limit_exceeded"
+    seen = httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"]
+    assert not any(marker in str(entry.get("body")) for entry in seen)
+    # A prediction that fits is served.
+    small = chat(gateway, key, prediction={"type": "content", "content": "Hello there."})
+    assert small.status_code == 200, small.text
+    # Without a cap of the caller's, the one the gateway sets leaves room for the prediction.
+    httpx.delete(f"{gateway.simulator_url}/_simulator/requests")
+    medium = "word " * 2_000  # 10,000 bytes: the bound when o200k is not on disk
+    uncapped = httpx.post(
+        f"{gateway.url}/v1/chat/completions",
+        json={
+            "model": "gpt-4o-mini",
+            "messages": MESSAGE,
+            "prediction": {"type": "content", "content": medium},
+        },
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=15,
+    )
+    assert uncapped.status_code == 200, uncapped.text
+    upstream = httpx.get(f"{gateway.simulator_url}/_simulator/requests").json()["requests"]
+    cap = upstream[-1]["body"]["max_completion_tokens"]
+    assert cap + 2_000 <= 20_000  # at least the prediction's tokens are kept out of the cap

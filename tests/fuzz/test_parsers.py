@@ -65,7 +65,12 @@ parts = st.lists(
 messages = st.lists(
     st.fixed_dictionaries(
         {"role": words | json_values},
-        optional={"content": strings | parts | json_values, "name": strings},
+        optional={
+            "content": strings | parts | json_values,
+            "name": strings | json_values,
+            "tool_calls": st.lists(json_values, max_size=2) | json_values,
+            "tool_call_id": strings | json_values,
+        },
     )
     | json_values,
     max_size=3,
@@ -75,6 +80,10 @@ FIELDS = [
     *("n", "temperature", "top_p", "presence_penalty", "frequency_penalty", "tools", "stop"),
     *("response_format", "mode", "strategy", "stream_mode", "max_output_tokens", "test_mode"),
     *("enhance_prompt", "user", "metadata"),
+    # Pass-through fields whose types are checked (api/field_types.py).
+    *("logit_bias", "logprobs", "top_logprobs", "seed", "store", "parallel_tool_calls"),
+    *("modalities", "audio", "prediction", "functions", "function_call", "tool_choice"),
+    *("reasoning_effort", "service_tier", "web_search_options"),
 ]
 chat_bodies = st.fixed_dictionaries(
     {"model": words | json_values, "messages": messages},

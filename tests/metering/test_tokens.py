@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from routeplex_gateway.metering import tokens
-from routeplex_gateway.metering.tokens import estimate_input_tokens
+from routeplex_gateway.metering.tokens import estimate_input_tokens, estimate_prediction_tokens
 from tests.support.cassettes import PROVIDERS, load
 
 
@@ -69,6 +69,15 @@ def test_images_count_the_largest_provider_rule() -> None:
     body = {"messages": [{"role": "user", "content": [image, image]}]}
     # Anthropic: ~1,600 an image at its size limit (OpenAI high detail <= 1,445; Gemini 258).
     assert estimate_input_tokens(body) - estimate_input_tokens(_user("")) >= 2 * 1_600 - 2
+
+
+def test_a_prediction_is_bounded_as_output() -> None:
+    text = "xq" * 5_000  # random letters: the densest text o200k knows
+    for content in (text, [{"type": "text", "text": text}]):
+        body = {**_user("hi"), "prediction": {"type": "content", "content": content}}
+        assert estimate_prediction_tokens(body) >= len(text)
+    assert estimate_prediction_tokens(_user("hi")) == 0
+    assert estimate_prediction_tokens({**_user("hi"), "prediction": None}) == 0
 
 
 def test_tool_calls_results_and_documents_are_counted() -> None:

@@ -1,6 +1,7 @@
-"""Lean validation of an OpenAI-shaped chat request: only what the gateway relies on, or
-what would otherwise surface as a confusing provider error. Every other field passes
-through untouched. Error messages name the field, never its value.
+"""Lean validation of an OpenAI-shaped chat request: what the gateway relies on, and the
+types of the fields it passes through (`field_types`), which a provider would otherwise
+refuse after admission. Fields OpenAI does not define pass through untouched. Error
+messages name the field, never its value.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from typing import Any
 
 from ..canonical import ChatRequest
 from ..errors import ErrorCode, GatewayError, validation
+from .field_types import check_message_fields, check_request_fields
 
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 STRATEGIES = frozenset({"auto", "balanced", "cost", "speed", "quality"})
@@ -64,6 +66,8 @@ def validate_messages(messages: Any) -> None:
         where = f"messages[{index}]"
         if not isinstance(message, dict):
             raise validation(f"'{where}' must be an object.", where)
+        if _too_deep(message, MAX_NESTING - 2):  # before its fields: their checks would recurse
+            raise _nested_too_deep(where)
         role = message.get("role")
         if not isinstance(role, str) or role not in ROLES:
             raise validation(
@@ -93,6 +97,7 @@ def validate_messages(messages: Any) -> None:
             raise validation(
                 f"'{where}.content' is required for user messages.", f"{where}.content"
             )
+        check_message_fields(message, where)
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -115,11 +120,9 @@ def validate_nesting(body: dict[str, Any]) -> None:
     for name, value in body.items():
         if not isinstance(value, dict | list):
             continue
-        if name == "messages" and isinstance(value, list):
-            for index, message in enumerate(value):
-                if isinstance(message, dict | list) and _too_deep(message, MAX_NESTING - 2):
-                    raise _nested_too_deep(f"messages[{index}]")
-        elif _too_deep(value, MAX_NESTING - 1):
+        if name == "messages":
+            continue  # validate_messages, which runs first, checked each message
+        if _too_deep(value, MAX_NESTING - 1):
             raise _nested_too_deep(name if name in _FIELDS else None)
 
 
@@ -144,9 +147,6 @@ def validate_chat_body(body: Any) -> ChatRequest:
         stream = False
     if not isinstance(stream, bool):
         raise validation("'stream' must be a boolean.", "stream")
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise validation("'stream_options' must be an object.", "stream_options")
     max_tokens = _int_field(body, "max_tokens", 1, _MAX_TOKENS_CEILING)
     max_completion = _int_field(body, "max_completion_tokens", 1, _MAX_TOKENS_CEILING)
     _int_field(body, "n", 1, 1)  # one choice: usage and billing are per answer
@@ -154,17 +154,12 @@ def validate_chat_body(body: Any) -> ChatRequest:
     _number_field(body, "top_p", 0, 1)
     _number_field(body, "presence_penalty", -2, 2)
     _number_field(body, "frequency_penalty", -2, 2)
-    for name in ("tools", "stop"):
-        value = body.get(name)
-        if name == "tools" and value is not None and not isinstance(value, list):
-            raise validation("'tools' must be an array.", "tools")
-        if name == "stop" and value is not None and not isinstance(value, str | list):
-            raise validation("'stop' must be a string or an array of strings.", "stop")
     response_format = body.get("response_format")
     if response_format is not None and not (
         isinstance(response_format, dict) and isinstance(response_format.get("type"), str)
     ):
         raise validation("'response_format' must be an object with a 'type'.", "response_format")
+    check_request_fields(body)
     return ChatRequest(
         body=body,
         stream=stream,

@@ -14,6 +14,10 @@ tokens of a text than it has bytes. That reserves about four times an English pr
 released when the provider's own count settles the request; no cheaper rule is a bound (random
 letters reach 0.7 tokens a byte in o200k and cl100k), and an undercount is spend beyond a cap.
 
+A Predicted Output (`prediction`) is bounded apart, by `estimate_prediction_tokens`: OpenAI
+bills the prediction's rejected tokens as output, on top of the answer, so it is output-side
+worst case rather than input.
+
 `approximate_tokens` is the calibrated four-characters-a-token size used where a typical
 count, not a bound, is wanted (routing's complexity, the output of a stream cut short).
 """
@@ -131,6 +135,19 @@ def estimate_input_tokens(body: dict[str, Any], *, openai_only: bool = False) ->
     if isinstance(body.get("response_format"), dict):
         total += counter.value(body["response_format"])
     return total
+
+
+def estimate_prediction_tokens(body: dict[str, Any], *, openai_only: bool = False) -> int:
+    """An upper bound on the output tokens a Predicted Output may add to a request's bill.
+
+    OpenAI bills every rejected prediction token at the output rate, beyond `max_tokens`; at
+    worst the whole prediction is rejected. (Other providers ignore the field: the bound only
+    makes their reservation larger than their bill, never smaller.)
+    """
+    prediction = body.get("prediction")
+    if not isinstance(prediction, dict) or prediction.get("content") is None:
+        return 0
+    return _Counter(exact=openai_only).content(prediction["content"])
 
 
 def approximate_tokens(messages: list[dict[str, Any]]) -> int:
