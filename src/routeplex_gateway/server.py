@@ -183,6 +183,10 @@ def server_options(settings: Settings, ssl: dict[str, Any]) -> dict[str, Any]:
         "loop": "uvloop",
         "http": "httptools",
         "server_header": False,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: only the
+        # operator's named proxies are (a client would otherwise choose its own address).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": [n for n in settings.trusted_proxies.split(",") if n],
         "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
         **ssl,
     }
