@@ -183,6 +183,17 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[str, AfterValidator(_networks)] = ""
     # Request bodies are read into memory only, never spooled; this bounds that memory.
     max_body_bytes: Count = 8 * 1024 * 1024
+    # What one client can make a process hold (see `protocol.py`): header size and count (431
+    # above; 414 for a longer request line), time to send the headers and the body (408),
+    # idle keep-alive, and connections open at once (503 past it). The time bounds are on
+    # receiving a request, never on sending a response: a stream may run as long as it runs.
+    max_header_line_bytes: Count = 8 * 1024
+    max_header_bytes: Count = 32 * 1024
+    max_headers: Count = 100
+    header_timeout_s: Seconds = 10.0
+    body_timeout_s: Seconds = 30.0
+    keepalive_timeout_s: Seconds = 5.0
+    max_connections: Count = 1000
     # How often each process reloads changed keys: the bound on how long a revocation made
     # elsewhere takes to apply here (revocations through this process apply at once).
     key_refresh_s: Seconds = 5.0

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..auth import KeyCache, Principal
 from ..errors import ErrorCode, GatewayError, internal_error
@@ -196,6 +196,36 @@ def sse(payload: bytes) -> bytes:
 
 
 SSE_DONE = b"data: [DONE]\n\n"
+
+
+class BodyDeadline:
+    """An ASGI `receive` that gives the request body until `timeout_s` after the request reached
+    the app, then refuses with 408 (`request_timeout`) in the surface's envelope, and says
+    `Connection: close` (the rest of the body is never read). Once the body is in, it is the
+    plain `receive`: a stream's disconnect watch is not on this clock."""
+
+    __slots__ = ("_deadline", "_reading", "_receive")
+
+    def __init__(self, receive: Receive, timeout_s: float) -> None:
+        self._receive = receive
+        self._deadline = asyncio.get_running_loop().time() + timeout_s
+        self._reading = True
+
+    async def __call__(self) -> Message:
+        if not self._reading:
+            return await self._receive()
+        try:
+            async with asyncio.timeout_at(self._deadline):
+                message = await self._receive()
+        except TimeoutError:
+            raise GatewayError(
+                ErrorCode.REQUEST_TIMEOUT,
+                "The request body took too long to arrive.",
+                headers={"Connection": "close"},
+            ) from None
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            self._reading = False
+        return message
 
 
 def client_address(request: Request) -> str | None:
