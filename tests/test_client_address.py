@@ -5,9 +5,11 @@ address a valid key is sent from. Raw HTTP to `routeplex serve` over real socket
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from routeplex_gateway.config import Settings
 from tests.support.raw_http import Reply, Served, request, routeplex_serve
 
 BAD = "rp_live_" + "x" * 43
@@ -92,3 +94,11 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(proxied: Ser
     assert chat(proxied, BAD, "203.0.113.8, 203.0.113.7").status == 429
     # And a valid key from the throttled client is still served.
     assert chat(proxied, proxied.key, "203.0.113.7").status == 200
+
+
+def test_trusted_proxies_are_addresses_or_networks(tmp_path: Path) -> None:
+    # Normalised as uvicorn needs them: a network written with host bits set would otherwise
+    # never match anything, silently.
+    settings = Settings(data_dir=tmp_path, trusted_proxies=" 10.1.2.3/8, ::1 ,192.0.2.9")
+    assert settings.trusted_proxies == "10.0.0.0/8,::1/128,192.0.2.9/32"
+    assert Settings(data_dir=tmp_path).trusted_proxies == ""

@@ -11,9 +11,10 @@ liked. Here:
   whatever was sent);
 - the request line and headers must arrive within `header_timeout_s` of the request's first
   byte (or of the connection opening) — 408; a connection that sent nothing is just closed;
-- the body must arrive within `body_timeout_s` of the headers: the app answers 408 in its own
-  envelope (`api.wire.BodyDeadline`); this protocol closes the connection a moment later if the
-  body is still coming (the app answered without reading it, say);
+- the body must arrive within `body_timeout_s` of the headers: past it, this protocol wakes the
+  app's pending read, which answers 408 in its own envelope (`api.wire.BodyDeadline`), and
+  closes the connection a moment later if the body is still coming (the app answered without
+  reading it, say);
 - connections past `max_connections` open at once get 503 and are closed. uvicorn's own
   `limit_concurrency` refuses from the N-th connection rather than past it, and also refuses
   requests on connections it already accepted;
@@ -24,14 +25,19 @@ Refusals made here, before the app sees a request, are in the envelope of the pa
 connection: the response, then a short linger reading and dropping what the client still
 sends (so the response is not lost to a TCP reset), then close. None of these bounds apply to
 sending a response: a stream runs as long as it runs.
+
+Deadlines are checked by one sweep per server every `_SWEEP_S`, not by a timer per request: a
+request then costs two attribute writes, where arming and cancelling timers measured ~7 µs per
+request on uvloop (a few percent of the gateway's own time per request). A bound is
+therefore enforced up to `_SWEEP_S` late.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import httptools
 from uvicorn.config import Config
@@ -46,6 +52,7 @@ from .errors import ErrorCode, GatewayError
 _LINGER_S = 2.0
 # The app answers a slow body itself; the connection is closed only if that did not end it.
 _BODY_BACKSTOP_S = 1.0
+_SWEEP_S = 0.25
 _SECURITY_HEADERS = b"x-content-type-options: nosniff\r\ncache-control: no-store\r\n"
 
 
@@ -95,8 +102,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.bounds = bounds
-        self._timer: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # for the headers, or the body, whichever is due
         self._in_head = False  # between a request's first byte and the end of its headers
+        self._in_body = False  # between the end of the headers and the end of the body
         self._head_bytes = 0  # of the request line and headers seen so far
         self._header_count = 0
         self._over_capacity = False
@@ -108,11 +116,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         # Decided once, on arrival: connections already being served keep being served.
         self._over_capacity = len(self.connections) > self.bounds.max_connections
-        self._arm(self.bounds.header_timeout_s, self._head_timed_out)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
+        self._deadline = self.loop.time() + self.bounds.header_timeout_s
+        _Sweep.ensure(self.server_state, self.loop)
 
     def data_received(self, data: bytes) -> None:
         # uvicorn's, with the refusals made in the parser's callbacks answered here.
@@ -149,7 +154,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._header_count = 0
-        self._arm(self.bounds.header_timeout_s, self._head_timed_out)
+        self._deadline = self.loop.time() + self.bounds.header_timeout_s
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -171,7 +176,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._disarm()
+        self._deadline = None
         if self._over_capacity:
             self._stop(
                 GatewayError(
@@ -181,40 +186,53 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 )
             )
         super().on_headers_complete()
-        # Disarmed by the end of the message, which for a request without a body is now.
-        self._arm(self.bounds.body_timeout_s + _BODY_BACKSTOP_S, self._body_timed_out)
+        # Cleared by the end of the message, which for a request without a body is now.
+        self._in_body = True
+        self._deadline = self.loop.time() + self.bounds.body_timeout_s
 
     def on_message_complete(self) -> None:
-        self._disarm()
+        self._in_body = False
+        self._deadline = None
         super().on_message_complete()
 
-    # --- timers ---------------------------------------------------------------------------
-    def _arm(self, delay_s: float, callback: Callable[[], None]) -> None:
-        self._disarm()
-        self._timer = self.loop.call_later(delay_s, callback)
+    def on_response_complete(self) -> None:
+        starts_next = bool(self.pipeline)
+        super().on_response_complete()
+        if starts_next and self._in_body:
+            # A pipelined request has just started (its body was not read while it waited):
+            # its clock starts now, as the app's does.
+            self._deadline = self.loop.time() + self.bounds.body_timeout_s
 
-    def _disarm(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _head_timed_out(self) -> None:
-        self._timer = None
+    # --- deadlines ------------------------------------------------------------------------
+    def check_deadline(self, now: float) -> None:
+        """Called by the sweep: act on a deadline that has passed."""
+        if self._deadline is None or now < self._deadline or self.transport.is_closing():
+            return
         if self._in_head:
             late = GatewayError(ErrorCode.REQUEST_TIMEOUT, "The request's headers took too long.")
             self._refuse(late)
-        elif not self.transport.is_closing():
+        elif self._in_body:
+            self._body_late(now - self._deadline)
+        else:
+            self._deadline = None
             self.transport.close()  # opened, and nothing sent: nothing to answer
 
-    def _body_timed_out(self) -> None:
-        self._timer = None
+    def _body_late(self, late_s: float) -> None:
         if self.pipeline:
             return  # reading is paused behind an earlier request: nothing trickles in
         cycle = self.cycle
-        if cycle is not None and cycle.response_started and not cycle.response_complete:
-            cycle.keep_alive = False  # a response is being sent: end after it, not during it
-        elif not self.transport.is_closing():
-            self.transport.close()
+        if not cycle.response_started:
+            # Wake the app's pending read of the body: its BodyDeadline answers 408 (and says
+            # Connection: close). Should the app not be reading, close after a grace period.
+            cycle.message_event.set()
+            if late_s >= _BODY_BACKSTOP_S:
+                self.transport.close()
+        elif not cycle.response_complete:
+            # The app answered without the body and is still sending: end after it.
+            cycle.keep_alive = False
+            self._deadline = None
+        else:
+            self.transport.close()  # answered, and the body is still trickling in
 
     # --- refusals -------------------------------------------------------------------------
     def _stop(self, refusal: GatewayError) -> None:
@@ -223,7 +241,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, refusal: GatewayError) -> None:
         """Answer `refusal` (if no response is under way here) and end the connection."""
-        self._disarm()
+        self._deadline = None
         if self.transport.is_closing():
             return
         cycle = self.cycle
@@ -253,3 +271,32 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             b"\r\n",
         ]
         return b"".join([*head, body])
+
+
+class _Sweep:
+    """Checks the deadlines of one server's connections every `_SWEEP_S`, while it has any."""
+
+    _running: ClassVar[weakref.WeakKeyDictionary[ServerState, _Sweep]] = weakref.WeakKeyDictionary()
+
+    def __init__(self, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+        self._state = weakref.ref(state)  # the registry's key: held weakly here too
+        self._loop = loop
+        loop.call_later(_SWEEP_S, self._run)
+
+    @classmethod
+    def ensure(cls, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+        if state not in cls._running:
+            cls._running[state] = cls(state, loop)
+
+    def _run(self) -> None:
+        state = self._state()
+        if state is None:
+            return
+        if not state.connections:
+            del self._running[state]  # the next connection starts another
+            return
+        now = self._loop.time()
+        for connection in list(state.connections):
+            if isinstance(connection, BoundedHttpProtocol):
+                connection.check_deadline(now)
+        self._loop.call_later(_SWEEP_S, self._run)

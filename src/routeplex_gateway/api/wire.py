@@ -200,31 +200,31 @@ SSE_DONE = b"data: [DONE]\n\n"
 
 class BodyDeadline:
     """An ASGI `receive` that gives the request body until `timeout_s` after the request reached
-    the app, then refuses with 408 (`request_timeout`) in the surface's envelope, and says
-    `Connection: close` (the rest of the body is never read). Once the body is in, it is the
-    plain `receive`: a stream's disconnect watch is not on this clock."""
+    the app: a read of the body that returns past it is refused with 408 (`request_timeout`) in
+    the surface's envelope, saying `Connection: close` (the rest is never read). Under `serve`,
+    the connection (`protocol.py`) wakes a read still waiting at the deadline; no timer is
+    armed here, so a request whose body is already in costs a clock read. Once the body is in,
+    this is the plain `receive`: a stream's disconnect watch is not on this clock."""
 
-    __slots__ = ("_deadline", "_reading", "_receive")
+    __slots__ = ("_clock", "_deadline", "_reading", "_receive")
 
     def __init__(self, receive: Receive, timeout_s: float) -> None:
         self._receive = receive
-        self._deadline = asyncio.get_running_loop().time() + timeout_s
+        self._clock = asyncio.get_running_loop().time
+        self._deadline = self._clock() + timeout_s
         self._reading = True
 
     async def __call__(self) -> Message:
-        if not self._reading:
-            return await self._receive()
-        try:
-            async with asyncio.timeout_at(self._deadline):
-                message = await self._receive()
-        except TimeoutError:
-            raise GatewayError(
-                ErrorCode.REQUEST_TIMEOUT,
-                "The request body took too long to arrive.",
-                headers={"Connection": "close"},
-            ) from None
-        if message["type"] != "http.request" or not message.get("more_body", False):
-            self._reading = False
+        message = await self._receive()
+        if self._reading:
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                self._reading = False
+            elif self._clock() >= self._deadline:
+                raise GatewayError(
+                    ErrorCode.REQUEST_TIMEOUT,
+                    "The request body took too long to arrive.",
+                    headers={"Connection": "close"},
+                )
         return message
 
 
