@@ -109,6 +109,9 @@ def test_slow_loris_connections_are_cut_within_the_bounds(served: Served) -> Non
     }
     bound = max(HEADER_TIMEOUT_S, BODY_TIMEOUT_S) + SLACK_S
     results = trickle(served.port, connections, every_s=0.2, for_s=bound + 3)
+    print(
+        "\nslow-loris closed after (s):", {n: r[0] and round(r[0], 2) for n, r in results.items()}
+    )
     for name, (closed, _) in results.items():
         assert closed is not None and closed <= bound, (name, closed)
     for name in ("header-0", "header-1", "header-2"):
