@@ -252,6 +252,12 @@ def test_the_variable_is_blamed_when_it_overrides_a_good_file(tmp_path: Path) ->
             "ROUTEPLEX_METADATA_RETENTION_DAYS: expected at least 1",
         ),
         ({"ROUTEPLEX_SIMULATOR_PORT": "-1"}, "ROUTEPLEX_SIMULATOR_PORT: expected at least 0"),
+        (
+            {"ROUTEPLEX_TRUSTED_PROXIES": "10.0.0.1, proxy.internal"},
+            "ROUTEPLEX_TRUSTED_PROXIES: 'proxy.internal' is not an IP address or CIDR network",
+        ),
+        ({"ROUTEPLEX_HEADER_TIMEOUT_S": "0"}, "ROUTEPLEX_HEADER_TIMEOUT_S: expected more than 0"),
+        ({"ROUTEPLEX_MAX_CONNECTIONS": "0"}, "ROUTEPLEX_MAX_CONNECTIONS: expected at least 1"),
     ],
 )
 def test_a_value_that_cannot_work_is_refused_at_load(

@@ -19,6 +19,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .api import account, admin, health, native, openai, openapi
+from .api.wire import BodyDeadline
 from .config import Settings
 from .dashboard import dashboard_routes
 from .errors import ErrorCode, GatewayError, internal_error
@@ -72,16 +73,19 @@ class GatewayApp(Starlette):
     these paths, goes through Starlette as usual.
     """
 
-    def __init__(self, *, hot: dict[str, Endpoint], **options: Any) -> None:
+    def __init__(self, *, hot: dict[str, Endpoint], body_timeout_s: float, **options: Any) -> None:
         super().__init__(**options)
         self._hot = hot
+        self._body_timeout_s = body_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = (
-            self._hot.get(scope["path"])
-            if scope["type"] == "http" and scope["method"] == "POST"
-            else None
-        )
+        endpoint = None
+        if scope["type"] == "http":
+            # Every request's body is on a clock (408 past it): a trickled body would
+            # otherwise hold its connection and handler for as long as the client likes.
+            receive = BodyDeadline(receive, self._body_timeout_s)
+            if scope["method"] == "POST":
+                endpoint = self._hot.get(scope["path"])
         if endpoint is None:
             await super().__call__(scope, receive, send)
             return
@@ -123,6 +127,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     else:
         error = GatewayError(ErrorCode.BAD_REQUEST, "Bad request.")
     return _envelope(request, error)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    """A refusal raised where no handler catches it (a body read past its deadline)."""
+    assert isinstance(exc, GatewayError)
+    return _envelope(request, exc)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -195,7 +205,12 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         hot={"/v1/chat/completions": openai.chat_completions, "/api/v1/chat": native.chat},
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: _http_error, Exception: _unexpected},
+        body_timeout_s=settings.body_timeout_s,
+        exception_handlers={
+            HTTPException: _http_error,
+            GatewayError: _refused,
+            Exception: _unexpected,
+        },
     )
     app.state.gateway = gateway
     app.add_middleware(SecurityHeaders)

@@ -11,6 +11,7 @@ one — is a `ConfigError` (see `config_problems`), found before any command act
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 from collections.abc import Callable
 from decimal import Decimal
@@ -60,6 +61,18 @@ def _schemes(*schemes: str) -> Callable[[str], str]:
 def _database(url: str) -> str:
     async_url(url)  # the store's own rule, so the two cannot disagree
     return url
+
+
+def _networks(value: str) -> str:
+    """Comma-separated IP addresses and CIDR networks, normalised (`10.0.0.1/8` is
+    `10.0.0.0/8`); anything else is refused rather than silently never matching."""
+    networks = []
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
+    return ",".join(networks)
 
 
 HttpUrl = Annotated[str, AfterValidator(_schemes("http", "https"))]
@@ -164,8 +177,23 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", min_length=1)
     port: Port = 8080
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
+    # CIDRs). Anyone else's are ignored: they would let a client pick the address its failed
+    # keys count against — dodging the throttle, or pinning it on someone else.
+    trusted_proxies: Annotated[str, AfterValidator(_networks)] = ""
     # Request bodies are read into memory only, never spooled; this bounds that memory.
     max_body_bytes: Count = 8 * 1024 * 1024
+    # What one client can make a process hold (see `protocol.py`): header size and count (431
+    # above; 414 for a longer request line), time to send the headers and the body (408),
+    # idle keep-alive, and connections open at once (503 past it). The time bounds are on
+    # receiving a request, never on sending a response: a stream may run as long as it runs.
+    max_header_line_bytes: Count = 8 * 1024
+    max_header_bytes: Count = 32 * 1024
+    max_headers: Count = 100
+    header_timeout_s: Seconds = 10.0
+    body_timeout_s: Seconds = 30.0
+    keepalive_timeout_s: Seconds = 5.0
+    max_connections: Count = 1000
     # How often each process reloads changed keys: the bound on how long a revocation made
     # elsewhere takes to apply here (revocations through this process apply at once).
     key_refresh_s: Seconds = 5.0

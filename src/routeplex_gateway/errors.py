@@ -27,8 +27,11 @@ class ErrorCode(StrEnum):
     CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"  # OpenAI's own code for it
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
+    REQUEST_TIMEOUT = "request_timeout"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    URI_TOO_LONG = "uri_too_long"
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    HEADERS_TOO_LARGE = "headers_too_large"
     RATE_LIMITED = "rate_limited"
     DAILY_LIMIT_EXCEEDED = "daily_limit_exceeded"
     DAILY_COST_LIMIT_EXCEEDED = "daily_cost_limit_exceeded"
@@ -37,6 +40,7 @@ class ErrorCode(StrEnum):
     ALL_PROVIDERS_FAILED = "all_providers_failed"
     PROVIDER_UNAVAILABLE = "provider_unavailable"
     PROVIDER_TIMEOUT = "provider_timeout"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -53,8 +57,11 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.CONTEXT_LENGTH_EXCEEDED: 400,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.REQUEST_TIMEOUT: 408,
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.URI_TOO_LONG: 414,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.HEADERS_TOO_LARGE: 431,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.DAILY_LIMIT_EXCEEDED: 429,
     ErrorCode.DAILY_COST_LIMIT_EXCEEDED: 429,
@@ -63,6 +70,7 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.ALL_PROVIDERS_FAILED: 502,
     ErrorCode.PROVIDER_UNAVAILABLE: 503,
     ErrorCode.PROVIDER_TIMEOUT: 504,
+    ErrorCode.TOO_MANY_CONNECTIONS: 503,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 
@@ -73,8 +81,11 @@ _OPENAI_TYPE: dict[int, str] = {
     403: "permission_error",
     404: "not_found_error",
     405: "invalid_request_error",
+    408: "invalid_request_error",
     413: "invalid_request_error",
+    414: "invalid_request_error",
     415: "invalid_request_error",
+    431: "invalid_request_error",
     429: "rate_limit_error",
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import os
 import socket
 import subprocess
@@ -176,13 +177,21 @@ def simulated(settings: Settings) -> bool:
 
 def server_options(settings: Settings, ssl: dict[str, Any]) -> dict[str, Any]:
     """uvicorn's options for the gateway, one process or several."""
+    from .protocol import BoundedHttpProtocol, HttpBounds
+
     return {
         "log_level": settings.log_level,
         "log_config": None,  # logs.configure() owns logging: allow-listed JSON only
         "access_log": False,  # it would write paths and query strings
         "loop": "uvloop",
-        "http": "httptools",
+        # httptools, with bounds on what one client can make the process hold.
+        "http": functools.partial(BoundedHttpProtocol, bounds=HttpBounds.of(settings)),
+        "timeout_keep_alive": settings.keepalive_timeout_s,
         "server_header": False,
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: only the
+        # operator's named proxies are (a client would otherwise choose its own address).
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": [n for n in settings.trusted_proxies.split(",") if n],
         "timeout_graceful_shutdown": int(settings.shutdown_grace_s),
         **ssl,
     }

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..auth import KeyCache, Principal
 from ..errors import ErrorCode, GatewayError, internal_error
@@ -196,6 +196,36 @@ def sse(payload: bytes) -> bytes:
 
 
 SSE_DONE = b"data: [DONE]\n\n"
+
+
+class BodyDeadline:
+    """An ASGI `receive` that gives the request body until `timeout_s` after the request reached
+    the app: a read of the body that returns past it is refused with 408 (`request_timeout`) in
+    the surface's envelope, saying `Connection: close` (the rest is never read). Under `serve`,
+    the connection (`protocol.py`) wakes a read still waiting at the deadline; no timer is
+    armed here, so a request whose body is already in costs a clock read. Once the body is in,
+    this is the plain `receive`: a stream's disconnect watch is not on this clock."""
+
+    __slots__ = ("_clock", "_deadline", "_reading", "_receive")
+
+    def __init__(self, receive: Receive, timeout_s: float) -> None:
+        self._receive = receive
+        self._clock = asyncio.get_running_loop().time
+        self._deadline = self._clock() + timeout_s
+        self._reading = True
+
+    async def __call__(self) -> Message:
+        message = await self._receive()
+        if self._reading:
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                self._reading = False
+            elif self._clock() >= self._deadline:
+                raise GatewayError(
+                    ErrorCode.REQUEST_TIMEOUT,
+                    "The request body took too long to arrive.",
+                    headers={"Connection": "close"},
+                )
+        return message
 
 
 def client_address(request: Request) -> str | None:

@@ -103,7 +103,7 @@ class Sessions:
 
 def secure(request: Request) -> bool:
     """Mark cookies Secure when the browser is talking TLS to us. Behind a terminating proxy
-    this needs uvicorn's proxy headers (`--forwarded-allow-ips`) to see the https scheme."""
+    this needs the proxy named in ROUTEPLEX_TRUSTED_PROXIES to see the https scheme."""
     return request.url.scheme == "https"
 
 
