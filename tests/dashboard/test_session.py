@@ -136,6 +136,36 @@ def test_a_revoked_key_ends_its_sessions(gateway: RunningGateway) -> None:
     assert replay.status_code == 303 and replay.headers["location"].startswith("/app/signin")
 
 
+def test_signing_out_ends_the_session_on_every_replica(tmp_path: Path, simulator_url: str) -> None:
+    """Two gateways sharing a database and a session secret. Signing out through one refuses
+    the cookie there at once and on the other within its key refresh (0.5 s here)."""
+    settings = gateway_settings(tmp_path, session_secret="shared-between-replicas")
+    key = create_account_with_key(settings, "alice")
+    with (
+        serve_in_thread(create_app(settings, simulator_url=simulator_url)) as here,
+        serve_in_thread(create_app(settings, simulator_url=simulator_url)) as elsewhere,
+        httpx.Client(base_url=here) as client,
+    ):
+        sign_in(client, key)
+        page = client.get("/app/usage")
+        assert page.status_code == 200
+        copied = {COOKIE: client.cookies.get(COOKIE) or ""}
+        assert httpx.get(f"{elsewhere}/app/usage", cookies=copied).status_code == 200
+
+        assert client.post("/app/signout", data={"csrf": csrf_of(page.text)}).status_code == 303
+        signed_out_at = time.monotonic()
+        replay = httpx.get(f"{here}/app/usage", cookies=copied)
+        assert replay.status_code == 303
+        assert replay.headers["location"] == "/app/signin?ended=1"
+        while (response := httpx.get(f"{elsewhere}/app/usage", cookies=copied)).status_code == 200:
+            assert time.monotonic() - signed_out_at < 0.5 + 1.0, "still signed in elsewhere"
+            time.sleep(0.05)
+        assert response.status_code == 303
+        # Signing in again is a new session, unaffected.
+        sign_in(client, key)
+        assert client.get("/app/usage").status_code == 200
+
+
 def test_forms_need_the_session_csrf_token_and_our_origin(gateway: RunningGateway) -> None:
     with httpx.Client(base_url=gateway.url) as client:
         # The sign-in form's own token (double-submit cookie): missing or wrong is refused.
