@@ -24,6 +24,7 @@ from .metering.retention import RetentionJob
 from .metering.tokens import approximate_tokens, estimate_input_tokens
 from .observability import Metrics
 from .providers import ProviderRegistry
+from .readiness import Readiness
 from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
 from .routing.classifier import Classification, Needs, classify
 from .routing.router import Attempt, Router
@@ -71,6 +72,8 @@ class Gateway:
         self._recorder: Recorder | None = None
         self._retention: RetentionJob | None = None
         self.supervisor = Supervisor()
+        self.readiness = Readiness(self)
+        self.stopping = False  # readiness says so from the moment stopping begins
         self._settling: set[asyncio.Future[None]] = set()  # settlements outliving their request
 
     @property
@@ -124,6 +127,7 @@ class Gateway:
         self.supervisor.start("retention", self._retention.step)
 
     async def stop(self) -> None:
+        self.stopping = True
         await self.supervisor.stop()
         if self._recorder is not None:
             await self._recorder.drain()
