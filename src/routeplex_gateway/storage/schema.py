@@ -154,8 +154,9 @@ admin_keys = Table(
     Index(None, "key_hash", unique=True),
 )
 
-# Dashboard sessions ended by signing out, so every replica refuses their cookies. A row is
-# deleted once the session it names would have expired anyway.
+# Dashboard sessions ended by signing out, so every replica refuses their cookies: the
+# SHA-256 of the session's nonce, never the nonce. A row is deleted once the session it
+# names would have expired anyway.
 revoked_sessions = Table(
     "revoked_sessions",
     metadata,
