@@ -71,7 +71,8 @@ class SignedOutSessions:
         self._rounds += 1
         try:
             for unsaved, expires_at in list(self._unsaved.items()):
-                await self._save(unsaved, expires_at)
+                if expires_at > time.time():  # an expired session needs no revocation
+                    await self._save(unsaved, expires_at)
                 del self._unsaved[unsaved]
             full = self._rounds % _FULL_RELOAD_EVERY == 0
             if full:
@@ -89,8 +90,8 @@ class SignedOutSessions:
         started = datetime.now(UTC)
         rows = await self._store.sessions_revoked_since(None if full else self._since)
         now = time.time()
-        # Only sessions still alive are worth remembering; one revoked here and not yet
-        # stored stays whatever the database says.
+        # A revocation is never undone, so what is known stays (including what this process
+        # has not stored yet) until the session it names has expired.
         self._revoked = {s: e for s, e in self._revoked.items() if e > now}
         for revoked, expires_at in rows:
             self._revoked[revoked] = int(expires_at.timestamp())
