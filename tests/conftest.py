@@ -76,10 +76,7 @@ class RunningGateway:
 
 def gateway_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(
-        data_dir=data_dir,
-        recorder_flush_s=0.05,
-        key_refresh_s=0.5,
-        **overrides,
+        **{"recorder_flush_s": 0.05, "key_refresh_s": 0.5, **overrides}, data_dir=data_dir
     )
 
 

@@ -1,5 +1,5 @@
 """The background loops — key refresh, metadata writer, retention — survive an unexpected
-error: it is logged by its type only, the loop restarts after a backoff, and `/health` names
+error: it is logged by its type only, the loop restarts after a backoff, and `/ready` names
 the failing loop until it works again."""
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from typing import Any
 import httpx
 import pytest
 
-from routeplex_gateway import auth
+from routeplex_gateway import auth, signouts
 from routeplex_gateway.app import create_app
 from routeplex_gateway.logs import AllowListFormatter
 from routeplex_gateway.metering import retention
 from routeplex_gateway.storage import Store
+from tests.api.test_admin_api import admin_key
 from tests.conftest import RunningGateway, gateway_settings
 from tests.support.accounts import create_account_with_key
 from tests.support.servers import serve_in_thread
@@ -50,10 +51,15 @@ def fail_once(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[in
     return calls
 
 
-def failing_loops(gw: RunningGateway) -> list[str]:
-    body = httpx.get(f"{gw.url}/health").json()
-    assert body["status"] == ("degraded" if body["failing_loops"] else "ok")
+def failing_loops(gw: RunningGateway, admin: str) -> list[str]:
+    """The failing loops /ready names to an operator; a failing loop makes it not ready."""
+    reply = httpx.get(f"{gw.url}/ready", headers={"Authorization": f"Bearer {admin}"})
+    body = reply.json()
     loops: list[str] = body["failing_loops"]
+    assert (reply.status_code, body["status"]) == ((503, "not_ready") if loops else (200, "ready"))
+    assert ("background_loop_failing" in body["reasons"]) == bool(loops)
+    # Liveness stays plain whatever the loops do.
+    assert httpx.get(f"{gw.url}/health").json() == {"status": "ok"}
     return loops
 
 
@@ -69,6 +75,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30) ->
     [
         ("metadata-writer", Store, "insert_metadata"),
         ("key-refresh", auth.KeyCache, "_reload"),
+        ("session-refresh", signouts.SignedOutSessions, "_reload"),
         ("retention", retention, "run_retention"),
     ],
 )
@@ -81,7 +88,8 @@ def test_a_loop_that_fails_restarts_and_health_says_so(
     method: str,
 ) -> None:
     caplog.set_level(logging.INFO)
-    assert failing_loops(gateway) == []
+    admin = admin_key(gateway)
+    assert failing_loops(gateway, admin) == []
     calls = fail_once(monkeypatch, owner, method)
     if loop == "metadata-writer":
         reply = httpx.post(
@@ -90,9 +98,11 @@ def test_a_loop_that_fails_restarts_and_health_says_so(
             json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
         )
         assert reply.status_code == 200
-    wait_for(lambda: failing_loops(gateway) == [loop], f"{loop} should be reported failing")
+    wait_for(lambda: failing_loops(gateway, admin) == [loop], f"{loop} should be reported failing")
     # Restarted after a backoff, it works again and stops being reported.
-    wait_for(lambda: calls[0] >= 2 and failing_loops(gateway) == [], f"{loop} should recover")
+    wait_for(
+        lambda: calls[0] >= 2 and failing_loops(gateway, admin) == [], f"{loop} should recover"
+    )
     if loop == "metadata-writer":
         assert len(gateway.metadata(expect=1)) == 1  # the record waited, and was written
 

@@ -17,7 +17,7 @@ import asyncpg
 import httpx
 
 from routeplex_gateway.config import Settings
-from tests.support.accounts import create_account_with_key
+from tests.support.accounts import create_account_with_key, create_admin_key
 from tests.support.serve import demo_key, launch
 from tests.support.servers import free_port
 from tests.support.services import fresh_postgres_database, require_redis
@@ -205,6 +205,8 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
     )
     # An account on `evaluation` (5 requests a minute); the demo account is on `usage`.
     key = create_account_with_key(Settings(data_dir=tmp_path), "trial", plan="evaluation")
+    # /ready names the worker's process to an operator only.
+    admin = {"Authorization": f"Bearer {create_admin_key(Settings(data_dir=tmp_path))}"}
     process, output = launch(["--workers", "2"], env)
     try:
         demo_key(output)
@@ -221,7 +223,7 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
             time.sleep(0.2)
         # The trial account is on `evaluation` (5 requests a minute, 1 at a time). One request
         # at a time, each on a new connection (the kernel spreads them over the workers) and
-        # attributed to a worker when /health on that connection names the same pid before
+        # attributed to a worker when /ready on that connection names the same pid before
         # and after: once both workers have taken some, exactly five in all may have got
         # through. Per-worker limits would let one more through for each worker reached.
         statuses: list[int] = []
@@ -229,7 +231,7 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
         while len(statuses) < 10 or len(reached) < 2:
             assert len(statuses) < 40, "both workers should have taken chat requests"
             with httpx.Client(base_url=url, timeout=30) as client:
-                before = client.get("/health").json()["pid"]
+                before = client.get("/ready", headers=admin).json()["pid"]
                 reply = client.post(
                     "/v1/chat/completions",
                     headers={"Authorization": f"Bearer {key}"},
@@ -239,7 +241,7 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
                         "messages": [{"role": "user", "content": "hi"}],
                     },
                 )
-                if client.get("/health").json()["pid"] == before:
+                if client.get("/ready", headers=admin).json()["pid"] == before:
                     reached.add(before)
             statuses.append(reply.status_code)
             if reply.status_code == 429:

@@ -196,6 +196,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         Route("/admin/usage", admin.usage, methods=["GET"]),
         Route("/admin/health", admin.health, methods=["GET"]),
         Route("/health", health.health, methods=["GET"]),
+        Route("/ready", health.ready, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),
         Route("/openapi.json", openapi.document, methods=["GET"]),
         # The usage dashboard (pages, sign-in, static files), with its own CSP.

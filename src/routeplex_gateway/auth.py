@@ -3,9 +3,10 @@
 A key is `rp_live_` + 256 random bits; only its SHA-256 is stored (a slow hash buys nothing
 against keys of that entropy, and the hot path can afford one SHA-256). Every process holds
 the active keys in memory and reloads what changed every `key_refresh_s` seconds, which bounds
-how long a revocation made in another process takes to apply here; one made through this
-process applies at once. A key never seen before costs one lookup, after which it is cached —
-and so is its absence, so unknown keys cannot make the database work on every request.
+how long a revocation (or an account disabled) in another process takes to apply here; one
+made through this process applies at once. A key never seen before costs one lookup, after
+which it is cached — and so is its absence, so unknown keys cannot make the database work on
+every request.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -78,15 +80,18 @@ class Principal:
     expires_at: datetime | None
     revoked: bool
     disabled: bool
+    key_limits: Mapping[str, Any] | None = None  # the key's own caps, to re-derive `policy`
 
 
-def _policy(key: ApiKey, account: Account, plans: Plans) -> Policy:
+def _policy(
+    key_id: str, key_limits: Mapping[str, Any] | None, account: Account, plans: Plans
+) -> Policy:
     try:
-        return plans.policy(account.plan, account.limits, key.limits)
+        return plans.policy(account.plan, account.limits, key_limits)
     except (ValueError, ArithmeticError):
         # Limits stored before validation tightened must not keep the gateway from starting:
         # hold such a key to its plan alone (the narrower choice would need a valid cap).
-        log.warning("stored limits unreadable; using the plan's", extra={"key_id": key.id})
+        log.warning("stored limits unreadable; using the plan's", extra={"key_id": key_id})
         return plans.policy(account.plan, None, None)
 
 
@@ -97,7 +102,8 @@ def _principal(key: ApiKey, account: Account, plans: Plans) -> Principal:
         account_id=account.id,
         account_name=account.name,
         plan=account.plan,
-        policy=_policy(key, account, plans),
+        policy=_policy(key.id, key.limits, account, plans),
+        key_limits=key.limits,
         allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
         expires_at=key.expires_at,
         revoked=key.revoked_at is not None,
@@ -195,6 +201,8 @@ class KeyCache:
         self._keys: dict[str, Principal] = {}
         self._admin: dict[str, AdminKey] = {}
         self._revoked_here: set[str] = set()  # until a reload shows the revocation stored
+        # Accounts as this process last stored them, until a reload shows that version.
+        self._accounts_here: dict[str, Account] = {}
         self.failures = FailedAttempts()
         self._unknown: dict[str, float] = {}
         self._since: datetime | None = None
@@ -211,6 +219,12 @@ class KeyCache:
             # A full reload also forgets keys that no longer exist (a deleted account).
             self._keys = {}
         for key, account in changed:
+            here = self._accounts_here.get(account.id)
+            if here is not None:
+                if account.updated_at >= here.updated_at:
+                    self._accounts_here.pop(account.id)  # the database caught up
+                else:
+                    account = here  # read before this process's change committed
             principal = _principal(key, account, self._plans)
             if principal.key_id in self._revoked_here:
                 if principal.revoked:
@@ -240,6 +254,20 @@ class KeyCache:
         for key_hash, principal in self._keys.items():
             if principal.key_id == key_id:
                 self._keys[key_hash] = dataclasses.replace(principal, revoked=True)
+
+    def account_changed(self, account: Account) -> None:
+        """Apply an account change made through this process (disabled, plan, limits) to its
+        cached keys at once, rather than at the next refresh."""
+        self._accounts_here[account.id] = account
+        for key_hash, principal in self._keys.items():
+            if principal.account_id == account.id:
+                self._keys[key_hash] = dataclasses.replace(
+                    principal,
+                    account_name=account.name,
+                    plan=account.plan,
+                    policy=_policy(principal.key_id, principal.key_limits, account, self._plans),
+                    disabled=account.disabled,
+                )
 
     async def authenticate(self, header: str | None, client: str | None = None) -> Principal:
         """The key's principal; a refusal counts against `client`, which is refused outright

@@ -1,5 +1,6 @@
 """The long-lived parts one gateway process shares, built from settings and started and
-stopped with the server: storage, key cache, catalog, providers, router, metadata recorder.
+stopped with the server: storage, key cache, signed-out sessions, catalog, providers, router,
+metadata recorder.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from .metering.tokens import (
 )
 from .observability import Metrics
 from .providers import ProviderRegistry
+from .readiness import Readiness
 from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
 from .routing.classifier import Classification, Needs, classify
 from .routing.router import Attempt, Router
 from .routing.scoring import Candidate, Scorer, Weights
+from .signouts import SignedOutSessions
 from .storage import Store
 from .supervisor import Supervisor
 
@@ -69,9 +72,12 @@ class Gateway:
         self.quota = _quota(settings)
         self._store: Store | None = None
         self._keys: KeyCache | None = None
+        self._signed_out: SignedOutSessions | None = None
         self._recorder: Recorder | None = None
         self._retention: RetentionJob | None = None
         self.supervisor = Supervisor()
+        self.readiness = Readiness(self)
+        self.stopping = False  # readiness says so from the moment stopping begins
         self._settling: set[asyncio.Future[None]] = set()  # settlements outliving their request
 
     @property
@@ -85,6 +91,11 @@ class Gateway:
         return self._keys
 
     @property
+    def signed_out(self) -> SignedOutSessions:
+        assert self._signed_out is not None, "gateway not started"
+        return self._signed_out
+
+    @property
     def recorder(self) -> Recorder:
         assert self._recorder is not None, "gateway not started"
         return self._recorder
@@ -95,6 +106,8 @@ class Gateway:
         await self._store.migrate()
         self._keys = KeyCache(self._store, self.plans, settings.key_refresh_s)
         await self._keys.start()
+        self._signed_out = SignedOutSessions(self._store, settings.key_refresh_s)
+        await self._signed_out.start()
         # Today's counters start from what is already recorded: here, and again only if the
         # backend finds them lost (Redis flushed or restarted) — never per request.
         self.quota.recorded = self._store.day_totals
@@ -113,10 +126,12 @@ class Gateway:
             interval_s=settings.retention_interval_s,
         )
         self.supervisor.start("key-refresh", self._keys.refresh)
+        self.supervisor.start("session-refresh", self._signed_out.refresh)
         self.supervisor.start("metadata-writer", self._recorder.step)
         self.supervisor.start("retention", self._retention.step)
 
     async def stop(self) -> None:
+        self.stopping = True
         await self.supervisor.stop()
         if self._recorder is not None:
             await self._recorder.drain()

@@ -45,6 +45,7 @@ RETENTION: dict[str, str] = {
     "admin_keys": "until deleted",
     "request_metadata": "{days} days (`ROUTEPLEX_METADATA_RETENTION_DAYS`)",
     "billing_daily": "7 years, append-only",
+    "revoked_sessions": "until the session would have expired (`ROUTEPLEX_SESSION_TTL_S`)",
 }
 
 # RoutePlex's keys in Redis (limits/redis.py, and the `limits` sliding-window counter). Counters
@@ -96,6 +97,7 @@ TEXT_KINDS: dict[str, Kind] = {
     "key_id": Kind.ID,
     "request_id": Kind.ID,
     "key_hash": Kind.HASH,
+    "session_id": Kind.HASH,
     "name": Kind.LABEL,
     "email": Kind.LABEL,
     "plan": Kind.TOKEN,

@@ -1,11 +1,12 @@
-"""The supervisor of a process's background loops (key refresh, metadata writer, retention).
+"""The supervisor of a process's background loops (key and session refresh, metadata writer,
+retention).
 
 Each loop is given as one step — wait for its moment, do its work — that the supervisor
 runs again and again. A step's expected failures (the database being away) are the loop's
 own business; anything else escaping a step is a bug, and it must neither end the loop for
 good nor go unseen: it is logged by its type only (an exception's message could quote a
 request), the loop restarts after a backoff, and `failing` names the loop until a step
-succeeds again — `/health` reports it.
+succeeds again — `/ready` reports it (not ready, and which loop, to an operator).
 """
 
 from __future__ import annotations

@@ -222,6 +222,33 @@ def test_phone_width_and_keyboard_only(gateway: RunningGateway, watched: tuple[A
     watch.assert_clean()
 
 
+def test_a_cookie_copied_before_signing_out_is_refused_after(
+    gateway: RunningGateway, watched: tuple[Any, Watch]
+) -> None:
+    """Signing out ends the session, not only the browser's copy of its cookie: replayed
+    from elsewhere, the cookie the browser held is sent to sign in again, for either role."""
+    context, watch = watched
+    for key, home in (
+        (gateway.keys["alice"], "/app/"),
+        (admin_key(gateway), "/app/operator/accounts"),
+    ):
+        page = context.new_page()
+        _sign_in(page, gateway, key)
+        page.wait_for_url(f"**{home}*")
+        (cookie,) = [c for c in context.cookies() if c["name"] == "routeplex_session"]
+        copied = {"routeplex_session": cookie["value"]}
+        assert httpx.get(f"{gateway.url}{home}", cookies=copied).status_code == 200
+
+        page.get_by_role("button", name="Sign out").click()
+        page.wait_for_url("**/app/signin?signed_out=1")
+        for path in (home, "/app/models"):
+            replay = httpx.get(f"{gateway.url}{path}", cookies=copied)
+            assert replay.status_code == 303, (path, replay.status_code)
+            assert replay.headers["location"].startswith("/app/signin"), path
+        page.close()
+    watch.assert_clean()
+
+
 def test_operator_creates_an_account_and_changes_its_plan(
     gateway: RunningGateway, watched: tuple[Any, Watch]
 ) -> None:

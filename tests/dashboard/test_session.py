@@ -20,6 +20,8 @@ from tests.conftest import RunningGateway, gateway_settings
 from tests.dashboard.conftest import admin_key, csrf_of, sign_in
 from tests.support.accounts import create_account_with_key, revoke_key_by_plaintext
 from tests.support.servers import serve_in_thread
+from tests.support.services import fresh_postgres_database
+from tests.support.tcp_proxy import tcp_proxy
 
 TWELVE_HOURS = 12 * 3600
 
@@ -134,6 +136,68 @@ def test_a_revoked_key_ends_its_sessions(gateway: RunningGateway) -> None:
     # refuses it, on every page.
     replay = httpx.get(f"{gateway.url}/app/", cookies={COOKIE: stolen or ""})
     assert replay.status_code == 303 and replay.headers["location"].startswith("/app/signin")
+
+
+def test_signing_out_ends_the_session_on_every_replica(tmp_path: Path, simulator_url: str) -> None:
+    """Two gateways sharing a database and a session secret. Signing out through one refuses
+    the cookie there at once and on the other within its key refresh (0.5 s here)."""
+    settings = gateway_settings(tmp_path, session_secret="shared-between-replicas")
+    key = create_account_with_key(settings, "alice")
+    with (
+        serve_in_thread(create_app(settings, simulator_url=simulator_url)) as here,
+        serve_in_thread(create_app(settings, simulator_url=simulator_url)) as elsewhere,
+        httpx.Client(base_url=here) as client,
+    ):
+        sign_in(client, key)
+        page = client.get("/app/usage")
+        assert page.status_code == 200
+        copied = {COOKIE: client.cookies.get(COOKIE) or ""}
+        assert httpx.get(f"{elsewhere}/app/usage", cookies=copied).status_code == 200
+
+        assert client.post("/app/signout", data={"csrf": csrf_of(page.text)}).status_code == 303
+        signed_out_at = time.monotonic()
+        replay = httpx.get(f"{here}/app/usage", cookies=copied)
+        assert replay.status_code == 303
+        assert replay.headers["location"] == "/app/signin?ended=1"
+        while (response := httpx.get(f"{elsewhere}/app/usage", cookies=copied)).status_code == 200:
+            assert time.monotonic() - signed_out_at < 0.5 + 1.0, "still signed in elsewhere"
+            time.sleep(0.05)
+        assert response.status_code == 303
+        # Signing in again is a new session, unaffected.
+        sign_in(client, key)
+        assert client.get("/app/usage").status_code == 200
+
+
+def test_a_sign_out_while_the_database_is_away_still_ends_the_session_everywhere(
+    tmp_path: Path, simulator_url: str
+) -> None:
+    """The process that signs out refuses the session at once even when it cannot store the
+    revocation; once the database is back it stores it, and the other replica refuses too."""
+    with fresh_postgres_database() as database_url, tcp_proxy(5432) as proxy:
+        shared = {"session_secret": "shared-between-replicas", "single_instance": True}
+        via_proxy = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        cut_off = gateway_settings(tmp_path / "a", database_url=via_proxy, **shared)
+        direct = gateway_settings(tmp_path / "b", database_url=database_url, **shared)
+        key = create_account_with_key(direct, "alice")
+        with (
+            serve_in_thread(create_app(cut_off, simulator_url=simulator_url)) as here,
+            serve_in_thread(create_app(direct, simulator_url=simulator_url)) as elsewhere,
+            httpx.Client(base_url=here) as client,
+        ):
+            sign_in(client, key)
+            page = client.get("/app/usage")
+            copied = {COOKIE: client.cookies.get(COOKIE) or ""}
+            proxy.cut()
+            signed_out = client.post("/app/signout", data={"csrf": csrf_of(page.text)})
+            assert signed_out.status_code == 303
+            assert httpx.get(f"{here}/app/usage", cookies=copied).status_code == 303
+            assert httpx.get(f"{elsewhere}/app/usage", cookies=copied).status_code == 200
+
+            proxy.restore()
+            deadline = time.monotonic() + 10
+            while httpx.get(f"{elsewhere}/app/usage", cookies=copied).status_code == 200:
+                assert time.monotonic() < deadline, "the revocation was never stored"
+                time.sleep(0.1)
 
 
 def test_forms_need_the_session_csrf_token_and_our_origin(gateway: RunningGateway) -> None:

@@ -114,4 +114,6 @@ def test_openapi_json_is_served(fuzz_target: FuzzTarget) -> None:
     assert response.headers["content-type"].startswith("application/json")
     assert response.content == openapi.description()
     paths = response.json()["paths"]
-    assert {"/v1/chat/completions", "/api/v1/chat", "/admin/accounts", "/health"} <= set(paths)
+    assert {"/v1/chat/completions", "/api/v1/chat", "/admin/accounts", "/health", "/ready"} <= set(
+        paths
+    )

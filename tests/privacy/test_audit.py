@@ -83,7 +83,7 @@ def test_clean_database_passes(sqlite_env: dict[str, str]) -> None:
     result = audit(sqlite_env)
     assert result.returncode == 0, result.stdout
     assert "| `request_metadata` |" in result.stdout
-    assert "5 tables, 2 rows" in result.stdout
+    assert "6 tables, 2 rows" in result.stdout
     assert "Nothing looks like request content." in result.stdout
 
 
@@ -167,7 +167,7 @@ def test_planted_free_text_in_postgresql_fails() -> None:
         cli(env, "accounts", "create", "acme")
         clean = audit(env)
         assert clean.returncode == 0, clean.stdout + clean.stderr
-        assert "Scanned the postgresql database: 5 tables, 1 rows." in clean.stdout
+        assert "Scanned the postgresql database: 6 tables, 1 rows." in clean.stdout
 
         async def plant() -> None:
             connection = await asyncpg.connect(database_url)

@@ -147,7 +147,7 @@ def running_gateway(root: Path, **extra: str) -> Iterator[tuple[Gateway, Target]
                 _wait_until_up(url, process)
                 yield gateway, Target(url, gateway.simulator_url, *keys)
                 gateway.metrics = httpx.get(f"{url}/metrics").text
-                _wait_for_metadata(url)
+                _wait_for_metadata(url, keys[3])
                 for name, root_dir in (
                     ("data dir", gateway.data_dir),
                     ("temp dir", gateway.tmp_dir),
@@ -171,10 +171,14 @@ def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
         time.sleep(0.1)
 
 
-def _wait_for_metadata(url: str) -> None:
+def _wait_for_metadata(url: str, admin_key: str) -> None:
     """Until the batched writer has nothing queued, so the live files hold every record."""
     deadline = time.monotonic() + 10
-    while httpx.get(f"{url}/health").json().get("metadata_pending") and time.monotonic() < deadline:
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    while time.monotonic() < deadline:
+        pending: int = httpx.get(f"{url}/ready", headers=admin).json()["metadata_pending"]
+        if not pending:
+            return
         time.sleep(0.05)
 
 

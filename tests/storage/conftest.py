@@ -40,7 +40,7 @@ BACKENDS = ("sqlite", "postgresql")
 ADMIN_USERS = ("postgres", "root")
 HOST, PORT, MAINTENANCE_DB = "127.0.0.1", 5432, "test"
 SESSION_TZ = "Pacific/Kiritimati"  # UTC+14
-TABLES = ("billing_daily", "request_metadata", "api_keys", "accounts")
+TABLES = ("billing_daily", "request_metadata", "api_keys", "accounts", "revoked_sessions")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from routeplex_gateway.storage.migrator import HEAD_REVISION, alembic_config
 from routeplex_gateway.storage.schema import api_keys, billing_daily, metadata, request_metadata
 from tests.storage.builders import ACME, DAY, NEXT_DAY, at, key_hash, metadata_record
 
-HEAD = "0005"
+HEAD = "0006"
 
 
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(

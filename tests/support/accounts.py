@@ -31,6 +31,22 @@ def create_account_with_key(
         return pool.submit(asyncio.run, create()).result()
 
 
+def create_admin_key(settings: Settings) -> str:
+    """A new admin key (the database migrated first, as the gateway would)."""
+    from routeplex_gateway.auth import issue_admin_key
+
+    async def create() -> str:
+        store = await Store.open(settings.resolved_database_url)
+        try:
+            await store.migrate()
+            plaintext, _ = await issue_admin_key(store, name="test")
+            return plaintext
+        finally:
+            await store.close()
+
+    return _in_thread(create)  # type: ignore[return-value]
+
+
 def _in_thread(coro_factory: object) -> object:
     from concurrent.futures import ThreadPoolExecutor
 

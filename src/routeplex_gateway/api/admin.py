@@ -137,6 +137,7 @@ async def update_account(request: Request) -> Response:
         account = await gw.store.update_account(request.path_params["account_id"], **changes)
         if account is None:
             raise _not_found("account")
+        gw.keys.account_changed(account)  # a disabled account's keys are refused from now
     except GatewayError as error:
         return error_response(error)
     return _ok(account_view(gw, account))

@@ -1,6 +1,6 @@
 """Who is looking at a dashboard page, and whether they may: the session cookie resolved
-against the in-memory key cache on every page, the role a page needs, and the CSRF and
-origin checks every form submission passes.
+against the signed-out sessions and the in-memory key cache on every page, the role a page
+needs, and the CSRF and origin checks every form submission passes.
 """
 
 from __future__ import annotations
@@ -74,7 +74,10 @@ def signed_out(request: Request, *, ended: bool) -> Response:
 
 
 def viewer_for(gw: Gateway, sessions: Sessions, session: Session) -> Viewer | None:
-    """The viewer of a valid session, if its key is still good in the key cache."""
+    """The viewer of a valid session, if it was not signed out and its key is still good in
+    the key cache."""
+    if session.nonce in gw.signed_out:
+        return None
     csrf = sessions.csrf_token(session)
     if session.role == "operator":
         admin = gw.keys.admin_for_key_id(session.key_id)

@@ -123,9 +123,11 @@ async def update_account(visit: Visit) -> Response:
         changes = _changes(gw, _update_body(visit.form), creating=False)
     except GatewayError as error:
         return await account(visit, error=error.message)
-    if await gw.store.update_account(account_id, **changes) is None:
+    updated = await gw.store.update_account(account_id, **changes)
+    if updated is None:
         return visit.render("message.html", 404, title="No such account", message=_NO_ACCOUNT)
-    # Its keys see the change when the key cache next refreshes (ROUTEPLEX_KEY_REFRESH_S).
+    # At once here; other processes see it when their key cache next refreshes.
+    gw.keys.account_changed(updated)
     return RedirectResponse(f"/app/operator/accounts/{account_id}?saved=1", status_code=303)
 
 

@@ -7,7 +7,8 @@ via itsdangerous) with `ROUTEPLEX_SESSION_SECRET`, so it needs no server-side st
 on every replica that shares the secret. Without that setting each process draws a random
 secret when it starts, and its sessions end when it restarts. Whether the key is still good is
 not the token's business: every page checks the key id against the in-memory key cache, so a
-revoked key ends its sessions.
+revoked key ends its sessions. Nor is signing out: the nonce is the session's id, and a
+signed-out one is refused everywhere (`signouts.py`).
 """
 
 from __future__ import annotations

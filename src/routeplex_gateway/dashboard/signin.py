@@ -98,6 +98,11 @@ async def signin(pages: Pages, sessions: Sessions, request: Request) -> Response
 
 
 async def signout(visit: Visit) -> Response:
+    """End the session everywhere, not only in this browser: a copy of the cookie is refused
+    from now on by this process, and by every other within ROUTEPLEX_KEY_REFRESH_S."""
+    session = visit.viewer.session
+    await visit.gw.signed_out.revoke(session.nonce, session.expires_at)
+    log.info("dashboard sign-out", extra={"key_id": session.key_id})
     response = RedirectResponse("/app/signin?signed_out=1", status_code=303)
     clear_cookie(response, visit.request, COOKIE)
     return response

@@ -192,6 +192,10 @@ class Quota:
     async def close(self) -> None:
         return None
 
+    async def ping(self) -> None:
+        """Raise one of `unavailable` unless the counters' store answers (readiness)."""
+        return None
+
     # --- the interface ------------------------------------------------------------------
     def _item(self, rpm: int) -> RateLimitItemPerMinute:
         item = self._items.get(rpm)

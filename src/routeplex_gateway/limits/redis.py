@@ -258,6 +258,9 @@ class RedisQuota(Quota):
             pipe.set(seed_key(day), secrets.token_hex(8), nx=True, ex=DAY_TTL_S)
             await pipe.execute()
 
+    async def ping(self) -> None:
+        await self._redis.ping()
+
     async def close(self) -> None:
         if self._heartbeat is not None:
             self._heartbeat.cancel()

@@ -153,3 +153,15 @@ admin_keys = Table(
     Column("revoked_at", UTCDateTime, nullable=True),
     Index(None, "key_hash", unique=True),
 )
+
+# Dashboard sessions ended by signing out, so every replica refuses their cookies: the
+# SHA-256 of the session's nonce, never the nonce. A row is deleted once the session it
+# names would have expired anyway.
+revoked_sessions = Table(
+    "revoked_sessions",
+    metadata,
+    Column("session_id", String(64), primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=False),
+    Index(None, "revoked_at"),
+)

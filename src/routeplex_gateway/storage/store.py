@@ -22,6 +22,7 @@ from routeplex_gateway.storage import admin_keys as admin_rows
 from routeplex_gateway.storage import api_keys as key_rows
 from routeplex_gateway.storage import migrator
 from routeplex_gateway.storage import request_metadata as metadata_rows
+from routeplex_gateway.storage import revoked_sessions as session_rows
 from routeplex_gateway.storage import usage as usage_rows
 from routeplex_gateway.storage.connection import (
     SQLITE_BEGIN_MODE,
@@ -284,6 +285,28 @@ class Store:
         """Record the day each key (by id) was last used, in one batch."""
         async with self._engine.begin() as connection:
             await key_rows.touch_last_used(connection, days)
+
+    # Revoked dashboard sessions
+
+    @translated("revoke session")
+    async def revoke_session(self, session_id: str, *, expires_at: datetime) -> None:
+        """Record that a dashboard session was signed out (idempotent)."""
+        async with self._engine.begin() as connection:
+            await session_rows.insert_revoked(
+                connection, session_id, expires_at=expires_at, now=_now()
+            )
+
+    @translated("list revoked sessions")
+    async def sessions_revoked_since(self, since: datetime | None) -> list[tuple[str, datetime]]:
+        """(id, expiry) of unexpired sessions revoked at or after `since`; all if None."""
+        async with self._engine.connect() as connection:
+            return await session_rows.revoked_since(connection, since, now=_now())
+
+    @translated("prune revoked sessions")
+    async def prune_revoked_sessions(self) -> int:
+        """Forget revocations of sessions that have expired anyway; returns how many."""
+        async with self._engine.begin() as connection:
+            return await session_rows.prune_expired(connection, _now())
 
     # Request metadata
 
