@@ -7,6 +7,7 @@ relayed to the caller, but it is never logged or stored (it is not part of `__st
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from typing import Any
@@ -158,17 +159,49 @@ class GatewayError(Exception):
         )
 
 
-# Provider texts are relayed to the caller, so anything credential-like in them is masked
-# (a provider may echo a key prefix back) and their length is bounded.
-_SECRET = re.compile(r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{6,}|\bAIza[A-Za-z0-9_-]{10,}|Bearer\s+\S+")
+# Provider texts are relayed to the caller, so anything credential-like in them is masked (a
+# provider may echo a key back, whole or half-masked like `sk-route**********ator`) and their
+# length is bounded. A key-like token is taken whole, masked characters included.
+_KEY_CHARS = r"[A-Za-z0-9_\-*.…]"
+_SECRET = re.compile(
+    rf"\b(?:sk|pk|rk)[-_]{_KEY_CHARS}{{4,}}"  # OpenAI, Anthropic (sk-ant-…), Stripe-like
+    rf"|\bAIza{_KEY_CHARS}{{4,}}"  # Google API keys
+    r"|\bBearer\s+\S+"
+    # Any token half-masked: letters or digits around a run of asterisks or an ellipsis.
+    r"|[\w-]+\*{2,}[\w*-]*|\*{3,}[\w-]+|[\w-]+(?:\.{3}|…)[\w-]+",
+    re.IGNORECASE,
+)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_PROVIDER_MESSAGE = 1000
+# A configured key is recognised by any run of this many of its characters.
+_KEY_WINDOW = 8
+_TOKEN_EDGE = r"[^\s\"'<>(){}\[\],;]*"
 
 
-def scrub(provider_message: str) -> str:
-    """A provider's error text as it may be relayed: no key-like tokens, no control
-    characters, at most `_MAX_PROVIDER_MESSAGE` characters."""
-    text = _CONTROL.sub(" ", _SECRET.sub("[redacted]", provider_message)).strip()
+@functools.lru_cache(maxsize=64)
+def _configured(secrets: tuple[str, ...]) -> re.Pattern[str] | None:
+    """The tokens that hold any `_KEY_WINDOW` consecutive characters of a configured key."""
+    windows = {
+        secret[i : i + _KEY_WINDOW]
+        for secret in secrets
+        if len(secret) >= _KEY_WINDOW
+        for i in range(len(secret) - _KEY_WINDOW + 1)
+    }
+    if not windows:
+        return None
+    alternatives = "|".join(re.escape(w) for w in sorted(windows))
+    return re.compile(f"{_TOKEN_EDGE}(?:{alternatives}){_TOKEN_EDGE}")
+
+
+def scrub(provider_message: str, secrets: tuple[str, ...] = ()) -> str:
+    """A provider's error text as it may be relayed: no key-like tokens (nor any part of the
+    configured provider keys `secrets`), no control characters, at most
+    `_MAX_PROVIDER_MESSAGE` characters."""
+    text = provider_message
+    configured = _configured(tuple(s for s in secrets if s))
+    if configured is not None:
+        text = configured.sub("[redacted]", text)
+    text = _CONTROL.sub(" ", _SECRET.sub("[redacted]", text)).strip()
     if len(text) > _MAX_PROVIDER_MESSAGE:
         text = text[: _MAX_PROVIDER_MESSAGE - 1] + "…"
     return text
