@@ -120,15 +120,23 @@ def simulate(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
     quiet: Annotated[bool, typer.Option(help="Log warnings only, no access log.")] = False,
+    request_log: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the last 50 request bodies in memory, readable without auth at "
+            "GET /_simulator/requests (a test tool: they are prompts)."
+        ),
+    ] = True,
 ) -> None:
-    """Run the upstream simulator alone: OpenAI Chat Completions, Anthropic Messages and
-    Gemini generateContent, with fault injection."""
+    """Run the upstream simulator alone, a test tool: OpenAI Chat Completions, Anthropic
+    Messages and Gemini generateContent, with fault injection. Unlike the simulator that
+    `serve` starts, it keeps a log of the last request bodies unless told not to."""
     from ..simulator.server import serve_simulator
 
     console.print(
         f"Upstream simulator on http://{host}:{port} (POST /_simulator/faults to inject faults)"
     )
-    asyncio.run(serve_simulator(host, port, quiet=quiet))
+    asyncio.run(serve_simulator(host, port, quiet=quiet, request_log=request_log))
 
 
 @app.command()
