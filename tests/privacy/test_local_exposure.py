@@ -6,8 +6,10 @@ alone, and an existing directory open to others is said at start-up, in one log 
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -72,6 +74,10 @@ def listening_addresses(port: int) -> set[str]:
 LOOPBACK = {"0100007F", "00000000000000000000000001000000"}
 
 
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
 def test_the_simulator_serve_starts_keeps_no_bodies_and_listens_on_loopback(
     tmp_path: Path,
 ) -> None:
@@ -98,6 +104,42 @@ def test_the_simulator_serve_starts_keeps_no_bodies_and_listens_on_loopback(
     finally:
         output += stop(process)
     assert canary not in output
+
+
+def test_a_new_data_directory_and_its_database_files_are_private(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    port = free_port()
+    process, output = launch([], simulated_env(data_dir, port))
+    try:
+        assert chat(f"http://127.0.0.1:{port}", demo_key(output), "hello").status_code == 200
+        files = {p.name: mode(p) for p in data_dir.iterdir()}
+        # While it runs, SQLite holds the write-ahead log and its shared-memory index too.
+        assert {"routeplex.db", "routeplex.db-wal", "routeplex.db-shm"} <= set(files), files
+        assert mode(data_dir) == 0o700
+        assert files == dict.fromkeys(files, 0o600), files
+    finally:
+        output += stop(process)
+    assert "readable or writable by other users" not in output, output
+
+
+def test_an_existing_data_directory_open_to_others_is_warned_about(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o755)
+    os.chmod(data_dir, 0o755)
+    process, output = launch([], simulated_env(data_dir, free_port()))
+    output += stop(process)
+    warnings = [
+        json.loads(line)
+        for line in output.splitlines()
+        if line.startswith("{") and "other users" in line
+    ]
+    assert len(warnings) == 1, output
+    [warning] = warnings
+    assert warning["level"] == "warning"
+    assert warning["data_dir"] == str(data_dir.resolve())
+    assert warning["mode"] == "0755"
+    assert mode(data_dir) == 0o755  # said, not changed behind the operator's back
+    assert mode(data_dir / "routeplex.db") == 0o600
 
 
 def test_the_standalone_simulator_says_it_keeps_bodies_and_can_be_told_not_to() -> None:

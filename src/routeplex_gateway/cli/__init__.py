@@ -73,8 +73,10 @@ def serve(
     if problem is not None:
         refuse(f"Refusing to start: {problem}", 2)
     from ..logs import configure
+    from ..storage.private_files import warn_if_exposed
 
     configure(settings.log_level)
+    warn_if_exposed(settings.resolved_database_url)
     disable_core_dumps()
     # The banner's commands reach this gateway's database from the shell that started it.
     commands = Commands(program(), config=config, data_dir=data_dir)
