@@ -9,6 +9,7 @@ the key half-masked: `sk-route**********ator`), on both dialects, streamed and n
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,21 @@ def test_configured_keys_are_masked_whole_or_in_part() -> None:
     assert scrub("the operator must check the server", secrets=(key,)) == (
         "the operator must check the server"
     )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 1_000_000,  # one endless token: a caller's prompt quoted back, say
+        "ab-" * 300_000,
+        "a" + "*" * 100_000,
+        "sk-" * 100_000,
+        "word... " * 100_000,
+    ],
+    ids=["long-token", "dashes", "asterisks", "prefixes", "ellipses"],
+)
+def test_masking_a_long_hostile_text_stays_cheap(text: str) -> None:
+    started = time.perf_counter()
+    said = scrub(text, secrets=("sk-proj-" + "A" * 156,))
+    assert time.perf_counter() - started < 0.05
+    assert len(said) <= 1000
