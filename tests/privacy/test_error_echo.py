@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.api.test_admin_api import admin_key
 from tests.conftest import RunningGateway
 
 # A model of each translated family, and one served as OpenAI-shaped.
@@ -145,7 +146,41 @@ def test_no_error_quotes_a_field_of_the_request(gateway: RunningGateway) -> None
     ]
     for label, body in keys:
         post("/api/v1/account/keys", body, {}, f"keys {label}")
-    assert len(canaries) > 80
+
+    def call(method: str, path: str, body: Body | None, key: str, label: str) -> None:
+        response = httpx.request(
+            method,
+            f"{gateway.url}{path}",
+            json=body,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+        assert_not_echoed(response, canaries, label)
+
+    alice = gateway.keys["alice"]
+    call("GET", f"/api/v1/usage?days={c()}", None, alice, "usage days")
+    call("DELETE", f"/api/v1/account/keys/{c()}", None, alice, "key id")
+    admin = admin_key(gateway)
+    account = httpx.post(
+        f"{gateway.url}/admin/accounts",
+        json={"name": "echo"},
+        headers={"Authorization": f"Bearer {admin}"},
+    ).json()["data"]["id"]
+    operator: list[tuple[str, str, Body | None]] = [
+        ("POST", "/admin/accounts", {"name": "n1", "plan": c()}),
+        ("POST", "/admin/accounts", {"name": c() * 10}),
+        ("POST", "/admin/accounts", {"name": "echo", "email": c()}),  # the name is taken
+        ("PATCH", f"/admin/accounts/{account}", {"limits": {c(): 1}}),
+        ("PATCH", f"/admin/accounts/{account}", {"disabled": c()}),
+        ("PATCH", f"/admin/accounts/{account}", {"plan": c()}),
+        ("GET", f"/admin/accounts/{c()}", None),
+        ("POST", f"/admin/accounts/{account}/keys", {"allowed_models": [c()]}),
+        ("DELETE", f"/admin/keys/{c()}", None),
+        ("GET", f"/admin/usage?days={c()}", None),
+    ]
+    for method, path, body in operator:
+        call(method, path, body, admin, f"admin {method} {path}")
+    assert len(canaries) > 90
 
 
 @pytest.mark.parametrize("model", ["claude-3-5-haiku-20241022", "gemini-2.5-flash"])
