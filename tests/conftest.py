@@ -21,7 +21,7 @@ from tests.support.servers import serve_in_thread
 
 @pytest.fixture(scope="session")
 def simulator_url() -> Iterator[str]:
-    with serve_in_thread(create_simulator_app()) as url:
+    with serve_in_thread(create_simulator_app(request_log=True)) as url:
         yield url
 
 

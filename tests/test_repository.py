@@ -135,3 +135,19 @@ def test_locks_pin_every_package_with_hashes() -> None:
         assert tool not in runtime and tool in dev
     # Every runtime pin is the same version in the dev lock.
     assert set(runtime) <= set(dev)
+
+
+def test_every_install_from_a_lock_requires_its_hashes() -> None:
+    """Each install line, not a count (the Makefile's comment names the flag too), and
+    every lock entry an exact `name==version` with hashes: nothing resolved at install time."""
+    installs = {
+        found.group(1): line
+        for line in (ROOT / "Makefile").read_text().splitlines()
+        if line.startswith("\t") and (found := re.search(r"-r requirements/(\S+\.lock)", line))
+    }
+    assert sorted(installs) == ["dev.lock", "runtime.lock"]
+    assert all("--require-hashes" in line for line in installs.values()), installs
+    for lock in ("runtime.lock", "dev.lock"):
+        for line in (ROOT / "requirements" / lock).read_text().splitlines():
+            if line and not line.startswith((" ", "#")):
+                assert re.match(r"^[A-Za-z0-9_.\-]+(\[[\w,]+\])?==[^\s;]+( ;.*)? \\$", line), line

@@ -126,9 +126,11 @@ def test_first_run_tells_a_newcomer_what_works_from_where_they_stand(tmp_path: P
         for _ in range(6 - sent):
             response = httpx.post(f"{url}/v1/chat/completions", headers=headers, json=body)
             assert response.status_code == 200, response.text
-        # The simulator the banner named is the one that answered.
-        seen = httpx.get(f"{simulator.group(1)}/_simulator/requests").json()["requests"]
-        assert len(seen) == 6
+        # The simulator the banner named is the one that answers: a fault set there shows.
+        fault = {"model": "gpt-4o-mini", "status": 400, "count": 1}
+        assert httpx.post(f"{simulator.group(1)}/_simulator/faults", json=fault).is_success
+        response = httpx.post(f"{url}/v1/chat/completions", headers=headers, json=body)
+        assert response.status_code == 400, response.text
 
         lift = printed(output, "Lift its caps with:")
         assert lift == f"{TYPED} accounts update demo --plan unlimited"

@@ -40,6 +40,7 @@ from .config_problems import (
     unknown_key,
 )
 from .storage.connection import async_url
+from .storage.private_files import make_private_directory
 
 ProviderKind = Literal["openai", "anthropic", "gemini"]
 
@@ -311,7 +312,7 @@ def _make_data_dir(settings: Settings, where: str) -> None:
     not a traceback from whichever command writes there first (it holds the SQLite file)."""
     path = settings.data_dir
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        make_private_directory(path)  # 0700: it holds key hashes, emails and usage
     except FileExistsError:
         reason = os.strerror(errno.ENOTDIR)
     except OSError as exc:

@@ -7,6 +7,7 @@ relayed to the caller, but it is never logged or stored (it is not part of `__st
 
 from __future__ import annotations
 
+import functools
 import re
 from enum import StrEnum
 from typing import Any
@@ -169,17 +170,60 @@ class GatewayError(Exception):
         )
 
 
-# Provider texts are relayed to the caller, so anything credential-like in them is masked
-# (a provider may echo a key prefix back) and their length is bounded.
-_SECRET = re.compile(r"\b(?:sk|pk|rk)[-_][A-Za-z0-9_-]{6,}|\bAIza[A-Za-z0-9_-]{10,}|Bearer\s+\S+")
+# Provider texts are relayed to the caller, so anything credential-like in them is masked (a
+# provider may echo a key back, whole or half-masked like `sk-route**********ator`) and their
+# length is bounded. The text is cut into tokens at spaces and punctuation, and a token that
+# looks like a key is replaced whole, its masked part and all. Token by token, with no pattern
+# that can backtrack across a token, so a long hostile text costs linear time.
+_SEPARATOR = re.compile(r"""(\s+|["'<>(){}\[\],;])""")
+_KEY_LIKE = re.compile(r"\b(?:sk|pk|rk)[-_][\w*.…-]{4}|\bAIza[\w*.…-]{4}", re.IGNORECASE)
+# Letters or digits next to a mask: a run of asterisks, or an ellipsis inside a word.
+_MASKED = re.compile(r"\w\*{2,}|(?<!\*)\*{3,}\w|\w(?:\.{3}|…)\w")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _MAX_PROVIDER_MESSAGE = 1000
+# How much of a provider's text is looked at: what is left after masking is cut to the limit.
+_SCANNED = 4 * _MAX_PROVIDER_MESSAGE
+# A configured key is recognised by any run of this many of its characters.
+_KEY_WINDOW = 8
+REDACTED = "[redacted]"
 
 
-def scrub(provider_message: str) -> str:
-    """A provider's error text as it may be relayed: no key-like tokens, no control
-    characters, at most `_MAX_PROVIDER_MESSAGE` characters."""
-    text = _CONTROL.sub(" ", _SECRET.sub("[redacted]", provider_message)).strip()
+@functools.lru_cache(maxsize=64)
+def _windows(secrets: tuple[str, ...]) -> frozenset[str]:
+    """Every `_KEY_WINDOW` consecutive characters of the configured keys."""
+    return frozenset(
+        secret[i : i + _KEY_WINDOW]
+        for secret in secrets
+        if len(secret) >= _KEY_WINDOW
+        for i in range(len(secret) - _KEY_WINDOW + 1)
+    )
+
+
+def scrub(provider_message: str, secrets: tuple[str, ...] = ()) -> str:
+    """A provider's error text as it may be relayed: no key-like tokens (nor any part of the
+    configured provider keys `secrets`), no control characters, at most
+    `_MAX_PROVIDER_MESSAGE` characters."""
+    text = provider_message
+    if len(text) > _SCANNED:
+        # Cut at a space when there is one, so that no key is cut in two and half-missed.
+        cut = text.rfind(" ", 0, _SCANNED)
+        text = text[: cut if cut > 0 else _SCANNED]
+    windows = _windows(tuple(s for s in secrets if s))
+    pieces = _SEPARATOR.split(text)
+    after_bearer = False
+    for index in range(0, len(pieces), 2):  # even indexes are tokens, odd ones separators
+        token = pieces[index]
+        if not token:
+            continue
+        if (
+            after_bearer
+            or _KEY_LIKE.search(token)
+            or _MASKED.search(token)
+            or any(window in token for window in windows)
+        ):
+            pieces[index] = REDACTED
+        after_bearer = token.lower() == "bearer"
+    text = _CONTROL.sub(" ", "".join(pieces)).strip()
     if len(text) > _MAX_PROVIDER_MESSAGE:
         text = text[: _MAX_PROVIDER_MESSAGE - 1] + "…"
     return text

@@ -46,8 +46,14 @@ ALLOWED_FIELDS = frozenset(
         "workers",
         "state",
         "duration_ms",
+        # Set by the operator, never by a request: the data directory and its mode.
+        "data_dir",
+        "mode",
     }
 )
+
+# Fields whose values may be longer than an id: a path the operator chose.
+_LONGEST = {"data_dir": 4096}
 
 # The server's own lifecycle messages, by logger and exact template: their arguments are
 # process ids, the address listened on, migration and plugin names — set by the operator or
@@ -124,7 +130,7 @@ class AllowListFormatter(logging.Formatter):
             if (
                 isinstance(value, bool | int | float)
                 or value is None
-                or (isinstance(value, str) and len(value) <= 64)
+                or (isinstance(value, str) and len(value) <= _LONGEST.get(name, 64))
             ):
                 event[name] = value
         if record.exc_info and record.exc_info[1] is not None:

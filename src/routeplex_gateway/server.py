@@ -235,9 +235,11 @@ def serve_workers(
     simulator_url = None
     if simulated(settings):
         port = settings.simulator_port or free_port()
+        command = [sys.executable, "-m", "routeplex_gateway", "simulate", "--port", str(port)]
         simulator = subprocess.Popen(
-            # Quiet: its lifecycle lines would read as the gateway's own.
-            [sys.executable, "-m", "routeplex_gateway", "simulate", "--port", str(port), "--quiet"],
+            # Quiet: its lifecycle lines would read as the gateway's own. No request log: the
+            # product keeps no request bodies, simulated or not.
+            [*command, "--quiet", "--no-request-log"],
             stdout=subprocess.DEVNULL,
         )
         simulator_url = f"http://127.0.0.1:{port}"

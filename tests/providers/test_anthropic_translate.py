@@ -136,7 +136,8 @@ def test_audio_is_refused_with_a_validation_error() -> None:
     audio = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
     with pytest.raises(GatewayError) as raised:
         _sent({"messages": [{"role": "user", "content": [audio]}]})
-    assert raised.value.status == 400 and raised.value.param == "messages[0].content[0]"
+    assert raised.value.status == 400 and raised.value.param == "messages[0].content[0].type"
+    assert "input_audio" not in raised.value.message  # names the allowed types, not the sent one
 
 
 def test_json_schema_is_a_forced_answer_tool() -> None:

@@ -89,7 +89,7 @@ def _headers(message: Any) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def simulator_url() -> Iterator[str]:
-    with serve_in_thread(create_simulator_app()) as url:
+    with serve_in_thread(create_simulator_app(request_log=True)) as url:
         yield url
 
 

@@ -73,8 +73,10 @@ def serve(
     if problem is not None:
         refuse(f"Refusing to start: {problem}", 2)
     from ..logs import configure
+    from ..storage.private_files import warn_if_exposed
 
     configure(settings.log_level)
+    warn_if_exposed(settings.resolved_database_url)
     disable_core_dumps()
     # The banner's commands reach this gateway's database from the shell that started it.
     commands = Commands(program(), config=config, data_dir=data_dir)
@@ -120,15 +122,23 @@ def simulate(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8090,
     quiet: Annotated[bool, typer.Option(help="Log warnings only, no access log.")] = False,
+    request_log: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the last 50 request bodies in memory, readable without auth at "
+            "GET /_simulator/requests (a test tool: they are prompts)."
+        ),
+    ] = True,
 ) -> None:
-    """Run the upstream simulator alone: OpenAI Chat Completions, Anthropic Messages and
-    Gemini generateContent, with fault injection."""
+    """Run the upstream simulator alone, a test tool: OpenAI Chat Completions, Anthropic
+    Messages and Gemini generateContent, with fault injection. Unlike the simulator that
+    `serve` starts, it keeps a log of the last request bodies unless told not to."""
     from ..simulator.server import serve_simulator
 
     console.print(
         f"Upstream simulator on http://{host}:{port} (POST /_simulator/faults to inject faults)"
     )
-    asyncio.run(serve_simulator(host, port, quiet=quiet))
+    asyncio.run(serve_simulator(host, port, quiet=quiet, request_log=request_log))
 
 
 @app.command()

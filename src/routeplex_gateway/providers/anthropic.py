@@ -165,9 +165,12 @@ class AnthropicStream:
         provider: str,
         answer_tool: bool,
         thinking: bool = False,
+        *,
+        secret: str = "",
     ) -> None:
         self._response = response
         self._provider = provider
+        self._secret = secret  # the deployment's key: masked in relayed error events
         self._answer_tool = answer_tool
         self._thinking = thinking
         self.usage = Usage()
@@ -210,7 +213,10 @@ class AnthropicStream:
             return []
         if kind == "error":
             raise stream_error_event(
-                self._provider, _error_field(payload, "type"), error_message(payload)
+                self._provider,
+                _error_field(payload, "type"),
+                error_message(payload),
+                secret=self._secret,
             )
         if kind == "message_start":
             message = data.get("message") or {}
@@ -324,6 +330,7 @@ class AnthropicProvider(PooledSession):
             provider=deployment.provider,
             limits=limits,
             read_error=read_error(deployment.provider),
+            secret=deployment.api_key,
             retry_started=retry_started,
         )
 
@@ -345,5 +352,9 @@ class AnthropicProvider(PooledSession):
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post(translated.body, deployment, timeout)
         return AnthropicStream(
-            response, deployment.provider, translated.answer_tool, "thinking" in translated.body
+            response,
+            deployment.provider,
+            translated.answer_tool,
+            "thinking" in translated.body,
+            secret=deployment.api_key,
         )

@@ -55,6 +55,9 @@ _THINKING_MODELS = re.compile(r"claude-(3-7|(opus|sonnet|haiku)-4|4)")
 _THINKING_BUDGET = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384}
 _MIN_THINKING_BUDGET = 1024
 _PROVIDER = "Anthropic"
+# What a message may be made of here, named in errors (which never quote the caller's value).
+_PART_TYPES = ("text", "image_url", "file")
+_ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +163,10 @@ def _conversation(messages: list[Any]) -> tuple[list[dict[str, Any]], list[dict[
             )
             add("user", [result])
         else:
-            raise validation(f"'{where}.role' {role!r} cannot be sent to Anthropic models.", where)
+            raise validation(
+                f"'{where}.role' must be one of {', '.join(_ROLES)} for Anthropic models.",
+                f"{where}.role",
+            )
     if not turns:
         raise oa.no_content(_PROVIDER)
     return system, turns
@@ -200,7 +206,7 @@ def _blocks(content: Any, where: str) -> list[dict[str, Any]]:
         elif kind == "file" and isinstance(part.get("file"), dict):
             block = _document(part["file"], part_where)
         else:
-            raise oa.unsupported_part(part, part_where, _PROVIDER)
+            raise oa.unsupported_part(part_where, _PROVIDER, _PART_TYPES)
         if isinstance(part.get("cache_control"), dict):
             block["cache_control"] = part["cache_control"]
         blocks.append(block)

@@ -35,14 +35,15 @@ def _retry_after(value: str | None) -> float | None:
         return None
 
 
-def credentials_error(provider: str, status: int, provider_message: str | None) -> GatewayError:
+def credentials_error(provider: str, status: int) -> GatewayError:
     """The provider refused the gateway's own key. Never the caller's auth failure: the caller
-    authenticated fine, the operator has to fix the provider key."""
+    authenticated fine, the operator has to fix the provider key. The provider's words are
+    not relayed: they are about the operator's key, and often quote part of it."""
     return GatewayError(
         ErrorCode.PROVIDER_ERROR,
-        f"The provider '{provider}' rejected the gateway's credentials (HTTP {status}); "
-        "the operator must fix the provider API key.",
-        provider_message=provider_message,
+        f"The provider '{provider}' refused this gateway (HTTP {status}): "
+        "the gateway's credentials for this provider were rejected. This is not a problem "
+        "with your request; the gateway's operator must fix the provider API key.",
         details={"provider": provider, "upstream_status": status},
     )
 
@@ -70,7 +71,7 @@ def upstream_error(
     """A provider's HTTP error status as a RoutePlex error (`code`: the provider's own error
     code, when it gives one)."""
     if status in (401, 403):
-        return credentials_error(provider, status, provider_message)
+        return credentials_error(provider, status)
     if status in CLIENT_ERROR_STATUSES:
         return client_error(provider, status, provider_message, code)
     if status in (429, 503, 529):
@@ -161,10 +162,13 @@ _UNAVAILABLE_TYPES = frozenset(
 
 
 def stream_error_event(
-    provider: str, kind: str | None, provider_message: str | None
+    provider: str, kind: str | None, provider_message: str | None, *, secret: str = ""
 ) -> GatewayError:
     """An error event the provider sent inside a started (HTTP 200) stream: overloaded or
-    rate limited is `provider_unavailable`, as the same failure before the stream would be."""
+    rate limited is `provider_unavailable`, as the same failure before the stream would be.
+    `secret`: the deployment's key, masked wherever the message holds any of it."""
+    if provider_message:
+        provider_message = scrub(provider_message, (secret,))
     if kind in _UNAVAILABLE_TYPES:
         return GatewayError(
             ErrorCode.PROVIDER_UNAVAILABLE,
@@ -174,7 +178,7 @@ def stream_error_event(
             details={"provider": provider},
         )
     error = broken_stream(provider, "error event")
-    error.provider_message = scrub(provider_message) if provider_message else None
+    error.provider_message = provider_message or None
     return error
 
 
@@ -232,10 +236,12 @@ async def post_json(
     provider: str,
     limits: aiohttp.ClientTimeout,
     read_error: ErrorReader,
+    secret: str = "",
     retry_started: bool = True,
 ) -> aiohttp.ClientResponse:
     """POST a JSON body; the open response on success, a `GatewayError` on any failure
-    (`retry_started`: whether a timeout after sending may be retried, see transport_error)."""
+    (`secret`: the key sent, masked in the provider's error text wherever any of it shows;
+    `retry_started`: whether a timeout after sending may be retried, see transport_error)."""
     try:
         data = orjson.dumps(body)
     except orjson.JSONEncodeError:
@@ -248,7 +254,10 @@ async def post_json(
         raise transport_error(provider, exc, retry_started=retry_started) from None
     if response.status >= 400:
         raw = await read_all(response, provider)
-        raise read_error(response.status, raw, response.headers)
+        error = read_error(response.status, raw, response.headers)
+        if error.provider_message:
+            error.provider_message = scrub(error.provider_message, (secret,))
+        raise error
     return response
 
 

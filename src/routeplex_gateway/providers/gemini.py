@@ -130,7 +130,7 @@ def read_error(provider: str) -> ErrorReader:
         message = error.get("message") if isinstance(error.get("message"), str) else None
         details = [d for d in error.get("details") or () if isinstance(d, dict)]
         if any(d.get("reason") == "API_KEY_INVALID" for d in details):
-            return credentials_error(provider, status, message)
+            return credentials_error(provider, status)
         retry_after = headers.get("retry-after")
         for detail in details:
             delay = _DELAY.match(str(detail.get("retryDelay", "")))
@@ -240,9 +240,12 @@ def completion(data: dict[str, Any], provider: str = "gemini") -> ChatResponse:
 class GeminiStream:
     """Gemini `alt=sse` chunks as canonical `chat.completion.chunk`s."""
 
-    def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, provider: str, *, secret: str = ""
+    ) -> None:
         self._response = response
         self._provider = provider
+        self._secret = secret  # the deployment's key: masked in relayed error events
         self.usage = Usage()
         self.finish_reason: str | None = None
         self._writer: ChunkWriter | None = None
@@ -283,6 +286,7 @@ class GeminiStream:
                 self._provider,
                 status if isinstance(status, str) else None,
                 message if isinstance(message, str) else None,
+                secret=self._secret,
             )
         chunks: list[Chunk] = []
         if self._writer is None or self._calls is None:
@@ -353,6 +357,7 @@ class GeminiProvider(PooledSession):
             provider=deployment.provider,
             limits=limits,
             read_error=read_error(deployment.provider),
+            secret=deployment.api_key,
             retry_started=retry_started,
         )
 
@@ -371,4 +376,4 @@ class GeminiProvider(PooledSession):
         # Time to the headers and between chunks, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post("streamGenerateContent?alt=sse", body, deployment, timeout)
-        return GeminiStream(response, deployment.provider)
+        return GeminiStream(response, deployment.provider, secret=deployment.api_key)

@@ -58,6 +58,9 @@ _SIGNATURE_MODELS = re.compile(r"gemini-[3-9]")
 _PRO_MIN_BUDGET = 128
 _THINKING_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
 _PROVIDER = "Gemini"
+# What a message may be made of here, named in errors (which never quote the caller's value).
+_PART_TYPES = ("text", "image_url", "input_audio", "file")
+_ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
 def model_path(model: str) -> str:
@@ -148,7 +151,10 @@ def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict
             response = _response(oa.text_only(content, where))
             add("user", [{"functionResponse": {"name": name, "response": response}}])
         else:
-            raise validation(f"'{where}.role' {role!r} cannot be sent to Gemini models.", where)
+            raise validation(
+                f"'{where}.role' must be one of {', '.join(_ROLES)} for Gemini models.",
+                f"{where}.role",
+            )
     if not contents:
         raise oa.no_content(_PROVIDER)
     return system, contents
@@ -201,7 +207,7 @@ def _parts(content: Any, where: str) -> list[dict[str, Any]]:
                 raise validation(f"'{part_where}.file' must hold base64 file data.", part_where)
             parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
         else:
-            raise oa.unsupported_part(part, part_where, _PROVIDER)
+            raise oa.unsupported_part(part_where, _PROVIDER, _PART_TYPES)
     return parts
 
 

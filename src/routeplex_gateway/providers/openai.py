@@ -170,6 +170,7 @@ class OpenAIProvider:
             provider=deployment.provider,
             limits=limits,
             read_error=read_error,
+            secret=deployment.api_key,
             retry_started=retry_started,
         )
 

@@ -106,9 +106,12 @@ def image_url(part: dict[str, Any], where: str) -> str:
     return url
 
 
-def unsupported_part(part: dict[str, Any], where: str, provider: str) -> GatewayError:
+def unsupported_part(where: str, provider: str, allowed: tuple[str, ...]) -> GatewayError:
+    """A content part of a type `provider` does not take: the field and the types it does
+    (never the caller's type, which may be anything)."""
     return validation(
-        f"Content parts of type '{part.get('type')}' cannot be sent to {provider} models.", where
+        f"'{where}.type' must be one of {', '.join(allowed)} for {provider} models.",
+        f"{where}.type",
     )
 
 

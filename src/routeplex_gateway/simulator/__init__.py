@@ -11,8 +11,9 @@ where RoutePlex is tested). It owns:
   `schema_values.py`);
 * injectable faults — status errors, latency, hangs, cut / malformed / stalled streams —
   controlled over HTTP at `/_simulator/faults` (`faults.py`, delivered by `delivery.py`);
-* an in-memory log of the last request bodies at `/_simulator/requests` (`request_log.py`),
-  so tests can check what the gateway passed through.
+* for test tools only (`routeplex simulate`, the test suite), an in-memory log of the last
+  request bodies at `/_simulator/requests` (`request_log.py`), so tests can check what the
+  gateway passed through; the simulator `routeplex serve` starts keeps none.
 
 `create_simulator_app()` builds the ASGI app; `serve_simulator()` (in `server.py`) runs it.
 """

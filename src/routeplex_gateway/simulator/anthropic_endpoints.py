@@ -49,7 +49,7 @@ def anthropic_routes(sim: Simulator) -> list[Route]:
 
     async def messages(request: Request) -> Response:
         raw = await request.body()
-        sim.requests.record(request, raw)
+        sim.received(request, raw)
         request_id = "req_011" + stable_token(digest(raw), "request-id", 21)
         headers = {"request-id": request_id}
         key = request.headers.get("x-api-key") or bearer_key(request)

@@ -52,7 +52,7 @@ def gemini_routes(sim: Simulator) -> list[Route]:
 
     async def generate(request: Request) -> Response:
         raw = await request.body()
-        sim.requests.record(request, raw)
+        sim.received(request, raw)
         model, _, method = request.path_params["target"].rpartition(":")
         if method not in METHODS or not model:
             return json_response(error_body(404, "Method not found."), status=404)

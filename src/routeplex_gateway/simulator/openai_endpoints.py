@@ -50,7 +50,7 @@ def openai_routes(sim: Simulator) -> list[Route]:
 
     async def chat_completions(request: Request) -> Response:
         raw = await request.body()
-        sim.requests.record(request, raw)
+        sim.received(request, raw)
         key = bearer_key(request)
         if key is None or key == INVALID_KEY:
             return _auth_error(key)

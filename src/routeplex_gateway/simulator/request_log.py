@@ -3,7 +3,8 @@
 Tests read it at `GET /_simulator/requests` to check what the gateway sent upstream: the
 parsed body, which auth header was present (its name, never its value) and the names of all
 headers. Only the last `LOG_SIZE` requests are kept, in memory only, newest last;
-`DELETE /_simulator/requests` empties it.
+`DELETE /_simulator/requests` empties it. The bodies are prompts, so only a simulator made
+with `request_log=True` (a test tool's) has a log; the one `routeplex serve` starts has none.
 """
 
 from __future__ import annotations

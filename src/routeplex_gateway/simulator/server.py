@@ -34,9 +34,15 @@ def simulator_server(
     time_to_first_token_s: float = 0.0,
     chunk_gap_s: float = 0.0,
     quiet: bool = False,
+    request_log: bool = False,
 ) -> SimulatorServer:
-    """A ready-to-run server for a fresh simulator app; `quiet` logs warnings only."""
-    app = create_simulator_app(time_to_first_token_s=time_to_first_token_s, chunk_gap_s=chunk_gap_s)
+    """A ready-to-run server for a fresh simulator app; `quiet` logs warnings only;
+    `request_log` keeps the last request bodies (a test tool's, see `create_simulator_app`)."""
+    app = create_simulator_app(
+        time_to_first_token_s=time_to_first_token_s,
+        chunk_gap_s=chunk_gap_s,
+        request_log=request_log,
+    )
     config = uvicorn.Config(
         app, host=host, port=port, log_level="warning" if quiet else "info", access_log=not quiet
     )
@@ -51,6 +57,7 @@ async def serve_simulator(
     time_to_first_token_s: float = 0.0,
     chunk_gap_s: float = 0.0,
     quiet: bool = False,
+    request_log: bool = False,
 ) -> None:
     """Serve the simulator until the process is asked to stop."""
     server = simulator_server(
@@ -59,5 +66,6 @@ async def serve_simulator(
         time_to_first_token_s=time_to_first_token_s,
         chunk_gap_s=chunk_gap_s,
         quiet=quiet,
+        request_log=request_log,
     )
     await server.serve()

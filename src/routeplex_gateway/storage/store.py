@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
@@ -32,6 +33,7 @@ from routeplex_gateway.storage.connection import (
     sqlite_directory,
 )
 from routeplex_gateway.storage.errors import AccountExists, translated
+from routeplex_gateway.storage.private_files import create_private_database
 from routeplex_gateway.storage.records import (
     UNSET,
     Account,
@@ -65,10 +67,9 @@ class Store:
         No connection is made yet; `ping` or `migrate` will find out whether one can be.
         """
         backend, driver_url = async_url(url)
-        if backend == "sqlite":
-            directory = sqlite_directory(driver_url)
-            if directory is not None:
-                await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+        if backend == "sqlite" and sqlite_directory(driver_url) is not None:  # a file
+            database = Path(driver_url.database or "")
+            await asyncio.to_thread(create_private_database, database)
         return cls(create_engine(backend, driver_url, pool_size=pool_size), backend)
 
     @property
