@@ -6,7 +6,6 @@ restart). Each test starts its own redis-server, so it may flush it."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -18,6 +17,7 @@ from routeplex_gateway.errors import GatewayError
 from routeplex_gateway.limits.plans import Limits, Policy
 from routeplex_gateway.limits.quota import utc_today
 from routeplex_gateway.limits.redis import RedisQuota
+from tests.limits.test_quota import ids
 from tests.support.services import PrivateRedis, private_redis
 from tests.support.tcp_proxy import tcp_proxy
 
@@ -39,10 +39,6 @@ async def replica(redis: PrivateRedis) -> AsyncIterator[RedisQuota]:
         yield backend
     finally:
         await backend.close()
-
-
-def ids() -> tuple[str, str]:
-    return f"acc_{secrets.token_hex(6)}", f"key_{secrets.token_hex(6)}"
 
 
 async def test_a_dead_holders_reservation_lapses_with_its_slot(redis: PrivateRedis) -> None:
