@@ -15,9 +15,12 @@ liked. Here:
   app's pending read, which answers 408 in its own envelope (`api.wire.BodyDeadline`), and
   closes the connection a moment later if the body is still coming (the app answered without
   reading it, say);
-- connections past `max_connections` open at once get 503 and are closed. uvicorn's own
-  `limit_concurrency` refuses from the N-th connection rather than past it, and also refuses
-  requests on connections it already accepted;
+- connections past `max_connections` open at once get 503 and are closed, and have only
+  `_OVER_CAPACITY_S` to send their headers (then 503 if they began a request, else just closed):
+  otherwise a client opening connections that send nothing or half a header would hold
+  sockets past the cap for the whole header timeout (measured: 304 sockets held against a cap
+  of 20). uvicorn's own `limit_concurrency` refuses from the N-th connection rather than past
+  it, and also refuses requests on connections it already accepted;
 - idle keep-alive is uvicorn's own `timeout_keep_alive`.
 
 Refusals made here, before the app sees a request, are in the envelope of the path asked for
@@ -53,6 +56,10 @@ _LINGER_S = 2.0
 # The app answers a slow body itself; the connection is closed only if that did not end it.
 _BODY_BACKSTOP_S = 1.0
 _SWEEP_S = 0.25
+# What a connection past the cap gets to send its headers (less if the header bound is
+# shorter): enough for a client that sends its request on connecting to be told 503 in its
+# own envelope, short enough that the sockets held past the cap stay few.
+_OVER_CAPACITY_S = 0.5
 _SECURITY_HEADERS = b"x-content-type-options: nosniff\r\ncache-control: no-store\r\n"
 
 
@@ -88,6 +95,14 @@ def _too_large_headers() -> GatewayError:
     )
 
 
+def _too_many_connections() -> GatewayError:
+    return GatewayError(
+        ErrorCode.TOO_MANY_CONNECTIONS,
+        "The gateway has too many connections open; retry shortly.",
+        retry_after_s=1,
+    )
+
+
 class BoundedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with the bounds above. One per connection."""
 
@@ -116,7 +131,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         # Decided once, on arrival: connections already being served keep being served.
         self._over_capacity = len(self.connections) > self.bounds.max_connections
-        self._deadline = self.loop.time() + self.bounds.header_timeout_s
+        self._deadline = self.loop.time() + self._header_allowance()
         _Sweep.ensure(self.server_state, self.loop)
 
     def data_received(self, data: bytes) -> None:
@@ -154,7 +169,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
         self._header_count = 0
-        self._deadline = self.loop.time() + self.bounds.header_timeout_s
+        if not self._over_capacity:  # an over-capacity connection's clock runs from arrival
+            self._deadline = self.loop.time() + self._header_allowance()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -178,13 +194,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._in_head = False
         self._deadline = None
         if self._over_capacity:
-            self._stop(
-                GatewayError(
-                    ErrorCode.TOO_MANY_CONNECTIONS,
-                    "The gateway has too many connections open; retry shortly.",
-                    retry_after_s=1,
-                )
-            )
+            self._stop(_too_many_connections())
         super().on_headers_complete()
         # Cleared by the end of the message, which for a request without a body is now.
         self._in_body = True
@@ -204,13 +214,21 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._deadline = self.loop.time() + self.bounds.body_timeout_s
 
     # --- deadlines ------------------------------------------------------------------------
+    def _header_allowance(self) -> float:
+        if self._over_capacity:
+            return min(self.bounds.header_timeout_s, _OVER_CAPACITY_S)
+        return self.bounds.header_timeout_s
+
     def check_deadline(self, now: float) -> None:
         """Called by the sweep: act on a deadline that has passed."""
         if self._deadline is None or now < self._deadline or self.transport.is_closing():
             return
         if self._in_head:
-            late = GatewayError(ErrorCode.REQUEST_TIMEOUT, "The request's headers took too long.")
-            self._refuse(late)
+            self._refuse(
+                _too_many_connections()
+                if self._over_capacity
+                else GatewayError(ErrorCode.REQUEST_TIMEOUT, "The request's headers took too long.")
+            )
         elif self._in_body:
             self._body_late(now - self._deadline)
         else:
