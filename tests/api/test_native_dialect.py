@@ -414,3 +414,22 @@ def test_estimate_for_routeplex_ai_follows_the_strategy(gateway: RunningGateway)
     test_mode = _estimate(gateway, model="routeplex-ai", strategy="quality", test_mode=True)
     tiers = {m["id"]: m["tier"] for m in httpx.get(f"{gateway.url}/api/v1/models").json()["data"]}
     assert tiers[best] == "premium" and tiers[test_mode["model"]] == "default"
+
+
+def test_estimate_refuses_what_chat_refuses(gateway: RunningGateway) -> None:
+    # Tools and schemas are counted in the estimate, so a malformed one was priced (about 420
+    # tokens for `tools: "x"`) where chat answered 400.
+    messages = [{"role": "user", "content": "hi"}]
+    for field, value, param in (
+        ("tools", "x", "tools"),
+        ("tools", [1, 2], "tools[0]"),
+        ("response_format", "x", "response_format"),
+        ("response_format", {"type": "json_schema"}, "response_format.json_schema"),
+    ):
+        body = {"model": "gpt-4o-mini", "messages": messages, field: value}
+        for path in ("/api/v1/chat/estimate", "/v1/chat/completions"):
+            response = post(gateway, path, body)
+            assert response.status_code == 400, (path, field, response.text)
+            error = response.json()["error"]
+            named = error.get("param") or error.get("details", {}).get("param")
+            assert error["code"] == "validation_error" and named == param, (path, field)

@@ -115,8 +115,12 @@ def _named_choice(choice: Any, name: str) -> None:
 
 
 def _json_schema(response_format: Any) -> None:
-    """`response_format` of type `json_schema` (its `type` is checked in validation)."""
-    if not isinstance(response_format, dict) or response_format.get("type") != "json_schema":
+    """`response_format`: an object with a `type`, and what a `json_schema` one needs."""
+    if response_format is None:
+        return
+    if not isinstance(response_format, dict) or not isinstance(response_format.get("type"), str):
+        raise wrong("response_format", "an object with a 'type' string")
+    if response_format.get("type") != "json_schema":
         return
     spec = response_format.get("json_schema")
     where = "response_format.json_schema"

@@ -25,8 +25,15 @@ from ..metering.tokens import confidence, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
 from ..routing.router import StartedStream
+from .field_types import check_request_fields
 from .lifecycle import event_stream, handle
-from .validation import truthy, validate_chat_body, validate_messages, validate_strategy
+from .validation import (
+    truthy,
+    validate_chat_body,
+    validate_messages,
+    validate_nesting,
+    validate_strategy,
+)
 from .wire import (
     SSE_DONE,
     authenticate,
@@ -318,6 +325,10 @@ async def estimate(request: Request) -> Response:
         if not isinstance(body, dict):
             raise validation("The request body must be a JSON object.")
         validate_messages(body.get("messages"))
+        # What the estimate counts (tools, schemas, …) is checked as chat would check it, so
+        # a body chat refuses is not quoted a price.
+        validate_nesting(body)
+        check_request_fields(body)
         max_output = _output_cap(body)
         model, routing_mode, strategy = _estimated_model(gw, request, body, max_output)
         max_output = min(max_output, model.max_output_tokens)

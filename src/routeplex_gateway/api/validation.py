@@ -154,11 +154,6 @@ def validate_chat_body(body: Any) -> ChatRequest:
     _number_field(body, "top_p", 0, 1)
     _number_field(body, "presence_penalty", -2, 2)
     _number_field(body, "frequency_penalty", -2, 2)
-    response_format = body.get("response_format")
-    if response_format is not None and not (
-        isinstance(response_format, dict) and isinstance(response_format.get("type"), str)
-    ):
-        raise validation("'response_format' must be an object with a 'type'.", "response_format")
     check_request_fields(body)
     return ChatRequest(
         body=body,
