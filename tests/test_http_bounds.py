@@ -198,14 +198,19 @@ def test_a_200_mb_header_is_cut_early(served: Served) -> None:
 
 
 # --- connections ------------------------------------------------------------------------------
+def fill_the_cap(served: Served, held: list[socket.socket]) -> None:
+    """Open connections up to the cap, each kept alive after a served request, into `held`."""
+    for _ in range(MAX_CONNECTIONS):
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        held.append(sock)
+        sock.sendall(raw_request("GET", "/v1/models", auth(served)))
+        assert read_reply(sock).status == 200
+
+
 def test_connections_over_the_cap_are_refused_with_503(served: Served) -> None:
-    held = []
+    held: list[socket.socket] = []
     try:
-        for _ in range(MAX_CONNECTIONS):
-            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
-            held.append(sock)
-            sock.sendall(raw_request("GET", "/v1/models", auth(served)))
-            assert read_reply(sock).status == 200
+        fill_the_cap(served, held)
         refused = models(served, [])
         assert refused.status == 503 and refused.code() == "too_many_connections"
         assert refused.headers["retry-after"] == "1"
@@ -234,13 +239,10 @@ def sockets_held(pid: int) -> int:
 def test_connections_over_the_cap_cannot_be_held_open_by_sending_little(served: Served) -> None:
     # Past the cap, a connection that sends nothing or half a header used to be held for the
     # whole header timeout (300 such connections: 304 sockets held against a cap of 20).
-    held, slow = [], []
+    held: list[socket.socket] = []
+    slow: list[socket.socket] = []
     try:
-        for _ in range(MAX_CONNECTIONS):
-            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
-            held.append(sock)
-            sock.sendall(raw_request("GET", "/v1/models", auth(served)))
-            assert read_reply(sock).status == 200
+        fill_the_cap(served, held)
         baseline = sockets_held(served.pid)
         for index in range(60):
             sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
