@@ -425,6 +425,11 @@ def test_estimate_refuses_what_chat_refuses(gateway: RunningGateway) -> None:
         ("tools", [1, 2], "tools[0]"),
         ("response_format", "x", "response_format"),
         ("response_format", {"type": "json_schema"}, "response_format.json_schema"),
+        ("temperature", "hot", "temperature"),
+        ("top_p", "x", "top_p"),
+        ("presence_penalty", "x", "presence_penalty"),
+        ("frequency_penalty", 3, "frequency_penalty"),
+        ("n", "x", "n"),
     ):
         body = {"model": "gpt-4o-mini", "messages": messages, field: value}
         for path in ("/api/v1/chat/estimate", "/v1/chat/completions"):

@@ -32,6 +32,7 @@ from .validation import (
     validate_chat_body,
     validate_messages,
     validate_nesting,
+    validate_sampling,
     validate_strategy,
 )
 from .wire import (
@@ -328,6 +329,7 @@ async def estimate(request: Request) -> Response:
         # What the estimate counts (tools, schemas, …) is checked as chat would check it, so
         # a body chat refuses is not quoted a price.
         validate_nesting(body)
+        validate_sampling(body)
         check_request_fields(body)
         max_output = _output_cap(body)
         model, routing_mode, strategy = _estimated_model(gw, request, body, max_output)

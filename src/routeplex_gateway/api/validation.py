@@ -131,6 +131,15 @@ def _nested_too_deep(field: str | None) -> GatewayError:
     return validation(f"{what} nests more than {MAX_NESTING} levels deep.", field)
 
 
+def validate_sampling(body: dict[str, Any]) -> None:
+    """The sampling fields' types and ranges, checked alike by chat and by the estimate."""
+    _int_field(body, "n", 1, 1)  # one choice: usage and billing are per answer
+    _number_field(body, "temperature", 0, 2)
+    _number_field(body, "top_p", 0, 1)
+    _number_field(body, "presence_penalty", -2, 2)
+    _number_field(body, "frequency_penalty", -2, 2)
+
+
 def validate_chat_body(body: Any) -> ChatRequest:
     """An OpenAI chat completions body → ChatRequest, or a validation GatewayError."""
     if not isinstance(body, dict):
@@ -149,11 +158,7 @@ def validate_chat_body(body: Any) -> ChatRequest:
         raise validation("'stream' must be a boolean.", "stream")
     max_tokens = _int_field(body, "max_tokens", 1, _MAX_TOKENS_CEILING)
     max_completion = _int_field(body, "max_completion_tokens", 1, _MAX_TOKENS_CEILING)
-    _int_field(body, "n", 1, 1)  # one choice: usage and billing are per answer
-    _number_field(body, "temperature", 0, 2)
-    _number_field(body, "top_p", 0, 1)
-    _number_field(body, "presence_penalty", -2, 2)
-    _number_field(body, "frequency_penalty", -2, 2)
+    validate_sampling(body)
     check_request_fields(body)
     return ChatRequest(
         body=body,
