@@ -285,6 +285,7 @@ class Gateway:
         strategy: str | None,
         test_mode: bool,
         debug: bool = False,
+        listing: str,
     ) -> list[Attempt]:
         """The attempts to make for this request, best first; sets the routing facts on `ex`."""
         principal = ex.principal
@@ -295,8 +296,6 @@ class Gateway:
             ex.strategy = strategy or "auto"
             models = await self._auto(ex, request, test_mode=test_mode, debug=debug)
         else:
-            openai_dialect = ex.endpoint is Endpoint.OPENAI_CHAT
-            listing = "GET /v1/models" if openai_dialect else "GET /api/v1/models"
             model = self.resolve_model(model_name, listing=listing)
             ex.requested_model = model.id
             ex.strategy = strategy

@@ -6,16 +6,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..canonical import Chunk, Usage
+from ..canonical import ChatResponse, ChatStream, Chunk, Usage
 from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange
 from ..gateway import Gateway
@@ -24,9 +24,8 @@ from ..metering.record import Endpoint
 from ..metering.tokens import confidence, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
-from ..routing.router import StartedStream
 from .field_types import check_request_fields
-from .lifecycle import event_stream, handle
+from .pipeline import Decoded, run
 from .validation import (
     truthy,
     validate_chat_body,
@@ -37,7 +36,6 @@ from .validation import (
 )
 from .wire import (
     SSE_DONE,
-    authenticate,
     exchange_headers,
     json_response,
     read_json,
@@ -136,55 +134,61 @@ def _openai_body(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     return openai_body, options
 
 
+class NativeChat:
+    """The codec of `POST /api/v1/chat` (see `pipeline.Codec`)."""
+
+    endpoint = Endpoint.NATIVE_CHAT
+    models_listing = "GET /api/v1/models"
+
+    def credential(self, request: Request) -> str | None:
+        return request.headers.get("authorization")
+
+    def decode(self, body: Any, headers: Headers) -> Decoded:
+        openai_body, options = _openai_body(body)
+        try:
+            chat = validate_chat_body(openai_body)
+        except GatewayError as error:
+            if error.param == "max_tokens":  # the native name for it
+                error.param = "max_output_tokens"
+                error.message = error.message.replace("'max_tokens'", "'max_output_tokens'")
+            raise
+        return Decoded(
+            chat=chat,
+            model=openai_body["model"],
+            strategy=options.pop("strategy"),
+            test_mode=options.pop("test_mode"),
+            options=options,
+        )
+
+    def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:
+        choices = response.body.get("choices") or [{}]
+        message = choices[0].get("message") or {}
+        data = {
+            "id": ex.request_id,
+            "output": message.get("content") or "",
+            "model_used": ex.model.id if ex.model else None,
+            "provider": ex.deployment.provider if ex.deployment else None,
+            "routing_mode": ex.routing_mode.value,
+            "fallback_used": ex.fallback_used,
+            "latency_ms": ex.elapsed_ms(),
+            "usage": _usage(ex),
+            "enhancement": decoded.options["enhancement"],
+            **({"routing": ex.routing} if ex.routing is not None else {}),
+        }
+        return _ok(data, exchange_headers(ex))
+
+    def stream(self, ex: Exchange, decoded: Decoded) -> TextEvents:
+        return TextEvents(ex, buffered=decoded.options["stream_mode"] == "buffered")
+
+    def error(self, error: GatewayError, ex: Exchange | None = None) -> Response:
+        return error_response(error, ex)
+
+
+CODEC = NativeChat()
+
+
 async def chat(request: Request) -> Response:
-    return await handle(request, Endpoint.NATIVE_CHAT, error_response, _serve)
-
-
-async def _serve(gw: Gateway, ex: Exchange, request: Request) -> Response:
-    ex.principal = await authenticate(request, gw.keys)
-    openai_body, options = _openai_body(await read_json(request, gw.settings.max_body_bytes))
-    try:
-        chat_request = validate_chat_body(openai_body)
-    except GatewayError as error:
-        if error.param == "max_tokens":  # the native name for it
-            error.param = "max_output_tokens"
-            error.message = error.message.replace("'max_tokens'", "'max_output_tokens'")
-        raise
-    test_mode = options["test_mode"] or truthy(request.headers.get("x-routeplex-test-mode"))
-    strategy = options["strategy"] or validate_strategy(
-        request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
-    )
-    debug = truthy(request.headers.get("x-routeplex-debug"))
-    plan = await gw.route(
-        ex,
-        chat_request,
-        openai_body["model"],
-        strategy=strategy,
-        test_mode=test_mode,
-        debug=debug,
-    )
-    await gw.admit(ex, chat_request, plan)
-    if chat_request.stream:
-        started = await gw.router.open_stream(ex, chat_request, plan)
-        events = _events(gw, ex, started, buffered=options["stream_mode"] == "buffered")
-        return event_stream(gw, ex, started, events, _error_event)
-    response = await gw.router.complete(ex, chat_request, plan)
-    gw.settle(ex, response.usage)
-    choices = response.body.get("choices") or [{}]
-    message = choices[0].get("message") or {}
-    data = {
-        "id": ex.request_id,
-        "output": message.get("content") or "",
-        "model_used": ex.model.id if ex.model else None,
-        "provider": ex.deployment.provider if ex.deployment else None,
-        "routing_mode": ex.routing_mode.value,
-        "fallback_used": ex.fallback_used,
-        "latency_ms": ex.elapsed_ms(),
-        "usage": _usage(ex),
-        "enhancement": options["enhancement"],
-        **({"routing": ex.routing} if ex.routing is not None else {}),
-    }
-    return _ok(data, exchange_headers(ex))
+    return await run(request, CODEC)
 
 
 def _event(payload: dict[str, Any]) -> bytes:
@@ -200,70 +204,64 @@ def _text(chunk: Chunk) -> str:
     return ""
 
 
-async def _texts(ex: Exchange, started: StartedStream) -> AsyncIterator[str]:
-    relayed = ex.relayed
-    if started.first is not None:
-        relayed.append(started.first.generated())
-        yield _text(started.first)
-    async for chunk in started.rest:
-        relayed.append(chunk.generated())
-        yield _text(chunk)
+class TextEvents:
+    """The native stream: `start`, the answer's text as `delta` events, then `done` with
+    usage (or `error`), and `[DONE]`.
+
+    Buffered mode sends whole sentences, or whatever ~100 ms brought, instead of each
+    provider chunk as it comes.
+    """
+
+    def __init__(self, ex: Exchange, *, buffered: bool) -> None:
+        self._ex = ex
+        self._buffered = buffered
+        self._pending = ""
+        self._last_flush = time.monotonic()
+
+    def open(self, first: Chunk | None) -> bytes:
+        start = _event({"type": "start", "request_id": self._ex.request_id})
+        return start + (self.chunk(first) if first is not None else b"")
+
+    def chunk(self, chunk: Chunk) -> bytes:
+        text = _text(chunk)
+        if not self._buffered:
+            return _delta(text)
+        pending = self._pending = self._pending + text
+        ends = [pending.rfind(end) + len(end) for end in _SENTENCE_ENDS if end in pending]
+        if ends:
+            cut = max(ends)
+            self._pending = pending[cut:]
+            self._last_flush = time.monotonic()
+            return _delta(pending[:cut])
+        if pending and time.monotonic() - self._last_flush >= _BUFFER_S:
+            return self._flush()
+        return b""
+
+    def _flush(self) -> bytes:
+        pending, self._pending = self._pending, ""
+        self._last_flush = time.monotonic()
+        return _delta(pending)
+
+    def close(self, stream: ChatStream) -> bytes:
+        ex = self._ex
+        done = {
+            "type": "done",
+            "model_used": ex.model.id if ex.model else None,
+            "provider": ex.deployment.provider if ex.deployment else None,
+            "usage": _usage(ex),
+            "finish_reason": stream.finish_reason,
+            "latency_ms": ex.elapsed_ms(),
+        }
+        return self._flush() + _event(done) + SSE_DONE
+
+    def fail(self, error: GatewayError) -> bytes:
+        # What was generated before the failure is sent first: it was relayed, and charged.
+        error_event = {"type": "error", "message": error.message, "code": error.code.value}
+        return self._flush() + _event(error_event) + SSE_DONE
 
 
-async def _paced(texts: AsyncIterator[str]) -> AsyncIterator[str]:
-    """Buffered mode: whole sentences, or whatever ~100 ms brought."""
-    pending = ""
-    last_flush = time.monotonic()
-    async for text in texts:
-        pending += text
-        cut = (
-            max(pending.rfind(end) + len(end) for end in _SENTENCE_ENDS if pending.rfind(end) >= 0)
-            if any(e in pending for e in _SENTENCE_ENDS)
-            else 0
-        )
-        if cut:
-            yield pending[:cut]
-            pending, last_flush = pending[cut:], time.monotonic()
-        elif pending and time.monotonic() - last_flush >= _BUFFER_S:
-            yield pending
-            pending, last_flush = "", time.monotonic()
-    if pending:
-        yield pending
-
-
-def _error_event(error: GatewayError) -> bytes:
-    return _event({"type": "error", "message": error.message, "code": error.code.value})
-
-
-async def _events(
-    gw: Gateway, ex: Exchange, started: StartedStream, *, buffered: bool
-) -> AsyncGenerator[bytes, None]:
-    ex.first_byte()
-    yield _event({"type": "start", "request_id": ex.request_id})
-    texts = _paced(_texts(ex, started)) if buffered else _texts(ex, started)
-    try:
-        async for text in texts:
-            if text:
-                yield _event({"type": "delta", "content": text})
-    except GatewayError as broken:
-        ex.broken = broken
-        gw.settle(ex, started.stream.usage)
-        yield _error_event(broken) + SSE_DONE
-        return
-    gw.settle(ex, started.stream.usage)
-    yield (
-        _event(
-            {
-                "type": "done",
-                "model_used": ex.model.id if ex.model else None,
-                "provider": ex.deployment.provider if ex.deployment else None,
-                "usage": _usage(ex),
-                "finish_reason": started.stream.finish_reason,
-                "latency_ms": ex.elapsed_ms(),
-            }
-        )
-        + SSE_DONE
-    )
+def _delta(text: str) -> bytes:
+    return _event({"type": "delta", "content": text}) if text else b""
 
 
 def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:

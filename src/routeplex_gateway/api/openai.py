@@ -7,27 +7,26 @@ Responses are OpenAI's own shapes (validated against OpenAI's schema in the test
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncGenerator
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..canonical import ChatResponse, ChatStream, Chunk
 from ..errors import ErrorCode, GatewayError
 from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..routing.catalog import AUTO_MODEL
-from ..routing.router import StartedStream
-from .lifecycle import event_stream, handle
-from .validation import truthy, validate_chat_body, validate_strategy
+from .pipeline import Decoded, run
+from .validation import validate_chat_body
 from .wire import (
     SSE_DONE,
     authenticate,
     exchange_headers,
     json_response,
-    read_json,
     sse,
 )
 
@@ -73,78 +72,73 @@ def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
     return json_response(error.openai_body(), error.status, headers)
 
 
+class ChatCompletions:
+    """The codec of `POST /v1/chat/completions` (see `pipeline.Codec`)."""
+
+    endpoint = Endpoint.OPENAI_CHAT
+    models_listing = "GET /v1/models"
+
+    def credential(self, request: Request) -> str | None:
+        return request.headers.get("authorization")
+
+    def decode(self, body: Any, headers: Headers) -> Decoded:
+        chat = validate_chat_body(body)
+        return Decoded(chat=chat, model=body["model"])
+
+    def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:
+        out = response.body
+        out["x_routeplex"] = ex.routeplex_info()
+        return json_response(orjson.dumps(out), 200, exchange_headers(ex))
+
+    def stream(self, ex: Exchange, decoded: Decoded) -> ChunkStream:
+        return ChunkStream(ex)
+
+    def error(self, error: GatewayError, ex: Exchange | None = None) -> Response:
+        return error_response(error, ex)
+
+
+class ChunkStream:
+    """A `chat.completion.chunk` stream: the provider's chunks as they came (an
+    OpenAI-shaped upstream's own bytes), then a final chunk with usage and x_routeplex,
+    whether or not they were asked for, and `[DONE]`."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self._ex = ex
+        self._template: dict[str, Any] = {}
+
+    def open(self, first: Chunk | None) -> bytes:
+        if first is None:
+            return b""
+        self._template = first.data
+        return sse(first.encoded())
+
+    def chunk(self, chunk: Chunk) -> bytes:
+        return sse(chunk.encoded())
+
+    def close(self, stream: ChatStream) -> bytes:
+        ex, template = self._ex, self._template
+        final: dict[str, Any] = {
+            "id": template.get("id") or ex.request_id,
+            "object": "chat.completion.chunk",
+            "created": template.get("created") or int(time.time()),
+            "model": template.get("model") or (ex.model.id if ex.model else ""),
+            "choices": [],
+        }
+        if ex.usage.known:
+            final["usage"] = ex.usage.openai()
+        final["x_routeplex"] = ex.routeplex_info()
+        return sse(orjson.dumps(final)) + SSE_DONE
+
+    def fail(self, error: GatewayError) -> bytes:
+        """How OpenAI ends a stream that failed after its first byte: its error object."""
+        return sse(error.openai_body()) + SSE_DONE
+
+
+CODEC = ChatCompletions()
+
+
 async def chat_completions(request: Request) -> Response:
-    return await handle(request, Endpoint.OPENAI_CHAT, error_response, _serve)
-
-
-async def _serve(gw: Gateway, ex: Exchange, request: Request) -> Response:
-    ex.principal = await authenticate(request, gw.keys)
-    body = await read_json(request, gw.settings.max_body_bytes)
-    chat = validate_chat_body(body)
-    strategy = validate_strategy(
-        request.headers.get("x-routeplex-strategy"), "X-RoutePlex-Strategy"
-    )
-    test_mode = truthy(request.headers.get("x-routeplex-test-mode"))
-    debug = truthy(request.headers.get("x-routeplex-debug"))
-    plan = await gw.route(
-        ex, chat, body["model"], strategy=strategy, test_mode=test_mode, debug=debug
-    )
-    await gw.admit(ex, chat, plan)
-    if chat.stream:
-        started = await gw.router.open_stream(ex, chat, plan)
-        return event_stream(gw, ex, started, _events(gw, ex, started), _error_event)
-    response = await gw.router.complete(ex, chat, plan)
-    gw.settle(ex, response.usage)
-    out = response.body
-    out["x_routeplex"] = ex.routeplex_info()
-    return json_response(orjson.dumps(out), 200, exchange_headers(ex))
-
-
-def _error_event(error: GatewayError) -> bytes:
-    """How OpenAI ends a stream that failed after its first byte: its error object."""
-    return sse(error.openai_body())
-
-
-def _final_chunk(ex: Exchange, template: dict[str, Any]) -> bytes:
-    """The last chunk before [DONE]: usage and x_routeplex, whether or not they were asked for."""
-    final: dict[str, Any] = {
-        "id": template.get("id") or ex.request_id,
-        "object": "chat.completion.chunk",
-        "created": template.get("created") or int(time.time()),
-        "model": template.get("model") or (ex.model.id if ex.model else ""),
-        "choices": [],
-    }
-    if ex.usage.known:
-        final["usage"] = ex.usage.openai()
-    final["x_routeplex"] = ex.routeplex_info()
-    return orjson.dumps(final)
-
-
-async def _events(gw: Gateway, ex: Exchange, started: StartedStream) -> AsyncGenerator[bytes, None]:
-    template: dict[str, Any] = started.first.data if started.first is not None else {}
-    relayed = ex.relayed
-    if started.first is not None:
-        ex.first_byte()
-        relayed.append(started.first.generated())
-        yield sse(started.first.encoded())
-    held: list[bytes] = []
-    try:
-        async for chunk in started.rest:
-            relayed.append(chunk.generated())
-            held.append(sse(chunk.encoded()))
-            if not chunk.more:
-                yield b"".join(held)
-                held.clear()
-    except GatewayError as broken:
-        # Past the first byte there is no retrying: end the stream the way OpenAI does.
-        ex.broken = broken
-        gw.settle(ex, started.stream.usage)
-        held += [_error_event(broken), SSE_DONE]
-        yield b"".join(held)
-        return
-    gw.settle(ex, started.stream.usage)
-    held += [sse(_final_chunk(ex, template)), SSE_DONE]
-    yield b"".join(held)
+    return await run(request, CODEC)
 
 
 async def list_models(request: Request) -> Response:

@@ -97,7 +97,7 @@ class EventStream(Response):
         events: AsyncGenerator[bytes, None],
         *,
         close: Closer,
-        error_event: Callable[[GatewayError], bytes],
+        fail: Callable[[GatewayError], bytes],
         headers: Mapping[str, str] | None = None,
     ) -> None:
         # Like StreamingResponse: no Content-Length, the body is open-ended.
@@ -108,7 +108,7 @@ class EventStream(Response):
         )
         self._events = events
         self._close = close
-        self._error_event = error_event
+        self._fail = fail
         self._started = False
         self._delivered = False
 
@@ -154,7 +154,8 @@ class EventStream(Response):
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _end(self, send: Send, error: GatewayError) -> None:
-        """End the stream early the dialect's way: an error event, then [DONE]."""
+        """End the stream early the surface's way (`fail`: an error event, and OpenAI's
+        [DONE] where the surface has one)."""
         if not self._started:
             await send(
                 {
@@ -163,7 +164,7 @@ class EventStream(Response):
                     "headers": self.raw_headers,
                 }
             )
-        body = self._error_event(error) + SSE_DONE
+        body = self._fail(error)
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -233,6 +234,11 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client is not None else None
 
 
-async def authenticate(request: Request, keys: KeyCache) -> Principal:
-    """The caller's key, checked in memory; failures count against the client's address."""
-    return await keys.authenticate(request.headers.get("authorization"), client_address(request))
+async def authenticate(
+    request: Request, keys: KeyCache, credential: str | None = None
+) -> Principal:
+    """The caller's key — from `credential` when the surface has its own header for it, else
+    `Authorization` — checked in memory; failures count against the client's address."""
+    if credential is None:
+        credential = request.headers.get("authorization")
+    return await keys.authenticate(credential, client_address(request))
