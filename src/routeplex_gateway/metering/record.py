@@ -19,6 +19,7 @@ class Endpoint(StrEnum):
 
     OPENAI_CHAT = "openai.chat_completions"
     NATIVE_CHAT = "native.chat"
+    ANTHROPIC_MESSAGES = "anthropic.messages"
 
 
 class RoutingMode(StrEnum):
