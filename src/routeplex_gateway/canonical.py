@@ -6,6 +6,12 @@ a `ChatResponse` an OpenAI `chat.completion`, and a `ChatStream` yields encoded
 edge; everything else in the gateway sees only these types. Keeping the body as a dict (not a
 validated model) is deliberate: OpenAI-shaped providers get every field passed through
 untouched, and the hot path parses only what it needs.
+
+One exception to the lingua franca: a request that arrived in a provider's own wire format
+(Anthropic's Messages API) carries that body as well (`NativeRequest`); when it is served by
+that provider it is forwarded as it is, and the answer comes back in that format too
+(`ChatResponse.native`, `Chunk.native`) beside its OpenAI translation, which metering and
+the other surfaces keep reading.
 """
 
 from __future__ import annotations
@@ -104,9 +110,28 @@ class Deployment:
         return f"{self.provider}:{self.upstream_model}"
 
 
+@dataclass(slots=True, frozen=True)
+class NativeRequest:
+    """A request as the caller sent it in a provider's own wire format.
+
+    `body` is the caller's validated body, forwarded untouched but for the model, `stream`
+    and an output cap lowered by the gateway; `headers` the caller's headers that go with it
+    (`anthropic-beta`), never its credentials.
+    """
+
+    wire: str  # "anthropic"
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
 @dataclass(slots=True, kw_only=True)
 class ChatRequest:
-    """A chat request in OpenAI shape, with the few fields the gateway itself acts on."""
+    """A chat request in OpenAI shape, with the few fields the gateway itself acts on.
+
+    `native`: the same request in a provider's wire format, when the caller sent it so; the
+    provider of that format forwards it instead of translating `body` (which is still the
+    request's OpenAI translation, for every other provider, admission and routing).
+    """
 
     body: dict[str, Any]
     stream: bool
@@ -114,14 +139,20 @@ class ChatRequest:
     # True when the gateway, not the caller, put `max_tokens` in the body (to bound the
     # request by what its budget reserved); OpenAI itself then gets `max_completion_tokens`.
     output_cap_added: bool = False
+    native: NativeRequest | None = None
 
 
 @dataclass(slots=True, kw_only=True)
 class ChatResponse:
-    """A finished `chat.completion` body and the usage read from it."""
+    """A finished `chat.completion` body and the usage read from it.
+
+    `native`: for a request forwarded in its own wire format, the provider's answer exactly
+    as received (parsed JSON); `body` and `usage` are its translation all the same.
+    """
 
     body: dict[str, Any]
     usage: Usage
+    native: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -130,6 +161,11 @@ class Chunk:
 
     OpenAI-shaped upstreams hand over the bytes they sent, which are relayed as they are
     (no re-encoding); translated providers build `data` and leave `raw` empty.
+
+    `native` is set only on the stream of a request forwarded in its own wire format: the
+    upstream's SSE events this chunk stands for, byte for byte (line endings as LF), which
+    that format's relay writes instead of `data`. `b""` means nothing of its own (one event
+    can translate to several chunks; its bytes ride on the first of them).
     """
 
     data: dict[str, Any]
@@ -137,6 +173,7 @@ class Chunk:
     # More chunks already arrived with this one: a relay may hold it and send them together
     # (one write instead of many, and no later than it would have been sent anyway).
     more: bool = False
+    native: bytes | None = None
 
     def generated(self) -> str:
         """The text the model generated in this chunk: content, and tool-call arguments."""

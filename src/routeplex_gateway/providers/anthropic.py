@@ -16,6 +16,9 @@ Usage: Anthropic's `input_tokens` excludes cache reads and writes, so the canoni
 provisional one of `message_start`. Thinking tokens are inside `output_tokens` and not
 reported apart, so `reasoning_tokens` is unknown (None) when thinking was on, and 0 only when
 it was off.
+
+A request the caller sent in Anthropic's own format is forwarded as it is, and its answer
+handed back as received beside the translation (`anthropic_passthrough`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import orjson
 
 from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
 from ..errors import GatewayError
-from .anthropic_translate import ANSWER_TOOL, ANTHROPIC_VERSION, to_anthropic
+from .anthropic_passthrough import HeldEvents, count_body, forwarded_headers, not_a_count, outgoing
+from .anthropic_translate import ANSWER_TOOL, ANTHROPIC_VERSION
 from .base import (
     ErrorReader,
     PooledSession,
@@ -43,7 +47,7 @@ from .base import (
     upstream_error,
 )
 from .openai_shape import ChunkWriter, FinishReason, completion_body, tool_call
-from .sse import sse_events
+from .sse import sse_blocks, sse_events
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 
@@ -157,7 +161,8 @@ class _Block:
 
 
 class AnthropicStream:
-    """Anthropic SSE events as canonical `chat.completion.chunk`s."""
+    """Anthropic SSE events as canonical `chat.completion.chunk`s; with `native`, each event
+    is also handed over as received (`anthropic_passthrough.HeldEvents`)."""
 
     def __init__(
         self,
@@ -167,8 +172,11 @@ class AnthropicStream:
         thinking: bool = False,
         *,
         secret: str = "",
+        native: bool = False,
     ) -> None:
         self._response = response
+        self._native = native
+        self._kind: Any = None  # the type of the last event translated
         self._provider = provider
         self._secret = secret  # the deployment's key: masked in relayed error events
         self._answer_tool = answer_tool
@@ -183,7 +191,7 @@ class AnthropicStream:
         self._opened = False
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
-        return self._chunks()
+        return self._relayed() if self._native else self._chunks()
 
     async def _chunks(self) -> AsyncIterator[Chunk]:
         try:
@@ -204,11 +212,31 @@ class AnthropicStream:
             self._response.release()
         raise broken_stream(self._provider, "ended without message_stop")
 
+    async def _relayed(self) -> AsyncIterator[Chunk]:
+        held = HeldEvents()
+        try:
+            async for event, payload, more in sse_blocks(self._response):
+                chunks = self._translate(payload)
+                for chunk in held.add(self._kind, event, chunks, more=more, opening=self._open):
+                    yield chunk
+                if self._done:
+                    return
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise broken_stream(self._provider, type(exc).__name__) from None
+        finally:
+            self._response.release()
+        raise broken_stream(self._provider, "ended without message_stop")
+
+    def _open(self) -> Chunk:
+        # Only content is ever released, and any content event has passed message_start.
+        assert self._writer is not None
+        return self._writer.opening(more=True)
+
     def _translate(self, payload: bytes) -> list[Chunk]:
         data = json_object(payload)  # orjson tolerates Anthropic's trailing spaces
         if data is None:
             raise broken_stream(self._provider, "malformed event")
-        kind = data.get("type")
+        kind = self._kind = data.get("type")
         if kind == "ping":
             return []
         if kind == "error":
@@ -309,8 +337,11 @@ class AnthropicStream:
 class AnthropicProvider(PooledSession):
     kind = "anthropic"
 
-    def _headers(self, deployment: Deployment) -> dict[str, str]:
+    def _headers(
+        self, deployment: Deployment, forwarded: Mapping[str, str] | None = None
+    ) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "anthropic-version": ANTHROPIC_VERSION}
+        headers.update(forwarded_headers(forwarded))
         if deployment.api_key:
             headers["x-api-key"] = deployment.api_key
         return headers
@@ -321,12 +352,15 @@ class AnthropicProvider(PooledSession):
         deployment: Deployment,
         limits: aiohttp.ClientTimeout,
         retry_started: bool = True,
+        *,
+        path: str = "/v1/messages",
+        forwarded: Mapping[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         return await post_json(
             self.session,
-            f"{deployment.base_url or DEFAULT_BASE_URL}/v1/messages",
+            f"{deployment.base_url or DEFAULT_BASE_URL}{path}",
             body,
-            self._headers(deployment),
+            self._headers(deployment, forwarded),
             provider=deployment.provider,
             limits=limits,
             read_error=read_error(deployment.provider),
@@ -335,26 +369,48 @@ class AnthropicProvider(PooledSession):
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        translated = to_anthropic(request.body, deployment, stream=False)
-        timeout = completion_limits(deployment, translated.body)
+        out = outgoing(request, deployment, stream=False)
+        timeout = completion_limits(deployment, out.body)
         retry = deployment.retry_started_timeouts
-        response = await self._post(translated.body, deployment, timeout, retry)
+        response = await self._post(out.body, deployment, timeout, retry, forwarded=out.forwarded)
         data = json_object(await read_all(response, deployment.provider, retry_started=retry))
         if data is None or not isinstance(data.get("content"), list):
             raise not_a_completion(deployment.provider)
-        return completion(
-            data, answer_tool=translated.answer_tool, thinking="thinking" in translated.body
-        )
+        answer = completion(data, answer_tool=out.answer_tool, thinking=out.thinking)
+        if out.native:
+            answer.native = data  # as received: thinking signatures, server tool blocks
+        return answer
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> AnthropicStream:
-        translated = to_anthropic(request.body, deployment, stream=True)
+        out = outgoing(request, deployment, stream=True)
         # Time to the headers and between events, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
-        response = await self._post(translated.body, deployment, timeout)
+        response = await self._post(out.body, deployment, timeout, forwarded=out.forwarded)
         return AnthropicStream(
             response,
             deployment.provider,
-            translated.answer_tool,
-            "thinking" in translated.body,
+            out.answer_tool,
+            out.thinking,
             secret=deployment.api_key,
+            native=out.native,
         )
+
+    async def count_tokens(
+        self,
+        native_body: Mapping[str, Any],
+        deployment: Deployment,
+        *,
+        headers: Mapping[str, str] | None = None,
+    ) -> int:
+        """The prompt's input tokens as Anthropic counts them (`POST /v1/messages/count_tokens`)
+        for a Messages body; `headers`: the caller's, of which `anthropic-beta` is forwarded."""
+        body = count_body(native_body, deployment)
+        timeout = aiohttp.ClientTimeout(total=deployment.timeout_s, sock_connect=10)
+        response = await self._post(
+            body, deployment, timeout, path="/v1/messages/count_tokens", forwarded=headers
+        )
+        data = json_object(await read_all(response, deployment.provider)) or {}
+        tokens = data.get("input_tokens")
+        if not isinstance(tokens, int) or isinstance(tokens, bool) or tokens < 0:
+            raise not_a_count(deployment.provider)
+        return tokens

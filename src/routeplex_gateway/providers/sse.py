@@ -8,10 +8,11 @@ the next one shows whether an LF follows — and the common LF-only piece is not
 The search for the blank line that ends an event resumes where the previous search stopped,
 so a long event arriving in many small pieces is not rescanned from its start each time.
 
-Events are handed over as (event name, data) as soon as their blank line arrives; the data is
-the raw payload (JSON parsing, and tolerance of Anthropic's whitespace padding, is the
-caller's job). Transport failures propagate as aiohttp / timeout errors for the stream to
-turn into its broken-stream error.
+Events are handed over as (event name, data) as soon as their blank line arrives — or, for a
+relay that forwards the events themselves (Anthropic passthrough), as the event's own bytes
+with its data; the data is the raw payload (JSON parsing, and tolerance of Anthropic's
+whitespace padding, is the caller's job). Transport failures propagate as aiohttp / timeout
+errors for the stream to turn into its broken-stream error.
 """
 
 from __future__ import annotations
@@ -110,3 +111,23 @@ async def sse_events(response: aiohttp.ClientResponse) -> AsyncIterator[tuple[by
     name, data = parse_event(decoder.remainder())
     if data is not None:
         yield name, data
+
+
+async def sse_blocks(
+    response: aiohttp.ClientResponse,
+) -> AsyncIterator[tuple[bytes, bytes, bool]]:
+    """(event as received, its data, more) for events that carry data, for a relay that
+    forwards the events themselves: the event is its lines and its blank line (LF endings);
+    `more` says further events arrived with this one, so their writes can be joined."""
+    decoder = SSEDecoder()
+    async for piece in response.content.iter_any():
+        blocks = decoder.feed(piece)
+        last = len(blocks) - 1
+        for index, block in enumerate(blocks):
+            data = parse_event(block)[1]
+            if data is not None:
+                yield block + b"\n\n", data, index < last
+    block = decoder.remainder()
+    data = parse_event(block)[1]
+    if data is not None:
+        yield block + b"\n\n", data, False

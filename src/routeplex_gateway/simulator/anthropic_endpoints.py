@@ -1,4 +1,4 @@
-"""The Anthropic HTTP surface: `POST /v1/messages`.
+"""The Anthropic HTTP surface: `POST /v1/messages` and `POST /v1/messages/count_tokens`.
 
 Order of checks, as on Anthropic: the API key — the `x-api-key` header, or `Authorization:
 Bearer` as newer Anthropic SDKs send it (missing, or the key `sk-invalid`, gets the real 401
@@ -10,6 +10,10 @@ Fault mapping: a `status` fault answers with Anthropic's error body for that sta
 connection after K events; `malformed_after_chunks` sends, after K events, the mid-stream
 `event: error` (`overloaded_error`) Anthropic sends after HTTP 200, then ends the stream —
 Anthropic's own way of failing mid-stream, which a JSON-truncating fault would not model.
+
+`count_tokens` checks the key and version alike, then answers `{"input_tokens": N}` with the
+count `anthropic_request` documents. Faults are not applied to it: they are registered for a
+model's answers, and a count taking one would leave the answer it was meant for unharmed.
 """
 
 from __future__ import annotations
@@ -30,7 +34,11 @@ from routeplex_gateway.simulator.anthropic_format import (
     status_error,
     stream_events,
 )
-from routeplex_gateway.simulator.anthropic_request import RequestError, parse_messages_request
+from routeplex_gateway.simulator.anthropic_request import (
+    RequestError,
+    parse_count_tokens_request,
+    parse_messages_request,
+)
 from routeplex_gateway.simulator.delivery import (
     JsonPayload,
     SimulatedResponse,
@@ -95,4 +103,36 @@ def anthropic_routes(sim: Simulator) -> list[Route]:
 
         return SimulatedResponse(payload, plan=plan, pacing=sim.pacing, render_error=render_error)
 
-    return [Route("/v1/messages", messages, methods=["POST"])]
+    async def count_tokens(request: Request) -> Response:
+        raw = await request.body()
+        sim.received(request, raw)
+        request_id = "req_011" + stable_token(digest(raw), "request-id", 21)
+        headers = {"request-id": request_id}
+        refused = _refused(request, request_id)
+        if refused is not None:
+            return refused
+        try:
+            parsed = parse_count_tokens_request(raw)
+        except RequestError as problem:
+            body = error_body("invalid_request_error", problem.message, request_id)
+            return json_response(body, status=400, headers=headers)
+        return json_response({"input_tokens": parsed.input_tokens}, headers=headers)
+
+    return [
+        Route("/v1/messages", messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+    ]
+
+
+def _refused(request: Request, request_id: str) -> Response | None:
+    """Anthropic's answer to a missing or invalid key, or a missing `anthropic-version`."""
+    headers = {"request-id": request_id}
+    key = request.headers.get("x-api-key") or bearer_key(request)
+    if not key or key == INVALID_KEY:
+        reason = MISSING_KEY_MESSAGE if not key else "invalid x-api-key"
+        body = error_body("authentication_error", reason, request_id)
+        return json_response(body, status=401, headers=headers)
+    if not request.headers.get("anthropic-version"):
+        body = error_body("invalid_request_error", MISSING_VERSION_MESSAGE, request_id)
+        return json_response(body, status=400, headers=headers)
+    return None

@@ -6,7 +6,15 @@ text blocks, `tool_result` blocks without the matching `tool_use` just before (a
 reverse), `temperature` above 1, `tool_choice` without tools or naming an unknown tool, and the
 extended-thinking rules (budget below `max_tokens`, only on models that think, no forced tool,
 `temperature` 1), and `temperature` with `top_p` on the Claude 4.5 models that refuse the
-pair. It is not a full schema check.
+pair. It is not a full schema check: what a caller may forward as it is (thinking blocks with
+their signatures in the history, `cache_control` anywhere, server tools such as web search,
+`container`, `metadata`) is accepted, and server tools are never called (the simulator has no
+server to run them on).
+
+`count_tokens` requests (`POST /v1/messages/count_tokens`) are read by the same rules, less
+those about generating (`max_tokens`, sampling), and, as on Anthropic, refuse the fields that
+endpoint does not take as extra inputs. The count is the prompt's tokens as `/v1/messages`
+reports them in its usage (`input_tokens` plus the cache writes), so the two agree.
 """
 
 from __future__ import annotations
@@ -31,6 +39,24 @@ from routeplex_gateway.simulator.answer import (
 # Models with extended thinking (Claude 3.7 and the Claude 4 family); on these it is optional,
 # switched on per request with `thinking: {type: enabled, budget_tokens}`.
 THINKING_MODELS = re.compile(r"claude-(3-7|(opus|sonnet|haiku)-4|4)")
+# The fields `count_tokens` takes (the API reference, beta ones included); others are refused.
+COUNT_FIELDS = frozenset(
+    (
+        "model",
+        "messages",
+        "system",
+        "tools",
+        "tool_choice",
+        "thinking",
+        "cache_control",
+        "output_config",
+        "speed",
+        "context_management",
+        "mcp_servers",
+        "compaction",
+        "billing_policy",
+    )
+)
 MIN_THINKING_BUDGET = 1024
 # Models that refuse `temperature` and `top_p` together (the Claude 4.5 generation).
 EXCLUSIVE_SAMPLING_MODELS = re.compile(r"claude-(opus|sonnet|haiku)-4-5")
@@ -58,25 +84,34 @@ class MessagesRequest:
     cache_write_1h_tokens: int = 0
 
 
+@dataclass(frozen=True)
+class CountRequest:
+    """A validated `count_tokens` request."""
+
+    model: str
+    input_tokens: int
+
+
+def parse_count_tokens_request(raw: bytes) -> CountRequest:
+    body = _object(raw)
+    for name in body:
+        if name not in COUNT_FIELDS:
+            raise RequestError(f"{name}: Extra inputs are not permitted")
+    model = _model(body)
+    system, messages = _conversation(body)
+    tools = _tools(body.get("tools"))
+    choice = _tool_choice(body.get("tool_choice"), tools)
+    _thinking(body, model, None, choice)
+    return CountRequest(model, _prompt_tokens(body, system, messages))
+
+
 def parse_messages_request(raw: bytes) -> MessagesRequest:
-    try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RequestError("There was an issue with your request body: invalid JSON.") from None
-    if not isinstance(body, dict):
-        raise RequestError("Input should be a valid dictionary or object to extract fields from")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise RequestError("model: Field required")
+    body = _object(raw)
+    model = _model(body)
     max_tokens = body.get("max_tokens")
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise RequestError("max_tokens: Field required")
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise RequestError("messages: at least one message is required")
-    system = _system(body.get("system"))
-    for index, message in enumerate(messages):
-        _check_message(messages, index, message)
+    system, messages = _conversation(body)
     tools = _tools(body.get("tools"))
     choice = _tool_choice(body.get("tool_choice"), tools)
     thinking = _thinking(body, model, max_tokens, choice)
@@ -96,22 +131,22 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
     parallel = not (choice or {}).get("disable_parallel_tool_use") and bool(
         PARALLEL_WORD.search(" ".join(_texts(last)))
     )
+    forced = (choice or {}).get("name") if (choice or {}).get("type") == "tool" else None
+    # Server tools are never called; forced to one, the model answers in text.
+    callable_tools = tuple(t for t in tools if not t.server and forced in (None, t.name))
     spec = AnswerSpec(
         seed=conversation_seed({"system": system, "messages": messages}),
         model=model,
         last_turn=last_turn,
-        tools=tools,
+        tools=tuple(ToolSpec(t.name, t.schema) for t in callable_tools),
         use_tools=(choice or {}).get("type") != "none",
-        forced_tool=(choice or {}).get("name") if (choice or {}).get("type") == "tool" else None,
+        forced_tool=forced if callable_tools else None,
         parallel=last_turn == "user" and parallel,
         max_tokens=max_tokens,
         stop=tuple(stop),
         reasoning=thinking,
     )
-    prompt = [PromptMessage("system", (system,))] if system else []
-    prompt += [_prompt_message(message) for message in messages]
-    tool_texts = [orjson.dumps(tool).decode() for tool in body.get("tools") or []]
-    total = count_prompt_tokens(prompt, tool_texts)
+    total = _prompt_tokens(body, system, messages)
     long_writes, short_writes = _cache_writes(body)
     return MessagesRequest(
         model=model,
@@ -121,6 +156,42 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
         cache_write_5m_tokens=short_writes,
         cache_write_1h_tokens=long_writes,
     )
+
+
+def _object(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RequestError("There was an issue with your request body: invalid JSON.") from None
+    if not isinstance(body, dict):
+        raise RequestError("Input should be a valid dictionary or object to extract fields from")
+    return body
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise RequestError("model: Field required")
+    return model
+
+
+def _conversation(body: dict[str, Any]) -> tuple[str, list[Any]]:
+    """(system text, messages), checked."""
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise RequestError("messages: at least one message is required")
+    system = _system(body.get("system"))
+    for index, message in enumerate(messages):
+        _check_message(messages, index, message)
+    return system, messages
+
+
+def _prompt_tokens(body: dict[str, Any], system: str, messages: list[Any]) -> int:
+    """Every prompt token: system, messages and tool definitions."""
+    prompt = [PromptMessage("system", (system,))] if system else []
+    prompt += [_prompt_message(message) for message in messages]
+    tool_texts = [orjson.dumps(tool).decode() for tool in body.get("tools") or []]
+    return count_prompt_tokens(prompt, tool_texts)
 
 
 def _cache_writes(body: dict[str, Any]) -> tuple[int, int]:
@@ -222,7 +293,14 @@ def _tool_use_ids(message: Any) -> set[str]:
     return {str(b.get("id")) for b in _blocks(message) if b.get("type") == "tool_use"}
 
 
-def _tools(tools: Any) -> tuple[ToolSpec, ...]:
+@dataclass(frozen=True)
+class _Tool:
+    name: str
+    schema: dict[str, Any]
+    server: bool  # an Anthropic-defined tool (`type: web_search_20250305`, …): no schema
+
+
+def _tools(tools: Any) -> tuple[_Tool, ...]:
     if tools is None:
         return ()
     if not isinstance(tools, list):
@@ -233,14 +311,17 @@ def _tools(tools: Any) -> tuple[ToolSpec, ...]:
             raise RequestError(
                 f"tools.{index}.name: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
             )
+        if tool.get("type") not in (None, "custom"):
+            specs.append(_Tool(tool["name"], {}, server=True))
+            continue
         schema = tool.get("input_schema")
         if not isinstance(schema, dict) or schema.get("type") != "object":
             raise RequestError(f"tools.{index}.input_schema.type: Input should be 'object'")
-        specs.append(ToolSpec(tool["name"], schema))
+        specs.append(_Tool(tool["name"], schema, server=False))
     return tuple(specs)
 
 
-def _tool_choice(choice: Any, tools: tuple[ToolSpec, ...]) -> dict[str, Any] | None:
+def _tool_choice(choice: Any, tools: tuple[_Tool, ...]) -> dict[str, Any] | None:
     if choice is None:
         return None
     if not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none"):
@@ -253,21 +334,23 @@ def _tool_choice(choice: Any, tools: tuple[ToolSpec, ...]) -> dict[str, Any] | N
 
 
 def _thinking(
-    body: dict[str, Any], model: str, max_tokens: int, choice: dict[str, Any] | None
+    body: dict[str, Any], model: str, max_tokens: int | None, choice: dict[str, Any] | None
 ) -> bool:
+    """Whether thinking is on (`max_tokens`: None where the request has none, count_tokens)."""
     thinking = body.get("thinking")
     if thinking is None or (isinstance(thinking, dict) and thinking.get("type") == "disabled"):
         return False
-    if not isinstance(thinking, dict) or thinking.get("type") != "enabled":
-        raise RequestError("thinking.type: Input should be 'enabled' or 'disabled'")
+    kind = thinking.get("type") if isinstance(thinking, dict) else None
+    if kind not in ("enabled", "adaptive"):
+        raise RequestError("thinking.type: Input should be 'enabled', 'adaptive' or 'disabled'")
     if not THINKING_MODELS.search(model):
         raise RequestError(f"'{model}' does not support thinking.")
-    budget = thinking.get("budget_tokens")
-    if not isinstance(budget, int) or budget < MIN_THINKING_BUDGET:
+    budget = thinking.get("budget_tokens") if kind == "enabled" else None
+    if kind == "enabled" and (not isinstance(budget, int) or budget < MIN_THINKING_BUDGET):
         raise RequestError(
             "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024"
         )
-    if budget >= max_tokens:
+    if budget is not None and max_tokens is not None and budget >= max_tokens:
         raise RequestError("`max_tokens` must be greater than `thinking.budget_tokens`.")
     if choice is not None and choice.get("type") in ("any", "tool"):
         raise RequestError("Thinking may not be enabled when tool_choice forces tool use.")
