@@ -228,8 +228,12 @@ def test_serve_with_workers_shares_limits_through_redis(tmp_path: Path) -> None:
         # through. Per-worker limits would let one more through for each worker reached.
         statuses: list[int] = []
         reached: set[int] = set()
+        give_up = time.monotonic() + 45
         while len(statuses) < 10 or len(reached) < 2:
-            assert len(statuses) < 40, "both workers should have taken chat requests"
+            # A bound, not the point: on a loaded machine the kernel may hand one worker
+            # dozens of connections in a row (seen: 40 with the CPU saturated). Within the
+            # minute, so that the five allowed stay five.
+            assert time.monotonic() < give_up, "both workers should have taken chat requests"
             with httpx.Client(base_url=url, timeout=30) as client:
                 before = client.get("/ready", headers=admin).json()["pid"]
                 reply = client.post(

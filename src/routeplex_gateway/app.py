@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import account, admin, health, native, openai, openapi
+from .api import account, admin, anthropic, health, native, openai, openapi
 from .api.wire import BodyDeadline
 from .config import Settings
 from .dashboard import dashboard_routes
@@ -65,7 +65,7 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class GatewayApp(Starlette):
-    """Starlette, with the two chat endpoints — nearly all the traffic — dispatched first.
+    """Starlette, with the chat endpoints — nearly all the traffic — dispatched first.
 
     A POST to one of them skips the router (a regex match per route) and the middleware stack
     (three `send` wrappers per streamed chunk): the same handler, the same security headers,
@@ -110,7 +110,11 @@ def _openai_path(path: str) -> bool:
 
 
 def _envelope(request: Request, error: GatewayError) -> Response:
+    """The envelope of the surface the caller speaks: Anthropic's for Anthropic clients
+    (they send `anthropic-version`), OpenAI's elsewhere under /v1, the native one outside."""
     if _openai_path(request.url.path):
+        if anthropic.addressed(request):
+            return anthropic.error_response(error)
         return openai.error_response(error)
     return native.error_response(error)
 
@@ -175,7 +179,10 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
 
     routes = [
         Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
+        Route("/v1/messages", anthropic.messages, methods=["POST"]),
+        Route("/v1/messages/count_tokens", anthropic.count_tokens, methods=["POST"]),
         Route("/v1/models", openai.list_models, methods=["GET"]),
+        Route("/v1/models/{model_id}", openai.get_model, methods=["GET"]),
         Route("/api/v1/chat", native.chat, methods=["POST"]),
         Route("/api/v1/chat/estimate", native.estimate, methods=["POST"]),
         Route("/api/v1/models", native.models, methods=["GET"]),
@@ -203,7 +210,11 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         *dashboard_routes(settings, simulated=simulator_url is not None),
     ]
     app = GatewayApp(
-        hot={"/v1/chat/completions": openai.chat_completions, "/api/v1/chat": native.chat},
+        hot={
+            "/v1/chat/completions": openai.chat_completions,
+            "/v1/messages": anthropic.messages,
+            "/api/v1/chat": native.chat,
+        },
         routes=routes,
         lifespan=lifespan,
         body_timeout_s=settings.body_timeout_s,

@@ -286,8 +286,10 @@ class Gateway:
         test_mode: bool,
         debug: bool = False,
         listing: str,
+        wire: str | None = None,
     ) -> list[Attempt]:
-        """The attempts to make for this request, best first; sets the routing facts on `ex`."""
+        """The attempts to make for this request, best first; sets the routing facts on `ex`.
+        `wire` keeps only deployments speaking that wire format (see `Router.plan`)."""
         principal = ex.principal
         allowed = principal.allowed_models if principal is not None else None
         if model_name == AUTO_MODEL:
@@ -319,7 +321,7 @@ class Gateway:
                     f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
                 )
             models = [model, *self._fallbacks(model, allowed, test_mode=test_mode)]
-        plan = self.router.plan(models)
+        plan = self.router.plan(models, wire=wire)
         if plan and plan[0][0] is not models[0]:
             ex.rerouted = True  # every deployment of the chosen model has its circuit open
         if debug:

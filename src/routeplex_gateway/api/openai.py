@@ -20,6 +20,7 @@ from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..routing.catalog import AUTO_MODEL
+from . import anthropic
 from .pipeline import Decoded, run
 from .validation import validate_chat_body
 from .wire import (
@@ -61,7 +62,8 @@ def not_served(path: str) -> GatewayError:
     return GatewayError(
         ErrorCode.NOT_FOUND,
         f"RoutePlex does not serve {what}. It serves OpenAI's Chat Completions at "
-        "POST /v1/chat/completions, and the model list at GET /v1/models.",
+        "POST /v1/chat/completions, Anthropic's Messages at POST /v1/messages, and the model "
+        "list at GET /v1/models.",
     )
 
 
@@ -141,25 +143,54 @@ async def chat_completions(request: Request) -> Response:
     return await run(request, CODEC)
 
 
+def _model_object(gw: Gateway, name: str) -> dict[str, Any] | None:
+    if name == AUTO_MODEL:
+        return {
+            "id": AUTO_MODEL,
+            "object": "model",
+            "created": _MODELS_CREATED,
+            "owned_by": "routeplex",
+        }
+    model = gw.catalog.resolve(name)
+    if model is None or not model.available or not gw.router.servable(model):
+        return None
+    entry: dict[str, Any] = {
+        "id": model.id,
+        "object": "model",
+        "created": _MODELS_CREATED,
+        "owned_by": model.provider,
+    }
+    if model.deprecation_date is not None:
+        entry["shutdown_date"] = model.deprecation_date.isoformat()
+    return entry
+
+
 async def list_models(request: Request) -> Response:
+    if anthropic.addressed(request):
+        return await anthropic.list_models(request)
     gw: Gateway = request.app.state.gateway
     try:
         await authenticate(request, gw.keys)
     except GatewayError as error:
         return error_response(error)
-    data: list[dict[str, Any]] = [
-        {"id": AUTO_MODEL, "object": "model", "created": _MODELS_CREATED, "owned_by": "routeplex"}
-    ]
-    for model in gw.catalog.available():
-        if not gw.router.servable(model):
-            continue
-        entry: dict[str, Any] = {
-            "id": model.id,
-            "object": "model",
-            "created": _MODELS_CREATED,
-            "owned_by": model.provider,
-        }
-        if model.deprecation_date is not None:
-            entry["shutdown_date"] = model.deprecation_date.isoformat()
-        data.append(entry)
+    data = [_model_object(gw, AUTO_MODEL)]
+    data += [_model_object(gw, m.id) for m in gw.catalog.available() if gw.router.servable(m)]
     return json_response(orjson.dumps({"object": "list", "data": data}))
+
+
+async def get_model(request: Request) -> Response:
+    if anthropic.addressed(request):
+        return await anthropic.get_model(request)
+    gw: Gateway = request.app.state.gateway
+    try:
+        await authenticate(request, gw.keys)
+        entry = _model_object(gw, request.path_params["model_id"])
+        if entry is None:
+            raise GatewayError(
+                ErrorCode.NOT_FOUND,
+                "No such model here; GET /v1/models lists the models this gateway serves.",
+                param="model",
+            )
+    except GatewayError as error:
+        return error_response(error)
+    return json_response(orjson.dumps(entry))

@@ -28,10 +28,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, Usage
-from ..errors import GatewayError, internal_error
+from ..errors import ErrorCode, GatewayError, internal_error
 from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
+from ..providers import public_name
 from ..routing.router import StartedStream
 from .departure import Departure
 from .validation import truthy, validate_strategy
@@ -50,6 +51,10 @@ class Decoded:
     # apply otherwise.
     strategy: str | None = None
     test_mode: bool = False
+    # Set when the request uses what only one wire format's models can serve (Anthropic's
+    # server tools, say): the routing is narrowed to them, `only_reason` naming the features.
+    only_wire: str | None = None
+    only_reason: str = ""
     # What only the codec itself reads back when it encodes (never request content).
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -150,7 +155,10 @@ async def _serve(gw: Gateway, ex: Exchange, request: Request, codec: Codec) -> R
         test_mode=decoded.test_mode or truthy(headers.get("x-routeplex-test-mode")),
         debug=truthy(headers.get("x-routeplex-debug")),
         listing=codec.models_listing,
+        wire=decoded.only_wire,
     )
+    if decoded.only_wire is not None and not plan:
+        raise _only_elsewhere(decoded, codec.models_listing)
     await gw.admit(ex, chat, plan)
     if chat.stream:
         started = await gw.router.open_stream(ex, chat, plan)
@@ -158,6 +166,17 @@ async def _serve(gw: Gateway, ex: Exchange, request: Request, codec: Codec) -> R
     response = await gw.router.complete(ex, chat, plan)
     gw.settle(ex, response.usage)
     return codec.answer(ex, decoded, response)
+
+
+def _only_elsewhere(decoded: Decoded, listing: str) -> GatewayError:
+    """The request needs a wire format none of the models it may go to speaks."""
+    family = public_name(decoded.only_wire or "")
+    return GatewayError(
+        ErrorCode.VALIDATION_ERROR,
+        f"This request uses {decoded.only_reason}, which only '{family}' models serve, and "
+        f"the model asked for is not one. {listing} lists the models and their providers.",
+        param="model",
+    )
 
 
 def _event_stream(

@@ -188,8 +188,14 @@ async def _cancel_on_disconnect(
 
 
 def exchange_headers(ex: Exchange) -> dict[str, str]:
-    """The headers every chat response carries, answer or refusal, in both dialects."""
-    return {"X-Request-Id": ex.request_id, "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}"}
+    """The headers every chat response carries, answer or refusal, on every surface: the
+    request id under its usual name and Anthropic's (`request-id`, which the anthropic SDK
+    reads), and the gateway's own overhead."""
+    return {
+        "X-Request-Id": ex.request_id,
+        "request-id": ex.request_id,
+        "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}",
+    }
 
 
 def sse(payload: bytes) -> bytes:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, Deployment
 from ..errors import ErrorCode, GatewayError
@@ -29,6 +29,15 @@ _UPSTREAM_FAILURES = frozenset(
 )
 
 Attempt = tuple[CatalogModel, Deployment]
+
+
+@runtime_checkable
+class TokenCounter(Protocol):
+    """A provider with its own token-counting endpoint, taking its own wire format's body."""
+
+    async def count_tokens(
+        self, body: Mapping[str, Any], deployment: Deployment, *, headers: Mapping[str, str]
+    ) -> int: ...
 
 
 @dataclass(slots=True)
@@ -82,15 +91,37 @@ class Router:
             for deployment in model.deployments
         ]
 
-    def plan(self, models: list[CatalogModel]) -> list[Attempt]:
+    async def count_tokens(
+        self, model: CatalogModel, native: dict[str, Any], headers: dict[str, str]
+    ) -> int | None:
+        """The prompt's exact input tokens from an Anthropic deployment of `model` (its own
+        counting endpoint), or None where there is none or it would not count this prompt —
+        the caller then estimates. (Anthropic's counter refuses some bodies its Messages
+        endpoint takes, server tools among them: an estimate serves the caller better.)"""
+        for _, deployment in self.plan([model], wire="anthropic"):
+            provider = self.providers.get(deployment.kind)
+            if not isinstance(provider, TokenCounter):
+                continue
+            try:
+                return await provider.count_tokens(native, deployment, headers=headers)
+            except GatewayError:
+                continue
+        return None
+
+    def plan(self, models: list[CatalogModel], *, wire: str | None = None) -> list[Attempt]:
         """Every usable deployment of the first model (healthy first, weighted), then the
         next models'; at most MAX_ATTEMPTS. If health rules out everything, the least bad
         deployment is still tried rather than failing without trying. Planning only asks
-        the health board: a half-open deployment's probe is taken when it is attempted."""
+        the health board: a half-open deployment's probe is taken when it is attempted.
+        `wire` keeps only the deployments speaking that wire format."""
         attempts: list[Attempt] = []
         shunned: list[Attempt] = []
         for model in models:
-            deployments = [d for d in model.deployments if self.providers.supports(d.kind)]
+            deployments = [
+                d
+                for d in model.deployments
+                if self.providers.supports(d.kind) and wire in (None, d.kind)
+            ]
             for deployment in _weighted_order(deployments):
                 if self.health.available(deployment.id):
                     attempts.append((model, deployment))

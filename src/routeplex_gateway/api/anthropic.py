@@ -1,0 +1,252 @@
+"""Anthropic's Messages surface: `POST /v1/messages`, `POST /v1/messages/count_tokens`, and
+`GET /v1/models` in Anthropic's shape for callers that send `anthropic-version`.
+
+A codec around the one pipeline (`pipeline.py`): Messages requests decode into the canonical
+request (`anthropic_decode`), answers and stream events encode back (`anthropic_encode`),
+errors use Anthropic's envelope. Keys come in `x-api-key` (the anthropic SDK's header) or
+`Authorization: Bearer`, both RoutePlex keys.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..canonical import ChatResponse, ChatStream, Chunk, NativeRequest
+from ..errors import ErrorCode, GatewayError, validation
+from ..exchange import Exchange
+from ..gateway import Gateway
+from ..metering.record import Endpoint
+from ..metering.tokens import estimate_input_tokens
+from ..routing.catalog import AUTO_MODEL, CatalogModel
+from .anthropic_decode import decode
+from .anthropic_encode import MessageStream, error_body, event, message
+from .pipeline import Decoded, run
+from .wire import authenticate, exchange_headers, json_response, read_json
+
+# The catalog has no release dates; one fixed, honest timestamp (the OpenAI listing's epoch).
+_CREATED_AT = datetime.fromtimestamp(1_700_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+_DEFAULT_PAGE, _MAX_PAGE = 20, 1000
+
+
+def addressed(request: Request) -> bool:
+    """Whether a request speaks Anthropic's API: it says its version, as every Anthropic
+    client does, or it is sent to a Messages path."""
+    return "anthropic-version" in request.headers or request.url.path.startswith("/v1/messages")
+
+
+def credential(request: Request) -> str | None:
+    """`x-api-key` as an `Authorization` value, else `Authorization` itself."""
+    key = request.headers.get("x-api-key")
+    return f"Bearer {key}" if key is not None else request.headers.get("authorization")
+
+
+def error_response(error: GatewayError, ex: Exchange | None = None) -> Response:
+    headers = error.response_headers()
+    request_id = None
+    if ex is not None:
+        headers.update(exchange_headers(ex))
+        request_id = ex.request_id
+    return json_response(orjson.dumps(error_body(error, request_id)), error.status, headers)
+
+
+# Only these caller headers travel to an Anthropic upstream: the features they turn on are
+# part of the request (the caller's own credentials and version never travel).
+_FORWARDED_HEADERS = ("anthropic-beta",)
+
+
+class Messages:
+    """The codec of `POST /v1/messages` (see `pipeline.Codec`).
+
+    To an Anthropic model the caller's own body goes as it came (`NativeRequest`: thinking
+    signatures, cache_control, server tools and beta features intact) and its answer comes
+    back as Anthropic sent it; to any other model the canonical translation goes, and what
+    only Anthropic models can do narrows the routing to them.
+    """
+
+    endpoint = Endpoint.ANTHROPIC_MESSAGES
+    models_listing = "GET /v1/models"
+
+    def credential(self, request: Request) -> str | None:
+        return credential(request)
+
+    def decode(self, body: Any, headers: Headers) -> Decoded:
+        decoded = decode(body)
+        chat = decoded.chat
+        forwarded = {h: headers[h] for h in _FORWARDED_HEADERS if h in headers}
+        chat.native = NativeRequest(wire="anthropic", body=body, headers=forwarded)
+        return Decoded(
+            chat=chat,
+            model=decoded.model,
+            only_wire="anthropic" if decoded.untranslatable else None,
+            only_reason=", ".join(decoded.untranslatable),
+        )
+
+    def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:
+        if response.native is not None:
+            out = response.native
+        else:
+            out = message(response.body, ex.usage, _model_name(ex), ex.request_id)
+        out["x_routeplex"] = ex.routeplex_info()
+        return json_response(orjson.dumps(out), 200, exchange_headers(ex))
+
+    def stream(self, ex: Exchange, decoded: Decoded) -> MessageEvents:
+        return MessageEvents(ex)
+
+    def error(self, error: GatewayError, ex: Exchange | None = None) -> Response:
+        return error_response(error, ex)
+
+
+def _model_name(ex: Exchange) -> str:
+    return ex.model.id if ex.model is not None else ""
+
+
+class MessageEvents:
+    """An answer's stream in Anthropic's events: an Anthropic upstream's own events as they
+    came, or the canonical chunks of any other provider encoded into them."""
+
+    def __init__(self, ex: Exchange) -> None:
+        self._ex = ex
+        self._encoder = MessageStream()
+        self._native = False
+
+    def open(self, first: Chunk | None) -> bytes:
+        if first is not None and first.native is not None:
+            self._native = True
+            return first.native
+        ex = self._ex
+        opening = self._encoder.start(_model_name(ex), ex.request_id, ex.prompt_tokens)
+        return opening + (self.chunk(first) if first is not None else b"")
+
+    def chunk(self, chunk: Chunk) -> bytes:
+        if self._native:
+            return chunk.native or b""
+        return self._encoder.chunk(chunk.data)
+
+    def close(self, stream: ChatStream) -> bytes:
+        if self._native:
+            return b""  # the upstream's own message_delta and message_stop were relayed
+        return self._encoder.end(stream.finish_reason, self._ex.usage)
+
+    def fail(self, error: GatewayError) -> bytes:
+        # Anthropic ends a failed stream with an error event (and no message_stop).
+        return event("error", error_body(error, self._ex.request_id))
+
+
+CODEC = Messages()
+
+
+async def messages(request: Request) -> Response:
+    return await run(request, CODEC)
+
+
+async def count_tokens(request: Request) -> Response:
+    """The prompt's input tokens, free: exact from Anthropic's own endpoint for an Anthropic
+    model, the gateway's admission estimate (an upper bound) otherwise."""
+    gw: Gateway = request.app.state.gateway
+    try:
+        await authenticate(request, gw.keys, credential(request))
+        body = await read_json(request, gw.settings.max_body_bytes)
+        if isinstance(body, dict) and "max_tokens" not in body:
+            body = {**body, "max_tokens": 1}  # the one field Messages requires and this omits
+        decoded = decode(body)
+        name = decoded.model
+        if name == AUTO_MODEL:
+            model = gw.auto_model(decoded.openai_body, "auto", max_output_tokens=1, test_mode=False)
+        else:
+            model = gw.resolve_model(name, listing="GET /v1/models")
+        forwarded = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
+        counted = await gw.router.count_tokens(model, body, forwarded)
+    except GatewayError as error:
+        return error_response(error)
+    if counted is None:
+        counted = estimate_input_tokens(decoded.openai_body, openai_only=model.provider == "openai")
+    return json_response(orjson.dumps({"input_tokens": counted}))
+
+
+def _model_info(model: CatalogModel | None) -> dict[str, Any]:
+    if model is None:
+        return {
+            "type": "model",
+            "id": AUTO_MODEL,
+            "display_name": "RoutePlex automatic routing",
+            "created_at": _CREATED_AT,
+        }
+    return {
+        "type": "model",
+        "id": model.id,
+        "display_name": model.display_name,
+        "created_at": _CREATED_AT,
+        "max_input_tokens": model.context_window,
+        "max_tokens": model.max_output_tokens,
+    }
+
+
+def _listing(gw: Gateway) -> list[dict[str, Any]]:
+    return [_model_info(None)] + [
+        _model_info(m) for m in gw.catalog.available() if gw.router.servable(m)
+    ]
+
+
+def _page_size(raw: str | None) -> int:
+    if raw is None:
+        return _DEFAULT_PAGE
+    if not raw.isdecimal() or not 1 <= int(raw) <= _MAX_PAGE:
+        raise validation(f"'limit' must be an integer from 1 to {_MAX_PAGE}.", "limit")
+    return int(raw)
+
+
+def _cursor(ids: list[str], raw: str, name: str) -> int:
+    try:
+        return ids.index(raw)
+    except ValueError:
+        raise validation(f"'{name}' must be the id of a listed model.", name) from None
+
+
+async def list_models(request: Request) -> Response:
+    """Anthropic's model list: newest-first paging by `after_id` / `before_id`, `limit`."""
+    gw: Gateway = request.app.state.gateway
+    try:
+        await authenticate(request, gw.keys, credential(request))
+        query = request.query_params
+        limit = _page_size(query.get("limit"))
+        models = _listing(gw)
+        ids = [m["id"] for m in models]
+        after, before = query.get("after_id"), query.get("before_id")
+        if before is not None:
+            end = _cursor(ids, before, "before_id")
+            page = models[max(0, end - limit) : end]
+            has_more = end - limit > 0
+        else:
+            start = _cursor(ids, after, "after_id") + 1 if after is not None else 0
+            page = models[start : start + limit]
+            has_more = start + limit < len(models)
+    except GatewayError as error:
+        return error_response(error)
+    body = {
+        "data": page,
+        "has_more": has_more,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
+    }
+    return json_response(orjson.dumps(body))
+
+
+async def get_model(request: Request) -> Response:
+    gw: Gateway = request.app.state.gateway
+    try:
+        await authenticate(request, gw.keys, credential(request))
+        name = request.path_params["model_id"]
+        model = None if name == AUTO_MODEL else gw.catalog.resolve(name)
+        if name != AUTO_MODEL and (model is None or not gw.router.servable(model)):
+            raise GatewayError(
+                ErrorCode.NOT_FOUND, "No such model here; GET /v1/models lists the models served."
+            )
+    except GatewayError as error:
+        return error_response(error)
+    return json_response(orjson.dumps(_model_info(model)))
