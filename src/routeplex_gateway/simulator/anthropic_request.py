@@ -102,6 +102,7 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
         last_turn=last_turn,
         tools=tools,
         use_tools=(choice or {}).get("type") != "none",
+        tool_required=(choice or {}).get("type") in ("any", "tool"),
         forced_tool=(choice or {}).get("name") if (choice or {}).get("type") == "tool" else None,
         parallel=last_turn == "user" and parallel,
         max_tokens=max_tokens,
