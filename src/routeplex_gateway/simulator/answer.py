@@ -281,10 +281,10 @@ def _calls_tool(spec: AnswerSpec) -> bool:
     # After tool results the answer is text: that is what ends an agent loop (Claude Code and
     # the like run tools until a turn has none). A forced choice still forces a call, because
     # the real providers constrain the answer to a call whatever the conversation ends with:
-    # Gemini documents ANY as "constrained to always predicting function calls", Anthropic
-    # meets `any`/`tool` by prefilling the assistant turn with a tool_use, and OpenAI's Agents
-    # SDK resets `tool_choice` after the first call (`reset_tool_choice`) because a forced
-    # choice otherwise loops forever. Simulating that loop keeps such client bugs visible.
+    # Gemini documents ANY as "constrained to always predicting function calls", Anthropic's
+    # `any`/`tool` must use a tool (no text is generated), and OpenAI's Agents SDK resets
+    # `tool_choice` after the first call (`reset_tool_choice`) because a forced `required` or
+    # named choice otherwise loops forever. Simulating that loop keeps such client bugs visible.
     required = spec.tool_required or spec.forced_tool is not None
     return spec.last_turn == "tool" and required
 
