@@ -14,7 +14,7 @@ import pytest
 
 from routeplex_gateway.app import create_app
 from routeplex_gateway.config import Settings
-from routeplex_gateway.simulator.answer import SENTENCES
+from routeplex_gateway.simulator.answer import AFTER_TOOL_SENTENCE, SENTENCES
 from routeplex_gateway.simulator.app import create_simulator_app
 from tests.support.servers import serve_in_thread
 
@@ -101,5 +101,5 @@ def assert_nothing_sent_was_stored(running: RunningGateway) -> None:
     the word "canary"; every simulated answer is built from the simulator's sentence bank."""
     stored = running.stored_bytes()
     assert b"canary" not in stored
-    for sentence in SENTENCES:
+    for sentence in (*SENTENCES, AFTER_TOOL_SENTENCE):
         assert sentence.encode()[:24] not in stored, sentence

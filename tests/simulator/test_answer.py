@@ -8,6 +8,7 @@ import jsonschema
 import pytest
 
 from routeplex_gateway.simulator.answer import (
+    AFTER_TOOL_SENTENCE,
     SENTENCES,
     AnswerSpec,
     JsonObjectOutput,
@@ -103,10 +104,25 @@ def test_tool_call_choice() -> None:
     assert len(forced.tool_calls[0].key) == 24
     both = plan_answer(AnswerSpec(SEED, "gpt-4o", tools=tools, parallel=True))
     assert [call.name for call in both.tool_calls] == ["first", "final_result"]
-    after_tool = plan_answer(AnswerSpec(SEED, "gpt-4o", tools=tools, last_turn="tool"))
-    assert after_tool.tool_calls == () and after_tool.text
     refused = plan_answer(AnswerSpec(SEED, "gpt-4o", tools=tools, use_tools=False))
     assert refused.tool_calls == ()
+
+
+def test_tool_results_get_text_unless_a_call_is_forced() -> None:
+    tools = (ToolSpec("first", {"type": "object"}), ToolSpec("final_result", CITY))
+    after_tool = plan_answer(AnswerSpec(SEED, "gpt-4o", tools=tools, last_turn="tool"))
+    assert after_tool.tool_calls == () and after_tool.finish_reason == "stop"
+    assert (after_tool.text or "").startswith(AFTER_TOOL_SENTENCE + " ")
+    assert after_tool.completion_tokens == count_tokens(after_tool.text or "")
+    prefill = plan_answer(AnswerSpec(SEED, "gpt-4o", tools=tools, last_turn="other"))
+    assert prefill.tool_calls == () and not (prefill.text or "").startswith(AFTER_TOOL_SENTENCE)
+    # A forced choice forces a call on every turn, as the real APIs do.
+    required = AnswerSpec(SEED, "gpt-4o", tools=tools, last_turn="tool", tool_required=True)
+    assert [call.name for call in plan_answer(required).tool_calls] == ["first"]
+    named = AnswerSpec(SEED, "gpt-4o", tools=tools, last_turn="tool", forced_tool="final_result")
+    assert [call.name for call in plan_answer(named).tool_calls] == ["final_result"]
+    json_after_tool = AnswerSpec(SEED, "m", last_turn="tool", output=JsonObjectOutput())
+    assert isinstance(json.loads(plan_answer(json_after_tool).text or ""), dict)
 
 
 def test_json_outputs() -> None:

@@ -5,6 +5,12 @@ metering can be checked against known numbers. Answers are built from a fixed ba
 sentences picked by a hash of the conversation: they never echo the prompt, which lets
 data-policy tests search logs and databases for prompt text without false hits.
 
+Tool calls follow the turn an agent loop is at, so agent clients finish their task: when the
+conversation ends with the user's own turn and tools are allowed, the answer calls a tool;
+when it ends with tool results, the answer is text that opens with `AFTER_TOOL_SENTENCE` —
+unless the caller forces a tool call, which real providers honour on every turn (see
+`_calls_tool`).
+
 Token counting is an approximation, documented here because tests rely on it:
 
 * a token is one word (`\w+`) or one run of punctuation (`[^\w\s]+`), together with the
@@ -71,6 +77,9 @@ SENTENCES = (
     "Every response is shaped exactly like the provider's own wire format.",
     "That is all the simulator has to say for now.",
 )
+# Opens a text answer to tool results. Kept out of the bank so that adding it changed no other
+# answer, and fixed so that a transcript shows at once that the loop was closed on purpose.
+AFTER_TOOL_SENTENCE = "The simulator has the tool results it asked for and ends its turn here."
 
 
 @dataclass(frozen=True)
@@ -116,8 +125,12 @@ class AnswerSpec:
     """What a format's request asks for, in format-independent terms.
 
     `seed` identifies the conversation (a digest of its messages): equal seeds give equal
-    answers. `use_tools` is False when the caller forbade tools; `forced_tool` names the tool
-    the caller insists on; `parallel` says the caller both allows and asks for parallel calls.
+    answers. `last_turn` says whose turn ended the conversation: the user's own words, tool
+    results, or anything else (an assistant prefill). `use_tools` is False when the caller
+    forbade tools; `tool_required` says the caller insists on some tool call (OpenAI
+    `required`, Anthropic `any`, Gemini `ANY`) and `forced_tool` names the one it insists on
+    (which implies `tool_required`); `parallel` says the caller both allows and asks for
+    parallel calls.
     `reasoning` says whether the model thinks first: None leaves it to the model name (OpenAI's
     reasoning models), formats with a thinking switch (Anthropic, Gemini) decide it.
     """
@@ -127,6 +140,7 @@ class AnswerSpec:
     last_turn: LastTurn = "user"
     tools: tuple[ToolSpec, ...] = ()
     use_tools: bool = True
+    tool_required: bool = False
     forced_tool: str | None = None
     parallel: bool = False
     output: OutputMode = TextOutput()
@@ -227,7 +241,7 @@ def is_reasoning_model(model: str) -> bool:
 def plan_answer(spec: AnswerSpec) -> Answer:
     """The deterministic answer to `spec`."""
     reasoning = _reasoning_tokens(spec)
-    if spec.tools and spec.use_tools and spec.last_turn == "user":
+    if _calls_tool(spec):
         calls = _tool_calls(spec)
         tokens = sum(
             count_tokens(call.name) + count_tokens(call.arguments) + TOOL_CALL_OVERHEAD_TOKENS
@@ -258,6 +272,23 @@ def sentences(seed: bytes) -> list[str]:
     return chosen
 
 
+def _calls_tool(spec: AnswerSpec) -> bool:
+    """Whether the answer is tool calls rather than text."""
+    if not (spec.tools and spec.use_tools):
+        return False
+    if spec.last_turn == "user":
+        return True
+    # After tool results the answer is text: that is what ends an agent loop (Claude Code and
+    # the like run tools until a turn has none). A forced choice still forces a call, because
+    # the real providers constrain the answer to a call whatever the conversation ends with:
+    # Gemini documents ANY as "constrained to always predicting function calls", Anthropic's
+    # `any`/`tool` must use a tool (no text is generated), and OpenAI's Agents SDK resets
+    # `tool_choice` after the first call (`reset_tool_choice`) because a forced `required` or
+    # named choice otherwise loops forever. Simulating that loop keeps such client bugs visible.
+    required = spec.tool_required or spec.forced_tool is not None
+    return spec.last_turn == "tool" and required
+
+
 def _content(spec: AnswerSpec) -> str:
     output = spec.output
     if isinstance(output, JsonSchemaOutput):
@@ -266,6 +297,8 @@ def _content(spec: AnswerSpec) -> str:
         confidence = 50 + spec.seed[1] % 50
         value = {"answer": sentences(spec.seed)[0], "confidence": confidence / 100}
         return orjson.dumps(value).decode()
+    if spec.last_turn == "tool":
+        return " ".join([AFTER_TOOL_SENTENCE, *sentences(spec.seed)])
     return " ".join(sentences(spec.seed))
 
 

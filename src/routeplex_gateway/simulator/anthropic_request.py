@@ -140,6 +140,7 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
         last_turn=last_turn,
         tools=tuple(ToolSpec(t.name, t.schema) for t in callable_tools),
         use_tools=(choice or {}).get("type") != "none",
+        tool_required=(choice or {}).get("type") in ("any", "tool") and bool(callable_tools),
         forced_tool=forced if callable_tools else None,
         parallel=last_turn == "user" and parallel,
         max_tokens=max_tokens,

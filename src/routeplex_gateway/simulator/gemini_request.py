@@ -127,6 +127,7 @@ def parse_generate_request(raw: bytes, model: str) -> GenerateRequest:
         last_turn=last_turn,
         tools=tools,
         use_tools=calling.get("mode") != "NONE",
+        tool_required=calling.get("mode") == "ANY",
         forced_tool=forced,
         parallel=last_turn == "user" and bool(PARALLEL_WORD.search(" ".join(_texts(last)))),
         output=_output(config),

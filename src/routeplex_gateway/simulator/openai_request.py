@@ -78,7 +78,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     _expect(body, "model", str, "a string")
     messages = _messages(body)
     tools = _tools(body)
-    forced, use_tools = _tool_choice(body, tools)
+    forced, use_tools, required = _tool_choice(body, tools)
     parallel_allowed = _expect(body, "parallel_tool_calls", bool, "a boolean") is not False
     stream = _expect(body, "stream", bool, "a boolean") is True
     options = _expect(body, "stream_options", dict, "an object")
@@ -104,6 +104,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         last_turn=last_turn,
         tools=tools,
         use_tools=use_tools,
+        tool_required=required,
         forced_tool=forced,
         parallel=parallel_allowed and wants_parallel,
         output=_output(body),
@@ -192,11 +193,13 @@ def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
     return tuple(specs)
 
 
-def _tool_choice(body: dict[str, Any], tools: tuple[ToolSpec, ...]) -> tuple[str | None, bool]:
-    """(forced tool name, whether tools may be used)."""
+def _tool_choice(
+    body: dict[str, Any], tools: tuple[ToolSpec, ...]
+) -> tuple[str | None, bool, bool]:
+    """(forced tool name, whether tools may be used, whether some call is required)."""
     choice = body.get("tool_choice")
     if choice is None:
-        return None, True
+        return None, True, False
     if not body.get("tools"):
         raise RequestError(
             "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are"
@@ -210,9 +213,11 @@ def _tool_choice(body: dict[str, Any], tools: tuple[ToolSpec, ...]) -> tuple[str
                 "tool_choice",
                 "invalid_value",
             )
-        return None, choice != "none"
+        return None, choice != "none", choice == "required"
     if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
-        return None, True
+        allowed = choice.get("allowed_tools")
+        mode = allowed.get("mode") if isinstance(allowed, dict) else None
+        return None, True, mode == "required"
     function = choice.get("function") if isinstance(choice, dict) else None
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str):
@@ -223,7 +228,7 @@ def _tool_choice(body: dict[str, Any], tools: tuple[ToolSpec, ...]) -> tuple[str
             "tool_choice",
             "invalid_value",
         )
-    return name, True
+    return name, True, True
 
 
 def _output(body: dict[str, Any]) -> OutputMode:
