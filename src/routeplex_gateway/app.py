@@ -201,6 +201,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         Route("/admin/keys/{key_id}", admin.revoke_key, methods=["DELETE"]),
         Route("/admin/plans", admin.plans, methods=["GET"]),
         Route("/admin/usage", admin.usage, methods=["GET"]),
+        Route("/admin/usage/surfaces", admin.usage_by_surface, methods=["GET"]),
         Route("/admin/health", admin.health, methods=["GET"]),
         Route("/health", health.health, methods=["GET"]),
         Route("/ready", health.ready, methods=["GET"]),

@@ -1,10 +1,11 @@
 """The account holder's own surface, authenticated with one of the account's keys:
-`GET /api/v1/usage`, `GET /api/v1/account` (plan, limits, today), and
-`GET|POST /api/v1/account/keys`, `DELETE /api/v1/account/keys/{key_id}`.
+`GET /api/v1/usage` (per day and model, and per surface), `GET /api/v1/account` (plan,
+limits, today), and `GET|POST /api/v1/account/keys`, `DELETE /api/v1/account/keys/{key_id}`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,11 +19,18 @@ from ..gateway import Gateway
 from ..limits.plans import Limits, validate_limits
 from ..limits.quota import next_midnight_epoch, utc_today
 from ..metering.pricing import picousd_to_usd
-from ..storage import ApiKey, UsageRow
+from ..metering.record import Endpoint
+from ..storage import ApiKey, SurfaceUsage, UsageRow
 from .native import error_response
 from .wire import authenticate, json_response, read_json
 
 MAX_USAGE_DAYS = 7 * 366  # billing records are kept 7 years
+# What the usage views call each surface (an `Endpoint` value), in the order they list them.
+SURFACE_NAMES = {
+    Endpoint.OPENAI_CHAT: "OpenAI Chat Completions",
+    Endpoint.NATIVE_CHAT: "Native API",
+    Endpoint.ANTHROPIC_MESSAGES: "Anthropic Messages",
+}
 
 
 def _ok(data: Any, status: int = 200) -> Response:
@@ -55,6 +63,44 @@ def usage_row(row: UsageRow) -> dict[str, Any]:
     }
 
 
+def surfaces(found: Sequence[SurfaceUsage]) -> list[tuple[str, SurfaceUsage]]:
+    """Every surface with its name, in `SURFACE_NAMES` order: one no request came in by has
+    zero of everything (none were made, so nothing is unknown). An endpoint stored that has
+    no name here (none today) follows, named by its value."""
+    stored = {row.endpoint: row for row in found}
+    named = [
+        (name, stored.get(endpoint) or _unused(endpoint))
+        for endpoint, name in SURFACE_NAMES.items()
+    ]
+    return named + [(row.endpoint, row) for row in found if row.endpoint not in SURFACE_NAMES]
+
+
+def _unused(endpoint: str) -> SurfaceUsage:
+    return SurfaceUsage(
+        endpoint=endpoint,
+        requests=0,
+        input_tokens=0,
+        output_tokens=0,
+        cost_picousd=0,
+        unknown_cost_requests=0,
+        refused_requests=0,
+    )
+
+
+def surface_row(name: str, row: SurfaceUsage) -> dict[str, Any]:
+    return {
+        "surface": name,
+        "endpoint": row.endpoint,
+        "requests": row.requests,
+        "input_tokens": row.input_tokens,
+        "output_tokens": row.output_tokens,
+        "total_tokens": row.input_tokens + row.output_tokens,
+        "cost_usd": _usd(row.cost_picousd),
+        "unknown_cost_requests": row.unknown_cost_requests,
+        "refused_requests": row.refused_requests,
+    }
+
+
 async def usage(request: Request) -> Response:
     try:
         gw, principal = await _principal(request)
@@ -70,6 +116,7 @@ async def usage(request: Request) -> Response:
         return error_response(error)
     since = utc_today() - timedelta(days=days - 1)
     rows = await gw.store.usage_by_day(account_id=principal.account_id, since=since)
+    by_surface = await gw.store.usage_by_surface(account_id=principal.account_id, since=since)
     totals = {
         "requests": sum(r.requests for r in rows),
         "input_tokens": sum(r.input_tokens for r in rows),
@@ -85,6 +132,7 @@ async def usage(request: Request) -> Response:
             "since": since.isoformat(),
             "usage": [usage_row(r) for r in rows],
             "totals": totals,
+            "by_surface": [surface_row(name, row) for name, row in surfaces(by_surface)],
         }
     )
 

@@ -1,11 +1,12 @@
 """The operator's surface, `/admin/...`, authenticated with an admin key (stored as a hash):
 accounts (create, change plan or limits, disable, delete), their keys, plans, usage across
-accounts, and the health of providers' deployments. Native envelope.
+accounts (per day and model, or per surface), and the health of providers' deployments.
+Native envelope.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from ..gateway import Gateway
 from ..limits.plans import Limits, validate_limits
 from ..limits.quota import utc_today
 from ..storage import Account, AccountExists, InvalidAccountName
-from .account import MAX_USAGE_DAYS, key_options, key_view, usage_row
+from .account import MAX_USAGE_DAYS, key_options, key_view, surface_row, surfaces, usage_row
 from .native import error_response
 from .wire import client_address, json_response, read_json
 
@@ -201,19 +202,34 @@ async def plans(request: Request) -> Response:
     return _ok({name: limits_view(gw.plans.limits(name)) for name in gw.plans.names()})
 
 
+def _usage_period(request: Request) -> tuple[date, str | None]:
+    """`since` from the `days` parameter, and the `account_id` asked for (None: all)."""
+    raw = request.query_params.get("days", "7")
+    # isdecimal, not isdigit: "²" is a digit int() refuses; the length keeps int() cheap.
+    if not (raw.isdecimal() and len(raw) <= 9) or not 1 <= int(raw) <= MAX_USAGE_DAYS:
+        raise validation(f"'days' must be an integer from 1 to {MAX_USAGE_DAYS}.", "days")
+    return utc_today() - timedelta(days=int(raw) - 1), request.query_params.get("account_id")
+
+
 async def usage(request: Request) -> Response:
     try:
         gw = await _admin(request)
-        raw = request.query_params.get("days", "7")
-        # isdecimal, not isdigit: "²" is a digit int() refuses; the length keeps int() cheap.
-        if not (raw.isdecimal() and len(raw) <= 9) or not 1 <= int(raw) <= MAX_USAGE_DAYS:
-            raise validation(f"'days' must be an integer from 1 to {MAX_USAGE_DAYS}.", "days")
-        account_id = request.query_params.get("account_id")
+        since, account_id = _usage_period(request)
     except GatewayError as error:
         return error_response(error)
-    since = utc_today() - timedelta(days=int(raw) - 1)
     rows = await gw.store.usage_by_day(account_id=account_id, since=since)
     return _ok([{**usage_row(r), "account_id": r.account_id} for r in rows])
+
+
+async def usage_by_surface(request: Request) -> Response:
+    """Every surface's usage, of all accounts or the one asked for (from request metadata)."""
+    try:
+        gw = await _admin(request)
+        since, account_id = _usage_period(request)
+    except GatewayError as error:
+        return error_response(error)
+    found = await gw.store.usage_by_surface(account_id=account_id, since=since)
+    return _ok([surface_row(name, row) for name, row in surfaces(found)])
 
 
 async def health(request: Request) -> Response:

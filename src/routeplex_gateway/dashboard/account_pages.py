@@ -1,6 +1,7 @@
 """An account holder's pages: Overview (today against the daily caps), Usage (charts and
-tables by day and model, CSV export), Keys (create, shown once; revoke), Models (the
-catalog with prices and health) and Privacy (what is stored, and the latest records).
+tables by day and model, a table by surface, CSV export), Keys (create, shown once; revoke),
+Models (the catalog with prices and health) and Privacy (what is stored, and the latest
+records).
 
 They show what the account's JSON API shows, built from the same functions.
 """
@@ -16,7 +17,7 @@ import orjson
 from starlette.responses import RedirectResponse, Response
 
 from ..api import native
-from ..api.account import key_options, key_view, usage_row
+from ..api.account import key_options, key_view, surfaces, usage_row
 from ..api.admin import limits_view
 from ..auth import issue_key
 from ..errors import GatewayError
@@ -106,6 +107,9 @@ async def _usage_rows(visit: Visit, days: int) -> tuple[list[UsageRow], date, da
 async def usage(visit: Visit) -> Response:
     days = charts.period(visit.request.query_params.get("days"))
     rows, since, today = await _usage_rows(visit, days)
+    by_surface = await visit.gw.store.usage_by_surface(
+        account_id=visit.viewer.account.account_id, since=since
+    )
     model = charts.model_of
     return visit.render(
         "usage.html",
@@ -115,6 +119,8 @@ async def usage(visit: Visit) -> Response:
         rows=rows,
         totals=charts.Totals.of(rows),
         by_model=charts.by_model(rows),
+        by_surface=surfaces(by_surface),
+        retention_days=visit.gw.settings.metadata_retention_days,
         requests_chart=charts.series(
             rows, since, today, unit="requests", group=model, value=charts.requests_of
         ),

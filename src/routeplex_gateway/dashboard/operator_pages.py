@@ -1,5 +1,5 @@
 """An operator's pages: accounts (create, change plan or limits, disable, give a key), usage
-across accounts, and the health of every provider deployment.
+across accounts (by account, model and surface), and the health of every provider deployment.
 
 The forms feed the operator JSON API's own validation (`_changes`, `key_options`), so a
 change made here is held to exactly the rules of `PATCH /admin/accounts/{id}`.
@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.responses import RedirectResponse, Response
 
-from ..api.account import key_options, key_view
+from ..api.account import key_options, key_view, surfaces
 from ..api.admin import _changes, account_view, limits_view
 from ..auth import issue_key
 from ..errors import GatewayError
@@ -153,6 +153,7 @@ async def usage(visit: Visit) -> Response:
     today = utc_today()
     since = today - timedelta(days=days - 1)
     rows = await gw.store.usage_by_day(account_id=None, since=since)
+    by_surface = await gw.store.usage_by_surface(account_id=None, since=since)
     names = {a.id: a.name for a in await gw.store.list_accounts()}
 
     def account_of(row: UsageRow) -> str:
@@ -173,6 +174,8 @@ async def usage(visit: Visit) -> Response:
             ((name, charts.Totals.of(group)) for name, group in per_account.items()),
             key=lambda item: (-item[1].requests, item[0]),
         ),
+        by_surface=surfaces(by_surface),
+        retention_days=gw.settings.metadata_retention_days,
         requests_chart=charts.series(
             rows, since, today, unit="requests", group=account_of, value=charts.requests_of
         ),

@@ -12,6 +12,7 @@ from routeplex_gateway.storage.records import (
     AdminKey,
     ApiKey,
     DayTotal,
+    SurfaceUsage,
     Unset,
     UsageRow,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidAccountName",
     "StorageError",
     "Store",
+    "SurfaceUsage",
     "Unset",
     "UsageRow",
 ]

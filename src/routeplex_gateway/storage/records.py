@@ -93,6 +93,24 @@ class UsageRow:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class SurfaceUsage:
+    """Usage of one surface (an `Endpoint` value: the API a request came in by) over a period.
+
+    Counted as `UsageRow` counts: tokens and `cost_picousd` sum the known values only,
+    `unknown_cost_requests` are the requests a model answered without a known price, and
+    `refused_requests` those the gateway answered itself before any provider call.
+    """
+
+    endpoint: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cost_picousd: int
+    unknown_cost_requests: int
+    refused_requests: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DayTotal:
     """What one key of one account used on one UTC day, from request metadata.
 

@@ -40,6 +40,7 @@ from routeplex_gateway.storage.records import (
     AdminKey,
     ApiKey,
     DayTotal,
+    SurfaceUsage,
     Unset,
     UsageRow,
 )
@@ -363,6 +364,13 @@ class Store:
         """
         async with self._engine.connect() as connection:
             return await usage_rows.usage_by_day(connection, account_id=account_id, since=since)
+
+    @translated("read usage")
+    async def usage_by_surface(self, *, account_id: str | None, since: date) -> list[SurfaceUsage]:
+        """Usage per surface from `since` on, of one account or all; from request metadata,
+        so only as far back as it is kept. Ordered by endpoint."""
+        async with self._engine.connect() as connection:
+            return await usage_rows.surface_usage(connection, account_id=account_id, since=since)
 
     @translated("list pending billing days")
     async def pending_billing_days(self, *, until: date) -> list[date]:

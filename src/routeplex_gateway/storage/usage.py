@@ -1,5 +1,6 @@
 """Usage per UTC day, account and model: computed live from request metadata, and appended
-once per closed day to the append-only `billing_daily` table.
+once per closed day to the append-only `billing_daily` table. Also usage per surface (the API
+a request came in by), from request metadata alone: billing rows do not keep the surface.
 
 A request's model is the one that served it, or the one requested when none did. A day is
 "billed" once billing_daily has any row for it: `append_day` bills a day for all accounts in
@@ -37,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from routeplex_gateway.storage.column_types import UTCDateTime
 from routeplex_gateway.storage.conflicts import insert_ignoring_conflicts
-from routeplex_gateway.storage.records import UNKNOWN_MODEL, DayTotal, UsageRow
+from routeplex_gateway.storage.records import UNKNOWN_MODEL, DayTotal, SurfaceUsage, UsageRow
 from routeplex_gateway.storage.schema import billing_daily, request_metadata
 
 _TOKEN_COLUMNS = (
@@ -211,6 +212,47 @@ async def day_totals(connection: AsyncConnection, day: date) -> list[DayTotal]:
     ]
 
 
+async def surface_usage(
+    connection: AsyncConnection, *, account_id: str | None, since: date
+) -> list[SurfaceUsage]:
+    """Usage per surface (request_metadata's `endpoint`) from the UTC day `since` on.
+
+    From request metadata only, so it covers the retained window: a request whose metadata
+    was purged is in billing but in no surface. Counted as usage rows are: known tokens and
+    costs summed, requests without a known price and refused requests counted apart.
+    """
+    table = request_metadata
+    statement = select(
+        table.c.endpoint,
+        cast(func.count(), BigInteger).label("requests"),
+        cast(func.coalesce(func.sum(table.c.input_tokens), 0), BigInteger).label("input_tokens"),
+        cast(func.coalesce(func.sum(table.c.output_tokens), 0), BigInteger).label("output_tokens"),
+        cast(func.sum(table.c.cost_picousd), BigInteger).label("cost_picousd"),
+        cast(func.sum(_unknown_cost()), BigInteger).label("unknown_cost_requests"),
+        cast(func.sum(_refused()), BigInteger).label("refused_requests"),
+    ).where(table.c.created_at >= day_start(since))
+    if account_id is not None:
+        statement = statement.where(table.c.account_id == account_id)
+    statement = statement.group_by(table.c.endpoint).order_by(
+        _bytewise(table.c.endpoint, connection.dialect.name)
+    )
+    result = await connection.execute(statement)
+    return [
+        SurfaceUsage(
+            endpoint=row["endpoint"],
+            requests=int(row["requests"]),
+            input_tokens=int(row["input_tokens"]),
+            output_tokens=int(row["output_tokens"]),
+            # NULL when no request had a known price; `unknown_cost_requests` says how many
+            # were answered without one, as on usage rows.
+            cost_picousd=int(row["cost_picousd"] or 0),
+            unknown_cost_requests=int(row["unknown_cost_requests"]),
+            refused_requests=int(row["refused_requests"]),
+        )
+        for row in result.mappings()
+    ]
+
+
 def utc_day(column: ColumnElement[datetime], dialect_name: str) -> ColumnElement[date]:
     """The UTC calendar day of a `UTCDateTime` column, as a SQL expression."""
     if dialect_name == "postgresql":
@@ -238,21 +280,26 @@ def _per_request(
         func.coalesce(table.c.served_model, table.c.requested_model, UNKNOWN_MODEL).label("model"),
         *(table.c[name] for name in _TOKEN_COLUMNS),
         table.c.cost_picousd,
-        case(
-            (
-                table.c.cost_picousd.is_(None)
-                & (table.c.served_model.is_not(None) | table.c.ttfb_ms.is_not(None)),
-                1,
-            ),
-            else_=0,
-        ).label("unknown_cost"),
-        case((table.c.attempts == 0, 1), else_=0).label("refused"),
+        _unknown_cost().label("unknown_cost"),
+        _refused().label("refused"),
     ).where(table.c.created_at >= start)
     if end is not None:
         statement = statement.where(table.c.created_at < end)
     if account_id is not None:
         statement = statement.where(table.c.account_id == account_id)
     return statement.subquery("per_request")
+
+
+def _unknown_cost() -> ColumnElement[int]:
+    # 1 when a model answered (served, or a first byte relayed) and the price is not known.
+    table = request_metadata
+    answered = table.c.served_model.is_not(None) | table.c.ttfb_ms.is_not(None)
+    return case((table.c.cost_picousd.is_(None) & answered, 1), else_=0)
+
+
+def _refused() -> ColumnElement[int]:
+    # 1 when the gateway answered before calling any provider.
+    return case((request_metadata.c.attempts == 0, 1), else_=0)
 
 
 def _aggregate(per_request: Subquery) -> Select[Any]:
