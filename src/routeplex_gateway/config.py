@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import errno
 import functools
-import ipaddress
 import os
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -45,57 +41,18 @@ from .config_problems import (
     read_toml,
     unknown_key,
 )
-from .providers.descriptor import DEFAULT_KIND, Descriptor, builtin, by_kind
-from .storage.connection import async_url
+from .config_values import (
+    Count,
+    DatabaseUrl,
+    HttpUrl,
+    Networks,
+    Port,
+    ProviderKind,
+    RedisUrl,
+    Seconds,
+)
+from .providers.descriptor import DEFAULT_KIND, Descriptor, builtin
 from .storage.private_files import make_private_directory
-
-
-def _schemes(*schemes: str) -> Callable[[str], str]:
-    """A check that a URL has one of `schemes`; its message names them, never the URL (which
-    may hold a password)."""
-    *others, last = [f"{scheme}://" for scheme in schemes]
-    accepted = f"{', '.join(others)} or {last}"
-
-    def check(url: str) -> str:
-        if urlsplit(url).scheme.lower() not in schemes:
-            raise ValueError(f"expected a URL starting {accepted}")
-        return url
-
-    return check
-
-
-def _database(url: str) -> str:
-    async_url(url)  # the store's own rule, so the two cannot disagree
-    return url
-
-
-def _networks(value: str) -> str:
-    """Comma-separated IP addresses and CIDR networks, normalised (`10.0.0.1/8` is
-    `10.0.0.0/8`); anything else is refused rather than silently never matching."""
-    networks = []
-    for item in filter(None, (part.strip() for part in value.split(","))):
-        try:
-            networks.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
-    return ",".join(networks)
-
-
-def _builtin_kind(kind: str) -> str:
-    """A wire format the gateway has a provider for (its message is a literal's)."""
-    kinds = [repr(d.kind) for d in builtin()]
-    if by_kind(kind) is None:
-        raise ValueError(f"expected one of {', '.join(kinds[:-1])} or {kinds[-1]}")
-    return kind
-
-
-HttpUrl = Annotated[str, AfterValidator(_schemes("http", "https"))]
-RedisUrl = Annotated[str, AfterValidator(_schemes("redis", "rediss", "unix"))]
-DatabaseUrl = Annotated[str, AfterValidator(_database)]
-# Durations and sizes: a zero, negative, infinite or NaN one has no sensible meaning.
-Seconds = Annotated[float, Field(gt=0)]
-Count = Annotated[int, Field(ge=1)]
-Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class ConfigTable(BaseModel):
@@ -110,7 +67,7 @@ class ProviderConfig(ConfigTable):
     server is just `kind = "openai"` (the default)."""
 
     name: str
-    kind: Annotated[str, AfterValidator(_builtin_kind)] = DEFAULT_KIND
+    kind: ProviderKind = DEFAULT_KIND
     base_url: HttpUrl
     api_key: SecretStr | None = None
     api_key_env: str | None = None  # read the key from this variable instead
@@ -195,7 +152,7 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
     # CIDRs). Anyone else's are ignored: they would let a client pick the address its failed
     # keys count against — dodging the throttle, or pinning it on someone else.
-    trusted_proxies: Annotated[str, AfterValidator(_networks)] = ""
+    trusted_proxies: Networks = ""
     # Request bodies are read into memory only, never spooled; this bounds that memory.
     max_body_bytes: Count = 8 * 1024 * 1024
     # What one client can make a process hold (see `protocol.py`): header size and count (431
