@@ -10,6 +10,7 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,8 @@ from rich.markup import escape
 from .config import Settings
 from .limits.plans import Limits, Plans
 from .metering.pricing import picousd_to_usd
-from .routing.catalog import AUTO_MODEL
+from .providers import builtin
+from .routing.catalog import AUTO_MODEL, builtin_endpoints, shipped_family
 from .storage import Account
 
 console = Console()
@@ -101,7 +103,8 @@ def banner(
             "[bold black on yellow] SIMULATED PROVIDERS [/] No provider credentials are set, "
             "so answers come from RoutePlex's built-in upstream simulator "
             f"({escape(simulator_url)}), not a real model.\n"
-            "Set OPENAI_API_KEY (and optionally OPENAI_BASE_URL) to use a real provider.\n",
+            f"Set {_either(d.key_env for d in builtin())} to use a real provider; "
+            f"{_either(d.base_url_env for d in builtin())} points one at another server.\n",
             soft_wrap=True,
         )
     console.print(
@@ -122,9 +125,7 @@ def banner(
         )
         return
     key = start.key
-    # gpt-4o-mini is served by the simulator or OpenAI; with only other providers configured,
-    # automatic routing picks one of theirs, so the example works whatever is set up.
-    model = "gpt-4o-mini" if simulator_url or settings.openai_api_key else AUTO_MODEL
+    model = _example_model(settings, simulator_url)
     _say("\nYour demo API key (shown once, stored only as a hash):\n")
     _say(f"  {key}\n", style="bold")
     if start.admin_key:
@@ -146,3 +147,21 @@ def banner(
         '    messages=[{"role": "user", "content": "Hello!"}])\n'
         "print(reply.choices[0].message.content)\n"
     )
+
+
+def _either(names: Iterable[str]) -> str:
+    """`A, B or C`."""
+    *others, last = names
+    return f"{', '.join(others)} or {last}" if others else last
+
+
+_EXAMPLE_MODEL = "gpt-4o-mini"
+
+
+def _example_model(settings: Settings, simulator_url: str | None) -> str:
+    """The model the examples name: a small shipped one when its built-in provider is set up
+    (the simulator serves them all); otherwise automatic routing, which picks among whatever
+    is, so the example works however the gateway is configured."""
+    family = shipped_family(_EXAMPLE_MODEL)
+    served = {endpoint.kind for endpoint in builtin_endpoints(settings, simulator_url)}
+    return _EXAMPLE_MODEL if family in served else AUTO_MODEL

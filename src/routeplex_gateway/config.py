@@ -1,5 +1,6 @@
 """Settings: RoutePlex's own `ROUTEPLEX_*` variables, an optional TOML file, and the
-providers' own credential variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …).
+built-in providers' own variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, …), whose names their
+descriptors give (`providers.descriptor`).
 
 Precedence, highest first: explicit overrides (CLI flags) > environment > TOML file >
 defaults. Nothing here touches the network; the disk only to read the file it is given and to
@@ -11,22 +12,23 @@ one — is a `ConfigError` (see `config_problems`), found before any command act
 from __future__ import annotations
 
 import errno
-import ipaddress
+import functools
 import os
-from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
-    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    create_model,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
@@ -39,50 +41,18 @@ from .config_problems import (
     read_toml,
     unknown_key,
 )
-from .storage.connection import async_url
+from .config_values import (
+    Count,
+    DatabaseUrl,
+    HttpUrl,
+    Networks,
+    Port,
+    ProviderKind,
+    RedisUrl,
+    Seconds,
+)
+from .providers.descriptor import DEFAULT_KIND, Descriptor, builtin
 from .storage.private_files import make_private_directory
-
-ProviderKind = Literal["openai", "anthropic", "gemini"]
-
-
-def _schemes(*schemes: str) -> Callable[[str], str]:
-    """A check that a URL has one of `schemes`; its message names them, never the URL (which
-    may hold a password)."""
-    *others, last = [f"{scheme}://" for scheme in schemes]
-    accepted = f"{', '.join(others)} or {last}"
-
-    def check(url: str) -> str:
-        if urlsplit(url).scheme.lower() not in schemes:
-            raise ValueError(f"expected a URL starting {accepted}")
-        return url
-
-    return check
-
-
-def _database(url: str) -> str:
-    async_url(url)  # the store's own rule, so the two cannot disagree
-    return url
-
-
-def _networks(value: str) -> str:
-    """Comma-separated IP addresses and CIDR networks, normalised (`10.0.0.1/8` is
-    `10.0.0.0/8`); anything else is refused rather than silently never matching."""
-    networks = []
-    for item in filter(None, (part.strip() for part in value.split(","))):
-        try:
-            networks.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
-    return ",".join(networks)
-
-
-HttpUrl = Annotated[str, AfterValidator(_schemes("http", "https"))]
-RedisUrl = Annotated[str, AfterValidator(_schemes("redis", "rediss", "unix"))]
-DatabaseUrl = Annotated[str, AfterValidator(_database)]
-# Durations and sizes: a zero, negative, infinite or NaN one has no sensible meaning.
-Seconds = Annotated[float, Field(gt=0)]
-Count = Annotated[int, Field(ge=1)]
-Port = Annotated[int, Field(ge=0, le=65535)]
 
 
 class ConfigTable(BaseModel):
@@ -93,10 +63,11 @@ class ConfigTable(BaseModel):
 
 
 class ProviderConfig(ConfigTable):
-    """One upstream endpoint. An OpenAI-compatible server is just `kind = "openai"`."""
+    """One upstream endpoint: `kind` is the wire format it speaks, so an OpenAI-compatible
+    server is just `kind = "openai"` (the default)."""
 
     name: str
-    kind: ProviderKind = "openai"
+    kind: ProviderKind = DEFAULT_KIND
     base_url: HttpUrl
     api_key: SecretStr | None = None
     api_key_env: str | None = None  # read the key from this variable instead
@@ -181,7 +152,7 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For / X-Forwarded-Proto are believed (comma-separated IPs or
     # CIDRs). Anyone else's are ignored: they would let a client pick the address its failed
     # keys count against — dodging the throttle, or pinning it on someone else.
-    trusted_proxies: Annotated[str, AfterValidator(_networks)] = ""
+    trusted_proxies: Networks = ""
     # Request bodies are read into memory only, never spooled; this bounds that memory.
     max_body_bytes: Count = 8 * 1024 * 1024
     # What one client can make a process hold (see `protocol.py`): header size and count (431
@@ -232,24 +203,9 @@ class Settings(BaseSettings):
     providers: list[ProviderConfig] = []
     models: dict[str, ModelOverride] = {}
 
-    openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "openai_api_key")
-    )
-    openai_base_url: HttpUrl | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "openai_base_url")
-    )
-    anthropic_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("ANTHROPIC_API_KEY", "anthropic_api_key")
-    )
-    anthropic_base_url: HttpUrl | None = Field(
-        default=None, validation_alias=AliasChoices("ANTHROPIC_BASE_URL", "anthropic_base_url")
-    )
-    gemini_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("GEMINI_API_KEY", "gemini_api_key")
-    )
-    gemini_base_url: HttpUrl | None = Field(
-        default=None, validation_alias=AliasChoices("GEMINI_BASE_URL", "gemini_base_url")
-    )
+    # The built-in providers' own variables, by setting name (`openai_api_key`): not fields,
+    # since the descriptors name them (see `_gather_provider_variables`).
+    _provider_variables: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @classmethod
     def settings_customise_sources(
@@ -261,7 +217,29 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The config file arrives as init kwargs; the environment must win over it.
-        return (env_settings, init_settings)
+        return (env_settings, _ProviderEnvironment(settings_cls), init_settings)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _gather_provider_variables(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler
+    ) -> Settings:
+        """Take the built-in providers' variables out of the input and check them on their
+        own: from the environment (`_ProviderEnvironment`), or from the file or the caller by
+        setting name or variable name, in any case (`openai_api_key`, `OPENAI_API_KEY`)."""
+        if not isinstance(data, dict):
+            settings: Settings = handler(data)
+            return settings
+        rest = dict(data)
+        from_environment: dict[str, Any] = rest.pop(_FROM_ENVIRONMENT, {})
+        names = {name for descriptor in builtin() for name in descriptor.settings}
+        given = {key.lower(): rest.pop(key) for key in list(rest) if key.lower() in names}
+        variables = provider_variables_model(builtin()).model_validate(
+            {**given, **from_environment}
+        )
+        settings = handler(rest)
+        settings._provider_variables = dict(variables)
+        return settings
 
     @property
     def resolved_database_url(self) -> str:
@@ -273,11 +251,61 @@ class Settings(BaseSettings):
     def all_plans(self) -> dict[str, PlanConfig]:
         return {**SHIPPED_PLANS, **self.plans}
 
+    def provider_variables(self, descriptor: Descriptor) -> tuple[SecretStr | None, str | None]:
+        """A built-in provider's key and base URL, as its variables (or the file) set them."""
+        key, base_url = descriptor.settings
+        return self._provider_variables.get(key), self._provider_variables.get(base_url)
+
     @property
     def has_provider_credentials(self) -> bool:
-        return bool(
-            self.openai_api_key or self.anthropic_api_key or self.gemini_api_key or self.providers
+        keys = (self.provider_variables(descriptor)[0] for descriptor in builtin())
+        return any(keys) or bool(self.providers)
+
+
+# Where `_ProviderEnvironment` hands over what it read: not a setting name, so it cannot
+# come from anywhere else.
+_FROM_ENVIRONMENT = " provider environment"
+
+
+class _ProviderEnvironment(PydanticBaseSettingsSource):
+    """The built-in providers' own variables (`OPENAI_API_KEY`: no ROUTEPLEX_ prefix),
+    matched without regard to case as the ROUTEPLEX_* ones are."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # reads no field of its own: see __call__
+
+    def __call__(self) -> dict[str, Any]:
+        environment = {name.lower(): value for name, value in os.environ.items()}
+        names = (name for descriptor in builtin() for name in descriptor.settings)
+        found = {name: environment[name] for name in names if name in environment}
+        return {_FROM_ENVIRONMENT: found} if found else {}
+
+
+@functools.cache
+def provider_variables_model(descriptors: tuple[Descriptor, ...]) -> type[ConfigTable]:
+    """The built-in providers' variables as settings: a key and a base URL each, read from
+    the variable the descriptor names or the setting of that name in lower case."""
+    fields: dict[str, Any] = {}
+    for descriptor in descriptors:
+        key, base_url = descriptor.settings
+        fields[key] = (
+            SecretStr | None,
+            Field(default=None, validation_alias=AliasChoices(descriptor.key_env, key)),
         )
+        fields[base_url] = (
+            HttpUrl | None,
+            Field(default=None, validation_alias=AliasChoices(descriptor.base_url_env, base_url)),
+        )
+    return create_model("ProviderVariables", __base__=ConfigTable, **fields)
+
+
+@functools.cache
+def _file_schema(descriptors: tuple[Descriptor, ...]) -> type[BaseSettings]:
+    """Every setting the file and the environment may hold, the providers' variables
+    included: what a mistake in either is checked and explained against."""
+    variables = provider_variables_model(descriptors).model_fields
+    fields: dict[str, Any] = {name: (info.annotation, info) for name, info in variables.items()}
+    return create_model("Settings", __base__=Settings, **fields)
 
 
 def load_settings(
@@ -289,13 +317,13 @@ def load_settings(
     file_values: dict[str, Any] = {}
     if config_file is not None:
         file_values = read_toml(config_file)
-        problem = unknown_key(file_values, Settings)
+        problem = unknown_key(file_values, _file_schema(builtin()))
         if problem is not None:
             raise ConfigError(f"{config_file}: {problem}")
     try:
         settings = Settings(**file_values)
     except (ValidationError, SettingsError) as exc:
-        raise ConfigError(explain(exc, Settings, config_file)) from None
+        raise ConfigError(explain(exc, _file_schema(builtin()), config_file)) from None
     try:
         # Assigned, not passed to the constructor, where the environment would win.
         for name, value in overrides.items():

@@ -16,10 +16,10 @@ from genai_prices import Usage as PriceUsage
 from genai_prices import calc_price
 
 from ..canonical import Usage
+from ..providers.descriptor import by_family
 
 PICO = Decimal(10) ** 12
 _MTOK = Decimal(1_000_000)
-_GENAI_PROVIDER = {"openai": "openai", "anthropic": "anthropic", "gemini": "google"}
 
 
 def to_picousd(usd: Decimal) -> int:
@@ -150,9 +150,11 @@ def _base(rate: Any) -> Decimal | None:
     return Decimal(rate.base) / 1000  # TieredPrices: the first tier
 
 
-def lookup_price(model_id: str, provider_kind: str) -> ModelPrice | None:
-    """genai-prices' price for a model, or None when it does not know the model."""
-    provider_id = _GENAI_PROVIDER.get(provider_kind)
+def lookup_price(model_id: str, family: str) -> ModelPrice | None:
+    """genai-prices' price for a model of a built-in provider's family (by its kind or public
+    name), or None when genai-prices does not know the model or the provider."""
+    descriptor = by_family(family)
+    provider_id = descriptor.pricing_id if descriptor is not None else None
     if provider_id is None:
         return None
     try:

@@ -32,6 +32,8 @@ import tempfile
 from functools import cache
 from typing import Any
 
+from ..providers.descriptor import by_family
+
 _ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
 _PER_MESSAGE = 4  # role and framing tokens, as in OpenAI's own counting guide
 _REPLY_PRIMING = 3
@@ -167,8 +169,15 @@ def approximate_tokens(messages: list[dict[str, Any]]) -> int:
     return total
 
 
-def confidence(provider_kind: str) -> str:
-    """How far to trust an estimate: the exact tokenizer only knows OpenAI's models."""
+def counted_exactly(family: str) -> bool:
+    """Whether o200k counts a provider family's tokens (by public name or kind): only then
+    can `openai_only` make an estimate exact."""
+    descriptor = by_family(family)
+    return descriptor is not None and descriptor.exact_tokenizer
+
+
+def confidence(family: str) -> str:
+    """How far to trust an estimate: the exact tokenizer only knows some providers' models."""
     if _encoding() is None:
         return "low"
-    return "high" if provider_kind == "openai" else "medium"
+    return "high" if counted_exactly(family) else "medium"

@@ -1,49 +1,24 @@
-"""Providers: one module per wire format behind the `canonical.Provider` interface, and the
-descriptor of each built-in provider.
+"""Providers: one module per wire format behind the `canonical.Provider` interface, the
+descriptor of each built-in provider (`descriptor`), and the per-process instances.
 
-Adding a provider touches its module, one descriptor in `BUILTIN`, and its tests.
+Adding a provider touches its module, one descriptor in `descriptor.BUILTIN`, its models in
+`routing/models.toml`, and its tests.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from ..canonical import Provider
-from ..config import ProviderKind
-from .anthropic import AnthropicProvider
-from .gemini import GeminiProvider
-from .openai import OpenAIProvider
+from .descriptor import Auth, Descriptor, builtin, by_family, by_kind, public_name
 
-
-@dataclass(frozen=True, slots=True)
-class Descriptor:
-    """A built-in provider.
-
-    `kind` is its wire format and its name in configuration (`kind = "gemini"`, the
-    `GEMINI_*` variables, `provider = "gemini"` in models.toml); `name` is what the public API
-    calls it — in responses, the model list and the metadata — which is the name RoutePlex's
-    official SDKs use (`openai`, `anthropic`, `google`).
-    """
-
-    kind: ProviderKind
-    name: str
-    default_base_url: str
-    make: Callable[[], Provider]
-
-
-BUILTIN: tuple[Descriptor, ...] = (
-    Descriptor("openai", "openai", "https://api.openai.com/v1", OpenAIProvider),
-    Descriptor("anthropic", "anthropic", "https://api.anthropic.com", AnthropicProvider),
-    Descriptor("gemini", "google", "https://generativelanguage.googleapis.com", GeminiProvider),
-)
-DESCRIPTORS: dict[str, Descriptor] = {d.kind: d for d in BUILTIN}
-
-
-def public_name(kind: str) -> str:
-    """The public name of a provider family, from its wire format."""
-    descriptor = DESCRIPTORS.get(kind)
-    return descriptor.name if descriptor is not None else kind
+__all__ = [
+    "Auth",
+    "Descriptor",
+    "ProviderRegistry",
+    "builtin",
+    "by_family",
+    "by_kind",
+    "public_name",
+]
 
 
 class ProviderRegistry:
@@ -55,11 +30,14 @@ class ProviderRegistry:
     def get(self, kind: str) -> Provider:
         provider = self._instances.get(kind)
         if provider is None:
-            provider = self._instances[kind] = DESCRIPTORS[kind].make()
+            descriptor = by_kind(kind)
+            if descriptor is None:
+                raise KeyError(kind)
+            provider = self._instances[kind] = descriptor.make()
         return provider
 
     def supports(self, kind: str) -> bool:
-        return kind in DESCRIPTORS
+        return by_kind(kind) is not None
 
     async def close(self) -> None:
         for provider in self._instances.values():

@@ -18,9 +18,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..canonical import Deployment
-from ..config import ModelOverride, ProviderConfig, ProviderKind, Settings
+from ..config import ModelOverride, ProviderConfig, Settings
 from ..metering.pricing import FlatPrice, ModelPrice, Pricer, lookup_price
-from ..providers import BUILTIN, public_name
+from ..providers import builtin, public_name
+from ..providers.descriptor import DEFAULT_KIND
+from ..simulator.formats import base_url as simulator_base_url
 
 AUTO_MODEL = "routeplex-ai"
 # A name longer than this is not a typo of a model name: no suggestions (and no quadratic
@@ -70,7 +72,7 @@ class Catalog:
         self._names: dict[str, str] = {}
         # A provider's configuration name (`gemini/…`) keeps resolving beside its public one
         # (`google/…`): configurations and clients written before the rename still work.
-        config_names = {d.name: d.kind for d in BUILTIN if d.name != d.kind}
+        config_names = {d.name: d.kind for d in builtin() if d.name != d.kind}
         for model in models:
             names = [model.id, f"{model.provider}/{model.id}", *model.aliases]
             if model.provider in config_names:
@@ -105,40 +107,44 @@ def _shipped() -> dict[str, dict[str, Any]]:
     return models
 
 
-def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
-    """The configured upstreams: the providers' own variables, then the config file's list.
+def shipped_family(model_id: str) -> str | None:
+    """The provider family (its kind) of a model the shipped catalog lists, or None."""
+    entry = _shipped().get(model_id)
+    return str(entry["provider"]) if entry is not None else None
 
-    With `simulator_url`, the built-in OpenAI, Anthropic and Gemini providers all point at
-    the simulator instead (it serves the three wire formats on one port).
+
+def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
+    """The configured upstreams: the built-in providers', then the config file's list."""
+    return [*builtin_endpoints(settings, simulator_url), *settings.providers]
+
+
+def builtin_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
+    """The built-in providers whose variables are set.
+
+    With `simulator_url`, every built-in provider the simulator has a wire format for points
+    at the simulator instead (it serves all of its formats on one port).
     """
-    configured: dict[ProviderKind, tuple[SecretStr | None, str | None]] = {
-        "openai": (settings.openai_api_key, settings.openai_base_url),
-        "anthropic": (settings.anthropic_api_key, settings.anthropic_base_url),
-        "gemini": (settings.gemini_api_key, settings.gemini_base_url),
-    }
     endpoints: list[ProviderConfig] = []
-    for descriptor in BUILTIN:
-        kind = descriptor.kind
+    for descriptor in builtin():
         if simulator_url is not None:
-            # OpenAI's base URL includes its version prefix; the others add theirs per call.
-            suffix = "/v1" if kind == "openai" else ""
+            if descriptor.simulator_format is None:
+                continue
             key: SecretStr | None = SecretStr("sk-routeplex-simulator")
-            base_url = f"{simulator_url}{suffix}"
+            base_url = simulator_base_url(simulator_url, descriptor.simulator_format)
         else:
-            key, configured_url = configured[kind]
+            key, configured_url = settings.provider_variables(descriptor)
             if key is None and configured_url is None:
                 continue
             base_url = configured_url or descriptor.default_base_url
         endpoints.append(
             ProviderConfig(
                 name=descriptor.name,
-                kind=kind,
+                kind=descriptor.kind,
                 base_url=base_url,
                 api_key=key,
                 timeout_s=settings.upstream_timeout_s,
             )
         )
-    endpoints.extend(settings.providers)
     return endpoints
 
 
@@ -185,7 +191,7 @@ def _price(model_id: str, family: str, override: ModelOverride | None) -> ModelP
 def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catalog:
     endpoints = provider_endpoints(settings, simulator_url)
     by_name = {e.name: e for e in endpoints}
-    for descriptor in BUILTIN:
+    for descriptor in builtin():
         # Configuration may name a built-in endpoint by its kind (`provider = "gemini"`).
         if descriptor.name in by_name:
             by_name.setdefault(descriptor.kind, by_name[descriptor.name])
@@ -210,7 +216,7 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
             model_id,
             {
                 "display_name": model_id,
-                "provider": "openai",
+                "provider": DEFAULT_KIND,
                 "tier": "default",
                 "context_window": 128000,
                 "max_output_tokens": 4096,
@@ -231,8 +237,8 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
             targets = [by_name[explicit]] if explicit in by_name else []
         else:
             # Shipped models are served by the built-in provider of their family.
-            builtin = {family, public_name(family)}
-            targets = [e for e in endpoints if e.name in builtin]
+            served_by = {family, public_name(family)}
+            targets = [e for e in endpoints if e.name in served_by]
         max_output = int(entry["max_output_tokens"])
         capabilities = Capabilities(**entry.get("capabilities", {}))
         deployments = [

@@ -2,19 +2,17 @@
 
 The OpenAI, Anthropic and Gemini wire formats are served on one port (their paths do not
 overlap: `/v1/chat/completions`, `/v1/messages`, `/v1beta/models/...`). Adding a provider
-format means adding its routes here; everything else (faults, the optional request log, pacing)
-is shared through the app's `Simulator` state.
+format means adding its routes to `formats.FORMATS`; everything else (faults, the optional
+request log, pacing) is shared through the app's `Simulator` state.
 """
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from routeplex_gateway.simulator.anthropic_endpoints import anthropic_routes
 from routeplex_gateway.simulator.delivery import Pacing
 from routeplex_gateway.simulator.faults import control_routes
-from routeplex_gateway.simulator.gemini_endpoints import gemini_routes
-from routeplex_gateway.simulator.openai_endpoints import openai_routes
+from routeplex_gateway.simulator.formats import FORMATS
 from routeplex_gateway.simulator.request_log import RequestLog, log_routes
 from routeplex_gateway.simulator.state import Simulator
 
@@ -38,7 +36,7 @@ def create_simulator_app(
         pacing=Pacing(time_to_first_token_s, chunk_gap_s),
         requests=RequestLog() if request_log else None,
     )
-    routes = [*openai_routes(sim), *anthropic_routes(sim), *gemini_routes(sim)]
+    routes = [route for wire_format in FORMATS.values() for route in wire_format.routes(sim)]
     routes += control_routes(sim.faults)
     if sim.requests is not None:
         routes += log_routes(sim.requests)

@@ -1,0 +1,142 @@
+"""The provider descriptors: everything the rest of the gateway knows about each built-in
+provider, in one place.
+
+Configuration (the providers' own variables), the catalog's deployments, pricing, token
+estimates and the simulated mode all read `BUILTIN` instead of naming a provider, so adding
+one is its module, one `Descriptor` here and its models in `routing/models.toml`.
+
+This module imports no provider module (they load on first use), so the configuration can
+read the descriptors without pulling in the HTTP clients.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..canonical import Provider
+
+
+class Auth(Enum):
+    """How a provider is sent its key; the value is the header that carries it."""
+
+    BEARER = "authorization"  # `Authorization: Bearer <key>`
+    X_API_KEY = "x-api-key"
+    X_GOOG_API_KEY = "x-goog-api-key"
+
+    def headers(self, key: str) -> dict[str, str]:
+        """The header that sends `key` (none without a key: keyless local servers)."""
+        if not key:
+            return {}
+        return {self.value: f"Bearer {key}" if self is Auth.BEARER else key}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Descriptor:
+    """A built-in provider.
+
+    `kind` is its wire format and its name in configuration (`kind = "gemini"` in a
+    `[[providers]]` table, `provider = "gemini"` in models.toml); `name` is what the public
+    API calls it — in responses, the model list and the metadata — which is the name
+    RoutePlex's official SDKs use (`openai`, `anthropic`, `google`).
+    """
+
+    kind: str
+    name: str
+    # Its own variables, read as they are named (no ROUTEPLEX_ prefix); lower-cased, they
+    # are also the settings' names in the config file (`openai_api_key = "…"`).
+    key_env: str
+    base_url_env: str
+    default_base_url: str
+    auth: Auth
+    # Its provider id in genai-prices; None when genai-prices has no prices for it.
+    pricing_id: str | None
+    # The simulator wire format that stands in for it in simulated mode
+    # (`simulator.formats.FORMATS`); None leaves it out of simulated mode.
+    simulator_format: str | None
+    # The class serving its wire format, made once per process on first use.
+    make: Callable[[], Provider]
+    # True when the gateway's tokenizer (o200k) is the one its models count with, so an
+    # estimate of their tokens is exact rather than approximate.
+    exact_tokenizer: bool = False
+
+    @property
+    def settings(self) -> tuple[str, str]:
+        """The names of its key and base URL settings (`openai_api_key`, `openai_base_url`)."""
+        return self.key_env.lower(), self.base_url_env.lower()
+
+
+def _load(module: str, cls: str) -> Callable[[], Provider]:
+    """A factory that imports `providers.<module>` when the first instance is made."""
+
+    def make() -> Provider:
+        provider: Provider = getattr(importlib.import_module(f"{__package__}.{module}"), cls)()
+        return provider
+
+    return make
+
+
+BUILTIN: tuple[Descriptor, ...] = (
+    Descriptor(
+        kind="openai",
+        name="openai",
+        key_env="OPENAI_API_KEY",
+        base_url_env="OPENAI_BASE_URL",
+        default_base_url="https://api.openai.com/v1",
+        auth=Auth.BEARER,
+        pricing_id="openai",
+        simulator_format="openai",
+        make=_load("openai", "OpenAIProvider"),
+        exact_tokenizer=True,
+    ),
+    Descriptor(
+        kind="anthropic",
+        name="anthropic",
+        key_env="ANTHROPIC_API_KEY",
+        base_url_env="ANTHROPIC_BASE_URL",
+        default_base_url="https://api.anthropic.com",
+        auth=Auth.X_API_KEY,
+        pricing_id="anthropic",
+        simulator_format="anthropic",
+        make=_load("anthropic", "AnthropicProvider"),
+    ),
+    Descriptor(
+        kind="gemini",
+        name="google",
+        key_env="GEMINI_API_KEY",
+        base_url_env="GEMINI_BASE_URL",
+        default_base_url="https://generativelanguage.googleapis.com",
+        auth=Auth.X_GOOG_API_KEY,
+        pricing_id="google",
+        simulator_format="gemini",
+        make=_load("gemini", "GeminiProvider"),
+    ),
+)
+# The wire format of a configured endpoint that names none (`[[providers]]` without `kind`):
+# most servers that are not one of the built-ins speak OpenAI's.
+DEFAULT_KIND = "openai"
+
+
+def builtin() -> tuple[Descriptor, ...]:
+    """The built-in providers. Read at call time, never copied at import, so every caller
+    sees the same list (and a test may add to it)."""
+    return BUILTIN
+
+
+def by_kind(kind: str) -> Descriptor | None:
+    return next((d for d in builtin() if d.kind == kind), None)
+
+
+def by_family(family: str) -> Descriptor | None:
+    """The built-in a model family names: by its public name (`google`) or kind (`gemini`)."""
+    return next((d for d in builtin() if family in (d.name, d.kind)), None)
+
+
+def public_name(kind: str) -> str:
+    """The public name of a provider family, from its wire format."""
+    descriptor = by_kind(kind)
+    return descriptor.name if descriptor is not None else kind
