@@ -23,6 +23,7 @@ from .metering.recorder import Recorder
 from .metering.retention import RetentionJob
 from .metering.tokens import (
     approximate_tokens,
+    counted_exactly,
     estimate_input_tokens,
     estimate_prediction_tokens,
 )
@@ -184,7 +185,7 @@ class Gateway:
         principal = ex.principal
         assert principal is not None
         models = list({m.id: m for m, _ in plan}.values())
-        openai_only = bool(models) and all(m.provider == "openai" for m in models)
+        openai_only = bool(models) and all(counted_exactly(m.provider) for m in models)
         input_tokens = ex.prompt_tokens = estimate_input_tokens(
             request.body, openai_only=openai_only
         )

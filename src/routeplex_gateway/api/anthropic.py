@@ -22,7 +22,7 @@ from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
-from ..metering.tokens import estimate_input_tokens
+from ..metering.tokens import counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from .anthropic_decode import decode
 from .anthropic_encode import MessageStream, error_body, event, message
@@ -161,11 +161,13 @@ async def count_tokens(request: Request) -> Response:
         else:
             model = gw.resolve_model(name, listing="GET /v1/models")
         forwarded = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
-        counted = await gw.router.count_tokens(model, body, forwarded)
+        counted = await gw.router.count_tokens(model, body, forwarded, wire="anthropic")
     except GatewayError as error:
         return error_response(error)
     if counted is None:
-        counted = estimate_input_tokens(decoded.openai_body, openai_only=model.provider == "openai")
+        counted = estimate_input_tokens(
+            decoded.openai_body, openai_only=counted_exactly(model.provider)
+        )
     return json_response(orjson.dumps({"input_tokens": counted}))
 
 

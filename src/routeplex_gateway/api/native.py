@@ -21,7 +21,7 @@ from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.pricing import picousd_to_usd
 from ..metering.record import Endpoint
-from ..metering.tokens import confidence, estimate_input_tokens
+from ..metering.tokens import confidence, counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
 from .field_types import check_request_fields
@@ -334,7 +334,7 @@ async def estimate(request: Request) -> Response:
         max_output = min(max_output, model.max_output_tokens)
     except GatewayError as error:
         return error_response(error)
-    input_tokens = estimate_input_tokens(body, openai_only=model.provider == "openai")
+    input_tokens = estimate_input_tokens(body, openai_only=counted_exactly(model.provider))
     usage = Usage(input_tokens=input_tokens, output_tokens=max_output)
     cost = gw.catalog.pricer.cost_picousd(model.id, usage)
     return _ok(

@@ -92,13 +92,14 @@ class Router:
         ]
 
     async def count_tokens(
-        self, model: CatalogModel, native: dict[str, Any], headers: dict[str, str]
+        self, model: CatalogModel, native: dict[str, Any], headers: dict[str, str], *, wire: str
     ) -> int | None:
-        """The prompt's exact input tokens from an Anthropic deployment of `model` (its own
-        counting endpoint), or None where there is none or it would not count this prompt —
-        the caller then estimates. (Anthropic's counter refuses some bodies its Messages
-        endpoint takes, server tools among them: an estimate serves the caller better.)"""
-        for _, deployment in self.plan([model], wire="anthropic"):
+        """The prompt's exact input tokens from a deployment of `model` speaking `wire` (the
+        body's own wire format) with a counting endpoint of its own, or None where there is
+        none or it would not count this prompt — the caller then estimates. (Anthropic's
+        counter refuses some bodies its Messages endpoint takes, server tools among them: an
+        estimate serves the caller better.)"""
+        for _, deployment in self.plan([model], wire=wire):
             provider = self.providers.get(deployment.kind)
             if not isinstance(provider, TokenCounter):
                 continue
