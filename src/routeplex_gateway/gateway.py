@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
-from typing import Any
 
 from .auth import KeyCache, Principal
 from .canonical import ChatRequest, Usage
@@ -31,9 +30,9 @@ from .observability import Metrics
 from .providers import ProviderRegistry
 from .readiness import Readiness
 from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
-from .routing.classifier import Classification, Needs, classify
+from .routing.choice import ModelChoice, eligible
 from .routing.router import Attempt, Router
-from .routing.scoring import Candidate, Scorer, Weights
+from .routing.scoring import Scorer
 from .signouts import SignedOutSessions
 from .storage import Store
 from .supervisor import Supervisor
@@ -68,6 +67,7 @@ class Gateway:
         self.providers = ProviderRegistry()
         self.router = Router(self.catalog, self.providers)
         self.scorer = Scorer(self.catalog, self.router.health)
+        self.choice = ModelChoice(self.catalog, self.router, self.scorer)
         self.metrics = Metrics()
         self.plans = Plans(settings.all_plans)
         self.quota = _quota(settings)
@@ -299,7 +299,7 @@ class Gateway:
             ex.strategy = strategy or "auto"
             models = await self._auto(ex, request, test_mode=test_mode, debug=debug)
         else:
-            model = self.resolve_model(model_name, listing=listing)
+            model = self.choice.resolve(model_name, listing=listing)
             ex.requested_model = model.id
             ex.strategy = strategy
             if allowed is not None and model.id not in allowed:
@@ -309,7 +309,7 @@ class Gateway:
                     param="model",
                 )
             if test_mode and model.tier != "default":
-                raise self._premium_in_test_mode(allowed)
+                raise self.choice.premium_in_test_mode(allowed)
             if not self.router.servable(model):
                 raise GatewayError(
                     ErrorCode.PROVIDER_UNAVAILABLE,
@@ -321,7 +321,7 @@ class Gateway:
                 raise validation(
                     f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
                 )
-            models = [model, *self._fallbacks(model, allowed, test_mode=test_mode)]
+            models = [model, *self.choice.fallbacks(model, allowed, test_mode=test_mode)]
         plan = self.router.plan(models, wire=wire)
         if plan and plan[0][0] is not models[0]:
             ex.rerouted = True  # every deployment of the chosen model has its circuit open
@@ -332,112 +332,13 @@ class Gateway:
             }
         return plan
 
-    def resolve_model(self, name: str, *, listing: str) -> CatalogModel:
-        """The catalog model `name` names, or `invalid_model` suggesting the closest names
-        (catalog names only: the caller's own string is never repeated back)."""
-        model = self.catalog.resolve(name)
-        if model is not None:
-            return model
-        suggestions = self.catalog.suggest(name)
-        hint = f" Did you mean {_either(suggestions)}?" if suggestions else ""
-        raise GatewayError(
-            ErrorCode.INVALID_MODEL,
-            f"Unknown model.{hint} {listing} lists the models this gateway serves.",
-            param="model",
-            details={"suggestions": suggestions},
-        )
-
-    def _premium_in_test_mode(self, allowed: tuple[str, ...] | None) -> GatewayError:
-        today = utc_today()
-        usable = [
-            m.id
-            for m in self.catalog.models.values()
-            if m.tier == "default"
-            and self.router.servable(m)
-            and not m.deprecated(today)
-            and (allowed is None or m.id in allowed)
-        ]
-        return GatewayError(
-            ErrorCode.FORBIDDEN_MODEL,
-            "Test mode serves default-tier models only, and this model is premium. "
-            f"Use {_either(usable) or 'no model this key may use'}, or {AUTO_MODEL}.",
-            param="model",
-            details={"default_tier_models": usable},
-        )
-
-    def cheapest_model(self, needs: Needs) -> CatalogModel:
-        """The cheapest servable model with what `needs` asks for (for estimates)."""
-
-        def price(model: CatalogModel) -> tuple[Decimal, str]:
-            model_price = self.catalog.pricer.price(model.id)
-            per_in = model_price.per_1k()[0] if model_price is not None else None
-            return (per_in if per_in is not None else Decimal("Infinity"), model.id)
-
-        models = [
-            m for m in self.catalog.models.values() if self.router.servable(m) and needs.met_by(m)
-        ]
-        if not models:
-            raise GatewayError(ErrorCode.PROVIDER_UNAVAILABLE, "No model is available.")
-        return min(models, key=price)
-
-    def _fallbacks(
-        self, model: CatalogModel, allowed: tuple[str, ...] | None, *, test_mode: bool
-    ) -> list[CatalogModel]:
-        """A model's configured fallbacks (manual mode), those this key may use."""
-        fallbacks = []
-        for name in model.fallbacks:
-            fallback = self.catalog.resolve(name)
-            if (
-                fallback is not None
-                and self.router.servable(fallback)
-                and (allowed is None or fallback.id in allowed)
-                and not (test_mode and fallback.tier != "default")
-            ):
-                fallbacks.append(fallback)
-        return fallbacks
-
-    def rank(
-        self,
-        body: dict[str, Any],
-        strategy: str,
-        *,
-        max_output_tokens: int | None,
-        test_mode: bool,
-        budget_picousd: int | None = None,
-        allowed: tuple[str, ...] | None = None,
-    ) -> tuple[Classification, list[Candidate], Weights]:
-        """`routeplex-ai`'s view of a request: its classification, and every catalog model
-        ranked for it (the eligible ones best first, then the excluded with their reasons)."""
-        classification = classify(body)
-        ranked, weights = self.scorer.rank(
-            list(self.catalog.models.values()),
-            classification,
-            strategy,
-            max_output_tokens=max_output_tokens,
-            test_mode=test_mode,
-            budget_picousd=budget_picousd,
-            allowed=allowed,
-            servable=self.router.servable,
-        )
-        return classification, ranked, weights
-
-    def auto_model(
-        self, body: dict[str, Any], strategy: str, *, max_output_tokens: int, test_mode: bool
-    ) -> CatalogModel:
-        """The model `routeplex-ai` would choose for this request, before any key's limits or
-        budget are known (what `/api/v1/chat/estimate` quotes)."""
-        _, ranked, _ = self.rank(
-            body, strategy, max_output_tokens=max_output_tokens, test_mode=test_mode
-        )
-        return _eligible(ranked)[0]
-
     async def _auto(
         self, ex: Exchange, request: ChatRequest, *, test_mode: bool, debug: bool
     ) -> list[CatalogModel]:
         principal = ex.principal
         assert principal is not None
         _, budget = await self.quota.remaining(principal.account_id, principal.policy.account)
-        classification, ranked, weights = self.rank(
+        classification, ranked, weights = self.choice.rank(
             request.body,
             ex.strategy or "auto",
             max_output_tokens=request.max_output_tokens,
@@ -455,24 +356,7 @@ class Gateway:
                 "classification": classification.explain(),
                 "candidates": [c.explain() for c in ranked],
             }
-        eligible = _eligible(ranked)
+        usable = eligible(ranked)
         # The best model stands in for one whose every deployment has its circuit open.
         ex.rerouted = ranked[0].instead_of is not None
-        return eligible
-
-
-def _eligible(ranked: list[Candidate]) -> list[CatalogModel]:
-    eligible = [c.model for c in ranked if c.excluded is None]
-    if not eligible:
-        raise GatewayError(
-            ErrorCode.PROVIDER_UNAVAILABLE,
-            "No available model can serve this request (capabilities, context size, "
-            "test mode or the remaining daily budget rule them all out).",
-            details={"excluded": {c.model.id: c.excluded for c in ranked}},
-        )
-    return eligible
-
-
-def _either(names: list[str]) -> str:
-    """`a`, `a or b`, `a, b or c`."""
-    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else ""
+        return usable

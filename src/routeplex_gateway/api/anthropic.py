@@ -157,9 +157,11 @@ async def count_tokens(request: Request) -> Response:
         decoded = decode(body)
         name = decoded.model
         if name == AUTO_MODEL:
-            model = gw.auto_model(decoded.openai_body, "auto", max_output_tokens=1, test_mode=False)
+            model = gw.choice.auto_model(
+                decoded.openai_body, "auto", max_output_tokens=1, test_mode=False
+            )
         else:
-            model = gw.resolve_model(name, listing="GET /v1/models")
+            model = gw.choice.resolve(name, listing="GET /v1/models")
         forwarded = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
         counted = await gw.router.count_tokens(model, body, forwarded, wire="anthropic")
     except GatewayError as error:

@@ -308,13 +308,15 @@ def _estimated_model(
             or "auto"
         )
         test_mode = test_mode or truthy(request.headers.get("x-routeplex-test-mode"))
-        chosen = gw.auto_model(body, strategy, max_output_tokens=max_output, test_mode=test_mode)
+        chosen = gw.choice.auto_model(
+            body, strategy, max_output_tokens=max_output, test_mode=test_mode
+        )
         return chosen, AUTO_MODEL, strategy
     if name is not None:
-        return gw.resolve_model(name, listing="GET /api/v1/models"), "manual", None
+        return gw.choice.resolve(name, listing="GET /api/v1/models"), "manual", None
     if mode == "manual":
         raise validation("'model' is required in manual mode.", "model")
-    return gw.cheapest_model(Needs.of(body)), None, None
+    return gw.choice.cheapest(Needs.of(body)), None, None
 
 
 async def estimate(request: Request) -> Response:

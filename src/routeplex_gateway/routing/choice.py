@@ -1,0 +1,139 @@
+"""Which catalog models a request may go to: names resolved (suggesting the closest when
+one is unknown), the test-mode and per-key restrictions, a model's configured fallbacks, and
+`routeplex-ai`'s ranking of every model for a prompt.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from ..errors import ErrorCode, GatewayError
+from ..limits.quota import utc_today
+from .catalog import AUTO_MODEL, Catalog, CatalogModel
+from .classifier import Classification, Needs, classify
+from .router import Router
+from .scoring import Candidate, Scorer, Weights
+
+
+class ModelChoice:
+    def __init__(self, catalog: Catalog, router: Router, scorer: Scorer) -> None:
+        self.catalog = catalog
+        self.router = router
+        self.scorer = scorer
+
+    def resolve(self, name: str, *, listing: str) -> CatalogModel:
+        """The catalog model `name` names, or `invalid_model` suggesting the closest names
+        (catalog names only: the caller's own string is never repeated back)."""
+        model = self.catalog.resolve(name)
+        if model is not None:
+            return model
+        suggestions = self.catalog.suggest(name)
+        hint = f" Did you mean {either(suggestions)}?" if suggestions else ""
+        raise GatewayError(
+            ErrorCode.INVALID_MODEL,
+            f"Unknown model.{hint} {listing} lists the models this gateway serves.",
+            param="model",
+            details={"suggestions": suggestions},
+        )
+
+    def premium_in_test_mode(self, allowed: tuple[str, ...] | None) -> GatewayError:
+        today = utc_today()
+        usable = [
+            m.id
+            for m in self.catalog.models.values()
+            if m.tier == "default"
+            and self.router.servable(m)
+            and not m.deprecated(today)
+            and (allowed is None or m.id in allowed)
+        ]
+        return GatewayError(
+            ErrorCode.FORBIDDEN_MODEL,
+            "Test mode serves default-tier models only, and this model is premium. "
+            f"Use {either(usable) or 'no model this key may use'}, or {AUTO_MODEL}.",
+            param="model",
+            details={"default_tier_models": usable},
+        )
+
+    def cheapest(self, needs: Needs) -> CatalogModel:
+        """The cheapest servable model with what `needs` asks for (for estimates)."""
+
+        def price(model: CatalogModel) -> tuple[Decimal, str]:
+            model_price = self.catalog.pricer.price(model.id)
+            per_in = model_price.per_1k()[0] if model_price is not None else None
+            return (per_in if per_in is not None else Decimal("Infinity"), model.id)
+
+        models = [
+            m for m in self.catalog.models.values() if self.router.servable(m) and needs.met_by(m)
+        ]
+        if not models:
+            raise GatewayError(ErrorCode.PROVIDER_UNAVAILABLE, "No model is available.")
+        return min(models, key=price)
+
+    def fallbacks(
+        self, model: CatalogModel, allowed: tuple[str, ...] | None, *, test_mode: bool
+    ) -> list[CatalogModel]:
+        """A model's configured fallbacks (manual mode), those this key may use."""
+        fallbacks = []
+        for name in model.fallbacks:
+            fallback = self.catalog.resolve(name)
+            if (
+                fallback is not None
+                and self.router.servable(fallback)
+                and (allowed is None or fallback.id in allowed)
+                and not (test_mode and fallback.tier != "default")
+            ):
+                fallbacks.append(fallback)
+        return fallbacks
+
+    def rank(
+        self,
+        body: dict[str, Any],
+        strategy: str,
+        *,
+        max_output_tokens: int | None,
+        test_mode: bool,
+        budget_picousd: int | None = None,
+        allowed: tuple[str, ...] | None = None,
+    ) -> tuple[Classification, list[Candidate], Weights]:
+        """`routeplex-ai`'s view of a request: its classification, and every catalog model
+        ranked for it (the eligible ones best first, then the excluded with their reasons)."""
+        classification = classify(body)
+        ranked, weights = self.scorer.rank(
+            list(self.catalog.models.values()),
+            classification,
+            strategy,
+            max_output_tokens=max_output_tokens,
+            test_mode=test_mode,
+            budget_picousd=budget_picousd,
+            allowed=allowed,
+            servable=self.router.servable,
+        )
+        return classification, ranked, weights
+
+    def auto_model(
+        self, body: dict[str, Any], strategy: str, *, max_output_tokens: int, test_mode: bool
+    ) -> CatalogModel:
+        """The model `routeplex-ai` would choose for this request, before any key's limits or
+        budget are known (what `/api/v1/chat/estimate` quotes)."""
+        _, ranked, _ = self.rank(
+            body, strategy, max_output_tokens=max_output_tokens, test_mode=test_mode
+        )
+        return eligible(ranked)[0]
+
+
+def eligible(ranked: list[Candidate]) -> list[CatalogModel]:
+    eligible = [c.model for c in ranked if c.excluded is None]
+    if not eligible:
+        raise GatewayError(
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            "No available model can serve this request (capabilities, context size, "
+            "test mode or the remaining daily budget rule them all out).",
+            details={"excluded": {c.model.id: c.excluded for c in ranked}},
+        )
+    return eligible
+
+
+def either(names: list[str]) -> str:
+    """`a`, `a or b`, `a, b or c`."""
+    return " or ".join(filter(None, (", ".join(names[:-1]), names[-1]))) if names else ""
