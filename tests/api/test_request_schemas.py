@@ -1,6 +1,6 @@
 """The request schemas (`api/schemas`) are the one definition of each chat body: they validate
-it, and their refusals name the field as a JSON path and say what it takes without quoting
-what was sent.
+it, their refusals name the field as a JSON path and say what it takes without quoting what
+was sent, and `/openapi.json` is generated from them.
 """
 
 from __future__ import annotations
@@ -11,11 +11,14 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
+from routeplex_gateway.api import openapi
 from routeplex_gateway.api.native import _openai_body
 from routeplex_gateway.api.schemas.native import EstimateRequest, NativeChatRequest
 from routeplex_gateway.api.schemas.openai_chat import ChatCompletionRequest
 from routeplex_gateway.api.schemas.refusal import _fields, check
 from routeplex_gateway.api.validation import validate_chat_body
+from routeplex_gateway.app import create_app
+from routeplex_gateway.config import Settings
 from routeplex_gateway.errors import ErrorCode, GatewayError
 
 CANARY = "canary-9d41"
@@ -211,3 +214,45 @@ def test_the_native_body_is_refused_in_its_own_words() -> None:
 def test_every_field_a_refusal_may_name_says_what_it_takes(schema: type[BaseModel]) -> None:
     # Without a Takes on the field, a fault in it could only be reported as a bad body.
     assert [name for name, node in _fields(schema).items() if node.takes is None] == []
+
+
+def test_openapi_is_generated_from_the_schemas_that_validate() -> None:
+    document = orjson.loads(openapi.description())
+    schemas = document["components"]["schemas"]
+    for path, schema in (
+        ("/v1/chat/completions", ChatCompletionRequest),
+        ("/api/v1/chat", NativeChatRequest),
+        ("/api/v1/chat/estimate", EstimateRequest),
+    ):
+        body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"] == {"$ref": f"#/components/schemas/{schema.__name__}"}
+        declared = {field.alias or name for name, field in schema.model_fields.items()}
+        assert set(schemas[schema.__name__]["properties"]) == declared
+        assert set(schemas[schema.__name__]["required"]) == {
+            field.alias or name
+            for name, field in schema.model_fields.items()
+            if field.is_required()
+        }
+
+
+# Served but not described yet: the Anthropic surface answers in Anthropic's envelope (and
+# `/v1/models/{model_id}` too, for a caller sending `anthropic-version`), which the fuzz
+# suite's envelope check does not know. Its request model is one more module in api/schemas.
+UNDESCRIBED = {
+    ("POST", "/v1/messages"),
+    ("POST", "/v1/messages/count_tokens"),
+    ("GET", "/v1/models/{model_id}"),
+}
+
+
+def test_every_route_is_described(tmp_path: Any) -> None:
+    app = create_app(Settings(data_dir=tmp_path, simulate=True))
+    described = {(op.method.upper(), op.path) for op in openapi.OPERATIONS}
+    served = {
+        (method, route.path)
+        for route in app.routes
+        for method in getattr(route, "methods", None) or ()
+        if method != "HEAD"
+    }
+    assert served - described == UNDESCRIBED
+    assert described - served == set()
