@@ -24,16 +24,10 @@ from ..metering.record import Endpoint
 from ..metering.tokens import confidence, counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
-from .field_types import check_request_fields
 from .pipeline import Decoded, run
-from .validation import (
-    truthy,
-    validate_chat_body,
-    validate_messages,
-    validate_nesting,
-    validate_sampling,
-    validate_strategy,
-)
+from .schemas.native import DEFAULT_MAX_OUTPUT_TOKENS, EstimateRequest, NativeChatRequest
+from .schemas.refusal import check
+from .validation import truthy, validate_chat_body, validate_nesting, validate_strategy
 from .wire import (
     SSE_DONE,
     exchange_headers,
@@ -42,7 +36,6 @@ from .wire import (
     sse,
 )
 
-DEFAULT_MAX_OUTPUT_TOKENS = 512
 _BUFFER_S = 0.1  # buffered stream_mode: flush at a sentence end or after this long
 _SENTENCE_ENDS = (". ", "! ", "? ", ".\n", "!\n", "?\n", "\n\n")
 _ENHANCEMENT = (
@@ -89,46 +82,28 @@ def _usage(ex: Exchange) -> dict[str, Any]:
 
 def _openai_body(body: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     """The native request as an OpenAI-shaped body, and the native-only options."""
-    if not isinstance(body, dict):
-        raise validation("The request body must be a JSON object.")
-    validate_messages(body.get("messages"))
-    model = body.get("model")
-    mode = body.get("mode") or ("manual" if model else AUTO_MODEL)
-    if mode not in ("manual", AUTO_MODEL):
-        raise GatewayError(
-            ErrorCode.INVALID_MODE, f"'mode' must be 'manual' or '{AUTO_MODEL}'.", param="mode"
-        )
+    request = check(NativeChatRequest, body)
+    model = request.model
+    mode = request.mode or ("manual" if model else AUTO_MODEL)
     if mode == "manual" and not model:
         raise validation("'model' is required in manual mode.", "model")
-    if model is not None and not isinstance(model, str):
-        raise validation("'model' must be a string.", "model")
-    stream_mode = body.get("stream_mode", "buffered")
-    if stream_mode not in ("buffered", "realtime"):
-        raise validation("'stream_mode' must be 'buffered' or 'realtime'.", "stream_mode")
-    max_output = body.get("max_output_tokens", DEFAULT_MAX_OUTPUT_TOKENS)
-    enhance = body.get("enhance_prompt", False)
-    for name, value in (
-        ("enhance_prompt", enhance),
-        ("test_mode", body.get("test_mode", False)),
-        ("stream", body.get("stream", False)),
-    ):
-        if not isinstance(value, bool):
-            raise validation(f"'{name}' must be a boolean.", name)
+    enhance = bool(request.enhance_prompt)
     messages = list(body["messages"])
     if enhance:
         messages.insert(0, {"role": "system", "content": _ENHANCEMENT})
+    max_output = request.max_output_tokens
     openai_body: dict[str, Any] = {
         "model": AUTO_MODEL if mode == AUTO_MODEL else model,
         "messages": messages,
-        "max_tokens": max_output,
-        "stream": body.get("stream", False),
+        "max_tokens": max_output if max_output is not None else DEFAULT_MAX_OUTPUT_TOKENS,
+        "stream": bool(request.stream),
     }
-    if body.get("temperature") is not None:
+    if request.temperature is not None:
         openai_body["temperature"] = body["temperature"]
     options = {
-        "strategy": validate_strategy(body.get("strategy"), "strategy"),
-        "test_mode": body.get("test_mode", False),
-        "stream_mode": stream_mode,
+        "strategy": request.strategy,
+        "test_mode": bool(request.test_mode),
+        "stream_mode": request.stream_mode or "buffered",
         "enhancement": {"applied": True, "method": "system_guidance"} if enhance else None,
     }
     return openai_body, options
@@ -270,44 +245,16 @@ def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:
     return {"input_per_1k": _usd(per_in), "output_per_1k": _usd(per_out)}
 
 
-# The output cap under each name a caller may know it by: the native API's, then OpenAI's.
-_OUTPUT_CAPS = ("max_output_tokens", "max_completion_tokens", "max_tokens")
-
-
-def _output_cap(body: dict[str, Any]) -> int:
-    for name in _OUTPUT_CAPS:
-        value = body.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise validation(f"'{name}' must be a positive integer.", name)
-        return value
-    return DEFAULT_MAX_OUTPUT_TOKENS
-
-
 def _estimated_model(
-    gw: Gateway, request: Request, body: dict[str, Any], max_output: int
+    gw: Gateway, request: Request, body: dict[str, Any], asked: EstimateRequest, max_output: int
 ) -> tuple[CatalogModel, str | None, str | None]:
     """The model to estimate for, its routing mode and strategy: the named model, the one
     `routeplex-ai` would choose (the real router's ranking), or the cheapest available."""
-    name, mode = body.get("model"), body.get("mode")
-    if mode is not None and mode not in ("manual", AUTO_MODEL):
-        raise GatewayError(
-            ErrorCode.INVALID_MODE, f"'mode' must be 'manual' or '{AUTO_MODEL}'.", param="mode"
-        )
-    if name is not None and not isinstance(name, str):
-        raise validation("'model' must be a string.", "model")
+    name, mode = asked.model, asked.mode
     if AUTO_MODEL in (name, mode):
-        test_mode = body.get("test_mode", False)
-        if not isinstance(test_mode, bool):
-            raise validation("'test_mode' must be a boolean.", "test_mode")
         header = request.headers.get("x-routeplex-strategy")
-        strategy = (
-            validate_strategy(body.get("strategy"), "strategy")
-            or validate_strategy(header, "X-RoutePlex-Strategy")
-            or "auto"
-        )
-        test_mode = test_mode or truthy(request.headers.get("x-routeplex-test-mode"))
+        strategy = asked.strategy or validate_strategy(header, "X-RoutePlex-Strategy") or "auto"
+        test_mode = bool(asked.test_mode) or truthy(request.headers.get("x-routeplex-test-mode"))
         chosen = gw.choice.auto_model(
             body, strategy, max_output_tokens=max_output, test_mode=test_mode
         )
@@ -323,16 +270,14 @@ async def estimate(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
         body = await read_json(request, gw.settings.max_body_bytes)
-        if not isinstance(body, dict):
-            raise validation("The request body must be a JSON object.")
-        validate_messages(body.get("messages"))
         # What the estimate counts (tools, schemas, …) is checked as chat would check it, so
         # a body chat refuses is not quoted a price.
+        asked = check(EstimateRequest, body)
         validate_nesting(body)
-        validate_sampling(body)
-        check_request_fields(body)
-        max_output = _output_cap(body)
-        model, routing_mode, strategy = _estimated_model(gw, request, body, max_output)
+        # The output cap under each name a caller may know it by: the native API's first.
+        caps = (asked.max_output_tokens, asked.max_completion_tokens, asked.max_tokens)
+        max_output = next((cap for cap in caps if cap is not None), DEFAULT_MAX_OUTPUT_TOKENS)
+        model, routing_mode, strategy = _estimated_model(gw, request, body, asked, max_output)
         max_output = min(max_output, model.max_output_tokens)
     except GatewayError as error:
         return error_response(error)

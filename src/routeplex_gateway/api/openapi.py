@@ -1,24 +1,319 @@
-"""`GET /openapi.json`: the OpenAPI 3 description of RoutePlex's HTTP API.
+"""`GET /openapi.json`: the OpenAPI 3.1 description of RoutePlex's HTTP API, generated.
 
-The description is a static file beside this module (`openapi.json`), written by hand from
-DESIGN.md §2 and kept honest by the schemathesis suite in `tests/fuzz`, which fuzzes a live
-gateway from what this endpoint serves. It is read on first request, not at import time.
+The bodies are the typed schemas in `api/schemas/` — the same models that validate requests,
+so what is described is what is checked — and this module adds what a route is: its path
+and method, summary, security, parameters, and the statuses it answers. It is built on
+first request, not at import time, and fuzzed against a live gateway by `tests/fuzz`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from typing import Any, Literal
 
+import orjson
+from pydantic import TypeAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import __version__
+from .schemas import account as acc
+from .schemas import native as nat
+from .schemas import openai_chat as oai
+from .schemas import operations as ops
+from .schemas.envelopes import NativeError, OpenAIError
 from .wire import json_response
+
+Auth = Literal["key", "admin", "none", "probe"]
+_SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
+    "key": [{"apiKey": []}],
+    "admin": [{"adminKey": []}],
+    "none": [],
+    "probe": [{}, {"adminKey": []}],  # anyone; an admin key sees more
+}
+_ERRORS = {
+    400: "Validation error, bad request, unknown model or mode, empty messages.",
+    401: "Missing, invalid or expired key.",
+    403: "The key may not use that model.",
+    404: "No such resource.",
+    413: "The body exceeds ROUTEPLEX_MAX_BODY_BYTES.",
+    415: "The body is not JSON.",
+    429: "A rate, concurrency, daily token, daily cost or failed-authentication limit; see "
+    "Retry-After.",
+    502: "The provider failed, or every provider in the fallback plan did.",
+    503: "No provider is available, or usage cannot be recorded right now.",
+    504: "The provider timed out.",
+}
+_CHAT_ERRORS = (400, 401, 403, 413, 415, 429, 502, 503, 504)
+_SSE_EVENT = {
+    "type": "object",
+    "description": "One server-sent event; `data` is a JSON chunk, or `[DONE]` last.",
+    "required": ["data"],
+    "properties": {"data": {"type": "string"}, "event": {"type": "string"}},
+}
+_DAYS = {
+    "name": "days",
+    "in": "query",
+    "required": False,
+    "description": "How many days back, today included (default 7).",
+    "schema": {"type": "integer", "minimum": 1, "maximum": 2562},
+}
+
+
+def _path_id(name: str, what: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": what,
+        "schema": {"type": "string"},
+    }
+
+
+_ACCOUNT_QUERY = {
+    "name": "account_id",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+}
+_KEY_ID = _path_id("key_id", "The key's id (`key_…`).")
+_ACCOUNT_ID = _path_id("account_id", "The account's id (`acc_…`).")
+_ROUTEPLEX_HEADERS = [
+    {
+        "name": "X-RoutePlex-Strategy",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "enum": list(nat.STRATEGIES)},
+    },
+    {
+        "name": "X-RoutePlex-Test-Mode",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One route as described: `answer` is the type of its success body, `body` of its request
+    body; a native route's answer is sent in the `{"success": true, "data": …}` envelope."""
+
+    method: str
+    path: str
+    summary: str
+    tag: str
+    auth: Auth
+    answer: Any
+    errors: tuple[int, ...] = ()
+    body: Any = None
+    status: int = 200
+    streams: bool = False
+    params: tuple[dict[str, Any], ...] = ()
+    description: str | None = None
+    same_answer: tuple[int, ...] = ()  # other statuses answered with the same body
+
+    @property
+    def openai(self) -> bool:
+        return self.path.startswith("/v1/")
+
+
+OPERATIONS = (
+    Operation("post", "/v1/chat/completions", "OpenAI Chat Completions, streaming (SSE) or not.",
+              "OpenAI dialect", "key", oai.ChatCompletion, _CHAT_ERRORS,
+              oai.ChatCompletionRequest, streams=True, params=tuple(_ROUTEPLEX_HEADERS)),
+    Operation("get", "/v1/models", "The models this gateway serves, plus routeplex-ai.",
+              "OpenAI dialect", "key", oai.OpenAIModelList, (401, 429)),
+    Operation("post", "/api/v1/chat",
+              "Native chat, plain or SSE (`start`, `delta`, `done`, `error` events).",
+              "Native dialect", "key", nat.NativeChat, _CHAT_ERRORS, nat.NativeChatRequest,
+              streams=True),
+    Operation("post", "/api/v1/chat/estimate",
+              "Estimated tokens and cost (no auth): for a named model, the model routeplex-ai "
+              "would choose, or the cheapest available.",
+              "Native dialect", "none", nat.Estimate, (400, 413, 415, 503), nat.EstimateRequest),
+    Operation("get", "/api/v1/models",
+              "The catalog with pricing, capabilities and health (no auth).",
+              "Native dialect", "none", list[nat.CatalogModel]),
+    Operation("get", "/api/v1/usage", "The account's usage per day and model, and totals.",
+              "Account", "key", acc.UsagePage, (400, 401, 429), params=(_DAYS,)),
+    Operation("get", "/api/v1/account", "Plan, limits, and today's use against them.",
+              "Account", "key", acc.AccountOverview, (401, 429)),
+    Operation("get", "/api/v1/account/keys", "The account's keys (never the keys themselves).",
+              "Account", "key", list[acc.Key], (401, 429)),
+    Operation("post", "/api/v1/account/keys",
+              "Create a key; the response is the only time it is shown.",
+              "Account", "key", acc.NewKey, (400, 401, 413, 415, 429), acc.KeyRequest, 201),
+    Operation("delete", "/api/v1/account/keys/{key_id}", "Revoke one of the account's keys.",
+              "Account", "key", acc.Revoked, (401, 404, 429), params=(_KEY_ID,)),
+    Operation("get", "/admin/accounts", "Every account.", "Admin", "admin",
+              list[acc.Account], (401, 429)),
+    Operation("post", "/admin/accounts", "Create an account.", "Admin", "admin", acc.Account,
+              (400, 401, 413, 415, 429), acc.AccountCreate, 201),
+    Operation("get", "/admin/accounts/{account_id}", "One account.", "Admin", "admin",
+              acc.Account, (401, 404, 429), params=(_ACCOUNT_ID,)),
+    Operation("patch", "/admin/accounts/{account_id}",
+              "Change an account's plan, e-mail, limit overrides or disabled flag.", "Admin",
+              "admin", acc.Account, (400, 401, 404, 413, 415, 429), acc.AccountUpdate,
+              params=(_ACCOUNT_ID,)),
+    Operation("delete", "/admin/accounts/{account_id}", "Delete an account and revoke its keys.",
+              "Admin", "admin", acc.Deleted, (401, 404, 429), params=(_ACCOUNT_ID,)),
+    Operation("get", "/admin/accounts/{account_id}/keys", "An account's keys.", "Admin",
+              "admin", list[acc.Key], (401, 404, 429), params=(_ACCOUNT_ID,)),
+    Operation("post", "/admin/accounts/{account_id}/keys",
+              "Create a key for an account; shown once.", "Admin", "admin", acc.NewKey,
+              (400, 401, 404, 413, 415, 429), acc.KeyRequest, 201, params=(_ACCOUNT_ID,)),
+    Operation("delete", "/admin/keys/{key_id}", "Revoke any key.", "Admin", "admin",
+              acc.Revoked, (401, 404, 429), params=(_KEY_ID,)),
+    Operation("get", "/admin/plans", "The plans and their limits.", "Admin", "admin",
+              dict[str, acc.LimitsView], (401, 429)),
+    Operation("get", "/admin/usage", "Usage per day, account and model.", "Admin", "admin",
+              list[acc.UsageRow], (400, 401, 429), params=(_DAYS, _ACCOUNT_QUERY)),
+    Operation("get", "/admin/usage/surfaces",
+              "Usage per surface (the API requests came in by), of all accounts or one; from "
+              "request metadata, so only as far back as it is kept.", "Admin", "admin",
+              list[acc.SurfaceUsage], (400, 401, 429), params=(_DAYS, _ACCOUNT_QUERY)),
+    Operation("get", "/admin/health",
+              "Every deployment of every catalog model and whether it can be served.",
+              "Admin", "admin", list[acc.DeploymentHealth], (401, 429)),
+    Operation("get", "/health", "Liveness: 200 for as long as the process serves HTTP.",
+              "Operations", "none", ops.Liveness),
+    Operation("get", "/ready",
+              "Readiness: whether this process should be sent traffic; why, for an admin key.",
+              "Operations", "probe", ops.Readiness, (401, 429),
+              description="Not ready while the database or (when configured) Redis does not "
+              "answer, a background loop is failing, the metadata buffer is full, or the "
+              "process is shutting down. Without a key: the status only. With an admin key: "
+              "the reasons, failing loops, pid, whether answers are simulated, and the "
+              "metadata buffer.", same_answer=(503,)),
+    Operation("get", "/metrics", "Prometheus metrics.", "Operations", "none", str),
+    Operation("get", "/openapi.json", "This description.", "Operations", "none",
+              dict[str, Any]),
+)  # fmt: skip
+
+
+_INFO = {
+    "title": "RoutePlex",
+    "version": __version__,
+    "description": "A privacy-first AI gateway: the OpenAI dialect under /v1, the native dialect "
+    "under /api/v1, the operator's API under /admin. Prompts and answers are never stored; see "
+    "DESIGN.md §4. Errors use one set of RoutePlex codes in each dialect's envelope.",
+    "license": {"name": "Apache-2.0"},
+}
+_SECURITY_SCHEMES = {
+    "apiKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key: `Authorization: Bearer rp_live_…`.",
+    },
+    "adminKey": {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An operator's admin key (`routeplex admin create-key`).",
+    },
+}
+_TAGS = ("OpenAI dialect", "Native dialect", "Account", "Admin", "Operations")
+
+
+def build() -> dict[str, Any]:
+    """The description, from the schemas and `OPERATIONS`."""
+    types: list[Any] = [OpenAIError, NativeError]
+    for op in OPERATIONS:
+        types += [t for t in (op.answer, op.body) if t is not None and t is not str]
+    inputs = [(index, "validation", TypeAdapter(t)) for index, t in enumerate(types)]
+    roots, definitions = TypeAdapter.json_schemas(
+        inputs,  # type: ignore[arg-type]
+        ref_template="#/components/schemas/{model}",
+    )
+    schema_of = {id(t): roots[(index, "validation")] for index, t in enumerate(types)}
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        paths.setdefault(op.path, {})[op.method] = _operation(op, schema_of)
+    responses = {
+        f"{dialect}{status}": {
+            "description": what,
+            "content": {"application/json": {"schema": _ref(f"{dialect}Error")}},
+        }
+        for dialect in ("Native", "OpenAI")
+        for status, what in _ERRORS.items()
+    }
+    document = {
+        "openapi": "3.1.0",
+        "info": _INFO,
+        "servers": [{"url": "/"}],
+        "security": _SECURITY["key"],
+        "tags": [{"name": tag} for tag in _TAGS],
+        "paths": paths,
+        "components": {
+            "securitySchemes": _SECURITY_SCHEMES,
+            "schemas": definitions.get("$defs", {}),
+            "responses": responses,
+        },
+    }
+    return _untitled(document)  # type: ignore[no-any-return]
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
+    if op.answer is str:
+        content: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}}
+    else:
+        answer = schema_of[id(op.answer)]
+        if op.path.startswith(("/api/", "/admin/")):
+            answer = {
+                "type": "object",
+                "required": ["success", "data"],
+                "properties": {"success": {"const": True}, "data": answer},
+            }
+        content = {"application/json": {"schema": answer}}
+    if op.streams:
+        content["text/event-stream"] = {"schema": _SSE_EVENT}
+    ok = {
+        "description": "Created." if op.status == 201 else "OK",
+        "content": content,
+    }
+    dialect = "OpenAI" if op.openai else "Native"
+    responses: dict[str, Any] = {str(op.status): ok}
+    responses |= {str(s): ok for s in op.same_answer}
+    responses |= {str(s): {"$ref": f"#/components/responses/{dialect}{s}"} for s in op.errors}
+    operation: dict[str, Any] = {
+        "summary": op.summary,
+        "tags": [op.tag],
+        "security": _SECURITY[op.auth],
+        "responses": responses,
+    }
+    if op.description:
+        operation["description"] = op.description
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": schema_of[id(op.body)]}},
+        }
+    if op.params:
+        operation["parameters"] = list(op.params)
+    return operation
+
+
+def _untitled(schema: Any) -> Any:
+    """`schema` without pydantic's `title` keywords: each component is named by its key."""
+    if isinstance(schema, list):
+        return [_untitled(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    return {
+        key: _untitled(value)
+        for key, value in schema.items()
+        if key != "title" or not isinstance(value, str)
+    }
 
 
 @cache
 def description() -> bytes:
-    return resources.files(__package__).joinpath("openapi.json").read_bytes()
+    return orjson.dumps(build())
 
 
 async def document(request: Request) -> Response:
