@@ -112,9 +112,9 @@ def _openai_path(path: str) -> bool:
 def _envelope(request: Request, error: GatewayError) -> Response:
     """The envelope of the surface the caller speaks: Anthropic's for Anthropic clients
     (they send `anthropic-version`), OpenAI's elsewhere under /v1, the native one outside."""
+    if anthropic.addressed(request):
+        return anthropic.error_response(error)
     if _openai_path(request.url.path):
-        if anthropic.addressed(request):
-            return anthropic.error_response(error)
         return openai.error_response(error)
     return native.error_response(error)
 
@@ -203,6 +203,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         Route("/admin/usage", admin.usage, methods=["GET"]),
         Route("/admin/usage/surfaces", admin.usage_by_surface, methods=["GET"]),
         Route("/admin/health", admin.health, methods=["GET"]),
+        Route("/", health.root, methods=["GET"]),
         Route("/health", health.health, methods=["GET"]),
         Route("/ready", health.ready, methods=["GET"]),
         Route("/metrics", health.metrics, methods=["GET"]),

@@ -139,6 +139,10 @@ class ChatRequest:
     # True when the gateway, not the caller, put `max_tokens` in the body (to bound the
     # request by what its budget reserved); OpenAI itself then gets `max_completion_tokens`.
     output_cap_added: bool = False
+    # True when the surface's clients send one fixed cap whatever the model (Claude Code asks
+    # 32,000 of every model): a cap above the chosen model's maximum is lowered to it rather
+    # than refused.
+    cap_to_model: bool = False
     native: NativeRequest | None = None
 
 

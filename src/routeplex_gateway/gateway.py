@@ -318,9 +318,12 @@ class Gateway:
                 )
             limit = model.max_output_tokens
             if request.max_output_tokens is not None and request.max_output_tokens > limit:
-                raise validation(
-                    f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
-                )
+                if request.cap_to_model:
+                    request.body["max_tokens"] = request.max_output_tokens = limit
+                else:
+                    raise validation(
+                        f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
+                    )
             models = [model, *self.choice.fallbacks(model, allowed, test_mode=test_mode)]
         plan = self.router.plan(models, wire=wire)
         if plan and plan[0][0] is not models[0]:

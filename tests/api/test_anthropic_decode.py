@@ -507,3 +507,61 @@ def test_dropped_fields_are_named() -> None:
     )
     assert decoded.untranslatable == []
     assert "top_k" not in decoded.openai_body
+
+
+def test_a_system_turn_after_the_first_message_stays_in_its_place() -> None:
+    # Claude Code (2.1.3xx) sends its environment as messages[1], a system turn with blocks.
+    decoded = _decode(
+        _body(
+            messages=[
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "system",
+                    "content": [
+                        {
+                            "type": "text",
+                            "text": "# Environment",
+                            "cache_control": {"type": "ephemeral"},
+                        }
+                    ],
+                },
+                {"role": "user", "content": "go on"},
+            ]
+        )
+    )
+    roles = [m["role"] for m in decoded.openai_body["messages"]]
+    assert roles == ["user", "system", "user"]
+    assert decoded.openai_body["messages"][1]["content"] == "# Environment"
+    assert decoded.untranslatable == []
+
+
+@pytest.mark.parametrize(
+    "content", ["", [], [{"type": "image", "source": {"type": "base64", "data": PNG}}]]
+)
+def test_a_system_turn_is_text_and_never_opens_the_conversation(content: Any) -> None:
+    from routeplex_gateway.errors import GatewayError
+
+    with pytest.raises(GatewayError) as refused:
+        decode(
+            _body(
+                messages=[{"role": "user", "content": "hi"}, {"role": "system", "content": content}]
+            )
+        )
+    assert refused.value.param is not None and refused.value.param.startswith("messages[1].content")
+    with pytest.raises(GatewayError) as first:
+        decode(
+            _body(messages=[{"role": "system", "content": "x"}, {"role": "user", "content": "hi"}])
+        )
+    assert first.value.param == "messages[0].role" and "top-level 'system'" in first.value.message
+
+
+def test_deferred_tools_are_offered_up_front_elsewhere() -> None:
+    tool = {
+        "name": "f",
+        "description": "d",
+        "input_schema": {"type": "object"},
+        "defer_loading": True,
+    }
+    decoded = _decode(_body(tools=[tool]))
+    assert decoded.untranslatable == [] and "defer_loading" in decoded.dropped
+    assert decoded.openai_body["tools"][0]["function"]["name"] == "f"

@@ -58,10 +58,6 @@ def _tool(name: str = "f") -> dict[str, Any]:
             ["tools[0] (Anthropic bash tool)"],
         ),
         ({"tools": [{"type": f"{CANARY}_2030", "name": "x"}]}, ["tools[0] (Anthropic tool)"]),
-        (
-            {"tools": [{**_tool(), "defer_loading": True}]},
-            ["tools[0].defer_loading (deferred tool loading)"],
-        ),
         ({"container": "container_1"}, ["container"]),
         (
             {"mcp_servers": [{"type": "url", "url": "https://mcp.e.com", "name": "m"}]},

@@ -229,3 +229,66 @@ def test_models_in_anthropics_shape_with_paging(gateway: RunningGateway) -> None
         timeout=10,
     )
     assert head.status_code == 200
+
+
+# --- what Claude Code sends (found by running the real CLI against the gateway) -----------
+
+CLAUDE_CODE_TOOLS: list[dict[str, Any]] = [
+    {**WEATHER_TOOL, "name": "Agent"},
+    {**WEATHER_TOOL, "name": "Bash", "defer_loading": True},
+]
+
+
+@pytest.mark.parametrize("model", ("claude-haiku-4-5", "gpt-4o-mini"))
+def test_a_claude_code_session_ends(gateway: RunningGateway, model: str) -> None:
+    # Claude Code asks 32,000 output tokens of every model, sends its environment as a system
+    # turn after the first message, marks tools deferred, and comes back with a user turn
+    # (a subagent's notification) after each tool round: every one of these was a 400 or an
+    # endless loop.
+    sdk = client(gateway)
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "Create hello.txt, then list the directory."},
+        {"role": "system", "content": [{"type": "text", "text": "# Environment\ncwd: /tmp"}]},
+    ]
+    turns = 0
+    while True:
+        turns += 1
+        assert turns <= 4, "the agent loop did not end"
+        with sdk.messages.stream(
+            model=model,
+            max_tokens=32_000,
+            tools=CLAUDE_CODE_TOOLS,  # type: ignore[arg-type]
+            messages=messages,  # type: ignore[arg-type]
+        ) as stream:
+            reply = stream.get_final_message()
+        calls = [b for b in reply.content if b.type == "tool_use"]
+        messages.append({"role": "assistant", "content": [b.model_dump() for b in reply.content]})
+        if calls:
+            results = [{"type": "tool_result", "tool_use_id": c.id, "content": "ok"} for c in calls]
+            messages.append({"role": "user", "content": results})
+        elif turns < 3:
+            messages.append(
+                {"role": "user", "content": "<task-notification>done</task-notification>"}
+            )
+        else:
+            break
+    assert reply.stop_reason == "end_turn"
+    rows = gateway.metadata(expect=turns)
+    assert len(rows) == turns and {r["http_status"] for r in rows} == {200}
+
+
+def test_probes_and_token_counts_carry_what_clients_read(gateway: RunningGateway) -> None:
+    for method in ("HEAD", "GET"):
+        assert httpx.request(method, f"{gateway.url}/", timeout=10).status_code == 200
+    counted = raw_post(
+        gateway,
+        "/v1/messages/count_tokens",
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert counted.status_code == 200 and counted.headers["request-id"].startswith("req_")
+    lost = httpx.get(
+        f"{gateway.url}/v1/no-such-thing",
+        headers={"anthropic-version": "2023-06-01"},
+        timeout=10,
+    )
+    assert lost.status_code == 404 and lost.json()["error"]["type"] == "not_found_error"

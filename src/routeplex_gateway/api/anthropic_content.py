@@ -94,6 +94,23 @@ def system_text(system: Any, notes: Notes) -> str | None:
     return "\n\n".join(text for text in texts if text) or None
 
 
+def _system_turn(content: Any, where: str, notes: Notes) -> str:
+    if isinstance(content, str) and content:
+        return content
+    if isinstance(content, list) and content:
+        texts = []
+        for index, block in enumerate(content):
+            block_where = f"{where}.content[{index}]"
+            if not isinstance(block, dict) or block.get("type") != "text":
+                raise validation(f"'{block_where}' must be a text block.", block_where)
+            texts.append(_text(block, block_where, notes))
+        return "\n\n".join(texts)
+    raise validation(
+        f"'{where}.content' must be a non-empty string or array of text blocks.",
+        f"{where}.content",
+    )
+
+
 def openai_messages(messages: Any, notes: Notes) -> list[dict[str, Any]]:
     """The `messages` array → OpenAI messages (one Anthropic turn may become several)."""
     if messages is None:
@@ -111,8 +128,19 @@ def openai_messages(messages: Any, notes: Notes) -> list[dict[str, Any]]:
         if not isinstance(message, dict):
             raise validation(f"'{where}' must be an object with 'role' and 'content'.", where)
         role = message.get("role")
+        # A system turn between the others gives instructions from that point on (Claude
+        # Code sends its environment so); opening the conversation is top-level `system`'s.
+        if role == "system" and index > 0:
+            out.append(
+                {"role": "system", "content": _system_turn(message.get("content"), where, notes)}
+            )
+            continue
         if not isinstance(role, str) or role not in ("user", "assistant"):
-            raise validation(f"'{where}.role' must be one of user, assistant.", f"{where}.role")
+            raise validation(
+                f"'{where}.role' must be one of user, assistant (or system after the first "
+                "message; the opening instructions go in top-level 'system').",
+                f"{where}.role",
+            )
         content = message.get("content")
         if not isinstance(content, str | list):
             raise validation(

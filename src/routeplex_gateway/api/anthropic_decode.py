@@ -257,7 +257,9 @@ def _function(tool: dict[str, Any], where: str, notes: Notes) -> dict[str, Any]:
             raise validation(f"'{where}.strict' must be a boolean.", f"{where}.strict")
         function["strict"] = strict
     if tool.get("defer_loading") is True:
-        notes.anthropic_only(f"{where}.defer_loading", "deferred tool loading")
+        # Deferred loading only saves context; elsewhere the tool is simply offered up front
+        # (Claude Code marks most of its tools so and would otherwise be refused on start).
+        notes.drop("defer_loading")
     if tool.get("input_examples") is not None:
         notes.drop("input_examples")
     if tool.get("cache_control") is not None:

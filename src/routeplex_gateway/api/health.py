@@ -21,6 +21,13 @@ from .native import error_response
 from .wire import client_address, json_response
 
 _ALIVE = orjson.dumps({"status": "ok"})
+# What a client's probe of the server root gets (Claude Code sends `HEAD /` as it starts):
+# that this is a gateway, and where its description is — nothing about this deployment.
+_ROOT = orjson.dumps({"service": "RoutePlex", "description": "/openapi.json", "dashboard": "/app"})
+
+
+async def root(request: Request) -> Response:
+    return json_response(_ROOT)
 
 
 async def health(request: Request) -> Response:

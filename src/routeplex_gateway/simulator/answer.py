@@ -131,6 +131,9 @@ class AnswerSpec:
     `required`, Anthropic `any`, Gemini `ANY`) and `forced_tool` names the one it insists on
     (which implies `tool_required`); `parallel` says the caller both allows and asks for
     parallel calls.
+    `tools_used` says tool results are already in the conversation: the simulator plays one
+    round of tools per conversation, so that agents whose every user turn offers tools (Claude
+    Code's subagent notifications come back as user turns) still end.
     `reasoning` says whether the model thinks first: None leaves it to the model name (OpenAI's
     reasoning models), formats with a thinking switch (Anthropic, Gemini) decide it.
     """
@@ -142,6 +145,7 @@ class AnswerSpec:
     use_tools: bool = True
     tool_required: bool = False
     forced_tool: str | None = None
+    tools_used: bool = False
     parallel: bool = False
     output: OutputMode = TextOutput()
     max_tokens: int | None = None
@@ -276,8 +280,9 @@ def _calls_tool(spec: AnswerSpec) -> bool:
     """Whether the answer is tool calls rather than text."""
     if not (spec.tools and spec.use_tools):
         return False
+    required = spec.tool_required or spec.forced_tool is not None
     if spec.last_turn == "user":
-        return True
+        return required or not spec.tools_used
     # After tool results the answer is text: that is what ends an agent loop (Claude Code and
     # the like run tools until a turn has none). A forced choice still forces a call, because
     # the real providers constrain the answer to a call whatever the conversation ends with:
@@ -285,7 +290,6 @@ def _calls_tool(spec: AnswerSpec) -> bool:
     # `any`/`tool` must use a tool (no text is generated), and OpenAI's Agents SDK resets
     # `tool_choice` after the first call (`reset_tool_choice`) because a forced `required` or
     # named choice otherwise loops forever. Simulating that loop keeps such client bugs visible.
-    required = spec.tool_required or spec.forced_tool is not None
     return spec.last_turn == "tool" and required
 
 

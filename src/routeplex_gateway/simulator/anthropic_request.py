@@ -142,6 +142,7 @@ def parse_messages_request(raw: bytes) -> MessagesRequest:
         use_tools=(choice or {}).get("type") != "none",
         tool_required=(choice or {}).get("type") in ("any", "tool") and bool(callable_tools),
         forced_tool=forced if callable_tools else None,
+        tools_used=any(b.get("type") == "tool_result" for m in messages for b in _blocks(m)),
         parallel=last_turn == "user" and parallel,
         max_tokens=max_tokens,
         stop=tuple(stop),
@@ -244,7 +245,9 @@ def _check_message(messages: list[Any], index: int, message: Any) -> None:
     if not isinstance(message, dict):
         raise RequestError(f"{where}: Input should be a valid dictionary")
     role = message.get("role")
-    if role not in ("user", "assistant"):
+    # A system turn may stand between the others (instructions from that point on, as Claude
+    # Code sends them), but not open the conversation: that is what top-level `system` is for.
+    if role not in ("user", "assistant") and not (role == "system" and index > 0):
         raise RequestError(
             f"{where}.role: Input should be 'user' or 'assistant'"
             + (

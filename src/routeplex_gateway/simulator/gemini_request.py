@@ -129,6 +129,7 @@ def parse_generate_request(raw: bytes, model: str) -> GenerateRequest:
         use_tools=calling.get("mode") != "NONE",
         tool_required=calling.get("mode") == "ANY",
         forced_tool=forced,
+        tools_used=any(_kinds(c, "functionResponse") for c in contents),
         parallel=last_turn == "user" and bool(PARALLEL_WORD.search(" ".join(_texts(last)))),
         output=_output(config),
         max_tokens=config.get("maxOutputTokens"),

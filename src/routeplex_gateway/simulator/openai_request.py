@@ -106,6 +106,7 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
         use_tools=use_tools,
         tool_required=required,
         forced_tool=forced,
+        tools_used=any(m.get("role") in ("tool", "function") for m in messages),
         parallel=parallel_allowed and wants_parallel,
         output=_output(body),
         max_tokens=max_tokens,
