@@ -59,7 +59,7 @@ MISTAKES = {
             "model": "gpt-4o-mini",
             "messages": [{"role": "user", "content": "hi", "name": _nested(300)}],
         },
-        "messages[0]",
+        "messages[0].name",
     ),
 }
 
@@ -95,7 +95,9 @@ def test_a_top_level_field_nested_too_deep_is_named(gateway: RunningGateway) -> 
         if field == "metadata":
             body["metadata"] = {"a": _nested(300)}
         else:
-            body["messages"] = [{"role": "user", "content": [{"type": "text", "x": _nested(300)}]}]
+            body["messages"] = [
+                {"role": "user", "content": [{"type": "text", "text": "hi", "x": _nested(300)}]}
+            ]
         response = _post(gateway, gateway.keys["alice"], path, body)
         assert response.status_code == 400, response.text
         assert _param(path, _error(response)) in (field, "messages[0]")

@@ -177,6 +177,9 @@ OPERATIONS = (
     Operation("get", "/admin/health",
               "Every deployment of every catalog model and whether it can be served.",
               "Admin", "admin", list[acc.DeploymentHealth], (401, 429)),
+    Operation("get", "/", "What answers here: the service's name and where its description and "
+              "dashboard are (clients probe the root as they start).", "Operations", "none",
+              ops.Root),
     Operation("get", "/health", "Liveness: 200 for as long as the process serves HTTP.",
               "Operations", "none", ops.Liveness),
     Operation("get", "/ready",

@@ -8,6 +8,14 @@ from pydantic import ConfigDict, Field
 from typing_extensions import TypedDict
 
 
+class Root(TypedDict):
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    service: Literal["RoutePlex"]
+    description: str
+    dashboard: str
+
+
 class Liveness(TypedDict):
     __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
 
