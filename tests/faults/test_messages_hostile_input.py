@@ -164,6 +164,20 @@ def test_hostile_headers_and_queries_are_4xx_without_an_echo(gw: RunningGateway)
         response = httpx.post(f"{gw.url}{path}", json=ok, headers=headers, timeout=10)
         assert response.status_code == status, (headers, response.text)
         anthropic_error(response)
+    # A beta header travels to an Anthropic upstream: bytes no header should hold, still
+    # no 5xx.
+    claude = {**ok, "model": "claude-haiku-4-5"}
+    for beta in (b"\xff\xfe" + CANARY.encode(), CANARY.encode() * 200, b"a, , ,b"):
+        for path in (MESSAGES, COUNT):
+            response = httpx.post(
+                f"{gw.url}{path}",
+                json=claude,
+                headers={**sent, "anthropic-beta": beta},  # type: ignore[dict-item]
+                timeout=10,
+            )
+            assert response.status_code < 500, (beta[:20], response.text)
+            if response.status_code >= 400:
+                anthropic_error(response)
     for params in ({"limit": CANARY}, {"after_id": CANARY}, {"before_id": CANARY}, {"limit": "0"}):
         listing = httpx.get(f"{gw.url}/v1/models", params=params, headers=sent, timeout=10)
         assert listing.status_code == 400, (params, listing.text)
