@@ -224,6 +224,16 @@ REFUSALS = [
     ("messages.2.content.1.source", CANARY, "messages[2].content[1].source"),
     ("messages.2.content.1.source.type", CANARY, "messages[2].content[1].source"),
     ("messages.2.content.1.source.data", 1, "messages[2].content[1].source.data"),
+    ("messages.2.content.1.source.data", f"{PNG}!{CANARY}", "messages[2].content[1].source.data"),
+    ("messages.2.content.1.source.data", "", "messages[2].content[1].source.data"),
+    ("messages.2.content.1.source.data", "iVBORw0KGgo", "messages[2].content[1].source.data"),
+    ("messages.2.content.1.source.media_type", CANARY, "messages[2].content[1].source.media_type"),
+    (
+        "messages.2.content.1.source.media_type",
+        "image/bmp",
+        "messages[2].content[1].source.media_type",
+    ),
+    ("messages.2.content.2.source.data", f"é{CANARY}", "messages[2].content[2].source.data"),
     ("messages.2.content.2.source.media_type", CANARY, "messages[2].content[2].source.media_type"),
     ("messages.2.content.2.citations", CANARY, "messages[2].content[2].citations"),
     ("max_tokens", None, "max_tokens"),
@@ -322,3 +332,10 @@ def test_deep_nesting_is_refused_before_translation() -> None:
     assert raised.value.param is None and CANARY not in raised.value.message
     # Just below the limit, the canonical body (one level deeper) still passes validation.
     _decode(_body(tools=[{"name": "f", "input_schema": _nested(29)}]))
+
+
+def test_base64_data_may_be_wrapped_in_lines_and_goes_as_sent() -> None:
+    wrapped = "iVBORw0K\nGgo="
+    decoded = _decode(_with("messages.2.content.1.source.data", wrapped))
+    parts = decoded.openai_body["messages"][-1]["content"]
+    assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{wrapped}"}} in parts

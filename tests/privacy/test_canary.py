@@ -1,11 +1,13 @@
 """The canary suite: DESIGN.md §1's promise, checked end to end on every run.
 
 A real `routeplex serve` process (its embedded simulator, plus an upstream that quotes the
-prompt back) gets the traffic of `traffic.py`: every path — success, streams, a client that
-leaves mid-stream, upstream 4xx/5xx that quote the prompt, timeouts, fallback, a malformed
-chunk, rate limits, bad keys, oversize and invalid bodies, the estimate, account and admin
-endpoints, the dashboard — each request carrying fresh canaries. The gateway logs at DEBUG
-and has a temp directory of its own. Then every place it could have written is searched,
+prompt back, in OpenAI's and in Anthropic's format) gets the traffic of `traffic.py` and
+`messages_traffic.py`: every path — success, streams, a client that leaves mid-stream,
+upstream 4xx/5xx that quote the prompt, timeouts, fallback, a malformed chunk, rate limits,
+bad keys, oversize and invalid bodies, the estimate, account and admin endpoints, the
+dashboard, and Anthropic's Messages surface (Claude passed through, GPT translated,
+count_tokens, the models listing) — each request carrying fresh canaries. The gateway logs at
+DEBUG and has a temp directory of its own. Then every place it could have written is searched,
 and not one copy of any canary may be there: its logs (stdout and stderr), `/metrics`, every
 file under its data directory (database, WAL and SHM while it runs, the database after it
 stopped) and its temp directory (which must stay empty: bodies are never spooled), every row
@@ -61,11 +63,12 @@ class Gateway:
     live_files: dict[str, bytes] = field(default_factory=dict)
 
 
-def _provision(env: dict[str, str]) -> tuple[str, str, str, str]:
+def _provision(env: dict[str, str]) -> tuple[str, str, str, str, str]:
     """Keys for a `usage` account (one of them allowed two simulated models only, so which
     model `routeplex-ai` falls back to never depends on the catalog), an `evaluation`
-    account, and an admin key — made in process (the CLI is tested elsewhere; more process
-    starts would double this test's time)."""
+    account, an admin key, and an `unlimited` account for the Messages traffic (the `usage`
+    plan's 30 a minute are the other traffic's) — made in process (the CLI is tested
+    elsewhere; more process starts would double this test's time)."""
     from routeplex_gateway.auth import issue_admin_key, issue_key
     from routeplex_gateway.config import Settings
     from routeplex_gateway.storage import Store
@@ -74,7 +77,7 @@ def _provision(env: dict[str, str]) -> tuple[str, str, str, str]:
         data_dir=Path(env["ROUTEPLEX_DATA_DIR"]), database_url=env.get("ROUTEPLEX_DATABASE_URL")
     )
 
-    async def provision() -> tuple[str, str, str, str]:
+    async def provision() -> tuple[str, str, str, str, str]:
         store = await Store.open(settings.resolved_database_url)
         try:
             await store.migrate()
@@ -85,7 +88,9 @@ def _provision(env: dict[str, str]) -> tuple[str, str, str, str]:
             fallback_key, _ = await issue_key(store, alice.id, allowed_models=two_models)
             trial_key, _ = await issue_key(store, trial.id)
             admin, _ = await issue_admin_key(store, name="canary")
-            return key, fallback_key, trial_key, admin
+            agent = await store.create_account("claude-code", plan="unlimited")
+            messages_key, _ = await issue_key(store, agent.id)
+            return key, fallback_key, trial_key, admin, messages_key
         finally:
             await store.close()
 
@@ -101,6 +106,11 @@ def _environment(root: Path, echo_url: str, **extra: str) -> dict[str, str]:
         "[[providers]]\n"
         'name = "echo"\nkind = "openai"\n'
         f'base_url = "{echo_url}/v1"\napi_key = "sk-echo"\n'
+        f"models = {json.dumps(ECHO_MODELS)}\ntimeout_s = 1.0\n"
+        # The same upstream in Anthropic's format: Messages callers' bodies go to it as sent.
+        "[[providers]]\n"
+        'name = "claude-echo"\nkind = "anthropic"\n'
+        f'base_url = "{echo_url}"\napi_key = "sk-ant-echo"\n'
         f"models = {json.dumps(ECHO_MODELS)}\ntimeout_s = 1.0\n"
     )
     (root / "tmp").mkdir()

@@ -1,7 +1,8 @@
 """The canary traffic: every way a request can go through the gateway, each carrying fresh
 canaries in every place a caller can put text — messages (text and content parts), tool
 definitions, tool-call arguments and tool results, `user`, `metadata`, headers, the query
-string, the path, field values the gateway refuses — on both dialects.
+string, the path, field values the gateway refuses — on both dialects, and on Anthropic's
+Messages surface (`messages_traffic`).
 
 Each case checks the status it expects, so a path that silently stopped being exercised
 fails here rather than making the privacy search vacuous; the echo cases check that the
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from tests.privacy.messages_traffic import MessagesTraffic
 from tests.privacy.stores import Canaries
 
 CHAT = "/v1/chat/completions"
@@ -32,6 +34,7 @@ class Target:
     fallback_key: str  # the same account, allowed gpt-4o-mini and gpt-4.1-mini only
     trial_key: str  # an account on the `evaluation` plan (5 requests a minute)
     admin_key: str
+    messages_key: str  # an `unlimited` account for the Messages traffic (`messages_traffic`)
 
 
 class Traffic:
@@ -88,6 +91,7 @@ class Traffic:
             self.dashboard,
         ):
             case()
+        MessagesTraffic(self.t, self.c, self.http).run()
 
     def rich_body(self, label: str, model: str) -> dict[str, Any]:
         """An OpenAI request with a canary in every place a caller can put text."""

@@ -1,7 +1,7 @@
-"""A tiny OpenAI-compatible upstream for privacy and fuzz tests: unlike the simulator (which
-never echoes, by design), this one quotes the request back, so the tests can check that a
-provider's words — answers, error texts, broken chunks — holding the prompt are relayed and
-never written down.
+"""A tiny OpenAI-compatible (and Anthropic Messages) upstream for privacy and fuzz tests:
+unlike the simulator (which never echoes, by design), this one quotes the request back, so
+the tests can check that a provider's words — answers, error texts, broken chunks — holding
+the prompt are relayed and never written down.
 
 The upstream model name picks the behaviour:
 
@@ -10,6 +10,9 @@ The upstream model name picks the behaviour:
 * `malformed`: a stream with one good chunk, then a truncated JSON chunk quoting the prompt.
 * `slow`: a stream of prompt-quoting chunks every 100 ms, for clients that leave mid-stream.
 * `hang`: accepts the request and answers nothing for 30 s, for provider timeouts.
+
+`POST /v1/messages` does the same in Anthropic's format (`malformed` is Anthropic's mid-stream
+`event: error`, quoting the prompt), for an Anthropic provider the caller's own body goes to.
 """
 
 from __future__ import annotations
@@ -126,5 +129,114 @@ async def chat(request: Request) -> Response:
     return await _answer(body, said)
 
 
+def _event(name: str, data: dict[str, Any]) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
+
+
+def _opening() -> bytes:
+    message = {
+        "id": "msg_echo",
+        "type": "message",
+        "role": "assistant",
+        "model": "echo",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 7, "output_tokens": 1},
+    }
+    block = {
+        "type": "content_block_start",
+        "index": 0,
+        "content_block": {"type": "text", "text": ""},
+    }
+    return _event("message_start", {"type": "message_start", "message": message}) + _event(
+        "content_block_start", block
+    )
+
+
+def _delta(text: str) -> bytes:
+    delta = {"type": "text_delta", "text": text}
+    return _event(
+        "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta}
+    )
+
+
+def _closing() -> bytes:
+    return (
+        _event("content_block_stop", {"type": "content_block_stop", "index": 0})
+        + _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                "usage": {"output_tokens": 3},
+            },
+        )
+        + _event("message_stop", {"type": "message_stop"})
+    )
+
+
+def _anthropic_error(status: int, kind: str, message: str) -> Response:
+    body = {"type": "error", "error": {"type": kind, "message": message}}
+    return Response(orjson.dumps(body), status, media_type="application/json")
+
+
+async def messages(request: Request) -> Response:
+    """The same behaviours in Anthropic's Messages format, for requests an Anthropic model is
+    sent as their caller wrote them (the prompt quoted from `system` and `messages`)."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        return _anthropic_error(400, "invalid_request_error", "invalid JSON")
+    said = " ".join(_strings(body.get("system")) + _strings(body.get("messages")))[:4000]
+    model = body.get("model")
+    if model == "bad-request":
+        return _anthropic_error(400, "invalid_request_error", f"messages: cannot process '{said}'")
+    if model == "server-error":
+        return _anthropic_error(500, "api_error", f"Internal error while processing '{said}'.")
+    if model == "hang":
+        for _ in range(300):
+            if await request.is_disconnected():
+                break
+            await asyncio.sleep(0.1)
+    if body.get("stream") is not True:
+        message = {
+            "id": "msg_echo",
+            "type": "message",
+            "role": "assistant",
+            "model": "echo",
+            "content": [{"type": "text", "text": f"You said: {said}"}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": 7, "output_tokens": 3},
+        }
+        return Response(orjson.dumps(message), media_type="application/json")
+
+    async def events() -> AsyncIterator[bytes]:
+        yield _opening() + _delta("Hello. ")
+        if model == "malformed":
+            # Anthropic's way to fail after HTTP 200, quoting what it was sent.
+            error = {"type": "overloaded_error", "message": f"Overloaded by '{said}'"}
+            yield _event("error", {"type": "error", "error": error})
+            return
+        for _ in range(50 if model == "slow" else 1):
+            yield _delta(f"You said: {said}. ")
+            if model == "slow":
+                await asyncio.sleep(0.1)
+        yield _closing()
+
+    return StreamingResponse(events(), media_type="text/event-stream")
+
+
+async def count_tokens(request: Request) -> Response:
+    return Response(orjson.dumps({"input_tokens": 7}), media_type="application/json")
+
+
 def create_echo_upstream() -> Starlette:
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/v1/messages", messages, methods=["POST"]),
+            Route("/v1/messages/count_tokens", count_tokens, methods=["POST"]),
+        ]
+    )

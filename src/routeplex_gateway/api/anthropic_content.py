@@ -10,7 +10,9 @@ Decisions, each a place where the two APIs differ:
   message, after a line naming the call they came from.
 * images: base64 sources become `data:` URLs, url sources stay URLs. Documents: a base64 PDF
   becomes a `file` part (`file_data` as a data URL), a plain-text or content source its text
-  or parts. A `search_result` becomes a text part (title, source, then its text).
+  or parts. Base64 data is checked to be base64, and an image's media type to be one of the
+  four Anthropic takes, as Anthropic checks them: nothing else looks into a data URL before
+  the model does. A `search_result` becomes a text part (title, source, then its text).
 * an assistant turn's text blocks are joined into its content, `tool_use` blocks become
   `tool_calls` (arguments: the input as JSON). Thinking blocks are left out: no other model
   can read their signatures.
@@ -24,6 +26,8 @@ Errors name the field and the values it takes, never the caller's value.
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +60,8 @@ ANTHROPIC_ONLY_BLOCKS = frozenset(
 )
 TOOL_ERROR_LINE = "[The tool reported an error.]"
 _PDF = "application/pdf"
+# The image types Anthropic takes in a base64 source (its API refuses any other).
+_IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
 @dataclass(slots=True)
@@ -260,12 +266,29 @@ def _source(block: dict[str, Any], where: str, types: tuple[str, ...]) -> dict[s
     return source
 
 
+def _base64(source: dict[str, Any], where: str) -> str:
+    """A base64 source's `data`, checked: decodable (line breaks allowed) and not empty."""
+    data = _string(source, "data", where)
+    try:
+        decoded = base64.b64decode("".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):  # ValueError: a character outside ASCII
+        decoded = b""
+    if not decoded:
+        raise validation(f"'{where}.data' must be base64-encoded data.", f"{where}.data")
+    return data
+
+
 def _image_url(block: dict[str, Any], where: str, notes: Notes) -> str | None:
     source = _source(block, where, ("base64", "url", "file"))
     source_where = f"{where}.source"
     if source["type"] == "base64":
-        media_type = _string(source, "media_type", source_where)
-        return f"data:{media_type};base64,{_string(source, 'data', source_where)}"
+        media_type = source.get("media_type")
+        if media_type not in _IMAGE_TYPES:
+            raise validation(
+                f"'{source_where}.media_type' must be one of {', '.join(_IMAGE_TYPES)}.",
+                f"{source_where}.media_type",
+            )
+        return f"data:{media_type};base64,{_base64(source, source_where)}"
     if source["type"] == "url":
         return _string(source, "url", source_where)
     notes.anthropic_only(where, "image from Anthropic's Files API")
@@ -289,7 +312,7 @@ def _document(block: dict[str, Any], where: str, notes: Notes) -> list[dict[str,
                 f"'{source_where}.media_type' must be {_PDF} for a base64 document.",
                 f"{source_where}.media_type",
             )
-        data = _string(source, "data", source_where)
+        data = _base64(source, source_where)
         file = {"filename": "document.pdf", "file_data": f"data:{_PDF};base64,{data}"}
         return [{"type": "file", "file": file}]
     if kind == "text":
