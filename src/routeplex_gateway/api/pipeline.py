@@ -63,8 +63,9 @@ class StreamEncoder(Protocol):
     """One stream's events in a surface's wire shape (each method returns ready-framed
     bytes, possibly none)."""
 
-    def open(self, first: Chunk | None) -> bytes:
-        """The stream's opening, with the first chunk when the provider sent one."""
+    def open(self, stream: ChatStream, first: Chunk | None) -> bytes:
+        """The stream's opening (`stream` says what answers: its wire format, id, model),
+        with the first chunk when the provider sent one."""
         ...
 
     def chunk(self, chunk: Chunk) -> bytes: ...
@@ -209,7 +210,7 @@ async def _relay(
     first = started.first
     if first is not None:
         relayed.append(first.generated())
-    opening = encoder.open(first)
+    opening = encoder.open(started.stream, first)
     if opening:
         ex.first_byte()
         yield opening

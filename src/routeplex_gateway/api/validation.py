@@ -12,6 +12,7 @@ from pydantic import TypeAdapter
 
 from ..canonical import ChatRequest
 from ..errors import GatewayError, validation
+from . import openai_decode
 from .schemas import messages as message_schema
 from .schemas import native as native_schema
 from .schemas.openai_chat import ChatCompletionRequest, Sampling
@@ -82,8 +83,8 @@ def validate_chat_body(body: Any) -> ChatRequest:
     request = check(ChatCompletionRequest, body)
     validate_nesting(body)
     cap = request.max_completion_tokens
-    return ChatRequest(
-        body=body,
+    return openai_decode.decode(
+        body,
         stream=bool(request.stream),
         max_output_tokens=cap if cap is not None else request.max_tokens,
     )
