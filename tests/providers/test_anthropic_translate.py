@@ -373,3 +373,13 @@ def test_documents_by_url_and_tool_call_paths_count_calls() -> None:
     with pytest.raises(GatewayError) as raised:
         _sent({"messages": messages})
     assert raised.value.param == "messages[1].tool_calls[1].function.arguments"
+
+
+def test_top_p_is_dropped_beside_temperature_where_the_model_refuses_the_pair() -> None:
+    deployment = replace(_deployment("claude-haiku-4-5"), temperature_with_top_p=False)
+    both = openai_request({"messages": [USER], "temperature": 0.5, "top_p": 0.9, "top_k": 5})
+    sent = to_anthropic(both, deployment, stream=False).body
+    assert (sent["temperature"], "top_p" in sent, sent["top_k"]) == (0.5, False, 5)
+    alone = openai_request({"messages": [USER], "top_p": 0.9})
+    assert to_anthropic(alone, deployment, stream=False).body["top_p"] == 0.9
+    assert "top_p" in _sent({"temperature": 0.5, "top_p": 0.9})  # the pair, where allowed
