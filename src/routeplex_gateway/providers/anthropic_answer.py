@@ -54,8 +54,9 @@ from ..canonical import (
     ToolCallStart,
     Usage,
 )
+from .anthropic_conversation import WIRE
 from .anthropic_passthrough import HeldEvents
-from .anthropic_translate import ANSWER_TOOL, WIRE
+from .anthropic_translate import ANSWER_TOOL
 from .base import broken_stream, json_object, stream_error_event
 from .sse import sse_blocks
 
