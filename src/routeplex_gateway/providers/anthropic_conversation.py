@@ -99,10 +99,8 @@ def conversation(messages: list[Message]) -> tuple[list[Block], list[dict[str, A
             if not turns:
                 system.extend(blocks)
                 continue
-            for block in blocks:
-                if block.get("type") == "text":
-                    block["text"] = later_system_text(block["text"])
-            add("user", blocks)
+            # A new block, never the caller's own (an `Opaque` text block is sent as it is).
+            add("user", [_later(block) for block in blocks])
         elif message.role == "assistant":
             add("assistant", _assistant_blocks(message, where, index))
         else:  # user, and tool (its results), both a user turn for Anthropic
@@ -110,6 +108,12 @@ def conversation(messages: list[Message]) -> tuple[list[Block], list[dict[str, A
     if not turns:
         raise _no_content()
     return system, turns
+
+
+def _later(block: Block) -> Block:
+    if block.get("type") != "text" or not isinstance(block.get("text"), str):
+        return block
+    return {**block, "text": later_system_text(block["text"])}
 
 
 def _text_blocks(message: Message, where: str) -> list[Block]:
