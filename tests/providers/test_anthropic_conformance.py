@@ -20,6 +20,7 @@ from routeplex_gateway.canonical import (
     Finish,
     Text,
     TextDelta,
+    Thinking,
     ThinkingDelta,
     ToolArgumentsDelta,
     ToolCall,
@@ -427,6 +428,33 @@ async def test_the_stop_sequence_that_ended_it_is_said() -> None:
     body = json.loads(basic.body) | {"stop_reason": "stop_sequence", "stop_sequence": "END"}
     answer = await _complete(Exchange({}, 200, "application/json", json.dumps(body).encode()))
     assert (answer.finish_reason, answer.stop_sequence) == ("stop", "END")
+
+
+async def test_a_redacted_thinking_block_is_a_redacted_thinking_part() -> None:
+    """No recording has one: the minimal recording with a redacted block before its text."""
+    [minimal] = load("anthropic/messages_stream_text_minimal.yaml")
+    redacted = (
+        b"event: content_block_start\n"
+        b'data: {"type":"content_block_start","index":0,'
+        b'"content_block":{"type":"redacted_thinking","data":"EmwKAhgBEgy3"}}\n\n'
+        b"event: content_block_stop\n"
+        b'data: {"type":"content_block_stop","index":0}\n\n'
+    )
+    head, sep, tail = minimal.body.partition(b"event: content_block_start")
+    raw = head + redacted + sep + tail.replace(b'"index":0', b'"index":1')
+    chunks, usage, finish = await _stream(Exchange({}, 200, "text/event-stream", raw))
+    deltas = [d for c in chunks for d in c.deltas]
+    assert deltas[:2] == [ThinkingDelta(signature="EmwKAhgBEgy3", redacted=True), TextDelta("2")]
+    assert finish == "stop" and usage.reasoning_tokens is None  # thinking happened: unknown
+    [basic] = load("anthropic/messages_nonstream_basic.yaml")
+    body = json.loads(basic.body)
+    body["content"].insert(0, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3"})
+    answer = await _complete(Exchange({}, 200, "application/json", json.dumps(body).encode()))
+    assert answer.parts == [
+        Thinking(text="", signature="EmwKAhgBEgy3", redacted=True),
+        Text("The capital of France is Paris."),
+    ]
+    assert answer.usage.reasoning_tokens is None
 
 
 # --- errors ---------------------------------------------------------------------------------
