@@ -20,11 +20,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from routeplex_gateway.canonical import (
+    CacheMark,
     ChatRequest,
     Chunk,
     Deployment,
     Message,
     NativeRequest,
+    Reasoning,
     Text,
     TextDelta,
     Thinking,
@@ -320,3 +322,50 @@ async def test_count_tokens_errors_are_the_providers() -> None:
     assert refused.value.provider_message == "model: claude-does-not-exist"
     assert garbled.value.code == ErrorCode.PROVIDER_ERROR
     assert "token count" in garbled.value.message
+
+
+# --- a translated request: the typed shape, thinking kept, the same events beside it ---------
+
+
+async def test_a_translated_conversation_keeps_its_signed_thinking(simulator_url: str) -> None:
+    """A conversation whose assistant turn came with Anthropic's signed thinking (as the
+    Anthropic surface decodes it) and is translated, not forwarded: the thinking goes back as
+    Anthropic's own blocks, cache marks as `cache_control`, and the stream comes back as
+    typed deltas, the signature's included, with every event's bytes beside them."""
+    assistant = Message(
+        "assistant",
+        (
+            Thinking(text="A greeting.", signature=SIGNED),
+            Thinking(text="", signature="EmwKAhgBEgy3va3pzix/", redacted=True),
+            Text("Hello!"),
+        ),
+    )
+    request = ChatRequest(
+        messages=[
+            Message("system", (Text("Be brief.", CacheMark()),)),
+            Message("user", (Text("hi"),)),
+            assistant,
+            Message("user", (Text("again", CacheMark("1h")),)),
+        ],
+        stream=True,
+        max_output_tokens=4000,
+        reasoning=Reasoning(budget=1024),
+    )
+    with recording_proxy(simulator_url) as (url, seen):
+        async with provider() as anthropic:
+            stream = await anthropic.stream(request, _deployment(url))
+            chunks = await _drain(stream)
+    sent = seen.requests[0].body
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert sent["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
+    # What the caller's own body says, exactly (its first text as a string).
+    assert sent["messages"][0] == {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+    assert sent["messages"][1:] == RICH["messages"][1:]
+    [raw] = seen.answers
+    assert b"".join(c.native or b"" for c in chunks) == raw
+    thinking = [d for c in chunks for d in c.deltas if isinstance(d, ThinkingDelta)]
+    assert "".join(d.text for d in thinking) == _of(_events(raw), "thinking")
+    assert [d.signature for d in thinking if d.signature] == [_of(_events(raw), "signature")]
+    assert stream.usage.cache_write_tokens and stream.usage.reasoning_tokens is None
