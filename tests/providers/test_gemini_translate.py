@@ -10,13 +10,19 @@ import pytest
 
 from routeplex_gateway.errors import GatewayError
 from routeplex_gateway.providers.gemini_calls import PartialCall, call_id, signature_of
-from routeplex_gateway.providers.gemini_translate import FOREIGN_CALL_SIGNATURE, to_gemini
+from routeplex_gateway.providers.gemini_translate import FOREIGN_CALL_SIGNATURE
+from routeplex_gateway.providers.gemini_translate import to_gemini as _to_gemini
+from tests.support.chat import openai_request
 
 USER = {"role": "user", "content": "hi"}
 TOOL = {
     "type": "function",
     "function": {"name": "lookup", "description": "d", "parameters": {"type": "object"}},
 }
+
+
+def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+    return _to_gemini(openai_request(body), model)
 
 
 def _call(call_id: str, name: str = "lookup", arguments: str = "{}") -> dict[str, Any]:

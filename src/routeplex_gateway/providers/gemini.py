@@ -1,10 +1,12 @@
 """The Google Gemini provider (`POST {base}/v1beta/models/{model}:generateContent`, and
 `:streamGenerateContent?alt=sse` for streams).
 
-Requests are translated in `gemini_translate`; answers come back in OpenAI's shapes. Parts
-marked `thought` are reasoning summaries, never answer text. Function calls arrive whole (or,
-on Vertex, as `partialArgs` assembled here) and get synthesised ids (`gemini_calls`); since
-Gemini says `finishReason: STOP` after function calls, any call makes the OpenAI finish reason
+Requests are translated in `gemini_translate`; answers come back as the canonical
+`ChatResponse` and stream `Chunk`s (with the parsed body as the answer's native form; a
+stream's chunks carry no native bytes, no surface speaks Gemini). Parts marked `thought` are
+reasoning summaries: `Thinking`, never answer text. Function calls arrive whole (or, on
+Vertex, as `partialArgs` assembled here) and get synthesised ids (`gemini_calls`); since
+Gemini says `finishReason: STOP` after function calls, any call makes the finish reason
 `tool_calls`. Policy stops (safety, recitation, blocklists, OTHER, LANGUAGE…) are
 `content_filter`; a botched function call (MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL) is a
 retryable provider error, not an answer. Streams are `data: {json}` events framed with CRLF
@@ -26,13 +28,32 @@ gateway's credentials being refused; a 429 says when to retry in `RetryInfo.retr
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
 
-from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
+from ..canonical import (
+    AnswerPart,
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    Delta,
+    Deployment,
+    Finish,
+    FinishReason,
+    Text,
+    TextDelta,
+    Thinking,
+    ThinkingDelta,
+    TokenLogprob,
+    ToolArgumentsDelta,
+    ToolCall,
+    ToolCallStart,
+    Usage,
+)
 from ..errors import ErrorCode, GatewayError
 from .base import (
     ErrorReader,
@@ -48,8 +69,7 @@ from .base import (
     upstream_error,
 )
 from .gemini_calls import PartialCall, call_id
-from .gemini_translate import model_path, to_gemini
-from .openai_shape import ChunkWriter, FinishReason, completion_body, token_logprob, tool_call
+from .gemini_translate import WIRE, model_path, to_gemini
 from .sse import sse_events
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -149,8 +169,8 @@ class _Calls:
         self.count = 0
         self.partial: PartialCall | None = None
 
-    def take(self, part: dict[str, Any]) -> dict[str, Any] | None:
-        """The finished OpenAI tool call in `part`, if this part finishes one."""
+    def take(self, part: dict[str, Any]) -> ToolCall | None:
+        """The finished call in `part`, if this part finishes one."""
         call = part.get("functionCall")
         if not isinstance(call, dict):
             return None
@@ -168,16 +188,16 @@ class _Calls:
         done, self.partial = self.partial, None
         return self._finished(done.name, done.args, done.signature)
 
-    def _finished(self, name: str, args: Any, signature: Any) -> dict[str, Any]:
+    def _finished(self, name: str, args: Any, signature: Any) -> ToolCall:
         identifier = call_id(
             self.basis, self.count, signature if isinstance(signature, str) else None
         )
         self.count += 1
-        return tool_call(identifier, str(name), orjson.dumps(args).decode())
+        return ToolCall(id=identifier, name=str(name), arguments=orjson.dumps(args).decode())
 
 
-def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The first candidate's `logprobsResult` as OpenAI's `logprobs.content`, if it has one."""
+def _logprobs(data: dict[str, Any]) -> list[TokenLogprob] | None:
+    """The first candidate's `logprobsResult`: each chosen token with its alternatives."""
     candidates = data.get("candidates") or [{}]
     result = candidates[0].get("logprobsResult") if isinstance(candidates[0], dict) else None
     if not isinstance(result, dict):
@@ -186,16 +206,15 @@ def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
     content = []
     for index, chosen in enumerate(result.get("chosenCandidates") or ()):
         alternatives = tops[index].get("candidates") if index < len(tops) else None
-        top = [token_logprob(**_token(t)) for t in alternatives or () if isinstance(t, dict)]
-        content.append(token_logprob(**_token(chosen), top=top))
+        top = tuple(_token(t) for t in alternatives or () if isinstance(t, dict))
+        content.append(TokenLogprob(_token(chosen).token, _token(chosen).logprob, top))
     return content
 
 
-def _token(candidate: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "token": str(candidate.get("token", "")),
-        "logprob": float(candidate.get("logProbability") or 0.0),
-    }
+def _token(candidate: dict[str, Any]) -> TokenLogprob:
+    return TokenLogprob(
+        str(candidate.get("token", "")), float(candidate.get("logProbability") or 0.0)
+    )
 
 
 def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
@@ -209,36 +228,61 @@ def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
     return [p for p in parts if isinstance(p, dict)], candidate.get("finishReason")
 
 
+def _signature(part: dict[str, Any]) -> str | None:
+    signature = part.get("thoughtSignature")
+    return signature if isinstance(signature, str) and signature else None
+
+
 def completion(data: dict[str, Any], provider: str = "gemini") -> ChatResponse:
+    """A `generateContent` answer as the canonical one: thought summaries as `Thinking`,
+    text as `Text` (consecutive parts of each joined), calls as `ToolCall`s."""
     calls = _Calls(str(data.get("responseId") or orjson.dumps(data).decode()))
-    texts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
+    answer: list[AnswerPart] = []
     parts, finish = _parts(data)
     if finish in _FAILED_CALL:
         raise failed_call(provider, finish)
     for part in parts:
+        text = part.get("text")
+        previous = answer[-1] if answer else None
         if part.get("thought"):
-            continue  # a reasoning summary, not the answer
-        if isinstance(part.get("text"), str):
-            texts.append(part["text"])
+            # A reasoning summary, not the answer; its signature (if any) goes with it.
+            text = text if isinstance(text, str) else ""
+            signature = _signature(part)
+            if isinstance(previous, Thinking):
+                answer[-1] = Thinking(
+                    text=previous.text + text, signature=signature or previous.signature
+                )
+            else:
+                answer.append(Thinking(text=text, signature=signature))
+            continue
+        if isinstance(text, str) and text:
+            if isinstance(previous, Text):
+                answer[-1] = Text(previous.text + text)
+            else:
+                answer.append(Text(text))
         call = calls.take(part)
         if call is not None:
-            tool_calls.append(call)
-    usage = parse_usage(data.get("usageMetadata")) or Usage()
-    body = completion_body(
-        completion_id=str(data.get("responseId") or ""),
+            answer.append(call)
+    return ChatResponse(
+        id=str(data.get("responseId") or ""),
         model=str(data.get("modelVersion") or ""),
-        content="".join(texts) if texts or not tool_calls else None,
-        tool_calls=tool_calls,
-        finish_reason=finish_reason(finish, has_calls=bool(tool_calls)),
-        usage=usage,
+        parts=answer,
+        finish_reason=finish_reason(finish, has_calls=calls.count > 0),
+        usage=parse_usage(data.get("usageMetadata")) or Usage(),
+        created=int(time.time()),
         logprobs=_logprobs(data),
+        wire=WIRE,
+        native=data,
     )
-    return ChatResponse(body=body, usage=usage)
 
 
 class GeminiStream:
-    """Gemini `alt=sse` chunks as canonical `chat.completion.chunk`s."""
+    """Gemini `alt=sse` chunks as canonical `Chunk`s of typed deltas (implements
+    `ChatStream`). `id` and `model` are the first chunk's, known once it has arrived; a
+    thought summary's signature is given when the thinking ends (at the first answer part
+    after it, or at the finish), where a thinking block's signature belongs."""
+
+    wire = WIRE
 
     def __init__(
         self, response: aiohttp.ClientResponse, provider: str, *, secret: str = ""
@@ -246,12 +290,15 @@ class GeminiStream:
         self._response = response
         self._provider = provider
         self._secret = secret  # the deployment's key: masked in relayed error events
+        self.id = ""
+        self.model = ""
+        self.created = int(time.time())
         self.usage = Usage()
-        self.finish_reason: str | None = None
-        self._writer: ChunkWriter | None = None
+        self.finish_reason: FinishReason | None = None
         self._calls: _Calls | None = None
         self._last_usage: Usage | None = None
-        self._opened = False
+        self._thinking = False  # a thought summary is open
+        self._signature: str | None = None  # its signature, given when it ends
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks()
@@ -259,14 +306,9 @@ class GeminiStream:
     async def _chunks(self) -> AsyncIterator[Chunk]:
         try:
             async for _name, payload in sse_events(self._response):
-                chunks = self._translate(payload)
-                if chunks and not self._opened and self._writer is not None:
-                    # The role-only opening goes out with the first content: a stream
-                    # failing before any content can still fall back.
-                    self._opened = True
-                    yield self._writer.opening(more=True)
-                for chunk in chunks:
-                    yield chunk
+                deltas = self._translate(payload)
+                if deltas:
+                    yield Chunk(deltas=tuple(deltas), native=None)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise broken_stream(self._provider, type(exc).__name__) from None
         finally:
@@ -276,7 +318,7 @@ class GeminiStream:
         if self._last_usage is not None:
             self.usage = self._last_usage
 
-    def _translate(self, payload: bytes) -> list[Chunk]:
+    def _translate(self, payload: bytes) -> list[Delta]:
         data = json_object(payload)
         if data is None:
             raise broken_stream(self._provider, "malformed chunk")
@@ -288,12 +330,11 @@ class GeminiStream:
                 message if isinstance(message, str) else None,
                 secret=self._secret,
             )
-        chunks: list[Chunk] = []
-        if self._writer is None or self._calls is None:
-            response_id = str(data.get("responseId") or "")
-            self._writer = ChunkWriter(response_id, str(data.get("modelVersion") or ""))
-            self._calls = _Calls(response_id or payload.decode(errors="replace"))
-        writer, calls = self._writer, self._calls
+        if self._calls is None:
+            self.id = str(data.get("responseId") or "")
+            self.model = str(data.get("modelVersion") or "")
+            self._calls = _Calls(self.id or payload.decode(errors="replace"))
+        calls = self._calls
         usage = parse_usage(data.get("usageMetadata"))
         if usage is not None:
             self._last_usage = usage
@@ -304,30 +345,40 @@ class GeminiStream:
                 input_audio_tokens=usage.input_audio_tokens,
                 cache_audio_read_tokens=usage.cache_audio_read_tokens,
             )
+        deltas: list[Delta] = []
         parts, finish = _parts(data)
         logprobs = _logprobs(data)
         for part in parts:
-            if part.get("thought"):
-                continue
             text = part.get("text")
+            if part.get("thought"):
+                self._thinking = True
+                self._signature = _signature(part) or self._signature
+                if isinstance(text, str) and text:
+                    deltas.append(ThinkingDelta(text))
+                continue
             if isinstance(text, str) and text:
-                chunks.append(writer.text(text, logprobs))
+                self._end_thinking(deltas)
+                deltas.append(TextDelta(text, None if logprobs is None else tuple(logprobs)))
                 logprobs = None  # the chunk's tokens go with its first text
             call = calls.take(part)
             if call is not None:
-                function = call["function"]
-                chunks.append(
-                    writer.tool_start(
-                        calls.count - 1, call["id"], function["name"], function["arguments"]
-                    )
-                )
+                self._end_thinking(deltas)
+                index = calls.count - 1
+                deltas.append(ToolCallStart(index, call.id, call.name))
+                deltas.append(ToolArgumentsDelta(index, call.arguments))
         if finish in _FAILED_CALL:
             raise failed_call(self._provider, finish)
         if finish is not None and self.finish_reason is None:
+            self._end_thinking(deltas)
             reason = finish_reason(finish, has_calls=calls.count > 0)
             self.finish_reason = reason
-            chunks.append(writer.finish(reason))
-        return chunks
+            deltas.append(Finish(reason))
+        return deltas
+
+    def _end_thinking(self, deltas: list[Delta]) -> None:
+        if self._thinking and self._signature is not None:
+            deltas.append(ThinkingDelta(signature=self._signature))
+        self._thinking, self._signature = False, None
 
     async def aclose(self) -> None:
         self._response.close()
@@ -362,8 +413,9 @@ class GeminiProvider(PooledSession):
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        body = to_gemini(request.body, deployment.upstream_model)
-        timeout = completion_limits(deployment, request.body)
+        body = to_gemini(request, deployment.upstream_model)
+        # `completion_limits` reads the cap as an OpenAI body holds it.
+        timeout = completion_limits(deployment, {"max_tokens": request.max_output_tokens})
         retry = deployment.retry_started_timeouts
         response = await self._post("generateContent", body, deployment, timeout, retry)
         data = json_object(await read_all(response, deployment.provider, retry_started=retry))
@@ -372,7 +424,7 @@ class GeminiProvider(PooledSession):
         return completion(data, deployment.provider)
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> GeminiStream:
-        body = to_gemini(request.body, deployment.upstream_model)
+        body = to_gemini(request, deployment.upstream_model)
         # Time to the headers and between chunks, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post("streamGenerateContent?alt=sse", body, deployment, timeout)
