@@ -25,7 +25,6 @@ from routeplex_gateway.canonical import (
     Finish,
     Text,
     TextDelta,
-    Thinking,
     ThinkingDelta,
     ToolArgumentsDelta,
     ToolCall,
@@ -105,7 +104,8 @@ async def _streamed(
         elif isinstance(delta, ToolArgumentsDelta):
             assert delta.index in started
     # One finish, the last delta, saying what the stream says.
-    assert [d for d in deltas if isinstance(d, Finish)] == [Finish(stream.finish_reason or "")]
+    assert stream.finish_reason is not None
+    assert [d for d in deltas if isinstance(d, Finish)] == [Finish(stream.finish_reason)]
     assert isinstance(deltas[-1], Finish)
     return chunks, stream
 
@@ -146,8 +146,7 @@ def _calls(response: ChatResponse) -> list[ToolCall]:
 def _assistant(response: ChatResponse) -> dict[str, Any]:
     """The answer as an OpenAI client sends it back in the next request."""
     calls = [
-        _as_call({"id": c.id, "name": c.name, "arguments": c.arguments})
-        for c in _calls(response)
+        _as_call({"id": c.id, "name": c.name, "arguments": c.arguments}) for c in _calls(response)
     ]
     return {"role": "assistant", "content": response.text() or None, "tool_calls": calls}
 
@@ -205,8 +204,9 @@ async def test_generate_content_text_thoughts_usage_and_cost() -> None:
     assert response.parts == [Text("Hello! How can I help you today?")]
     assert response.finish_reason == "stop"
     assert response.model == "gemini-2.5-flash"
-    assert response.native == json.loads(exchange.body)
-    assert response.id == response.native["responseId"]
+    recorded_answer = json.loads(exchange.body)
+    assert response.native == recorded_answer
+    assert response.id == recorded_answer["responseId"]
     # Thoughts are billed as output and reported as reasoning.
     assert response.usage == Usage(
         input_tokens=9,

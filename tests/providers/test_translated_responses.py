@@ -1,6 +1,7 @@
-"""Anthropic and Gemini answers → OpenAI shapes, for cases no recording shows: refusals,
-safety stops, blocked prompts, the JSON-mode answer tool, and streams that arrive one byte
-at a time (framing split anywhere, CRLF included)."""
+"""Anthropic answers → OpenAI shapes, for cases no recording shows: refusals, the JSON-mode
+answer tool, and streams that arrive one byte at a time (framing split anywhere). Gemini's
+cases (safety stops, blocked prompts, CRLF framing split anywhere) are in
+test_gemini_answers.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from routeplex_gateway.canonical import ChatRequest, Deployment, Provider
-from routeplex_gateway.providers import anthropic, gemini
+from routeplex_gateway.providers import anthropic
 from routeplex_gateway.providers.anthropic_translate import ANSWER_TOOL
 from tests.support.cassettes import load
 from tests.support.openai_schema import assert_valid
@@ -58,22 +59,6 @@ def test_anthropic_usage_without_counts_is_unknown() -> None:
     assert anthropic.parse_usage({"output_tokens": 3}).input_tokens is None
 
 
-def test_gemini_blocked_prompt_and_safety_stop() -> None:
-    blocked = gemini.completion({"promptFeedback": {"blockReason": "SAFETY"}})
-    assert_valid(blocked.body, "CreateChatCompletionResponse")
-    assert blocked.body["choices"][0]["finish_reason"] == "content_filter"
-    assert not blocked.usage.known and "usage" not in blocked.body
-    for reason, expected in (
-        ("SAFETY", "content_filter"),
-        ("RECITATION", "content_filter"),
-        ("MAX_TOKENS", "length"),
-        ("OTHER", "content_filter"),
-        ("STOP", "stop"),
-    ):
-        data = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": reason}]}
-        assert gemini.completion(data).body["choices"][0]["finish_reason"] == expected
-
-
 @contextmanager
 def _trickle(body: bytes, content_type: str) -> Iterator[str]:
     """A server that sends `body` one byte per write."""
@@ -114,8 +99,3 @@ async def test_byte_by_byte_streams() -> None:
     with _trickle(minimal.body, "text/event-stream") as url:
         chunks = await _chunks(anthropic.AnthropicProvider(), "anthropic", url)
     assert _text(chunks) == "2"
-    _, sse = load("google/stream_generate_content_sse_function_call_thought_signature.yaml")
-    assert b"\r\n\r\n" in sse.body
-    with _trickle(sse.body, "text/event-stream") as url:
-        chunks = await _chunks(gemini.GeminiProvider(), "gemini", url)
-    assert _text(chunks) == "The capital of Mexico is Mexico City."
