@@ -48,7 +48,7 @@ from routeplex_gateway.canonical import (
     ToolResult,
 )
 from routeplex_gateway.errors import GatewayError
-from routeplex_gateway.providers import gemini
+from routeplex_gateway.providers import gemini_answer as gemini
 from routeplex_gateway.providers.gemini import GeminiProvider
 from routeplex_gateway.providers.gemini_calls import call_id, signature_of
 from routeplex_gateway.providers.gemini_translate import to_gemini

@@ -33,7 +33,8 @@ from routeplex_gateway.canonical import (
 )
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.metering.pricing import lookup_price
-from routeplex_gateway.providers.gemini import GeminiProvider, GeminiStream
+from routeplex_gateway.providers.gemini import GeminiProvider
+from routeplex_gateway.providers.gemini_answer import GeminiStream
 from routeplex_gateway.providers.gemini_calls import call_id, signature_of
 from routeplex_gateway.providers.gemini_translate import to_gemini as _to_gemini
 from tests.support.cassettes import Exchange, Received, json_array_as_sse, load, replay
