@@ -39,9 +39,7 @@ differ):
   way to keep the model to one call); a part or tool only another wire format's provider
   can read.
 * Ignored, having no Gemini equivalent (README lists them): cache marks (Gemini caches
-  implicitly), `n`, the end user, the predicted output, and OpenAI's `logit_bias`,
-  `stream_options`, `service_tier`, `store`, `metadata`, `modalities`, `audio`,
-  `web_search_options`, `prompt_cache_key`, `verbosity`.
+  implicitly), `n`, the end user and the predicted output.
 """
 
 from __future__ import annotations
@@ -129,7 +127,7 @@ def to_gemini(request: ChatRequest, model: str) -> dict[str, Any]:
 
 def json_instruction(fmt: ResponseFormat) -> str:
     """A system instruction asking for JSON, for when the API has no switch for it."""
-    if fmt.schema is None:
+    if not fmt.schema:
         return "Respond with a single valid JSON object and nothing else."
     schema = orjson.dumps(fmt.schema).decode()
     return (
@@ -383,7 +381,7 @@ def _generation_config(
         config["stopSequences"] = list(sampling.stop)
     if fmt is not None:
         config["responseMimeType"] = "application/json"
-        if fmt.schema is not None:
+        if fmt.schema:  # a JSON-schema format without a schema ({}) asks for any JSON
             config["responseJsonSchema"] = fmt.schema
     budget = _budget(request.reasoning)
     if budget is not None and _THINKING_MODELS.search(model):
