@@ -1,23 +1,22 @@
-"""Anthropic answers → OpenAI shapes, for cases no recording shows: refusals, the JSON-mode
-answer tool, and streams that arrive one byte at a time (framing split anywhere). Gemini's
-cases (safety stops, blocked prompts, CRLF framing split anywhere) are in
-test_gemini_answers.py."""
+"""Anthropic and Gemini answers → typed canonical answers and deltas, for cases no recording
+shows: refusals, safety stops, blocked prompts, the JSON-mode answer tool, and streams that
+arrive one byte at a time (framing split anywhere, CRLF included)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from routeplex_gateway.canonical import ChatRequest, Deployment, Provider
-from routeplex_gateway.providers import anthropic
+from routeplex_gateway.canonical import Chunk, Deployment, Provider, TextDelta
+from routeplex_gateway.providers import anthropic, gemini
 from routeplex_gateway.providers.anthropic_translate import ANSWER_TOOL
 from tests.support.cassettes import load
+from tests.support.chat import openai_request
 from tests.support.openai_schema import assert_valid
 from tests.support.servers import serve_in_thread
 
@@ -59,6 +58,21 @@ def test_anthropic_usage_without_counts_is_unknown() -> None:
     assert anthropic.parse_usage({"output_tokens": 3}).input_tokens is None
 
 
+def test_gemini_blocked_prompt_and_safety_stop() -> None:
+    blocked = gemini.completion({"promptFeedback": {"blockReason": "SAFETY"}})
+    assert blocked.finish_reason == "content_filter" and blocked.parts == []
+    assert not blocked.usage.known and blocked.usage.input_tokens is None  # unknown, not 0
+    for reason, expected in (
+        ("SAFETY", "content_filter"),
+        ("RECITATION", "content_filter"),
+        ("MAX_TOKENS", "length"),
+        ("OTHER", "content_filter"),
+        ("STOP", "stop"),
+    ):
+        data = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": reason}]}
+        assert gemini.completion(data).finish_reason == expected
+
+
 @contextmanager
 def _trickle(body: bytes, content_type: str) -> Iterator[str]:
     """A server that sends `body` one byte per write."""
@@ -78,20 +92,18 @@ def _trickle(body: bytes, content_type: str) -> Iterator[str]:
         yield url
 
 
-async def _chunks(provider: Provider, kind: str, url: str) -> list[dict[str, Any]]:
+async def _chunks(provider: Provider, kind: str, url: str) -> list[Chunk]:
     deployment = Deployment(provider=kind, kind=kind, base_url=url, api_key="k", upstream_model="m")
-    request = ChatRequest(
-        body={"messages": [{"role": "user", "content": "x"}]}, stream=True, max_output_tokens=None
-    )
+    request = openai_request({"messages": [{"role": "user", "content": "x"}]}, stream=True)
     try:
         stream = await provider.stream(request, deployment)
-        return [chunk.data async for chunk in stream]
+        return [chunk async for chunk in stream]
     finally:
         await provider.close()
 
 
-def _text(chunks: list[dict[str, Any]]) -> str:
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+def _text(chunks: list[Chunk]) -> str:
+    return "".join(d.text for c in chunks for d in c.deltas if isinstance(d, TextDelta))
 
 
 async def test_byte_by_byte_streams() -> None:
@@ -99,3 +111,8 @@ async def test_byte_by_byte_streams() -> None:
     with _trickle(minimal.body, "text/event-stream") as url:
         chunks = await _chunks(anthropic.AnthropicProvider(), "anthropic", url)
     assert _text(chunks) == "2"
+    _, sse = load("google/stream_generate_content_sse_function_call_thought_signature.yaml")
+    assert b"\r\n\r\n" in sse.body
+    with _trickle(sse.body, "text/event-stream") as url:
+        chunks = await _chunks(gemini.GeminiProvider(), "gemini", url)
+    assert _text(chunks) == "The capital of Mexico is Mexico City."

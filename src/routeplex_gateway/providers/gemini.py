@@ -30,6 +30,8 @@ from .base import (
 from .gemini_answer import GeminiStream, completion
 from .gemini_translate import model_path, to_gemini
 
+__all__ = ["DEFAULT_BASE_URL", "GeminiProvider", "GeminiStream", "completion", "read_error"]
+
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 _DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
 
