@@ -52,7 +52,7 @@ from routeplex_gateway.providers import gemini_answer as gemini
 from routeplex_gateway.providers.gemini import GeminiProvider
 from routeplex_gateway.providers.gemini_calls import call_id, signature_of
 from routeplex_gateway.providers.gemini_translate import to_gemini
-from tests.support.cassettes import Exchange, load, replay
+from tests.support.cassettes import Exchange, json_array_as_sse, load, replay
 from tests.support.servers import serve_in_thread
 
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(16)).decode()
@@ -404,6 +404,50 @@ async def test_stream_deltas_with_the_signature_where_the_thinking_ends() -> Non
     # A stream that ends while still thinking gives the signature before its finish.
     chunks = await _replayed(_sse(_candidate(first)))
     assert chunks[-1].deltas[-2:] == (ThinkingDelta(signature=SIGNATURE), Finish("stop"))
+
+
+async def test_recorded_streams_as_typed_deltas() -> None:
+    # Gemini 3: a thought summary, then a call carrying the turn's signature (in its id).
+    [turn, *_] = load("google/stream_generate_content_json_array_function_call.yaml")
+    chunks = await _replayed(json_array_as_sse(turn))
+    [[thought], [start, arguments, finish]] = [c.deltas for c in chunks]
+    assert isinstance(thought, ThinkingDelta) and thought.signature is None
+    assert thought.text.startswith("**Generating Pelican Names**")
+    recorded = json.loads(turn.body)
+    call_part = recorded[1]["candidates"][0]["content"]["parts"][0]
+    basis = recorded[0]["responseId"]
+    signed = call_id(basis, 0, call_part["thoughtSignature"])
+    assert start == ToolCallStart(0, signed, "pelican_name_generator")
+    assert (arguments, finish) == (ToolArgumentsDelta(0, "{}"), Finish("tool_calls"))
+    # Vertex: arguments streamed as partialArgs come out whole, one fragment per call.
+    [vertex] = load("google/vertex_stream_function_call_partial_args.chunks.jsonl.txt")
+    deltas = [d for c in await _replayed(vertex) for d in c.deltas]
+    assert [d for d in deltas if not isinstance(d, ToolCallStart)] == [
+        ToolArgumentsDelta(0, '{"location":"Boston"}'),
+        ToolArgumentsDelta(1, '{"location":"San Francisco"}'),
+        Finish("tool_calls"),
+    ]
+    assert [(d.index, d.name) for d in deltas if isinstance(d, ToolCallStart)] == [
+        (0, "getWeather"),
+        (1, "getWeather"),
+    ]
+
+
+async def test_recorded_answers_as_typed_parts() -> None:
+    call_turn, result_turn = load("google/generate_content_function_call.yaml")
+    for exchange, name in ((call_turn, "get_user_country"), (result_turn, "final_result")):
+        with replay([exchange]) as url:
+            response = await _complete(url, ChatRequest(messages=[_user(Text("x"))]))
+        recorded = json.loads(exchange.body)
+        [call] = response.parts
+        assert call == ToolCall(
+            id=call_id(recorded["responseId"], 0),
+            name=name,
+            arguments=orjson.dumps(
+                recorded["candidates"][0]["content"]["parts"][0]["functionCall"]["args"]
+            ).decode(),
+        )
+        assert response.native == recorded and response.wire == "gemini"
 
 
 @contextmanager
