@@ -1,7 +1,9 @@
 """Every recorded Gemini exchange replayed through the Gemini provider over a real socket:
-text, tool calls, finish reason, usage (to the token) and cost, every body and chunk checked
-against OpenAI's schema; and the request translation checked against the request bodies that
-were actually sent, where an OpenAI request can say the same thing.
+text, thinking, tool calls, finish reason, usage (to the token) and cost as the typed answer
+and stream deltas (every stream checked for the shape surfaces rely on: deltas in every
+chunk, calls numbered from 0 as they start, one finish, last); and the request translation
+checked against the request bodies that were actually sent, where an OpenAI request (decoded
+into the canonical one) can say the same thing.
 
 Streams recorded without `alt=sse` (one JSON array) are re-framed as SSE, since the provider
 always asks for SSE; the Vertex chunk file is re-framed the same way."""
@@ -15,14 +17,28 @@ from typing import Any
 
 import pytest
 
-from routeplex_gateway.canonical import ChatRequest, ChatResponse, Deployment, Usage
+from routeplex_gateway.canonical import (
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    Deployment,
+    Finish,
+    Text,
+    TextDelta,
+    ThinkingDelta,
+    ToolArgumentsDelta,
+    ToolCall,
+    ToolCallStart,
+    Usage,
+)
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.metering.pricing import lookup_price
 from routeplex_gateway.providers.gemini import GeminiProvider
+from routeplex_gateway.providers.gemini_answer import GeminiStream
 from routeplex_gateway.providers.gemini_calls import call_id, signature_of
-from routeplex_gateway.providers.gemini_translate import to_gemini
+from routeplex_gateway.providers.gemini_translate import to_gemini as _to_gemini
 from tests.support.cassettes import Exchange, Received, json_array_as_sse, load, replay
-from tests.support.openai_schema import assert_valid
+from tests.support.chat import openai_request
 
 MTOK = Decimal(10) ** 6
 HELLO: dict[str, Any] = {"messages": [{"role": "user", "content": "hello"}]}
@@ -35,7 +51,11 @@ def _deployment(url: str, model: str) -> Deployment:
 
 
 def _request(body: dict[str, Any], *, stream: bool = False) -> ChatRequest:
-    return ChatRequest(body=body, stream=stream, max_output_tokens=None)
+    return openai_request(body, stream=stream)
+
+
+def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+    return _to_gemini(openai_request(body), model)
 
 
 async def _complete(
@@ -50,8 +70,45 @@ async def _complete(
             response = await provider.complete(_request(body or HELLO), _deployment(url, model))
     finally:
         await provider.close()
-    assert_valid(response.body, "CreateChatCompletionResponse")
+    assert response.wire == "gemini"
+    assert response.native is not None and response.native_for("gemini") is response.native
+    assert response.native_for("openai") is None
     return response
+
+
+async def _streamed(
+    exchange: Exchange,
+    body: dict[str, Any] | None = None,
+    model: str = "gemini-2.5-flash",
+    received: list[Received] | None = None,
+) -> tuple[list[Chunk], GeminiStream]:
+    provider = GeminiProvider()
+    try:
+        with replay([exchange], received) as url:
+            stream = await provider.stream(
+                _request(body or HELLO, stream=True), _deployment(url, model)
+            )
+            chunks = [chunk async for chunk in stream]
+    finally:
+        await provider.close()
+    assert stream.wire == "gemini"
+    deltas = [d for c in chunks for d in c.deltas]
+    for chunk in chunks:
+        assert chunk.deltas and chunk.native is None  # no surface speaks Gemini
+    # Calls numbered from 0 in the order they start, each started before its arguments.
+    starts = [d.index for d in deltas if isinstance(d, ToolCallStart)]
+    assert starts == list(range(len(starts)))
+    started: set[int] = set()
+    for delta in deltas:
+        if isinstance(delta, ToolCallStart):
+            started.add(delta.index)
+        elif isinstance(delta, ToolArgumentsDelta):
+            assert delta.index in started
+    # One finish, the last delta, saying what the stream says.
+    assert stream.finish_reason is not None
+    assert [d for d in deltas if isinstance(d, Finish)] == [Finish(stream.finish_reason)]
+    assert isinstance(deltas[-1], Finish)
+    return chunks, stream
 
 
 async def _stream(
@@ -59,35 +116,40 @@ async def _stream(
     body: dict[str, Any] | None = None,
     model: str = "gemini-2.5-flash",
     received: list[Received] | None = None,
-) -> tuple[list[dict[str, Any]], Usage, str | None]:
-    provider = GeminiProvider()
-    try:
-        with replay([exchange], received) as url:
-            stream = await provider.stream(
-                _request(body or HELLO, stream=True), _deployment(url, model)
-            )
-            chunks = [chunk.data async for chunk in stream]
-    finally:
-        await provider.close()
-    for chunk in chunks:
-        assert_valid(chunk, "CreateChatCompletionStreamResponse")
-        assert "usage" not in chunk
+) -> tuple[list[Chunk], Usage, str | None]:
+    chunks, stream = await _streamed(exchange, body, model, received)
     return chunks, stream.usage, stream.finish_reason
 
 
-def _text(chunks: list[dict[str, Any]]) -> str:
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+def _text(chunks: list[Chunk]) -> str:
+    return "".join(d.text for c in chunks for d in c.deltas if isinstance(d, TextDelta))
 
 
-def _streamed_calls(chunks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _thinking(chunks: list[Chunk]) -> str:
+    return "".join(d.text for c in chunks for d in c.deltas if isinstance(d, ThinkingDelta))
+
+
+def _streamed_calls(chunks: list[Chunk]) -> list[dict[str, Any]]:
     calls: dict[int, dict[str, Any]] = {}
     for chunk in chunks:
-        for fragment in chunk["choices"][0]["delta"].get("tool_calls") or ():
-            call = calls.setdefault(fragment["index"], {"arguments": ""})
-            if "id" in fragment:
-                call.update(id=fragment["id"], name=fragment["function"]["name"])
-            call["arguments"] += fragment["function"]["arguments"]
+        for delta in chunk.deltas:
+            if isinstance(delta, ToolCallStart):
+                calls[delta.index] = {"id": delta.id, "name": delta.name, "arguments": ""}
+            elif isinstance(delta, ToolArgumentsDelta):
+                calls[delta.index]["arguments"] += delta.fragment
     return [{**c, "args": json.loads(c["arguments"])} for _, c in sorted(calls.items())]
+
+
+def _calls(response: ChatResponse) -> list[ToolCall]:
+    return [p for p in response.parts if isinstance(p, ToolCall)]
+
+
+def _assistant(response: ChatResponse) -> dict[str, Any]:
+    """The answer as an OpenAI client sends it back in the next request."""
+    calls = [
+        _as_call({"id": c.id, "name": c.name, "arguments": c.arguments}) for c in _calls(response)
+    ]
+    return {"role": "assistant", "content": response.text() or None, "tool_calls": calls}
 
 
 def _cost(model: str, usage: Usage) -> Decimal:
@@ -140,10 +202,12 @@ async def test_generate_content_text_thoughts_usage_and_cost() -> None:
     response = await _complete(exchange, body, received=received)
     assert received[0].path == "/v1beta/models/gemini-2.5-flash:generateContent"
     assert received[0].headers["x-goog-api-key"] == "AIza-test"
-    choice = response.body["choices"][0]
-    assert choice["message"]["content"] == "Hello! How can I help you today?"
-    assert choice["finish_reason"] == "stop"
-    assert response.body["model"] == "gemini-2.5-flash"
+    assert response.parts == [Text("Hello! How can I help you today?")]
+    assert response.finish_reason == "stop"
+    assert response.model == "gemini-2.5-flash"
+    recorded_answer = json.loads(exchange.body)
+    assert response.native == recorded_answer
+    assert response.id == recorded_answer["responseId"]
     # Thoughts are billed as output and reported as reasoning.
     assert response.usage == Usage(
         input_tokens=9,
@@ -153,8 +217,8 @@ async def test_generate_content_text_thoughts_usage_and_cost() -> None:
         input_audio_tokens=0,  # promptTokensDetails: TEXT only
         cache_audio_read_tokens=0,
     )
-    assert response.body["usage"]["completion_tokens_details"]["reasoning_tokens"] == 34
-    assert response.body["usage"]["total_tokens"] == 52
+    assert response.usage.openai()["completion_tokens_details"]["reasoning_tokens"] == 34
+    assert response.usage.total_tokens == 52
     assert (
         _cost("gemini-2.5-flash", response.usage)
         == (9 * Decimal("0.3") + 43 * Decimal("2.5")) / MTOK
@@ -193,12 +257,12 @@ async def test_generate_content_function_call_and_response() -> None:
     }
 
     response = await _complete(call_turn, body, "gemini-2.0-flash")
-    choice = response.body["choices"][0]
-    assert choice["finish_reason"] == "tool_calls"  # Gemini said STOP
-    [call] = choice["message"]["tool_calls"]
-    assert call["function"]["name"] == "get_user_country"
-    assert json.loads(call["function"]["arguments"]) == {}
-    assert call["id"] == call_id("LlteaIDvD9m7nvgPz5Sb0Aw", 0)  # deterministic
+    assert response.finish_reason == "tool_calls"  # Gemini said STOP
+    [call] = response.parts  # no text beside the call
+    assert isinstance(call, ToolCall)
+    assert call.name == "get_user_country"
+    assert json.loads(call.arguments) == {}
+    assert call.id == call_id("LlteaIDvD9m7nvgPz5Sb0Aw", 0)  # deterministic
     assert response.usage == Usage(
         33, 5, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
     )
@@ -207,8 +271,8 @@ async def test_generate_content_function_call_and_response() -> None:
         **body,
         "messages": [
             question,
-            choice["message"],
-            {"role": "tool", "tool_call_id": call["id"], "content": "Mexico"},
+            _assistant(response),
+            {"role": "tool", "tool_call_id": call.id, "content": "Mexico"},
         ],
     }
     sent = to_gemini(follow_up, "gemini-2.0-flash")
@@ -220,9 +284,10 @@ async def test_generate_content_function_call_and_response() -> None:
     assert sent_result == {"name": "get_user_country", "response": {"output": "Mexico"}}
 
     answer = await _complete(result_turn, follow_up, "gemini-2.0-flash")
-    [final] = answer.body["choices"][0]["message"]["tool_calls"]
-    assert final["function"]["name"] == "final_result"
-    assert json.loads(final["function"]["arguments"]) == {
+    [final] = answer.parts
+    assert isinstance(final, ToolCall) and answer.finish_reason == "tool_calls"
+    assert final.name == "final_result"
+    assert json.loads(final.arguments) == {
         "city": "Mexico City",
         "country": "Mexico",
     }
@@ -237,7 +302,8 @@ async def test_generate_content_function_call_and_response() -> None:
 async def test_generate_content_cached_tokens_are_part_of_the_prompt() -> None:
     [exchange] = load("google/generate_content_cached_content_tokens.yaml")
     response = await _complete(exchange)
-    assert response.body["choices"][0]["message"]["content"].startswith("This video demonstrates")
+    [text] = response.parts
+    assert isinstance(text, Text) and text.text.startswith("This video demonstrates")
     usage = response.usage
     assert usage == Usage(
         input_tokens=17713,
@@ -247,8 +313,8 @@ async def test_generate_content_cached_tokens_are_part_of_the_prompt() -> None:
         input_audio_tokens=1917,
         cache_audio_read_tokens=1881,
     )
-    assert response.body["usage"]["total_tokens"] == 18602
-    assert response.body["usage"]["prompt_tokens_details"]["cached_tokens"] == 17379
+    assert usage.total_tokens == 18602
+    assert usage.openai()["prompt_tokens_details"]["cached_tokens"] == 17379
     # Audio at its own rates ($1 in, $0.10 cached), text and video at the text rates.
     uncached_audio = 1917 - 1881
     uncached_rest = 17713 - 17379 - uncached_audio
@@ -280,12 +346,13 @@ async def test_sse_basic_last_prompt_count_wins() -> None:
     assert sent["systemInstruction"]["parts"] == recorded["systemInstruction"]["parts"]
     assert sent["generationConfig"] == recorded["generationConfig"]
     received: list[Received] = []
-    chunks, usage, finish = await _stream(exchange, body, "gemini-2.0-flash-exp", received)
+    chunks, stream = await _streamed(exchange, body, "gemini-2.0-flash-exp", received)
+    usage, finish = stream.usage, stream.finish_reason
     assert received[0].path == "/v1beta/models/gemini-2.0-flash-exp:streamGenerateContent?alt=sse"
     assert _text(chunks) == "The capital of France is Paris.\n"
-    assert finish == "stop" and chunks[-1]["choices"][0]["finish_reason"] == "stop"
-    assert [c["choices"][0]["finish_reason"] for c in chunks].count("stop") == 1
-    assert {c["model"] for c in chunks} == {"gemini-2.0-flash-exp"}
+    assert finish == "stop" and chunks[-1].deltas[-1] == Finish("stop")
+    assert stream.model == "gemini-2.0-flash-exp"
+    assert stream.id and stream.created > 0
     assert usage == Usage(
         13, 8, 0, reasoning_tokens=0, input_audio_tokens=0, cache_audio_read_tokens=0
     )  # 15 → 13 in the final chunk
@@ -368,11 +435,14 @@ async def test_sse_function_call_thought_signature_round_trip() -> None:
 
 async def test_json_array_thinking_stream_hides_thoughts() -> None:
     [exchange] = load("google/stream_generate_content_json_array_thinking.yaml")
-    chunks, usage, finish = await _stream(json_array_as_sse(exchange))
+    chunks, stream = await _streamed(json_array_as_sse(exchange))
+    usage, finish = stream.usage, stream.finish_reason
+    # The thought summary is reasoning, never answer text.
     assert _text(chunks) == "Scoop"
-    assert "Considering the Constraint" not in json.dumps(chunks)
+    assert _thinking(chunks).startswith("**Considering the Constraint**")
+    assert "Considering the Constraint" not in _text(chunks)
     assert finish == "stop"
-    assert {c["model"] for c in chunks} == {"gemini-3.6-flash"}
+    assert stream.model == "gemini-3.6-flash"
     assert usage == Usage(
         11, 2 + 291, 0, reasoning_tokens=291, input_audio_tokens=0, cache_audio_read_tokens=0
     )
@@ -388,7 +458,8 @@ async def test_json_array_function_calls_over_three_turns() -> None:
     [first] = _streamed_calls(chunks)
     assert (first["name"], first["args"]) == ("pelican_name_generator", {})
     assert signature_of(first["id"]) is not None
-    assert "Generating Pelican Names" not in json.dumps(chunks)
+    assert "Generating Pelican Names" not in _text(chunks) + json.dumps(first)
+    assert _thinking(chunks).startswith("**Generating Pelican Names**")
     assert usage == Usage(
         32, 12 + 42, 0, reasoning_tokens=42, input_audio_tokens=0, cache_audio_read_tokens=0
     )

@@ -13,12 +13,12 @@ import openai
 import orjson
 import pytest
 
-from routeplex_gateway.canonical import ChatRequest, Deployment
+from routeplex_gateway.canonical import ChatResponse, Chunk, Deployment, Finish, TextDelta
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.providers.gemini import GeminiProvider
 from tests.conftest import RunningGateway
 from tests.support.cassettes import Exchange, replay
-from tests.support.openai_schema import assert_valid
+from tests.support.chat import openai_request
 
 MODEL = "gemini-2.5-flash"  # $0.30 text / $1.00 audio in, $2.50 out
 MTOK = Decimal(10) ** 6
@@ -80,7 +80,7 @@ def _sse(*chunks: dict[str, Any]) -> Exchange:
     return Exchange({}, 200, "text/event-stream", body)
 
 
-async def _provider_call(exchange: Exchange, *, stream: bool) -> list[dict[str, Any]]:
+async def _provider_call(exchange: Exchange, *, stream: bool) -> list[ChatResponse | Chunk]:
     provider = GeminiProvider()
     deployment = Deployment(
         provider="gemini",
@@ -89,14 +89,14 @@ async def _provider_call(exchange: Exchange, *, stream: bool) -> list[dict[str, 
         api_key="k",
         upstream_model="gemini-2.5-flash",
     )
-    request = ChatRequest(body={"messages": HELLO}, stream=stream, max_output_tokens=None)
+    request = openai_request({"messages": HELLO}, stream=stream)
     try:
         with replay([exchange]) as url:
             deployment.base_url = url
             if not stream:
-                return [(await provider.complete(request, deployment)).body]
+                return [await provider.complete(request, deployment)]
             started = await provider.stream(request, deployment)
-            return [chunk.data async for chunk in started]
+            return [chunk async for chunk in started]
     finally:
         await provider.close()
 
@@ -106,13 +106,14 @@ async def _provider_call(exchange: Exchange, *, stream: bool) -> list[dict[str, 
     ["OTHER", "LANGUAGE", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "SPII", "BLOCKLIST", "SAFETY"],
 )
 async def test_policy_stops_are_content_filter_not_an_empty_answer(reason: str) -> None:
-    [body] = await _provider_call(
+    [response] = await _provider_call(
         Exchange({}, 200, "application/json", orjson.dumps(_answer(reason))), stream=False
     )
-    assert_valid(body, "CreateChatCompletionResponse")
-    assert body["choices"][0]["finish_reason"] == "content_filter"
+    assert isinstance(response, ChatResponse)
+    assert response.finish_reason == "content_filter" and response.parts == []
     chunks = await _provider_call(_sse(_answer(None, "Hi"), _answer(reason)), stream=True)
-    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
+    assert isinstance(chunks[-1], Chunk)
+    assert chunks[-1].deltas == (Finish("content_filter"),)
 
 
 @pytest.mark.parametrize("reason", ["MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"])
@@ -201,19 +202,23 @@ async def test_logprobs_result_comes_back_as_openai_logprobs() -> None:
             {"token": " there", "logProbability": -0.3},
         ],
     }
-    [body] = await _provider_call(
+    [response] = await _provider_call(
         Exchange({}, 200, "application/json", orjson.dumps(answer)), stream=False
     )
-    assert_valid(body, "CreateChatCompletionResponse")
-    content = body["choices"][0]["logprobs"]["content"]
-    assert [(t["token"], t["logprob"]) for t in content] == [("Hi", -0.1), (" there", -0.3)]
-    assert [t["token"] for t in content[0]["top_logprobs"]] == ["Hi", "Hello"]
-    assert content[1]["bytes"] == list(b" there")
+    assert isinstance(response, ChatResponse)
+    content = response.logprobs
+    assert content is not None
+    assert [(t.token, t.logprob) for t in content] == [("Hi", -0.1), (" there", -0.3)]
+    assert content[0].top is not None and content[1].top is not None
+    assert [(t.token, t.logprob) for t in content[0].top] == [("Hi", -0.1), ("Hello", -2.5)]
+    assert [t.token for t in content[1].top] == [" there"]
     chunks = await _provider_call(_sse(answer), stream=True)
-    for chunk in chunks:
-        assert_valid(chunk, "CreateChatCompletionStreamResponse")
-    [streamed] = [c["choices"][0]["logprobs"] for c in chunks if c["choices"][0]["logprobs"]]
-    assert streamed["content"] == content
+    texts = [
+        d for c in chunks if isinstance(c, Chunk) for d in c.deltas if isinstance(d, TextDelta)
+    ]
+    [streamed] = [d.logprobs for d in texts if d.logprobs]
+    assert list(streamed) == content
+    assert "".join(d.text for d in texts) == "Hi there"
 
 
 # --- 14. an image URL's media type is known or refused, never guessed --------------------------

@@ -10,13 +10,19 @@ import pytest
 
 from routeplex_gateway.errors import GatewayError
 from routeplex_gateway.providers.gemini_calls import PartialCall, call_id, signature_of
-from routeplex_gateway.providers.gemini_translate import FOREIGN_CALL_SIGNATURE, to_gemini
+from routeplex_gateway.providers.gemini_translate import FOREIGN_CALL_SIGNATURE
+from routeplex_gateway.providers.gemini_translate import to_gemini as _to_gemini
+from tests.support.chat import openai_request
 
 USER = {"role": "user", "content": "hi"}
 TOOL = {
     "type": "function",
     "function": {"name": "lookup", "description": "d", "parameters": {"type": "object"}},
 }
+
+
+def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
+    return _to_gemini(openai_request(body), model)
 
 
 def _call(call_id: str, name: str = "lookup", arguments: str = "{}") -> dict[str, Any]:
@@ -155,3 +161,29 @@ def test_vertex_partial_args() -> None:
         "ok": True,
         "odd key": None,
     }
+
+
+def test_parallel_tool_calls_false_is_refused_only_with_tools() -> None:
+    body: dict[str, Any] = {"messages": [USER], "tools": [TOOL], "parallel_tool_calls": False}
+    with pytest.raises(GatewayError) as raised:
+        to_gemini(body, "gemini-2.5-flash")
+    assert raised.value.status == 400 and raised.value.param == "parallel_tool_calls"
+    assert "toolConfig" not in to_gemini({**body, "tools": []}, "gemini-2.5-flash")
+
+
+def test_tools_with_json_output_ask_for_json_in_words_before_gemini_3() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    body: dict[str, Any] = {
+        "messages": [{"role": "system", "content": "Be brief."}, USER],
+        "tools": [TOOL],
+        "response_format": {"type": "json_schema", "json_schema": {"name": "c", "schema": schema}},
+    }
+    sent = to_gemini(body, "gemini-2.5-flash")
+    assert "generationConfig" not in sent
+    first, instruction = sent["systemInstruction"]["parts"]
+    assert first == {"text": "Be brief."} and '"city"' in instruction["text"]
+    gemini_3 = to_gemini(body, "gemini-3-pro-preview")
+    assert gemini_3["generationConfig"]["responseJsonSchema"] == schema
+    assert gemini_3["systemInstruction"]["parts"] == [{"text": "Be brief."}]
+    plain = to_gemini({**body, "response_format": {"type": "json_object"}, "tools": []}, "m")
+    assert plain["generationConfig"] == {"responseMimeType": "application/json"}

@@ -1,12 +1,11 @@
-"""Anthropic and Gemini answers → OpenAI shapes, for cases no recording shows: refusals,
-safety stops, blocked prompts, the JSON-mode answer tool, and streams that arrive one byte
-at a time (framing split anywhere, CRLF included)."""
+"""Anthropic and Gemini answers → typed canonical answers and deltas, for cases no recording
+shows: refusals, safety stops, blocked prompts, the JSON-mode answer tool, and streams that
+arrive one byte at a time (framing split anywhere, CRLF included)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -14,18 +13,19 @@ from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
 from routeplex_gateway.canonical import (
-    ChatRequest,
+    Chunk,
     Deployment,
     Provider,
     Refusal,
     Text,
+    TextDelta,
     Thinking,
     ToolCall,
 )
 from routeplex_gateway.providers import anthropic, gemini
 from routeplex_gateway.providers.anthropic_translate import ANSWER_TOOL
 from tests.support.cassettes import load
-from tests.support.openai_schema import assert_valid
+from tests.support.chat import openai_request
 from tests.support.servers import serve_in_thread
 
 
@@ -70,9 +70,8 @@ def test_anthropic_usage_without_counts_is_unknown() -> None:
 
 def test_gemini_blocked_prompt_and_safety_stop() -> None:
     blocked = gemini.completion({"promptFeedback": {"blockReason": "SAFETY"}})
-    assert_valid(blocked.body, "CreateChatCompletionResponse")
-    assert blocked.body["choices"][0]["finish_reason"] == "content_filter"
-    assert not blocked.usage.known and "usage" not in blocked.body
+    assert blocked.finish_reason == "content_filter" and blocked.parts == []
+    assert not blocked.usage.known and blocked.usage.input_tokens is None  # unknown, not 0
     for reason, expected in (
         ("SAFETY", "content_filter"),
         ("RECITATION", "content_filter"),
@@ -81,7 +80,7 @@ def test_gemini_blocked_prompt_and_safety_stop() -> None:
         ("STOP", "stop"),
     ):
         data = {"candidates": [{"content": {"parts": [{"text": "x"}]}, "finishReason": reason}]}
-        assert gemini.completion(data).body["choices"][0]["finish_reason"] == expected
+        assert gemini.completion(data).finish_reason == expected
 
 
 @contextmanager
@@ -103,20 +102,18 @@ def _trickle(body: bytes, content_type: str) -> Iterator[str]:
         yield url
 
 
-async def _chunks(provider: Provider, kind: str, url: str) -> list[dict[str, Any]]:
+async def _chunks(provider: Provider, kind: str, url: str) -> list[Chunk]:
     deployment = Deployment(provider=kind, kind=kind, base_url=url, api_key="k", upstream_model="m")
-    request = ChatRequest(
-        body={"messages": [{"role": "user", "content": "x"}]}, stream=True, max_output_tokens=None
-    )
+    request = openai_request({"messages": [{"role": "user", "content": "x"}]}, stream=True)
     try:
         stream = await provider.stream(request, deployment)
-        return [chunk.data async for chunk in stream]
+        return [chunk async for chunk in stream]
     finally:
         await provider.close()
 
 
-def _text(chunks: list[dict[str, Any]]) -> str:
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+def _text(chunks: list[Chunk]) -> str:
+    return "".join(d.text for c in chunks for d in c.deltas if isinstance(d, TextDelta))
 
 
 async def test_byte_by_byte_streams() -> None:

@@ -1,23 +1,6 @@
 """The Google Gemini provider (`POST {base}/v1beta/models/{model}:generateContent`, and
-`:streamGenerateContent?alt=sse` for streams).
-
-Requests are translated in `gemini_translate`; answers come back in OpenAI's shapes. Parts
-marked `thought` are reasoning summaries, never answer text. Function calls arrive whole (or,
-on Vertex, as `partialArgs` assembled here) and get synthesised ids (`gemini_calls`); since
-Gemini says `finishReason: STOP` after function calls, any call makes the OpenAI finish reason
-`tool_calls`. Policy stops (safety, recitation, blocklists, OTHER, LANGUAGE…) are
-`content_filter`; a botched function call (MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL) is a
-retryable provider error, not an answer. Streams are `data: {json}` events framed with CRLF
-and no terminator: the chunk carrying `finishReason` is the last, and a stream that ends
-without one is broken.
-
-Usage: `usageMetadata` is cumulative on every chunk — the last counts, never a sum (even the
-prompt count changes between chunks). `cachedContentTokenCount` is part of
-`promptTokenCount`; output is `candidatesTokenCount + thoughtsTokenCount` (thoughts are billed
-as output) with the thoughts as reasoning tokens. Audio is priced above text, so the AUDIO
-entries of `promptTokensDetails` and `cacheTokensDetails` are kept apart (text, image and video
-share one rate); without those lists the audio count is unknown. Counts omitted from a chunk
-are zero (proto3 JSON leaves zeros out), but a chunk with no counts at all (Vertex) changes nothing.
+`:streamGenerateContent?alt=sse` for streams): requests are translated in
+`gemini_translate`, answers and streams read in `gemini_answer`.
 
 Errors: Gemini answers a bad API key with 400 `API_KEY_INVALID`, which is treated as the
 gateway's credentials being refused; a 429 says when to retry in `RetryInfo.retryDelay`.
@@ -26,101 +9,31 @@ gateway's credentials being refused; a 429 says when to retry in `RetryInfo.retr
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import aiohttp
-import orjson
 
-from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
-from ..errors import ErrorCode, GatewayError
+from ..canonical import ChatRequest, ChatResponse, Deployment
+from ..errors import GatewayError
 from .base import (
     ErrorReader,
     PooledSession,
-    broken_stream,
     completion_limits,
     credentials_error,
     json_object,
     not_a_completion,
     post_json,
     read_all,
-    stream_error_event,
     upstream_error,
 )
-from .gemini_calls import PartialCall, call_id
+from .gemini_answer import GeminiStream, completion
 from .gemini_translate import model_path, to_gemini
-from .openai_shape import ChunkWriter, FinishReason, completion_body, token_logprob, tool_call
-from .sse import sse_events
+
+__all__ = ["DEFAULT_BASE_URL", "GeminiProvider", "GeminiStream", "completion", "read_error"]
 
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-# Stops that withhold or cut the answer for policy reasons: an empty `stop` would pass for a
-# normal (empty) answer. OTHER and LANGUAGE are Gemini's "stopped for another reason" and
-# "unsupported language", neither an answer the caller should take as complete.
-_FILTERED = frozenset(
-    (
-        "SAFETY",
-        "RECITATION",
-        "BLOCKLIST",
-        "PROHIBITED_CONTENT",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-        "IMAGE_OTHER",
-        "OTHER",
-        "LANGUAGE",
-    )
-)
-# The model botched a function call: worth another try (here or on a fallback).
-_FAILED_CALL = frozenset(("MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS"))
 _DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
-
-
-def parse_usage(raw: Any) -> Usage | None:
-    """Gemini `usageMetadata` → canonical; None when it holds no counts at all."""
-    if not isinstance(raw, dict) or not any(k.endswith("TokenCount") for k in raw):
-        return None
-    thoughts = raw.get("thoughtsTokenCount") or 0
-    prompt_audio = _modality(raw.get("promptTokensDetails"), "AUDIO")
-    tool_audio = _modality(raw.get("toolUsePromptTokensDetails"), "AUDIO")
-    return Usage(
-        input_tokens=(raw.get("promptTokenCount") or 0) + (raw.get("toolUsePromptTokenCount") or 0),
-        output_tokens=(raw.get("candidatesTokenCount") or 0) + thoughts,
-        cache_read_tokens=raw.get("cachedContentTokenCount") or 0,
-        reasoning_tokens=thoughts,
-        input_audio_tokens=(None if prompt_audio is None else prompt_audio + (tool_audio or 0)),
-        cache_audio_read_tokens=_modality(raw.get("cacheTokensDetails"), "AUDIO")
-        if raw.get("cachedContentTokenCount")
-        else 0,
-    )
-
-
-def _modality(details: Any, modality: str) -> int | None:
-    """The tokens of one modality in a `*TokensDetails` list; None when there is no list."""
-    if not isinstance(details, list):
-        return None
-    return sum(
-        d.get("tokenCount") or 0
-        for d in details
-        if isinstance(d, dict) and d.get("modality") == modality
-    )
-
-
-def failed_call(provider: str, reason: str) -> GatewayError:
-    return GatewayError(
-        ErrorCode.PROVIDER_ERROR,
-        f"The provider '{provider}' ended the answer with a failed function call ({reason}).",
-        retryable=True,
-        details={"provider": provider, "finish_reason": reason},
-    )
-
-
-def finish_reason(raw: Any, *, has_calls: bool) -> FinishReason:
-    if raw == "MAX_TOKENS":
-        return "length"
-    if raw in _FILTERED:
-        return "content_filter"
-    return "tool_calls" if has_calls else "stop"
 
 
 def read_error(provider: str) -> ErrorReader:
@@ -139,198 +52,6 @@ def read_error(provider: str) -> ErrorReader:
         return upstream_error(provider, status, message, retry_after)
 
     return read
-
-
-class _Calls:
-    """Numbering of one answer's calls, and the Vertex call still being streamed."""
-
-    def __init__(self, basis: str) -> None:
-        self.basis = basis
-        self.count = 0
-        self.partial: PartialCall | None = None
-
-    def take(self, part: dict[str, Any]) -> dict[str, Any] | None:
-        """The finished OpenAI tool call in `part`, if this part finishes one."""
-        call = part.get("functionCall")
-        if not isinstance(call, dict):
-            return None
-        signature = part.get("thoughtSignature")
-        if self.partial is None and "name" in call and not call.get("willContinue"):
-            return self._finished(call["name"], call.get("args") or {}, signature)
-        if self.partial is None:
-            if "name" not in call:
-                return None
-            self.partial = PartialCall(call["name"], signature)
-        if isinstance(call.get("partialArgs"), list):
-            self.partial.add(call["partialArgs"])
-        if call.get("willContinue"):
-            return None
-        done, self.partial = self.partial, None
-        return self._finished(done.name, done.args, done.signature)
-
-    def _finished(self, name: str, args: Any, signature: Any) -> dict[str, Any]:
-        identifier = call_id(
-            self.basis, self.count, signature if isinstance(signature, str) else None
-        )
-        self.count += 1
-        return tool_call(identifier, str(name), orjson.dumps(args).decode())
-
-
-def _logprobs(data: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The first candidate's `logprobsResult` as OpenAI's `logprobs.content`, if it has one."""
-    candidates = data.get("candidates") or [{}]
-    result = candidates[0].get("logprobsResult") if isinstance(candidates[0], dict) else None
-    if not isinstance(result, dict):
-        return None
-    tops = result.get("topCandidates") or []
-    content = []
-    for index, chosen in enumerate(result.get("chosenCandidates") or ()):
-        alternatives = tops[index].get("candidates") if index < len(tops) else None
-        top = [token_logprob(**_token(t)) for t in alternatives or () if isinstance(t, dict)]
-        content.append(token_logprob(**_token(chosen), top=top))
-    return content
-
-
-def _token(candidate: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "token": str(candidate.get("token", "")),
-        "logprob": float(candidate.get("logProbability") or 0.0),
-    }
-
-
-def _parts(data: dict[str, Any]) -> tuple[list[dict[str, Any]], Any]:
-    """The parts and finish reason of the first candidate (Gemini sends one here)."""
-    candidates = data.get("candidates") or []
-    if not candidates:
-        blocked = (data.get("promptFeedback") or {}).get("blockReason")
-        return [], "SAFETY" if blocked else None
-    candidate = candidates[0]
-    parts = (candidate.get("content") or {}).get("parts") or []
-    return [p for p in parts if isinstance(p, dict)], candidate.get("finishReason")
-
-
-def completion(data: dict[str, Any], provider: str = "gemini") -> ChatResponse:
-    calls = _Calls(str(data.get("responseId") or orjson.dumps(data).decode()))
-    texts: list[str] = []
-    tool_calls: list[dict[str, Any]] = []
-    parts, finish = _parts(data)
-    if finish in _FAILED_CALL:
-        raise failed_call(provider, finish)
-    for part in parts:
-        if part.get("thought"):
-            continue  # a reasoning summary, not the answer
-        if isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        call = calls.take(part)
-        if call is not None:
-            tool_calls.append(call)
-    usage = parse_usage(data.get("usageMetadata")) or Usage()
-    body = completion_body(
-        completion_id=str(data.get("responseId") or ""),
-        model=str(data.get("modelVersion") or ""),
-        content="".join(texts) if texts or not tool_calls else None,
-        tool_calls=tool_calls,
-        finish_reason=finish_reason(finish, has_calls=bool(tool_calls)),
-        usage=usage,
-        logprobs=_logprobs(data),
-    )
-    return ChatResponse(body=body, usage=usage)
-
-
-class GeminiStream:
-    """Gemini `alt=sse` chunks as canonical `chat.completion.chunk`s."""
-
-    def __init__(
-        self, response: aiohttp.ClientResponse, provider: str, *, secret: str = ""
-    ) -> None:
-        self._response = response
-        self._provider = provider
-        self._secret = secret  # the deployment's key: masked in relayed error events
-        self.usage = Usage()
-        self.finish_reason: str | None = None
-        self._writer: ChunkWriter | None = None
-        self._calls: _Calls | None = None
-        self._last_usage: Usage | None = None
-        self._opened = False
-
-    def __aiter__(self) -> AsyncIterator[Chunk]:
-        return self._chunks()
-
-    async def _chunks(self) -> AsyncIterator[Chunk]:
-        try:
-            async for _name, payload in sse_events(self._response):
-                chunks = self._translate(payload)
-                if chunks and not self._opened and self._writer is not None:
-                    # The role-only opening goes out with the first content: a stream
-                    # failing before any content can still fall back.
-                    self._opened = True
-                    yield self._writer.opening(more=True)
-                for chunk in chunks:
-                    yield chunk
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            raise broken_stream(self._provider, type(exc).__name__) from None
-        finally:
-            self._response.release()
-        if self.finish_reason is None:
-            raise broken_stream(self._provider, "ended without a finish reason")
-        if self._last_usage is not None:
-            self.usage = self._last_usage
-
-    def _translate(self, payload: bytes) -> list[Chunk]:
-        data = json_object(payload)
-        if data is None:
-            raise broken_stream(self._provider, "malformed chunk")
-        if isinstance(data.get("error"), dict):
-            message, status = data["error"].get("message"), data["error"].get("status")
-            raise stream_error_event(
-                self._provider,
-                status if isinstance(status, str) else None,
-                message if isinstance(message, str) else None,
-                secret=self._secret,
-            )
-        chunks: list[Chunk] = []
-        if self._writer is None or self._calls is None:
-            response_id = str(data.get("responseId") or "")
-            self._writer = ChunkWriter(response_id, str(data.get("modelVersion") or ""))
-            self._calls = _Calls(response_id or payload.decode(errors="replace"))
-        writer, calls = self._writer, self._calls
-        usage = parse_usage(data.get("usageMetadata"))
-        if usage is not None:
-            self._last_usage = usage
-            # Until the last chunk the output count is still growing: unknown if cut here.
-            self.usage = Usage(
-                input_tokens=usage.input_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                input_audio_tokens=usage.input_audio_tokens,
-                cache_audio_read_tokens=usage.cache_audio_read_tokens,
-            )
-        parts, finish = _parts(data)
-        logprobs = _logprobs(data)
-        for part in parts:
-            if part.get("thought"):
-                continue
-            text = part.get("text")
-            if isinstance(text, str) and text:
-                chunks.append(writer.text(text, logprobs))
-                logprobs = None  # the chunk's tokens go with its first text
-            call = calls.take(part)
-            if call is not None:
-                function = call["function"]
-                chunks.append(
-                    writer.tool_start(
-                        calls.count - 1, call["id"], function["name"], function["arguments"]
-                    )
-                )
-        if finish in _FAILED_CALL:
-            raise failed_call(self._provider, finish)
-        if finish is not None and self.finish_reason is None:
-            reason = finish_reason(finish, has_calls=calls.count > 0)
-            self.finish_reason = reason
-            chunks.append(writer.finish(reason))
-        return chunks
-
-    async def aclose(self) -> None:
-        self._response.close()
 
 
 class GeminiProvider(PooledSession):
@@ -362,8 +83,9 @@ class GeminiProvider(PooledSession):
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        body = to_gemini(request.body, deployment.upstream_model)
-        timeout = completion_limits(deployment, request.body)
+        body = to_gemini(request, deployment.upstream_model)
+        # `completion_limits` reads the cap as an OpenAI body holds it.
+        timeout = completion_limits(deployment, {"max_tokens": request.max_output_tokens})
         retry = deployment.retry_started_timeouts
         response = await self._post("generateContent", body, deployment, timeout, retry)
         data = json_object(await read_all(response, deployment.provider, retry_started=retry))
@@ -372,7 +94,7 @@ class GeminiProvider(PooledSession):
         return completion(data, deployment.provider)
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> GeminiStream:
-        body = to_gemini(request.body, deployment.upstream_model)
+        body = to_gemini(request, deployment.upstream_model)
         # Time to the headers and between chunks, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post("streamGenerateContent?alt=sse", body, deployment, timeout)

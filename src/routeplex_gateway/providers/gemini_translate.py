@@ -1,41 +1,45 @@
-"""OpenAI Chat Completions request → Gemini `generateContent` request.
+"""The canonical request → Gemini `generateContent` request.
 
-Decisions (each one a place where the two APIs differ):
+Decisions (each one a place where the canonical shape, which follows OpenAI, and Gemini
+differ):
 
-* the leading system and developer messages become `systemInstruction`; later ones stay where
-  they stand, as user-turn text wrapped in `<system_instruction>` tags
-  (`openai_request.later_system_text`); assistant turns have the role
-  `model`, and tool results are `functionResponse` parts in a user turn; consecutive turns of
-  one role are merged.
+* the leading system messages become `systemInstruction`; later ones stay where they stand,
+  as user-turn text wrapped in `<system_instruction>` tags (`later_system_text`); assistant
+  turns have the role `model`, and tool results are `functionResponse` parts in a user turn;
+  consecutive turns of one role are merged. An assistant turn's text (refusals included)
+  goes first, as one text part, then its calls; thinking parts are left out (Gemini's own
+  thought signatures travel in the call ids, see below; another provider's reasoning is not
+  Gemini's to read).
 * Tool results name their function (Gemini has no call ids): the name is looked up from the
   assistant tool call with the same id, else taken by position among the last assistant
   turn's calls. A result that is a JSON object is sent as the response itself, anything else
-  as `{"output": …}` (Gemini's convention for a function's output). Thought signatures come
-  back out of the call ids (see `gemini_calls`); for Gemini 3 a call from elsewhere (with no
-  signature) gets Google's documented placeholder, so foreign history is accepted.
-* images: `data:` URLs become `inlineData`, other URLs `fileData` with the media type taken
-  from the URL's file extension (the Gemini API fetches public URLs); a URL without an image
+  as `{"output": …}` (Gemini's convention for a function's output), or `{"error": …}` for a
+  result marked as an error. Thought signatures come back out of the call ids (see
+  `gemini_calls`); for Gemini 3 a call from elsewhere (with no signature) gets Google's
+  documented placeholder, so foreign history is accepted.
+* images: inline bytes become `inlineData`, URLs `fileData` with the media type taken from
+  the URL's file extension (the Gemini API fetches public URLs); a URL without an image
   extension is refused (400), not guessed as JPEG, and the gateway does not fetch caller URLs
-  itself. `input_audio` and base64 `file` parts become `inlineData` too.
+  itself. Audio and inline documents become `inlineData` too.
 * tools use `parametersJsonSchema` and JSON-schema output `responseJsonSchema`, the fields that
   take JSON Schema as it is (no lossy conversion to Gemini's older OpenAPI subset). Before
   Gemini 3, tools and a JSON response type cannot be combined: with tools, JSON is asked for
   by a system instruction instead.
-  `tool_choice`: auto → AUTO, none → NONE, required → ANY, a named function → ANY with
-  `allowedFunctionNames`.
-* `reasoning_effort` sets `thinkingConfig.thinkingBudget` on thinking models (Gemini 2.5 and
-  later): none 0 (the smallest budget, 128, on pro models, which cannot stop thinking),
-  minimal 512, low 1,024, medium 8,192, high 24,576; `seed`, `presence_penalty` and
-  `frequency_penalty` are passed as `generationConfig.seed` / `presencePenalty` /
-  `frequencyPenalty` (a model that does not take penalties says so in a 400); `logprobs` and
-  `top_logprobs` become `responseLogprobs` and `logprobs`, and the answer's
-  `logprobsResult` comes back as OpenAI's `logprobs`.
-* Refused (400 naming the field): `parallel_tool_calls: false` with tools (Gemini has no
-  way to keep the model to one call).
-* Ignored, having no Gemini equivalent (README lists them): `logit_bias`, `n`, `user`,
-  `safety_identifier`, `stream_options`, `service_tier`, `store`, `metadata`, `prediction`,
-  `modalities`, `audio`, `web_search_options`, `prompt_cache_key`, `verbosity`, `functions` /
-  `function_call`.
+  Tool choice: auto → AUTO, none → NONE, required → ANY, named functions → ANY with
+  `allowedFunctionNames` (allowed tools in auto mode: only those tools are declared).
+* reasoning sets `thinkingConfig.thinkingBudget` on thinking models (Gemini 2.5 and later):
+  an explicit budget as it is, else by effort none 0 (the smallest budget, 128, on pro
+  models, which cannot stop thinking), minimal 512, low 1,024, medium 8,192, high 24,576;
+  `seed`, `top_k`, `presence_penalty` and `frequency_penalty` are passed as
+  `generationConfig.seed` / `topK` / `presencePenalty` / `frequencyPenalty` (a model that
+  does not take penalties says so in a 400); `logprobs` and `top_logprobs` become
+  `responseLogprobs` and `logprobs`, and the answer's `logprobsResult` comes back as the
+  answer's log probabilities. The output cap is `maxOutputTokens`.
+* Refused (400 naming the field): parallel tool calls turned off with tools (Gemini has no
+  way to keep the model to one call); a part or tool only another wire format's provider
+  can read.
+* Ignored, having no Gemini equivalent (README lists them): cache marks (Gemini caches
+  implicitly), `n`, the end user and the predicted output.
 """
 
 from __future__ import annotations
@@ -47,10 +51,29 @@ from urllib.parse import urlparse
 
 import orjson
 
-from ..errors import validation
-from . import openai_request as oa
+from ..canonical import (
+    Audio,
+    ChatRequest,
+    Document,
+    Image,
+    Media,
+    Message,
+    Opaque,
+    Reasoning,
+    Refusal,
+    ResponseFormat,
+    Sampling,
+    Text,
+    Thinking,
+    Tool,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+)
+from ..errors import GatewayError, validation
 from .gemini_calls import signature_of
 
+WIRE = "gemini"
 # Google's documented stand-in signature for calls the model did not make itself.
 FOREIGN_CALL_SIGNATURE = "skip_thought_signature_validator"
 _THINKING_MODELS = re.compile(r"gemini-(2\.5|[3-9])")
@@ -60,7 +83,6 @@ _THINKING_BUDGET = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "hig
 _PROVIDER = "Gemini"
 # What a message may be made of here, named in errors (which never quote the caller's value).
 _PART_TYPES = ("text", "image_url", "input_audio", "file")
-_ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
 def model_path(model: str) -> str:
@@ -68,153 +90,238 @@ def model_path(model: str) -> str:
     return model.removeprefix("models/")
 
 
-def to_gemini(body: dict[str, Any], model: str) -> dict[str, Any]:
-    if body.get("parallel_tool_calls") is False and oa.function_tools(body):
+def to_gemini(request: ChatRequest, model: str) -> dict[str, Any]:
+    tools = _tools(request.tools)
+    choice = request.tool_choice
+    if choice is not None and choice.parallel is False and tools:
         # Gemini may always answer with several calls and has no switch against it.
         raise validation(
             "'parallel_tool_calls: false' is not supported by Gemini models.",
             "parallel_tool_calls",
         )
-    system, contents = _conversation(body.get("messages") or [], model)
+    system, contents = _conversation(request.messages, model)
     out: dict[str, Any] = {"contents": contents}
     if system:
         out["systemInstruction"] = {"parts": [{"text": text} for text in system]}
-    tools = oa.function_tools(body)
-    choice = oa.tool_choice(body)
     if choice is not None and choice.mode == "auto" and choice.names:
-        tools = [t for t in tools if t.name in choice.names]  # allowed_tools in auto mode
+        # allowed tools in auto mode: declare only those
+        tools = [t for t in tools if not isinstance(t, Tool) or t.name in choice.names]
     if tools:
-        out["tools"] = [{"functionDeclarations": [_declaration(t) for t in tools]}]
+        functions = [_declaration(t) for t in tools if isinstance(t, Tool)]
+        declared = [{"functionDeclarations": functions}] if functions else []
+        out["tools"] = declared + [t.value for t in tools if isinstance(t, Opaque)]
         if choice is not None:
             out["toolConfig"] = {"functionCallingConfig": _calling_config(choice)}
-    fmt = oa.json_format(body)
+    fmt = request.response_format
     if fmt is not None and tools and not _SIGNATURE_MODELS.search(model):
         # Gemini 2.x refuses function calling with a JSON response type (400): ask for the
         # JSON in words instead, as the Anthropic translation does beside caller tools.
-        instruction = {"text": oa.json_instruction(fmt)}
+        instruction = {"text": json_instruction(fmt)}
         out.setdefault("systemInstruction", {"parts": []})["parts"].append(instruction)
         fmt = None
-    config = _generation_config(body, model, fmt)
+    config = _generation_config(request, model, fmt)
     if config:
         out["generationConfig"] = config
     return out
 
 
-def _conversation(messages: list[Any], model: str) -> tuple[list[str], list[dict[str, Any]]]:
+def json_instruction(fmt: ResponseFormat) -> str:
+    """A system instruction asking for JSON, for when the API has no switch for it."""
+    if not fmt.schema:
+        return "Respond with a single valid JSON object and nothing else."
+    schema = orjson.dumps(fmt.schema).decode()
+    return (
+        "Respond with a single valid JSON value and nothing else. It must conform to this "
+        f"JSON schema: {schema}"
+    )
+
+
+def later_system_text(text: str) -> str:
+    """A system message from the middle of a conversation, as the user-turn text that stands
+    in for it where it stood: hoisting it into the system prompt would change what it
+    applies to, and break the provider's prompt cache on every new reminder."""
+    return f"<system_instruction>\n{text}\n</system_instruction>"
+
+
+def _tools(tools: tuple[Tool | Opaque, ...]) -> list[Tool | Opaque]:
+    for index, tool in enumerate(tools):
+        if isinstance(tool, Opaque) and tool.wire != WIRE:
+            where = tool.where or f"tools[{index}]"
+            raise validation(f"'{where}' must be a function tool for this model.", where)
+    return list(tools)
+
+
+class _Turns:
+    """The `contents` being built: consecutive turns of one role merge, empty ones vanish."""
+
+    def __init__(self) -> None:
+        self.contents: list[dict[str, Any]] = []
+
+    def add(self, role: str, parts: list[dict[str, Any]]) -> None:
+        if not parts:
+            return  # an empty turn (`parts: []`) is refused by Gemini
+        if self.contents and self.contents[-1]["role"] == role:
+            self.contents[-1]["parts"].extend(parts)
+        else:
+            self.contents.append({"role": role, "parts": parts})
+
+
+def _conversation(messages: list[Message], model: str) -> tuple[list[str], list[dict[str, Any]]]:
     system: list[str] = []
-    contents: list[dict[str, Any]] = []
+    turns = _Turns()
     names_by_id: dict[str, str] = {}
     last_calls: list[str] = []  # names of the last assistant turn's calls, in order
     answered = 0
-
-    def add(role: str, parts: list[dict[str, Any]]) -> None:
-        if not parts:
-            return  # an empty turn (`parts: []`) is refused by Gemini
-        if contents and contents[-1]["role"] == role:
-            contents[-1]["parts"].extend(parts)
-        else:
-            contents.append({"role": role, "parts": parts})
-
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
-        role = message.get("role")
-        content = message.get("content")
-        if role in ("system", "developer"):
-            text = oa.text_only(content, where)
-            if text and not contents:
+        if message.role == "system":
+            text = _text_only(message.parts, where)
+            if text and not turns.contents:
                 system.append(text)
             elif text:
-                add("user", [{"text": oa.later_system_text(text)}])
-        elif role == "user":
-            add("user", _parts(content, where))
-        elif role == "assistant":
-            text = oa.text_only(content, where)
-            parts = [{"text": text}] if text else []
-            calls = _calls(message.get("tool_calls") or [], where, model)
-            last_calls, answered = [c["functionCall"]["name"] for c in calls], 0
-            for call, raw in zip(calls, message.get("tool_calls") or [], strict=True):
-                if isinstance(raw.get("id"), str):
-                    names_by_id[raw["id"]] = call["functionCall"]["name"]
-            if parts or calls:
-                add("model", [*parts, *calls])
-        elif role == "tool":
-            call_id = message.get("tool_call_id")
-            name = names_by_id.get(call_id) if isinstance(call_id, str) else None
-            if name is None and answered < len(last_calls):
-                name = last_calls[answered]
-            if name is None:
-                raise validation(
-                    f"'{where}.tool_call_id' does not answer a tool call of the conversation.",
-                    f"{where}.tool_call_id",
-                )
-            answered += 1
-            response = _response(oa.text_only(content, where))
-            add("user", [{"functionResponse": {"name": name, "response": response}}])
+                turns.add("user", [{"text": later_system_text(text)}])
+        elif message.role == "user":
+            turns.add("user", _user_parts(message, where))
+        elif message.role == "assistant":
+            parts, calls = _assistant_parts(message, where, model)
+            last_calls, answered = [c["functionCall"]["name"] for _, c in calls], 0
+            for call, part in calls:
+                if call.id:
+                    names_by_id[call.id] = part["functionCall"]["name"]
+            turns.add("model", parts + [part for _, part in calls])
         else:
-            raise validation(
-                f"'{where}.role' must be one of {', '.join(_ROLES)} for Gemini models.",
-                f"{where}.role",
-            )
-    if not contents:
-        raise oa.no_content(_PROVIDER)
-    return system, contents
+            for result in message.parts:
+                if not isinstance(result, ToolResult):
+                    continue  # a tool message holds only results
+                name = names_by_id.get(result.call_id)
+                if name is None and answered < len(last_calls):
+                    name = last_calls[answered]
+                if name is None:
+                    raise validation(
+                        f"'{where}.tool_call_id' does not answer a tool call of the conversation.",
+                        f"{where}.tool_call_id",
+                    )
+                answered += 1
+                response = _response(_text_only(result.parts, where), error=result.is_error)
+                turns.add("user", [{"functionResponse": {"name": name, "response": response}}])
+    if not turns.contents:
+        raise validation(
+            f"The messages hold no content to send to {_PROVIDER} models (every text is empty).",
+            "messages",
+        )
+    return system, turns.contents
 
 
-def _calls(tool_calls: list[Any], where: str, model: str) -> list[dict[str, Any]]:
-    parts = []
-    for i, call in enumerate(tool_calls):
-        call_where = f"{where}.tool_calls[{i}]"
-        part: dict[str, Any] = {
-            "functionCall": {
-                "name": oa.call_name(call, call_where),
-                "args": oa.call_arguments(call, call_where),
-            }
-        }
-        signature = signature_of(call["id"]) if isinstance(call.get("id"), str) else None
-        if signature:
-            part["thoughtSignature"] = signature
-        parts.append(part)
-    if parts and _SIGNATURE_MODELS.search(model) and "thoughtSignature" not in parts[0]:
-        parts[0]["thoughtSignature"] = FOREIGN_CALL_SIGNATURE
-    return parts
+def _text_only(parts: tuple[Any, ...], where: str) -> str:
+    """The text of a message that may hold only text (system messages, tool results)."""
+    texts: list[str] = []
+    for index, part in enumerate(parts):
+        if not isinstance(part, Text | Refusal):
+            raise _not_text(f"{where}.content[{index}]")
+        texts.append(part.text)
+    return "\n".join(texts)
 
 
-def _response(text: str) -> dict[str, Any]:
+def _not_text(where: str) -> GatewayError:
+    return validation(f"'{where}' must be a text part here.", where)
+
+
+def _assistant_parts(
+    message: Message, where: str, model: str
+) -> tuple[list[dict[str, Any]], list[tuple[ToolCall, dict[str, Any]]]]:
+    """The turn's text (one part) and its calls, each with the part it becomes."""
+    texts: list[str] = []
+    own: list[dict[str, Any]] = []  # parts in Gemini's own terms, as they came
+    calls: list[tuple[ToolCall, dict[str, Any]]] = []
+    for index, part in enumerate(message.parts):
+        if isinstance(part, Text | Refusal):
+            texts.append(part.text)
+        elif isinstance(part, ToolCall):
+            call_where = f"{where}.tool_calls[{len(calls)}]"
+            calls.append((part, _function_call(part, call_where)))
+        elif isinstance(part, Opaque) and part.wire == WIRE:
+            own.append(part.value)
+        elif not isinstance(part, Thinking):
+            raise _not_text(f"{where}.content[{index}]")
+    if calls and _SIGNATURE_MODELS.search(model) and "thoughtSignature" not in calls[0][1]:
+        calls[0][1]["thoughtSignature"] = FOREIGN_CALL_SIGNATURE
+    text = "\n".join(texts)
+    return ([{"text": text}] if text else []) + own, calls
+
+
+def _function_call(call: ToolCall, where: str) -> dict[str, Any]:
+    if not call.name:
+        raise validation(f"'{where}.function.name' is required.", f"{where}.function.name")
+    part: dict[str, Any] = {"functionCall": {"name": call.name, "args": _arguments(call, where)}}
+    signature = signature_of(call.id) if call.id else None
+    if signature:
+        part["thoughtSignature"] = signature
+    return part
+
+
+def _arguments(call: ToolCall, where: str) -> dict[str, Any]:
+    """A call's arguments JSON text as the object Gemini takes."""
+    if call.arguments == "":
+        return {}
+    try:
+        value = orjson.loads(call.arguments)
+    except orjson.JSONDecodeError:
+        value = None
+    if not isinstance(value, dict):
+        raise validation(
+            f"'{where}.function.arguments' must be a JSON object.", f"{where}.function.arguments"
+        )
+    return value
+
+
+def _response(text: str, *, error: bool) -> dict[str, Any]:
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
         value = text
+    if error:
+        return {"error": value}
     return value if isinstance(value, dict) else {"output": value}
 
 
-def _parts(content: Any, where: str) -> list[dict[str, Any]]:
+def _user_parts(message: Message, where: str) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
-    for index, part in enumerate(oa.parts(content, where)):
+    for index, part in enumerate(message.parts):
         part_where = f"{where}.content[{index}]"
-        kind = part.get("type")
-        if kind == "text":
-            if isinstance(part.get("text"), str) and part["text"]:
-                parts.append({"text": part["text"]})
-        elif kind == "image_url":
-            parts.append(_media(oa.image_url(part, part_where), part_where))
-        elif kind == "input_audio" and isinstance(part.get("input_audio"), dict):
-            audio = part["input_audio"]
-            mime = f"audio/{audio.get('format') or 'wav'}"
-            parts.append({"inlineData": {"mimeType": mime, "data": audio.get("data") or ""}})
-        elif kind == "file" and isinstance(part.get("file"), dict):
-            inline = oa.data_url(part["file"].get("file_data") or "")
-            if inline is None:
+        if isinstance(part, Text | Refusal):
+            if part.text:
+                parts.append({"text": part.text})
+        elif isinstance(part, Image):
+            parts.append(_image(part.media, part_where))
+        elif isinstance(part, Audio) and part.media.data is not None:
+            parts.append(_inline(part.media))
+        elif isinstance(part, Document):
+            if part.media.data is None:
                 raise validation(f"'{part_where}.file' must hold base64 file data.", part_where)
-            parts.append({"inlineData": {"mimeType": inline[0], "data": inline[1]}})
+            parts.append(_inline(part.media))
+        elif isinstance(part, Opaque) and part.wire == WIRE:
+            parts.append(part.value)
+        elif isinstance(part, Thinking):
+            continue  # reasoning is the model's own, never the user's
         else:
-            raise oa.unsupported_part(part_where, _PROVIDER, _PART_TYPES)
+            where_named = part.where if isinstance(part, Opaque) and part.where else part_where
+            raise validation(
+                f"'{where_named}.type' must be one of {', '.join(_PART_TYPES)} "
+                f"for {_PROVIDER} models.",
+                f"{where_named}.type",
+            )
     return parts
 
 
-def _media(url: str, where: str) -> dict[str, Any]:
-    inline = oa.data_url(url)
-    if inline is not None:
-        return {"inlineData": {"mimeType": inline[0], "data": inline[1]}}
+def _inline(media: Media) -> dict[str, Any]:
+    mime = media.media_type or "application/octet-stream"
+    return {"inlineData": {"mimeType": mime, "data": media.data or ""}}
+
+
+def _image(media: Media, where: str) -> dict[str, Any]:
+    if media.data is not None:
+        return _inline(media)
+    url = media.url or ""
     guessed, _ = mimetypes.guess_type(urlparse(url).path)
     if guessed is None or not guessed.startswith("image/"):
         # Gemini needs the type with the URL; guessing JPEG made a PNG or WebP a wrong
@@ -229,7 +336,7 @@ def _media(url: str, where: str) -> dict[str, Any]:
     return {"fileData": {"mimeType": guessed, "fileUri": url}}
 
 
-def _declaration(tool: oa.FunctionTool) -> dict[str, Any]:
+def _declaration(tool: Tool) -> dict[str, Any]:
     out: dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
         out["description"] = tool.description
@@ -238,7 +345,7 @@ def _declaration(tool: oa.FunctionTool) -> dict[str, Any]:
     return out
 
 
-def _calling_config(choice: oa.ToolChoice) -> dict[str, Any]:
+def _calling_config(choice: ToolChoice) -> dict[str, Any]:
     if choice.mode == "none":
         return {"mode": "NONE"}
     if choice.mode == "auto":
@@ -250,37 +357,43 @@ def _calling_config(choice: oa.ToolChoice) -> dict[str, Any]:
 
 
 def _generation_config(
-    body: dict[str, Any], model: str, fmt: oa.JsonFormat | None
+    request: ChatRequest, model: str, fmt: ResponseFormat | None
 ) -> dict[str, Any]:
+    sampling: Sampling = request.sampling
     config: dict[str, Any] = {}
-    for source, target in (
-        ("temperature", "temperature"),
-        ("top_p", "topP"),
-        ("seed", "seed"),
-        ("presence_penalty", "presencePenalty"),
-        ("frequency_penalty", "frequencyPenalty"),
+    for value, target in (
+        (sampling.temperature, "temperature"),
+        (sampling.top_p, "topP"),
+        (sampling.top_k, "topK"),
+        (sampling.seed, "seed"),
+        (sampling.presence_penalty, "presencePenalty"),
+        (sampling.frequency_penalty, "frequencyPenalty"),
     ):
-        value = body.get(source)
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if value is not None:
             config[target] = value
-    max_tokens = oa.max_output_tokens(body)
-    if max_tokens is not None:
-        config["maxOutputTokens"] = max_tokens
-    top_logprobs = body.get("top_logprobs")
-    if body.get("logprobs") is True or isinstance(top_logprobs, int):
+    if request.max_output_tokens is not None:
+        config["maxOutputTokens"] = request.max_output_tokens
+    if sampling.logprobs or sampling.top_logprobs is not None:
         config["responseLogprobs"] = True
-        if isinstance(top_logprobs, int) and not isinstance(top_logprobs, bool):
-            config["logprobs"] = top_logprobs
-    stop = oa.stop_sequences(body)
-    if stop:
-        config["stopSequences"] = stop
+        if sampling.top_logprobs is not None:
+            config["logprobs"] = sampling.top_logprobs
+    if sampling.stop:
+        config["stopSequences"] = list(sampling.stop)
     if fmt is not None:
         config["responseMimeType"] = "application/json"
-        if fmt.schema is not None:
+        if fmt.schema:  # a JSON-schema format without a schema ({}) asks for any JSON
             config["responseJsonSchema"] = fmt.schema
-    budget = _THINKING_BUDGET.get(str(body.get("reasoning_effort")))
+    budget = _budget(request.reasoning)
     if budget is not None and _THINKING_MODELS.search(model):
         if budget == 0 and "-pro" in model:
             budget = _PRO_MIN_BUDGET  # pro models cannot stop thinking: think the least
         config["thinkingConfig"] = {"thinkingBudget": budget}
     return config
+
+
+def _budget(reasoning: Reasoning | None) -> int | None:
+    if reasoning is None:
+        return None
+    if reasoning.budget is not None and reasoning.effort != "none":
+        return reasoning.budget
+    return _THINKING_BUDGET.get(reasoning.effort) if reasoning.effort is not None else None
