@@ -1,26 +1,29 @@
 """Canonical answers → Anthropic Messages shapes, for the inbound Anthropic surface: the
-`message` object, the SSE event stream (`MessageStream`), and the error envelope.
+`message` object of a `ChatResponse`, the SSE events of a stream's typed deltas
+(`MessageStream`), and the error envelope. (An Anthropic upstream's own answer is relayed as
+it came, by `api/anthropic.py`, and never passes through here.)
 
 Decisions, each a place where the two APIs differ:
 
 * ids: `msg_` + the request id's own part (`req_…` → `msg_…`); a tool call without an id
   gets `toolu_` + the message id's part and its position.
-* `stop_reason` from `finish_reason`: stop → end_turn (OpenAI does not say whether a stop
-  sequence ended the text, so `stop_sequence` is always null), length → max_tokens,
-  tool_calls / function_call → tool_use, content_filter → refusal; a `refusal` text (OpenAI's
+* `stop_reason` from the finish reason: stop → end_turn, or stop_sequence when the provider
+  said which of the caller's sequences ended the text (`stop_sequence` then names it),
+  length → max_tokens, tool_calls → tool_use, content_filter → refusal; a refusal (OpenAI's
   way to decline) is given as text, with stop_reason refusal.
 * tool input: the arguments parsed; when they are not a JSON object (a model's malformed
   JSON, or arguments cut off by max_tokens), `input` is `{}` — Anthropic's schema needs an
   object, and an agent's tool validation then reports the missing arguments to the model,
   which retries. In streams the argument text is relayed as `input_json_delta` fragments
   as it comes, unparsed (as Anthropic's fine-grained tool streaming does).
+* thinking: a `thinking` block with its text and the provider's signature ("" when it gave
+  none: Anthropic's schema requires the field), a redacted one a `redacted_thinking` block
+  of its data; streamed as `thinking_delta`s and a `signature_delta`.
 * usage: canonical `input_tokens` counts cache reads and writes, Anthropic's does not, so
   they are subtracted. Anthropic's schema requires `input_tokens` and `output_tokens` as
   integers: an unknown count is given as 0 there (the surface's `x_routeplex.usage_details`
   says what was unknown); the cache counts, which may be null, are null when unknown.
   `output_tokens_details.thinking_tokens` carries the reasoning count when it is known.
-* thinking: the canonical shape carries no thinking text with a signature a client could send
-  back, so no thinking blocks are produced.
 * errors: Anthropic's `{"type": "error", "error": {type, message}}`, the type by RoutePlex
   error code (`ERROR_TYPES`, one entry per code), from the types Anthropic documents.
 """
@@ -31,7 +34,20 @@ from typing import Any
 
 import orjson
 
-from ..canonical import Usage
+from ..canonical import (
+    ChatResponse,
+    Chunk,
+    Finish,
+    Refusal,
+    RefusalDelta,
+    Text,
+    TextDelta,
+    Thinking,
+    ThinkingDelta,
+    ToolArgumentsDelta,
+    ToolCallStart,
+    Usage,
+)
 from ..errors import ErrorCode, GatewayError
 
 STOP_REASONS: dict[str, str] = {
@@ -121,41 +137,34 @@ def tool_input(arguments: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def message(
-    openai_completion: dict[str, Any], usage: Usage, model: str, request_id: str
-) -> dict[str, Any]:
-    """A `chat.completion` (its first choice) as an Anthropic `message` object."""
+def message(response: ChatResponse, usage: Usage, model: str, request_id: str) -> dict[str, Any]:
+    """A canonical answer as an Anthropic `message` object."""
     msg_id = message_id(request_id)
-    choices = openai_completion.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else {}
-    choice = choice if isinstance(choice, dict) else {}
-    answer = choice.get("message")
-    answer = answer if isinstance(answer, dict) else {}
     content: list[dict[str, Any]] = []
-    text = answer.get("content")
-    if isinstance(text, str) and text:
-        content.append({"type": "text", "text": text})
-    refusal = answer.get("refusal")
-    if isinstance(refusal, str) and refusal:
-        content.append({"type": "text", "text": refusal})
-    for position, call in enumerate(answer.get("tool_calls") or ()):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict):
-            continue
-        call_id = call.get("id")
-        content.append(
-            {
-                "type": "tool_use",
-                "id": call_id
-                if isinstance(call_id, str) and call_id
-                else _tool_id(msg_id, position),
-                "name": str(function.get("name") or ""),
-                "input": tool_input(function.get("arguments")),
-            }
-        )
-    finish = choice.get("finish_reason")
-    reason = stop_reason(finish if isinstance(finish, str) else None)
-    if isinstance(refusal, str) and refusal:
+    refused = False
+    calls = 0
+    for part in response.parts:
+        if isinstance(part, Text | Refusal):
+            refused = refused or isinstance(part, Refusal)
+            if part.text:
+                content.append({"type": "text", "text": part.text})
+        elif isinstance(part, Thinking):
+            content.append(_thinking_block(part.text, part.signature, part.redacted))
+        else:
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": part.id or _tool_id(msg_id, calls),
+                    "name": part.name,
+                    "input": tool_input(part.arguments),
+                }
+            )
+            calls += 1
+    reason = stop_reason(response.finish_reason)
+    sequence = response.stop_sequence if reason == "end_turn" else None
+    if sequence is not None:
+        reason = "stop_sequence"
+    if refused:
         reason = "refusal"
     return {
         "id": msg_id,
@@ -164,9 +173,15 @@ def message(
         "model": model,
         "content": content,
         "stop_reason": reason,
-        "stop_sequence": None,
+        "stop_sequence": sequence,
         "usage": usage_object(usage),
     }
+
+
+def _thinking_block(text: str, signature: str | None, redacted: bool) -> dict[str, Any]:
+    if redacted:
+        return {"type": "redacted_thinking", "data": signature or ""}
+    return {"type": "thinking", "thinking": text, "signature": signature or ""}
 
 
 def _tool_id(msg_id: str, position: int) -> str:
@@ -196,15 +211,17 @@ def event(name: str, data: dict[str, Any]) -> bytes:
 
 
 class MessageStream:
-    """`chat.completion.chunk`s → Anthropic's stream events, for one answer.
+    """A stream's typed deltas → Anthropic's stream events, for one answer.
 
     The order is Anthropic's: `message_start`; per content block `content_block_start`, its
     deltas, `content_block_stop` (the open block is closed when the next one starts, so at
     most one is open and indexes count up from 0); then `message_delta` (stop reason, final
-    usage) and `message_stop`. Text becomes text blocks; each tool call a `tool_use` block
-    whose argument fragments are `input_json_delta`s. A fragment of an earlier, already closed
-    call (no upstream interleaves them, but nothing forbids it) is still sent to its block's
-    index, where the SDKs' accumulators put it, rather than lost.
+    usage) and `message_stop`. Text (and a refusal) becomes text blocks, reasoning thinking
+    blocks (`thinking_delta`s, then the `signature_delta` that ends one), a redacted
+    reasoning a `redacted_thinking` block; each tool call a `tool_use` block whose argument
+    fragments are `input_json_delta`s. A fragment of an earlier, already closed call (no
+    upstream interleaves them, but nothing forbids it) is still sent to its block's index,
+    where the SDKs' accumulators put it, rather than lost.
     """
 
     def __init__(self) -> None:
@@ -213,10 +230,11 @@ class MessageStream:
         self._ended = False
         self._next_index = 0
         self._open: int | None = None  # index of the open block
-        self._open_kind: str | None = None  # "text" or "tool_use"
-        self._tools: dict[int, int] = {}  # upstream tool-call index → block index
+        self._open_kind: str | None = None  # "text", "thinking", "signed" or "tool_use"
+        self._tools: dict[int, int] = {}  # canonical tool-call index → block index
         self._refused = False
         self.finish_reason: str | None = None  # the last one a chunk carried
+        self.stop_sequence: str | None = None
 
     def start(self, model: str, request_id: str, input_tokens_estimate: int | None) -> bytes:
         """`message_start`, with the estimated input (replaced by the final count at `end`)."""
@@ -244,27 +262,25 @@ class MessageStream:
             },
         )
 
-    def chunk(self, chunk_data: dict[str, Any]) -> bytes:
-        """The events one `chat.completion.chunk` makes (often none: b"")."""
+    def chunk(self, chunk: Chunk) -> bytes:
+        """The events one chunk's deltas make (often none: b"")."""
         if not self._started or self._ended:
             raise RuntimeError("MessageStream.chunk outside start() … end()")
         out: list[bytes] = []
-        for choice in chunk_data.get("choices") or ():
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta")
-            delta = delta if isinstance(delta, dict) else {}
-            for name in ("content", "refusal"):
-                text = delta.get(name)
-                if isinstance(text, str) and text:
-                    self._refused = self._refused or name == "refusal"
-                    out += self._text(text)
-            for call in delta.get("tool_calls") or ():
-                if isinstance(call, dict):
-                    out += self._tool_fragment(call)
-            finish = choice.get("finish_reason")
-            if isinstance(finish, str):
-                self.finish_reason = finish
+        for delta in chunk.deltas:
+            if isinstance(delta, TextDelta | RefusalDelta):
+                if delta.text:
+                    self._refused = self._refused or isinstance(delta, RefusalDelta)
+                    out += self._text(delta.text)
+            elif isinstance(delta, ThinkingDelta):
+                out += self._thinking(delta)
+            elif isinstance(delta, ToolCallStart):
+                out += self._tool_start(delta.index, delta.id, delta.name)
+            elif isinstance(delta, ToolArgumentsDelta):
+                out += self._tool_fragment(delta)
+            elif isinstance(delta, Finish):
+                self.finish_reason = delta.reason
+                self.stop_sequence = delta.stop_sequence
         return b"".join(out)
 
     def _open_block(self, kind: str, block: dict[str, Any]) -> list[bytes]:
@@ -300,29 +316,43 @@ class MessageStream:
         out.append(self._delta(self._open, {"type": "text_delta", "text": text}))
         return out
 
-    def _tool_fragment(self, call: dict[str, Any]) -> list[bytes]:
-        position = call.get("index")
-        position = position if isinstance(position, int) else len(self._tools)
-        function = call.get("function")
-        function = function if isinstance(function, dict) else {}
+    def _thinking(self, delta: ThinkingDelta) -> list[bytes]:
+        if delta.redacted:
+            return self._open_block("redacted", _thinking_block("", delta.signature, True))
         out: list[bytes] = []
-        if position not in self._tools:
-            call_id = call.get("id")
-            block = {
-                "type": "tool_use",
-                "id": call_id
-                if isinstance(call_id, str) and call_id
-                else _tool_id(self._msg_id, position),
-                "name": str(function.get("name") or ""),
-                "input": {},
-            }
-            out += self._open_block("tool_use", block)
+        if delta.text:
+            if self._open_kind != "thinking":  # a signed block is complete: a new one opens
+                out += self._open_block("thinking", _thinking_block("", None, False))
             assert self._open is not None
-            self._tools[position] = self._open
-        arguments = function.get("arguments")
-        if isinstance(arguments, str) and arguments:
-            fragment = {"type": "input_json_delta", "partial_json": arguments}
-            out.append(self._delta(self._tools[position], fragment))
+            out.append(self._delta(self._open, {"type": "thinking_delta", "thinking": delta.text}))
+        if delta.signature is not None:
+            if self._open_kind != "thinking":
+                out += self._open_block("thinking", _thinking_block("", None, False))
+            assert self._open is not None
+            signature = {"type": "signature_delta", "signature": delta.signature}
+            out.append(self._delta(self._open, signature))
+            self._open_kind = "signed"
+        return out
+
+    def _tool_start(self, position: int, call_id: str, name: str) -> list[bytes]:
+        block = {
+            "type": "tool_use",
+            "id": call_id or _tool_id(self._msg_id, position),
+            "name": name,
+            "input": {},
+        }
+        out = self._open_block("tool_use", block)
+        assert self._open is not None
+        self._tools[position] = self._open
+        return out
+
+    def _tool_fragment(self, delta: ToolArgumentsDelta) -> list[bytes]:
+        out: list[bytes] = []
+        if delta.index not in self._tools:  # arguments before their call's start
+            out += self._tool_start(delta.index, "", "")
+        if delta.fragment:
+            fragment = {"type": "input_json_delta", "partial_json": delta.fragment}
+            out.append(self._delta(self._tools[delta.index], fragment))
         return out
 
     def end(
@@ -340,6 +370,9 @@ class MessageStream:
         self._ended = True
         out = self._close()
         reason = stop_reason(finish_reason or self.finish_reason)
+        sequence = self.stop_sequence if reason == "end_turn" else None
+        if sequence is not None:
+            reason = "stop_sequence"
         if self._refused:
             reason = "refusal"
         final: dict[str, Any] = {"output_tokens": usage.output_tokens or 0}
@@ -354,7 +387,7 @@ class MessageStream:
             final["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
         delta: dict[str, Any] = {
             "type": "message_delta",
-            "delta": {"stop_reason": reason, "stop_sequence": None},
+            "delta": {"stop_reason": reason, "stop_sequence": sequence},
             "usage": final,
         }
         if x_routeplex is not None:
