@@ -11,7 +11,9 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from starlette.datastructures import Headers
 
+from routeplex_gateway.api.anthropic import CODEC
 from routeplex_gateway.api.anthropic_decode import DecodedMessages, decode
 from routeplex_gateway.canonical import (
     CacheMark,
@@ -683,3 +685,15 @@ def test_deferred_tools_are_offered_up_front_elsewhere() -> None:
     decoded = _decode(_body(tools=[tool]))
     assert decoded.untranslatable == [] and "defer_loading" in decoded.dropped
     assert decoded.chat.tools[0] == Tool(name="f", description="d", parameters={"type": "object"})
+
+
+def test_the_surface_forwards_beta_headers_and_narrows_for_what_only_anthropic_serves() -> None:
+    body = _body(tools=[{"type": "web_search_20250305", "name": "web_search"}])
+    headers = Headers({"anthropic-beta": "b-1", "x-api-key": "rp-secret"})
+    decoded = CODEC.decode(body, headers)
+    assert decoded.chat.native == NativeRequest("anthropic", body, {"anthropic-beta": "b-1"})
+    assert decoded.chat.cap_to_model is True
+    assert (decoded.model, decoded.only_wire) == ("gpt-4o", "anthropic")
+    assert decoded.only_reason == "tools[0] (web search server tool)"
+    plain = CODEC.decode(_body(), Headers({}))
+    assert (plain.only_wire, plain.chat.native) == (None, NativeRequest("anthropic", _body()))

@@ -15,7 +15,9 @@ import orjson
 import pytest
 from anthropic.types import Message
 from anthropic.types.shared import ErrorResponse
+from starlette.datastructures import Headers
 
+from routeplex_gateway.api.anthropic import CODEC
 from routeplex_gateway.api.anthropic_encode import ERROR_TYPES, error_body, message, tool_input
 from routeplex_gateway.canonical import (
     AnswerPart,
@@ -28,6 +30,8 @@ from routeplex_gateway.canonical import (
     Usage,
 )
 from routeplex_gateway.errors import STATUS, ErrorCode, GatewayError
+from routeplex_gateway.exchange import Exchange
+from routeplex_gateway.metering.record import Endpoint
 from routeplex_gateway.providers import anthropic as anthropic_provider
 from routeplex_gateway.providers import openai as openai_provider
 from tests.support import anthropic_sdk
@@ -397,3 +401,31 @@ def test_sdk_keeps_an_x_routeplex_object_on_the_message() -> None:
     received = sdk.messages.create(**anthropic_sdk.REQUEST)
     assert received.to_dict()["x_routeplex"] == out["x_routeplex"]
     assert received.content[0].to_dict() == {"type": "text", "text": "hi"}
+
+
+# --- the surface: relay or encode -----------------------------------------------------------
+
+
+def _answered(response: ChatResponse) -> dict[str, Any]:
+    ex = Exchange(Endpoint.ANTHROPIC_MESSAGES, request_id=REQUEST_ID)
+    ex.usage = Usage(3, 2)
+    decoded = CODEC.decode(dict(anthropic_sdk.REQUEST), Headers({}))
+    out: dict[str, Any] = orjson.loads(bytes(CODEC.answer(ex, decoded, response).body))
+    assert out.pop("x_routeplex")["request_id"] == REQUEST_ID
+    return out
+
+
+def test_an_anthropic_answer_is_relayed_as_it_came() -> None:
+    original = json.loads(load("anthropic/messages_nonstream_tool_use.yaml")[0].body)
+    # Typed parts that disagree with the body: the body is what goes out.
+    response = _answer("not this")
+    response.wire, response.native = "anthropic", original
+    assert _answered(response) == original
+
+
+def test_any_other_answer_is_encoded_from_its_parts() -> None:
+    response = _answer("Hello.")
+    response.wire, response.native = "openai", {"choices": []}
+    out = _answered(response)
+    assert out["content"] == [{"type": "text", "text": "Hello."}]
+    assert (out["id"], out["usage"]["input_tokens"]) == ("msg_" + REQUEST_ID[4:], 3)
