@@ -14,14 +14,14 @@ import orjson
 import pytest
 
 from routeplex_gateway.app import create_app
-from routeplex_gateway.canonical import ChatRequest, Deployment
+from routeplex_gateway.canonical import Deployment, Finish, Refusal, RefusalDelta
 from routeplex_gateway.config import ModelOverride
 from routeplex_gateway.metering.pricing import lookup_price
 from routeplex_gateway.providers import anthropic
 from tests.conftest import RunningGateway, gateway_settings
 from tests.support.accounts import create_account_with_key
 from tests.support.cassettes import Exchange, load, replay
-from tests.support.openai_schema import assert_valid
+from tests.support.chat import openai_request
 from tests.support.servers import serve_in_thread
 
 MODEL = "claude-sonnet-4-20250514"  # $3 in, $15 out, $3.75 5-minute writes, $6 1-hour writes
@@ -128,7 +128,7 @@ def test_thinking_leaves_reasoning_tokens_unknown(gateway: RunningGateway) -> No
 # --- 5. refusals ------------------------------------------------------------------------------
 
 
-def test_a_refusal_is_openais_refusal() -> None:
+def test_a_refusal_is_a_refusal_part() -> None:
     data = {
         "id": "m",
         "model": "c",
@@ -136,13 +136,12 @@ def test_a_refusal_is_openais_refusal() -> None:
         "stop_reason": "refusal",
         "usage": {"input_tokens": 1, "output_tokens": 5},
     }
-    body = anthropic.completion(data, answer_tool=False).body
-    assert_valid(body, "CreateChatCompletionResponse")
-    message = body["choices"][0]["message"]
-    assert message["refusal"] == "I can't help with that." and message["content"] is None
-    assert body["choices"][0]["finish_reason"] == "content_filter"
-    silent = anthropic.completion({**data, "content": []}, answer_tool=False).body
-    assert silent["choices"][0]["message"]["refusal"] == anthropic.REFUSAL_NOTE
+    answer = anthropic.completion(data, answer_tool=False)
+    # The refusal's text, and no answer text (OpenAI's `refusal`, `content` null).
+    assert answer.parts == [Refusal("I can't help with that.")] and answer.text() == ""
+    assert answer.finish_reason == "content_filter"
+    silent = anthropic.completion({**data, "content": []}, answer_tool=False)
+    assert silent.parts == [Refusal(anthropic.REFUSAL_NOTE)]
 
 
 async def test_a_streamed_refusal_sets_refusal() -> None:
@@ -150,18 +149,16 @@ async def test_a_streamed_refusal_sets_refusal() -> None:
     refused = minimal.body.replace(b'"stop_reason":"end_turn"', b'"stop_reason":"refusal"')
     assert refused != minimal.body
     provider = anthropic.AnthropicProvider()
-    request = ChatRequest(body={"messages": HELLO}, stream=True, max_output_tokens=None)
+    request = openai_request({"messages": HELLO}, stream=True)
     try:
         with replay([Exchange({}, 200, "text/event-stream", refused)]) as url:
             stream = await provider.stream(request, _deployment(url))
-            chunks = [chunk.data async for chunk in stream]
+            chunks = [chunk async for chunk in stream]
     finally:
         await provider.close()
-    for chunk in chunks:
-        assert_valid(chunk, "CreateChatCompletionStreamResponse")
-    deltas = [c["choices"][0]["delta"] for c in chunks]
-    assert {"refusal": anthropic.REFUSAL_NOTE} in deltas
-    assert chunks[-1]["choices"][0]["finish_reason"] == "content_filter"
+    deltas = [d for c in chunks for d in c.deltas]
+    assert deltas[-2:] == [RefusalDelta(anthropic.REFUSAL_NOTE), Finish("content_filter")]
+    assert stream.finish_reason == "content_filter"
 
 
 def _deployment(url: str) -> Deployment:

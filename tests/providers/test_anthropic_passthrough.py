@@ -1,7 +1,7 @@
 """Anthropic passthrough over real sockets: a body the caller sent in Anthropic's own format is
 forwarded untouched (thinking signatures, cache_control, server tools, `anthropic-beta`), and
-the answer comes back as received — the stream event for event, byte for byte — beside the
-OpenAI translation; count_tokens asks Anthropic's own endpoint. The upstream is the simulator
+the answer comes back as received — the stream event for event, byte for byte — beside its
+typed parts and deltas; count_tokens asks Anthropic's own endpoint. The upstream is the simulator
 (behind a small recording proxy, to compare bytes), or recorded real traffic replayed."""
 
 from __future__ import annotations
@@ -19,11 +19,23 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from routeplex_gateway.canonical import ChatRequest, Chunk, Deployment, NativeRequest
+from routeplex_gateway.canonical import (
+    CacheMark,
+    ChatRequest,
+    Chunk,
+    Deployment,
+    Message,
+    NativeRequest,
+    Reasoning,
+    Text,
+    TextDelta,
+    Thinking,
+    ThinkingDelta,
+)
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.providers.anthropic import AnthropicProvider, AnthropicStream
 from tests.support.cassettes import Exchange, Received, load, replay
-from tests.support.openai_schema import assert_valid
+from tests.support.chat import openai_request
 from tests.support.servers import serve_in_thread
 
 MODEL = "claude-sonnet-4-20250514"
@@ -77,9 +89,12 @@ def _deployment(url: str, model: str = MODEL) -> Deployment:
 
 def _request(body: dict[str, Any], *, stream: bool, cap: int | None = None) -> ChatRequest:
     native = NativeRequest(wire="anthropic", body=body, headers=dict(CALLER_HEADERS))
-    # The OpenAI-shaped body is the codec's translation; passthrough never reads it.
+    # The typed messages are the codec's decoding; passthrough never reads them.
     return ChatRequest(
-        body={"messages": HELLO}, stream=stream, max_output_tokens=cap, native=native
+        messages=[Message("user", (Text("hello"),))],
+        stream=stream,
+        max_output_tokens=cap,
+        native=native,
     )
 
 
@@ -149,11 +164,16 @@ async def test_the_callers_body_and_beta_header_reach_anthropic_untouched(
 
     [raw] = seen.answers
     assert answer.native == orjson.loads(raw)  # the message exactly as received
-    assert [b["type"] for b in answer.native["content"]] == ["thinking", "text"]
-    assert answer.native["content"][0]["signature"]
-    # ... and its OpenAI translation all the same, for metering and the other surfaces.
-    assert_valid(answer.body, "CreateChatCompletionResponse")
-    assert answer.body["choices"][0]["message"]["content"] == answer.native["content"][1]["text"]
+    assert answer.wire == "anthropic"
+    thought, said = answer.native["content"]
+    assert (thought["type"], said["type"]) == ("thinking", "text") and thought["signature"]
+    # ... and its typed parts all the same, for metering and the other surfaces: the
+    # thinking with its signature, then the text.
+    assert answer.parts == [
+        Thinking(text=thought["thinking"], signature=thought["signature"]),
+        Text(said["text"]),
+    ]
+    assert answer.text() == said["text"] and answer.finish_reason == "stop"
     usage = answer.native["usage"]
     assert answer.usage.input_tokens == usage["input_tokens"] + usage["cache_creation_input_tokens"]
     assert answer.usage.cache_write_tokens == usage["cache_creation_input_tokens"] > 0
@@ -187,44 +207,51 @@ async def test_a_stream_relays_every_event_byte_for_byte(simulator_url: str) -> 
     for needed in (b"event: ping", b'"signature_delta"', b'"thinking_delta"', b"message_stop"):
         assert needed in raw
     events = _events(raw)
-    # Held until the first content: the opening chunk carries message_start, the thinking
+    # Held until the first content: the first chunk carries message_start, the thinking
     # block's start, the ping and the first thinking delta, together.
-    assert chunks[0].data["choices"][0]["delta"]["role"] == "assistant"
+    assert [type(d) for d in chunks[0].deltas] == [ThinkingDelta]
     assert chunks[0].native == b"".join(events[:4]) and b"thinking_delta" in events[3]
-    assert sum(1 for c in chunks if c.native) == len(events) - 3
-    # The translation beside it, and the stream's own usage, as a translated stream has them.
-    assert "".join(c.generated() for c in chunks) == _text_of(events)
+    assert sum(1 for c in chunks if c.native) == len(events) - 3 == len(chunks)
+    # The typed deltas beside it, and the stream's own usage, as a translated stream has them.
+    deltas = [d for c in chunks for d in c.deltas]
+    assert "".join(d.text for d in deltas if isinstance(d, TextDelta)) == _of(events, "text")
+    thinking = [d for d in deltas if isinstance(d, ThinkingDelta)]
+    assert "".join(d.text for d in thinking) == _of(events, "thinking")
+    assert [d.signature for d in thinking if d.signature] == [_of(events, "signature")]
+    assert (stream.id, stream.model) == _started(events)
     assert stream.finish_reason == "stop" and stream.usage.output_tokens
     assert stream.usage.reasoning_tokens is None
 
 
-def _text_of(events: list[bytes]) -> str:
-    deltas = [orjson.loads(e.split(b"data: ", 1)[1]) for e in events if b"text_delta" in e]
-    return "".join(d["delta"]["text"] for d in deltas)
+def _of(events: list[bytes], kind: str) -> str:
+    """The `kind` deltas' text of the recorded events, joined."""
+    data = [orjson.loads(e.split(b"data: ", 1)[1]) for e in events]
+    return "".join(d["delta"][kind] for d in data if d["type"] == "content_block_delta"
+                   and d["delta"]["type"] == f"{kind}_delta")  # fmt: skip
+
+
+def _started(events: list[bytes]) -> tuple[str, str]:
+    message = orjson.loads(events[0].split(b"data: ", 1)[1])["message"]
+    return message["id"], message["model"]
 
 
 async def test_recorded_anthropic_traffic_is_relayed_as_it_came() -> None:
     """Real Anthropic bytes (whitespace padding, ping, thinking, signature_delta): relayed
-    exactly, and translated exactly as the translated stream translates them."""
+    exactly, and read exactly as the translated stream reads them."""
     [recorded] = load("anthropic/messages_stream_extended_thinking.yaml")
     body = {"model": "m", "max_tokens": 2000, "messages": HELLO}
     async with provider() as anthropic:
         with replay([recorded, recorded]) as url:
             native = await anthropic.stream(_request(body, stream=True), _deployment(url))
             relayed = await _drain(native)
-            plain_request = ChatRequest(
-                body={"messages": HELLO}, stream=True, max_output_tokens=None
-            )
+            plain_request = openai_request({"messages": HELLO}, stream=True)
             plain = await anthropic.stream(plain_request, _deployment(url))
             translated = await _drain(plain)
     assert b"".join(c.native or b"" for c in relayed) == recorded.body
-    assert all(c.native is None for c in translated)
-    content = [c.data for c in relayed if c.data["choices"]]
-    for chunk in content:
-        assert_valid(chunk, "CreateChatCompletionStreamResponse")
-    strip = [{**c, "created": 0} for c in content]
-    assert strip == [{**c.data, "created": 0} for c in translated]
+    assert any(c.deltas for c in relayed)
+    assert relayed == translated  # the same chunks: deltas, bytes and grouping
     assert (native.usage, native.finish_reason) == (plain.usage, plain.finish_reason)
+    assert (native.id, native.model, native.wire) == (plain.id, plain.model, "anthropic")
     assert not relayed[-1].more  # the last event: nothing further to join it with
 
 
@@ -295,3 +322,50 @@ async def test_count_tokens_errors_are_the_providers() -> None:
     assert refused.value.provider_message == "model: claude-does-not-exist"
     assert garbled.value.code == ErrorCode.PROVIDER_ERROR
     assert "token count" in garbled.value.message
+
+
+# --- a translated request: the typed shape, thinking kept, the same events beside it ---------
+
+
+async def test_a_translated_conversation_keeps_its_signed_thinking(simulator_url: str) -> None:
+    """A conversation whose assistant turn came with Anthropic's signed thinking (as the
+    Anthropic surface decodes it) and is translated, not forwarded: the thinking goes back as
+    Anthropic's own blocks, cache marks as `cache_control`, and the stream comes back as
+    typed deltas, the signature's included, with every event's bytes beside them."""
+    assistant = Message(
+        "assistant",
+        (
+            Thinking(text="A greeting.", signature=SIGNED),
+            Thinking(text="", signature="EmwKAhgBEgy3va3pzix/", redacted=True),
+            Text("Hello!"),
+        ),
+    )
+    request = ChatRequest(
+        messages=[
+            Message("system", (Text("Be brief.", CacheMark()),)),
+            Message("user", (Text("hi"),)),
+            assistant,
+            Message("user", (Text("again", CacheMark("1h")),)),
+        ],
+        stream=True,
+        max_output_tokens=4000,
+        reasoning=Reasoning(budget=1024),
+    )
+    with recording_proxy(simulator_url) as (url, seen):
+        async with provider() as anthropic:
+            stream = await anthropic.stream(request, _deployment(url))
+            chunks = await _drain(stream)
+    sent = seen.requests[0].body
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    assert sent["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
+    # What the caller's own body says, exactly (its first text as a string).
+    assert sent["messages"][0] == {"role": "user", "content": [{"type": "text", "text": "hi"}]}
+    assert sent["messages"][1:] == RICH["messages"][1:]
+    [raw] = seen.answers
+    assert b"".join(c.native or b"" for c in chunks) == raw
+    thinking = [d for c in chunks for d in c.deltas if isinstance(d, ThinkingDelta)]
+    assert "".join(d.text for d in thinking) == _of(_events(raw), "thinking")
+    assert [d.signature for d in thinking if d.signature] == [_of(_events(raw), "signature")]
+    assert stream.usage.cache_write_tokens and stream.usage.reasoning_tokens is None

@@ -1,14 +1,32 @@
-"""OpenAI request → Anthropic Messages request: the decisions the recordings do not cover."""
+"""Canonical request → Anthropic Messages request: the decisions the recordings do not cover
+(requests written as the OpenAI bodies they stand for)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from routeplex_gateway.canonical import Deployment
+from routeplex_gateway.canonical import (
+    CacheMark,
+    ChatRequest,
+    Deployment,
+    Document,
+    Image,
+    Media,
+    Message,
+    Opaque,
+    Reasoning,
+    Text,
+    Thinking,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
 from routeplex_gateway.errors import GatewayError
 from routeplex_gateway.providers.anthropic_translate import ANSWER_TOOL, to_anthropic
+from tests.support.chat import openai_request
 
 TOOL = {
     "type": "function",
@@ -28,7 +46,8 @@ def _sent(
         upstream_model=model,
         max_output_tokens=cap,
     )
-    return to_anthropic({"messages": [USER], **body}, deployment, stream=False).body
+    request = openai_request({"messages": [USER], **body})
+    return to_anthropic(request, deployment, stream=False).body
 
 
 def test_max_tokens_defaults_to_the_models_cap() -> None:
@@ -211,3 +230,156 @@ def test_bad_tool_call_arguments_are_a_validation_error() -> None:
     with pytest.raises(GatewayError) as raised:
         _sent({"messages": messages})
     assert raised.value.param == "messages[1].tool_calls[0].function.arguments"
+
+
+# --- what the typed shape says that an OpenAI body cannot -------------------------------------
+
+SIGNED = "EqQBCkgIARABGAIiQL9/signed+by+anthropic=="
+REDACTED = "EmwKAhgBEgy3va3pzix/"
+
+
+def _deployment(model: str = "claude-sonnet-4-20250514") -> Deployment:
+    return Deployment(
+        provider="anthropic",
+        kind="anthropic",
+        base_url="http://x",
+        api_key="k",
+        upstream_model=model,
+        max_output_tokens=64000,
+    )
+
+
+def _translated(request: ChatRequest) -> dict[str, Any]:
+    return to_anthropic(request, _deployment(), stream=False).body
+
+
+def _user(text: str) -> Message:
+    return Message("user", (Text(text),))
+
+
+def test_signed_thinking_goes_back_as_thinking_blocks() -> None:
+    """A conversation decoded from Anthropic's Messages keeps its thinking: the signed blocks
+    go back as they came, and thinking stays on inside the tool loop they open."""
+    assistant = Message(
+        "assistant",
+        (
+            Thinking(text="A lookup first.", signature=SIGNED),
+            Thinking(text="", signature=REDACTED, redacted=True),
+            Thinking(text="Another provider's, unsigned."),
+            Text("Let me look."),
+            ToolCall(id="toolu_1", name="lookup", arguments='{"q": "x"}'),
+        ),
+    )
+    result = Message("tool", (ToolResult(call_id="toolu_1", parts=(Text("found"),)),))
+    request = ChatRequest(
+        messages=[_user("hi"), assistant, result],
+        tools=(Tool(name="lookup"),),
+        reasoning=Reasoning(effort="low"),
+    )
+    sent = _translated(request)
+    assert sent["messages"][1] == {
+        "role": "assistant",
+        "content": [
+            {"type": "thinking", "thinking": "A lookup first.", "signature": SIGNED},
+            {"type": "redacted_thinking", "data": REDACTED},
+            {"type": "text", "text": "Let me look."},
+            {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "x"}},
+        ],
+    }
+    assert sent["messages"][2] == {
+        "role": "user",
+        "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "found"}],
+    }
+    # The assistant turn starts with its thinking: Anthropic accepts thinking on here.
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    unsigned = replace(assistant, parts=assistant.parts[2:])
+    loop = replace(request, messages=[_user("hi"), unsigned, result])
+    assert "thinking" not in _translated(loop)
+
+
+def test_reasoning_budget_and_effort_none() -> None:
+    hello = [_user("hi")]
+    budget = _translated(ChatRequest(messages=hello, reasoning=Reasoning(budget=3000)))
+    assert budget["thinking"] == {"type": "enabled", "budget_tokens": 3000}
+    off = ChatRequest(messages=hello, reasoning=Reasoning(effort="none", budget=3000))
+    assert "thinking" not in _translated(off)
+    assert "thinking" not in _translated(ChatRequest(messages=hello, reasoning=Reasoning()))
+
+
+def test_cache_marks_are_cache_control_wherever_they_stand() -> None:
+    five, hour = CacheMark(), CacheMark("1h")
+    image = Image(media=Media(media_type="image/png", data="AAAA"), cache=five)
+    request = ChatRequest(
+        messages=[
+            Message("system", (Text("rules", five),)),
+            Message("user", (Text("look", hour), image)),
+            Message(
+                "assistant",
+                (ToolCall(id="t1", name="lookup", arguments="", cache=five),),
+            ),
+            Message("tool", (ToolResult(call_id="t1", parts=(Text("x"),), cache=hour),)),
+        ],
+        tools=(Tool(name="lookup", cache=hour),),
+    )
+    sent = _translated(request)
+    ephemeral, long_lived = {"type": "ephemeral"}, {"type": "ephemeral", "ttl": "1h"}
+    assert sent["system"] == [{"type": "text", "text": "rules", "cache_control": ephemeral}]
+    user, assistant, results = sent["messages"]
+    assert [b["cache_control"] for b in user["content"]] == [long_lived, ephemeral]
+    assert assistant["content"][0]["cache_control"] == ephemeral
+    assert assistant["content"][0]["input"] == {}
+    assert results["content"][0]["cache_control"] == long_lived
+    assert sent["tools"][0]["cache_control"] == long_lived
+
+
+def test_anthropic_parts_and_tools_pass_and_others_are_refused() -> None:
+    search = {"type": "web_search_20250305", "name": "web_search", "max_uses": 2}
+    block = {"type": "search_result", "source": "s", "title": "t", "content": []}
+    request = ChatRequest(
+        messages=[Message("user", (Opaque("anthropic", block, "messages[0].content[0]"),))],
+        tools=(Opaque("anthropic", search, "tools[0]"),),
+    )
+    sent = _translated(request)
+    assert sent["messages"][0]["content"] == [block]
+    assert sent["tools"] == [search]
+    foreign = Opaque("openai", {"type": "file", "file": {"file_id": "f"}}, "messages[0].content[0]")
+    with pytest.raises(GatewayError) as raised:
+        _translated(ChatRequest(messages=[Message("user", (foreign,))]))
+    assert raised.value.status == 400 and raised.value.param == "messages[0].content[0].type"
+    other_tool = Opaque("openai", {"type": "custom"}, "tools[0]")
+    with pytest.raises(GatewayError) as raised:
+        _translated(ChatRequest(messages=[_user("hi")], tools=(other_tool,)))
+    assert raised.value.param == "tools[0]"
+
+
+def test_documents_by_url_and_tool_call_paths_count_calls() -> None:
+    pdf = Document(media=Media(media_type=None, url="https://x/a.pdf"), title="A")
+    sent = _translated(ChatRequest(messages=[Message("user", (pdf,))]))
+    assert sent["messages"][0]["content"] == [
+        {"type": "document", "source": {"type": "url", "url": "https://x/a.pdf"}, "title": "A"}
+    ]
+    # The second call's bad arguments are named by its place among the calls.
+    messages = [
+        USER,
+        {
+            "role": "assistant",
+            "content": "two calls",
+            "tool_calls": [
+                {"id": "a", "type": "function", "function": {"name": "f", "arguments": "{}"}},
+                {"id": "b", "type": "function", "function": {"name": "f", "arguments": "1"}},
+            ],
+        },
+    ]
+    with pytest.raises(GatewayError) as raised:
+        _sent({"messages": messages})
+    assert raised.value.param == "messages[1].tool_calls[1].function.arguments"
+
+
+def test_top_p_is_dropped_beside_temperature_where_the_model_refuses_the_pair() -> None:
+    deployment = replace(_deployment("claude-haiku-4-5"), temperature_with_top_p=False)
+    both = openai_request({"messages": [USER], "temperature": 0.5, "top_p": 0.9, "top_k": 5})
+    sent = to_anthropic(both, deployment, stream=False).body
+    assert (sent["temperature"], "top_p" in sent, sent["top_k"]) == (0.5, False, 5)
+    alone = openai_request({"messages": [USER], "top_p": 0.9})
+    assert to_anthropic(alone, deployment, stream=False).body["top_p"] == 0.9
+    assert "top_p" in _sent({"temperature": 0.5, "top_p": 0.9})  # the pair, where allowed

@@ -13,7 +13,15 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from routeplex_gateway.canonical import ChatRequest, Deployment, Provider
+from routeplex_gateway.canonical import (
+    ChatRequest,
+    Deployment,
+    Provider,
+    Refusal,
+    Text,
+    Thinking,
+    ToolCall,
+)
 from routeplex_gateway.providers import anthropic, gemini
 from routeplex_gateway.providers.anthropic_translate import ANSWER_TOOL
 from tests.support.cassettes import load
@@ -30,8 +38,8 @@ def test_anthropic_refusal_is_content_filter() -> None:
         "usage": {"input_tokens": 1, "output_tokens": 0},
     }
     response = anthropic.completion(data, answer_tool=False)
-    assert_valid(response.body, "CreateChatCompletionResponse")
-    assert response.body["choices"][0]["finish_reason"] == "content_filter"
+    assert response.parts == [Refusal(anthropic.REFUSAL_NOTE)]
+    assert response.finish_reason == "content_filter"
 
 
 def test_anthropic_answer_tool_becomes_the_message_text() -> None:
@@ -45,12 +53,14 @@ def test_anthropic_answer_tool_becomes_the_message_text() -> None:
         "stop_reason": "tool_use",
         "usage": {"input_tokens": 1, "output_tokens": 2},
     }
-    choice = anthropic.completion(data, answer_tool=True).body["choices"][0]
-    assert choice["message"]["content"] == '{"a":1}' and "tool_calls" not in choice["message"]
-    assert choice["finish_reason"] == "stop"
+    thought = Thinking(text="secret", signature="s")
+    answer = anthropic.completion(data, answer_tool=True)
+    assert answer.parts == [thought, Text('{"a":1}')]  # the text, and no tool call
+    assert answer.finish_reason == "stop"
     # Without JSON mode a tool of that name is just a tool.
-    plain = anthropic.completion(data, answer_tool=False).body["choices"][0]
-    assert plain["finish_reason"] == "tool_calls" and plain["message"]["content"] is None
+    plain = anthropic.completion(data, answer_tool=False)
+    call = ToolCall(id="t", name=ANSWER_TOOL, arguments='{"a":1}')
+    assert plain.finish_reason == "tool_calls" and plain.parts == [thought, call]
 
 
 def test_anthropic_usage_without_counts_is_unknown() -> None:

@@ -1,5 +1,5 @@
 """Anthropic passthrough: a request the caller sent in Anthropic's own Messages format, served
-by an Anthropic model, forwarded with no lossy round trip through OpenAI's shape.
+by an Anthropic model, forwarded with no lossy round trip through the canonical shape.
 
 What is sent: the caller's body as it is — thinking blocks with their signatures,
 `cache_control`, server tools, `container`, `metadata`, fields this gateway does not know —
@@ -9,21 +9,20 @@ with only `model` (the deployment's name for it) and `stream` (the call's) repla
 gateway's. `count_tokens` sends the fields Anthropic's count endpoint accepts (it refuses
 `max_tokens`, `stream` and the other generation settings as extra inputs).
 
-What comes back (the stream; see `HeldEvents`): every upstream SSE event, byte for byte, each
-on a `Chunk` beside its OpenAI translation. The events before the first content
-(`message_start`, `ping`, `content_block_start`) are held and handed over together with the
-first event that is content — a delta, or anything else — so that a stream failing before
-it can still fall back to another deployment, exactly as a translated one can. Unlike the
-translated stream, a thinking delta is content here: an Anthropic caller sees it.
+What comes back, for every stream (passthrough or translated; see `HeldEvents`): every
+upstream SSE event, byte for byte, each on a `Chunk` beside its typed deltas. The events
+before the first content (`message_start`, `ping`, `content_block_start`) are held and handed
+over together with the first event that is content — a delta, or anything else — so that a
+stream failing before it can still fall back to another deployment.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..canonical import ChatRequest, Chunk, Deployment, NativeRequest
+from ..canonical import ChatRequest, Chunk, Delta, Deployment, NativeRequest
 from ..errors import ErrorCode, GatewayError
 from .anthropic_translate import to_anthropic
 
@@ -57,18 +56,17 @@ class Outgoing:
     body: dict[str, Any]
     answer_tool: bool
     thinking: bool
-    native: bool  # forwarded as the caller sent it: hand the answer back as received
     forwarded: Mapping[str, str] | None = None
 
 
 def outgoing(request: ChatRequest, deployment: Deployment, *, stream: bool) -> Outgoing:
-    """The caller's own Anthropic body when it sent one, else `body` translated."""
+    """The caller's own Anthropic body when it sent one, else the request translated."""
     native = request.native
     if native is not None and native.wire == "anthropic":
         body = forwarded_body(native, request, deployment, stream=stream)
-        return Outgoing(body, False, thinking_on(body), True, native.headers)
-    translated = to_anthropic(request.body, deployment, stream=stream)
-    return Outgoing(translated.body, translated.answer_tool, "thinking" in translated.body, False)
+        return Outgoing(body, False, thinking_on(body), native.headers)
+    translated = to_anthropic(request, deployment, stream=stream)
+    return Outgoing(translated.body, translated.answer_tool, "thinking" in translated.body)
 
 
 def forwarded_body(
@@ -115,44 +113,30 @@ def thinking_on(body: Mapping[str, Any]) -> bool:
 
 
 class HeldEvents:
-    """Turns each upstream event, with its translation, into the chunks a passthrough stream
-    yields.
+    """Turns each upstream event, with its typed deltas, into the chunk a stream yields.
 
-    Every event's bytes ride on the first chunk of its group (the others carry `b""`); an
-    event that translates to nothing gets a chunk with no choices. Until the first event
-    that is content, events are held and nothing is yielded; that event's group then starts
-    with the role-only opening chunk, whose `native` is every held event and that one,
-    in order. All chunks of a group but the last have `more` set; the last has it when
-    further events already arrived with this one.
+    Each event is one chunk carrying its bytes (an event with no deltas, such as `ping` or
+    `message_stop`, a chunk of its bytes alone). Until the first event that is content,
+    events are held and nothing is yielded; that event's chunk then carries every held event
+    and itself, in order, and their deltas together. A chunk has `more` set when further
+    events already arrived with its own.
     """
 
-    __slots__ = ("_chunks", "_held")
+    __slots__ = ("_deltas", "_held")
 
     def __init__(self) -> None:
         self._held: list[bytes] | None = []  # None once the first content was handed over
-        self._chunks: list[Chunk] = []
+        self._deltas: tuple[Delta, ...] = ()
 
     def add(
-        self,
-        kind: Any,
-        event: bytes,
-        chunks: list[Chunk],
-        *,
-        more: bool,
-        opening: Callable[[], Chunk],
-    ) -> list[Chunk]:
+        self, kind: Any, event: bytes, deltas: tuple[Delta, ...], *, more: bool
+    ) -> Chunk | None:
         if self._held is not None:
             if kind in _HELD:
                 self._held.append(event)
-                self._chunks += chunks
-                return []
+                self._deltas += deltas
+                return None
             event = b"".join(self._held) + event
-            chunks = [opening(), *self._chunks, *chunks]
-            self._held, self._chunks = None, []
-        group = chunks or [Chunk(data={"object": "chat.completion.chunk", "choices": []})]
-        for chunk in group:
-            chunk.native = b""
-            chunk.more = True
-        group[0].native = event
-        group[-1].more = more
-        return group
+            deltas = self._deltas + deltas
+            self._held, self._deltas = None, ()
+        return Chunk(deltas=deltas, native=event, more=more)
