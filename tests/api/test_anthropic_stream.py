@@ -17,7 +17,7 @@ import anthropic
 import pytest
 
 from routeplex_gateway.api.anthropic import MessageEvents
-from routeplex_gateway.api.anthropic_encode import MessageStream
+from routeplex_gateway.api.anthropic_stream import MessageStream
 from routeplex_gateway.canonical import (
     Chunk,
     Delta,

@@ -25,9 +25,10 @@ from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..metering.tokens import counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
-from .anthropic_content import WIRE
+from .anthropic_blocks import WIRE
 from .anthropic_decode import decode
-from .anthropic_encode import MessageStream, error_body, event, message
+from .anthropic_encode import error_body, event, message
+from .anthropic_stream import MessageStream
 from .pipeline import Decoded, run
 from .wire import authenticate, exchange_headers, json_response, read_json
 

@@ -48,7 +48,8 @@ from ..canonical import (
     ToolChoice,
 )
 from ..errors import validation
-from .anthropic_content import WIRE, Notes, cache_mark, canonical_messages, system_messages
+from .anthropic_blocks import WIRE, Notes, cache_mark
+from .anthropic_content import canonical_messages, system_messages
 from .validation import MAX_NESTING
 
 # validation.py's ceiling, checked here too so a refusal names Anthropic's fields
