@@ -2,7 +2,8 @@
 `GET /v1/models` in Anthropic's shape for callers that send `anthropic-version`.
 
 A codec around the one pipeline (`pipeline.py`): Messages requests decode into the canonical
-request (`anthropic_decode`), answers and stream events encode back (`anthropic_encode`),
+request (`anthropic_decode`); an Anthropic upstream's answer and events are relayed as they
+came, any other's typed parts and deltas encoded (`anthropic_encode`, `anthropic_stream`);
 errors use Anthropic's envelope. Keys come in `x-api-key` (the anthropic SDK's header) or
 `Authorization: Bearer`, both RoutePlex keys.
 """
