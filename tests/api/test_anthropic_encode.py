@@ -1,23 +1,37 @@
 """Canonical answers → Anthropic `message` objects and error envelopes
 (`api.anthropic_encode`), judged by the official anthropic SDK's own models and error
-classes: recorded OpenAI completions, recorded Anthropic messages taken through the
-Anthropic provider and back (the same message, to the token), and every RoutePlex error
-code."""
+classes: recorded OpenAI completions (as typed answers), recorded Anthropic messages taken
+through the Anthropic provider and back from its typed parts (the same message, to the
+token), thinking with its signature, and every RoutePlex error code."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import anthropic
 import orjson
 import pytest
 from anthropic.types import Message
 from anthropic.types.shared import ErrorResponse
+from starlette.datastructures import Headers
 
+from routeplex_gateway.api.anthropic import CODEC
 from routeplex_gateway.api.anthropic_encode import ERROR_TYPES, error_body, message, tool_input
-from routeplex_gateway.canonical import Usage
+from routeplex_gateway.canonical import (
+    AnswerPart,
+    ChatResponse,
+    FinishReason,
+    Refusal,
+    Text,
+    Thinking,
+    ToolCall,
+    Usage,
+)
 from routeplex_gateway.errors import STATUS, ErrorCode, GatewayError
+from routeplex_gateway.exchange import Exchange
+from routeplex_gateway.metering.record import Endpoint
 from routeplex_gateway.providers import anthropic as anthropic_provider
 from routeplex_gateway.providers import openai as openai_provider
 from tests.support import anthropic_sdk
@@ -26,8 +40,8 @@ from tests.support.cassettes import load
 REQUEST_ID = "req_0190a1b2c3d4e5f60718293a4b5c6d7e"
 
 
-def _encode(completion: dict[str, Any], usage: Usage, model: str = "gpt-4o") -> dict[str, Any]:
-    out = message(completion, usage, model, REQUEST_ID)
+def _encode(response: ChatResponse, usage: Usage, model: str = "gpt-4o") -> dict[str, Any]:
+    out = message(response, usage, model, REQUEST_ID)
     Message.model_validate(out, strict=False)
     # What the SDK makes of it when it arrives as a response body.
     received = anthropic_sdk.client(orjson.dumps(out), content_type="application/json")
@@ -35,9 +49,43 @@ def _encode(completion: dict[str, Any], usage: Usage, model: str = "gpt-4o") -> 
     return out
 
 
-def _recorded_openai(cassette: str, turn: int = 0) -> tuple[dict[str, Any], Usage]:
+def _arguments(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return "" if value is None else orjson.dumps(value).decode()
+
+
+def _typed(completion: dict[str, Any]) -> ChatResponse:
+    """An OpenAI completion's first choice as the typed answer a provider hands over."""
+    choices = completion.get("choices") or [{}]
+    answer = choices[0].get("message") or {}
+    parts: list[AnswerPart] = []
+    if answer.get("content"):
+        parts.append(Text(answer["content"]))
+    if answer.get("refusal"):
+        parts.append(Refusal(answer["refusal"]))
+    for call in answer.get("tool_calls") or ():
+        if isinstance(call, dict):
+            function = call["function"]
+            parts.append(
+                ToolCall(
+                    id=call.get("id") or "",
+                    name=function["name"],
+                    arguments=_arguments(function.get("arguments")),
+                )
+            )
+    return ChatResponse(
+        id=str(completion.get("id") or ""),
+        model=str(completion.get("model") or ""),
+        parts=parts,
+        finish_reason=cast(FinishReason | None, choices[0].get("finish_reason")),
+        usage=Usage(),
+    )
+
+
+def _recorded_openai(cassette: str, turn: int = 0) -> tuple[ChatResponse, Usage]:
     body = json.loads(load(cassette)[turn].body)
-    return body, openai_provider.parse_usage(body["usage"])
+    return _typed(body), openai_provider.parse_usage(body["usage"])
 
 
 def test_text_message() -> None:
@@ -115,9 +163,14 @@ def test_recorded_anthropic_message_survives_the_canonical_shape(cassette: str, 
     content, stop reason and token counts."""
     original = json.loads(load(cassette)[turn].body)
     canonical = anthropic_provider.completion(original, answer_tool=False)
-    out = _encode(canonical.body, canonical.usage, original["model"])
+    typed = replace(canonical, wire="", native=None)  # encoded from its parts, not relayed
+    out = _encode(typed, canonical.usage, original["model"])
     assert out["content"] == original["content"]
-    assert (out["model"], out["stop_reason"]) == (original["model"], original["stop_reason"])
+    assert (out["model"], out["stop_reason"], out["stop_sequence"]) == (
+        original["model"],
+        original["stop_reason"],
+        original["stop_sequence"],
+    )
     for name in (
         "input_tokens",
         "output_tokens",
@@ -128,16 +181,25 @@ def test_recorded_anthropic_message_survives_the_canonical_shape(cassette: str, 
         assert out["usage"][name] == original["usage"][name], name
 
 
-def _completion(
+def _answer(
     content: str | None = None,
     finish: str | None = "stop",
-    calls: list[dict[str, Any]] | None = None,
+    calls: list[ToolCall] | None = None,
     refusal: str | None = None,
-) -> dict[str, Any]:
-    answer: dict[str, Any] = {"role": "assistant", "content": content, "refusal": refusal}
-    if calls is not None:
-        answer["tool_calls"] = calls
-    return {"choices": [{"index": 0, "message": answer, "finish_reason": finish}]}
+    stop_sequence: str | None = None,
+) -> ChatResponse:
+    parts: list[AnswerPart] = [Text(content)] if content is not None else []
+    if refusal is not None:
+        parts.append(Refusal(refusal))
+    parts += calls or []
+    return ChatResponse(
+        id="chatcmpl-1",
+        model="gpt-4o",
+        parts=parts,
+        finish_reason=cast(FinishReason | None, finish),
+        usage=Usage(),
+        stop_sequence=stop_sequence,
+    )
 
 
 @pytest.mark.parametrize(
@@ -153,14 +215,43 @@ def _completion(
     ],
 )
 def test_stop_reason(finish: str | None, stop_reason: str) -> None:
-    out = _encode(_completion("x", finish), Usage(1, 1))
+    out = _encode(_answer("x", finish), Usage(1, 1))
     assert (out["stop_reason"], out["stop_sequence"]) == (stop_reason, None)
 
 
+def test_a_stop_sequence_named_by_the_provider_is_the_stop_reason() -> None:
+    out = _encode(_answer("x", "stop", stop_sequence="END"), Usage(1, 1))
+    assert (out["stop_reason"], out["stop_sequence"]) == ("stop_sequence", "END")
+    cut = _encode(_answer("x", "length", stop_sequence="END"), Usage(1, 1))
+    assert (cut["stop_reason"], cut["stop_sequence"]) == ("max_tokens", None)
+
+
 def test_refusal_is_text_with_stop_reason_refusal() -> None:
-    out = _encode(_completion(None, "stop", refusal="I can't help with that."), Usage(1, 1))
+    out = _encode(_answer(None, "stop", refusal="I can't help with that."), Usage(1, 1))
     assert out["content"] == [{"type": "text", "text": "I can't help with that."}]
     assert out["stop_reason"] == "refusal"
+
+
+def test_thinking_comes_first_with_its_signature() -> None:
+    answer = ChatResponse(
+        id="r",
+        model="m",
+        parts=[
+            Thinking(text="Let me see.", signature="c2ln"),
+            Thinking(text="", signature="ZGF0YQ==", redacted=True),
+            Thinking(text="No signature from this provider."),
+            Text("Done."),
+        ],
+        finish_reason="stop",
+        usage=Usage(),
+    )
+    out = _encode(answer, Usage(1, 1))
+    assert out["content"] == [
+        {"type": "thinking", "thinking": "Let me see.", "signature": "c2ln"},
+        {"type": "redacted_thinking", "data": "ZGF0YQ=="},
+        {"type": "thinking", "thinking": "No signature from this provider.", "signature": ""},
+        {"type": "text", "text": "Done."},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -178,18 +269,17 @@ def test_refusal_is_text_with_stop_reason_refusal() -> None:
 )
 def test_tool_input_is_always_an_object(arguments: Any, expected: dict[str, Any]) -> None:
     assert tool_input(arguments) == expected
-    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": arguments}}
-    out = _encode(_completion(None, "tool_calls", [call]), Usage(1, 1))
+    call = ToolCall(id="call_1", name="f", arguments=_arguments(arguments))
+    out = _encode(_answer(None, "tool_calls", [call]), Usage(1, 1))
     assert out["content"][0]["input"] == expected
 
 
 def test_text_and_calls_without_ids() -> None:
     calls = [
-        {"type": "function", "function": {"name": "a", "arguments": "{}"}},
-        {"id": "", "type": "function", "function": {"name": "b", "arguments": "{}"}},
-        "not a call",
+        ToolCall(id="", name="a", arguments="{}"),
+        ToolCall(id="", name="b", arguments="{}"),
     ]
-    out = _encode(_completion("Let me check.", "tool_calls", calls), Usage(1, 1))
+    out = _encode(_answer("Let me check.", "tool_calls", calls), Usage(1, 1))
     assert out["content"] == [
         {"type": "text", "text": "Let me check."},
         {
@@ -208,12 +298,12 @@ def test_text_and_calls_without_ids() -> None:
 
 
 def test_empty_answer_has_no_blocks() -> None:
-    assert _encode(_completion("", "length"), Usage(5, 0))["content"] == []
-    assert _encode({"choices": []}, Usage(5, 0))["content"] == []
+    assert _encode(_answer("", "length"), Usage(5, 0))["content"] == []
+    assert _encode(_answer(None, None), Usage(5, 0))["content"] == []
 
 
 def test_unknown_usage_is_zero_where_required_and_null_where_allowed() -> None:
-    usage = _encode(_completion("x"), Usage())["usage"]
+    usage = _encode(_answer("x"), Usage())["usage"]
     assert usage == {
         "input_tokens": 0,
         "output_tokens": 0,
@@ -230,7 +320,7 @@ def test_one_hour_cache_writes_are_split_out() -> None:
         cache_write_tokens=300,
         cache_write_1h_tokens=200,
     )
-    assert _encode(_completion("x"), usage)["usage"] == {
+    assert _encode(_answer("x"), usage)["usage"] == {
         "input_tokens": 600,
         "output_tokens": 10,
         "cache_creation_input_tokens": 300,
@@ -305,9 +395,37 @@ def test_error_message_relays_the_providers_words_masked() -> None:
 
 def test_sdk_keeps_an_x_routeplex_object_on_the_message() -> None:
     """The surface adds `x_routeplex` as the OpenAI surface does: the SDK tolerates it."""
-    out = message(_completion("hi"), Usage(1, 1), "gpt-4o", REQUEST_ID)
+    out = message(_answer("hi"), Usage(1, 1), "gpt-4o", REQUEST_ID)
     out["x_routeplex"] = {"request_id": REQUEST_ID, "cost_usd": None}
     sdk = anthropic_sdk.client(orjson.dumps(out), content_type="application/json")
     received = sdk.messages.create(**anthropic_sdk.REQUEST)
     assert received.to_dict()["x_routeplex"] == out["x_routeplex"]
     assert received.content[0].to_dict() == {"type": "text", "text": "hi"}
+
+
+# --- the surface: relay or encode -----------------------------------------------------------
+
+
+def _answered(response: ChatResponse) -> dict[str, Any]:
+    ex = Exchange(Endpoint.ANTHROPIC_MESSAGES, request_id=REQUEST_ID)
+    ex.usage = Usage(3, 2)
+    decoded = CODEC.decode(dict(anthropic_sdk.REQUEST), Headers({}))
+    out: dict[str, Any] = orjson.loads(bytes(CODEC.answer(ex, decoded, response).body))
+    assert out.pop("x_routeplex")["request_id"] == REQUEST_ID
+    return out
+
+
+def test_an_anthropic_answer_is_relayed_as_it_came() -> None:
+    original = json.loads(load("anthropic/messages_nonstream_tool_use.yaml")[0].body)
+    # Typed parts that disagree with the body: the body is what goes out.
+    response = _answer("not this")
+    response.wire, response.native = "anthropic", original
+    assert _answered(response) == original
+
+
+def test_any_other_answer_is_encoded_from_its_parts() -> None:
+    response = _answer("Hello.")
+    response.wire, response.native = "openai", {"choices": []}
+    out = _answered(response)
+    assert out["content"] == [{"type": "text", "text": "Hello."}]
+    assert (out["id"], out["usage"]["input_tokens"]) == ("msg_" + REQUEST_ID[4:], 3)

@@ -1,4 +1,4 @@
-"""What an Anthropic Messages request cannot carry into the canonical body
+"""What an Anthropic Messages request cannot carry to other providers
 (`api.anthropic_decode`): the features only an Anthropic model serves, named by JSON path,
 and the refusals, which name the field and the values it takes and never echo the caller's
 value (a canary string in each bad field must appear nowhere in the error)."""
@@ -12,8 +12,8 @@ import pytest
 
 from routeplex_gateway.api.anthropic_decode import MAX_TOKENS_CEILING, DecodedMessages, decode
 from routeplex_gateway.api.validation import validate_chat_body
+from routeplex_gateway.canonical import Image, Media, Message, Opaque, Thinking, Tool
 from routeplex_gateway.errors import ErrorCode, GatewayError
-from tests.support.openai_schema import assert_valid
 
 CANARY = "CANARY-7f3a9c"
 PNG = "iVBORw0KGgo="
@@ -31,7 +31,7 @@ def _body(**fields: Any) -> dict[str, Any]:
 
 def _decode(body: dict[str, Any]) -> DecodedMessages:
     decoded = decode(body)
-    assert_valid(decoded.openai_body, "CreateChatCompletionRequest")
+    assert decoded.chat.native_for("anthropic") is body
     return decoded
 
 
@@ -150,6 +150,35 @@ def test_anthropic_only_features_are_named(
     assert CANARY not in repr(decoded.untranslatable)
 
 
+def test_what_only_anthropic_reads_is_opaque_and_named_by_its_path() -> None:
+    """Files API sources and tool results' Anthropic-only blocks are `Opaque` parts (other
+    providers refuse them, naming `where`); a URL document is a typed one."""
+    image = {"type": "image", "source": {"type": "file", "file_id": "file_1"}}
+    reference = {"type": "tool_reference", "tool_name": "x"}
+    url_pdf = {"type": "document", "source": {"type": "url", "url": "https://e.com/a.pdf"}}
+    messages = [
+        {"role": "user", "content": [image, url_pdf]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t", "name": "f", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": "t", "content": [reference]}],
+        },
+    ]
+    chat = _decode(_body(messages=messages)).chat
+    first = chat.messages[0].parts
+    assert first[0] == Opaque("anthropic", image, "messages[0].content[0]")
+    assert getattr(first[1], "media", None) == Media(
+        media_type="application/pdf", url="https://e.com/a.pdf"
+    )
+    result = chat.messages[2].parts[0]
+    assert getattr(result, "parts", None) == (
+        Opaque("anthropic", reference, "messages[2].content[0].content[0]"),
+    )
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 
@@ -236,6 +265,9 @@ REFUSALS = [
     ("messages.2.content.2.source.data", f"é{CANARY}", "messages[2].content[2].source.data"),
     ("messages.2.content.2.source.media_type", CANARY, "messages[2].content[2].source.media_type"),
     ("messages.2.content.2.citations", CANARY, "messages[2].content[2].citations"),
+    ("top_k", CANARY, "top_k"),
+    ("top_k", -1, "top_k"),
+    ("top_k", 1.5, "top_k"),
     ("max_tokens", None, "max_tokens"),
     ("max_tokens", CANARY, "max_tokens"),
     ("max_tokens", True, "max_tokens"),
@@ -301,17 +333,46 @@ def test_empty_messages_has_its_own_code() -> None:
     assert (raised.value.code, raised.value.param) == (ErrorCode.EMPTY_MESSAGES, "messages")
 
 
-def test_final_assistant_message_may_be_empty() -> None:
-    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": ""}]
-    assert _decode(_body(messages=messages)).openai_body["messages"][-1] == {
-        "role": "assistant",
-        "content": "",
-    }
+@pytest.mark.parametrize(
+    ("block", "param"),
+    [
+        (
+            {"type": "thinking", "thinking": CANARY, "signature": 5},
+            "messages[1].content[0].signature",
+        ),
+        ({"type": "thinking", "signature": CANARY}, "messages[1].content[0].thinking"),
+        ({"type": "redacted_thinking", "data": [CANARY]}, "messages[1].content[0].data"),
+    ],
+)
+def test_thinking_blocks_are_checked(block: dict[str, Any], param: str) -> None:
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [block]}]
+    with pytest.raises(GatewayError) as raised:
+        decode(_body(messages=messages))
+    error = raised.value
+    assert (error.code, error.param) == (ErrorCode.VALIDATION_ERROR, param)
+    assert f"'{param}'" in error.message and CANARY not in error.message
+
+
+@pytest.mark.parametrize("content", ["", []])
+def test_final_assistant_message_may_be_empty(content: Any) -> None:
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": content}]
+    assert _decode(_body(messages=messages)).chat.messages[-1] == Message("assistant", ())
+
+
+def test_a_thinking_block_without_signature_is_kept_unsigned() -> None:
+    block = {"type": "thinking", "thinking": "t"}
+    messages = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": [block]}]
+    last = _decode(_body(messages=messages)).chat.messages[-1]
+    assert last == Message("assistant", (Thinking(text="t"),))
 
 
 def test_max_tokens_ceiling_is_the_openai_surfaces() -> None:
-    out = _decode(_body(max_tokens=MAX_TOKENS_CEILING)).openai_body
-    assert validate_chat_body(out).max_output_tokens == MAX_TOKENS_CEILING
+    chat = _decode(_body(max_tokens=MAX_TOKENS_CEILING)).chat
+    assert chat.max_output_tokens == MAX_TOKENS_CEILING
+    out = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hello"}]}
+    assert validate_chat_body({**out, "max_tokens": MAX_TOKENS_CEILING}).max_output_tokens == (
+        MAX_TOKENS_CEILING
+    )
     with pytest.raises(GatewayError):
         validate_chat_body({**out, "max_tokens": MAX_TOKENS_CEILING + 1})
 
@@ -330,12 +391,24 @@ def test_deep_nesting_is_refused_before_translation() -> None:
     with pytest.raises(GatewayError) as raised:
         decode(_body(**{CANARY: _nested(40)}))
     assert raised.value.param is None and CANARY not in raised.value.message
-    # Just below the limit, the canonical body (one level deeper) still passes validation.
-    _decode(_body(tools=[{"name": "f", "input_schema": _nested(29)}]))
+    # Just below the limit, the request decodes, and the same schema in an OpenAI body (one
+    # level deeper, in the tool's `function`) still passes the OpenAI surface's validation.
+    decoded = _decode(_body(tools=[{"name": "f", "input_schema": _nested(29)}]))
+    function = {"name": "f", "parameters": _nested(29)}
+    validate_chat_body(
+        {
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": "hello"}],
+            "tools": [{"type": "function", "function": function}],
+        }
+    )
+    assert decoded.chat.tools[0] == Tool(name="f", parameters=_nested(29))
 
 
 def test_base64_data_may_be_wrapped_in_lines_and_goes_as_sent() -> None:
     wrapped = "iVBORw0K\nGgo="
     decoded = _decode(_with("messages.2.content.1.source.data", wrapped))
-    parts = decoded.openai_body["messages"][-1]["content"]
-    assert {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{wrapped}"}} in parts
+    parts = decoded.chat.messages[-1].parts
+    image = Image(media=Media(media_type="image/png", data=wrapped))
+    assert image in parts
+    assert image.media.data_url == f"data:image/png;base64,{wrapped}"

@@ -1,27 +1,73 @@
-"""Canonical `chat.completion.chunk`s → Anthropic's stream events (`MessageStream`), judged by
-the official anthropic SDK: its strict event models, its stream accumulator's final message,
-and the event order Anthropic documents. Fed with recorded OpenAI streams, and with recorded
-Anthropic streams taken through the Anthropic provider over a socket — which must come out
-as the message the SDK accumulates from the original recording."""
+"""A stream's typed deltas → Anthropic's stream events (`MessageStream`), judged by the
+official anthropic SDK: its strict event models, its stream accumulator's final message,
+and the event order Anthropic documents. Fed with recorded OpenAI streams (as typed deltas),
+and with recorded Anthropic streams taken through the Anthropic provider over a socket and
+encoded from its typed deltas — which must come out as the message the SDK accumulates from
+the original recording, thinking and its signature included. And the surface's choice
+(`MessageEvents`): an Anthropic stream's own bytes relayed, any other's deltas encoded."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
 import pytest
 
-from routeplex_gateway.api.anthropic_encode import MessageStream
-from routeplex_gateway.canonical import ChatRequest, Deployment, Usage
+from routeplex_gateway.api.anthropic import MessageEvents
+from routeplex_gateway.api.anthropic_stream import MessageStream
+from routeplex_gateway.canonical import (
+    Chunk,
+    Delta,
+    Deployment,
+    Finish,
+    FinishReason,
+    RefusalDelta,
+    TextDelta,
+    ThinkingDelta,
+    ToolArgumentsDelta,
+    ToolCallStart,
+    Usage,
+)
 from routeplex_gateway.errors import ErrorCode, GatewayError
+from routeplex_gateway.exchange import Exchange as GatewayExchange
+from routeplex_gateway.metering.record import Endpoint
 from routeplex_gateway.providers import openai as openai_provider
 from routeplex_gateway.providers.anthropic import AnthropicProvider
 from tests.support import anthropic_sdk
 from tests.support.cassettes import Exchange, load, replay
+from tests.support.chat import openai_request
 
 REQUEST_ID = "req_0190a1b2c3d4e5f60718293a4b5c6d7e"
 MSG_ID = "msg_0190a1b2c3d4e5f60718293a4b5c6d7e"
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "content_filter": "content_filter",
+}
+
+
+def _typed(chunk: dict[str, Any]) -> Chunk:
+    """An OpenAI chunk's first choice as the typed deltas a provider hands over."""
+    deltas: list[Delta] = []
+    choice = chunk["choices"][0]
+    delta = choice.get("delta") or {}
+    if delta.get("content"):
+        deltas.append(TextDelta(delta["content"]))
+    if delta.get("refusal"):
+        deltas.append(RefusalDelta(delta["refusal"]))
+    for fragment in delta.get("tool_calls") or ():
+        function = fragment.get("function") or {}
+        if "id" in fragment:
+            deltas.append(ToolCallStart(fragment["index"], fragment["id"], function["name"]))
+        if function.get("arguments"):
+            deltas.append(ToolArgumentsDelta(fragment["index"], function["arguments"]))
+    if choice.get("finish_reason"):
+        deltas.append(Finish(_FINISH[choice["finish_reason"]]))
+    return Chunk(tuple(deltas))
 
 
 def _openai_chunks(exchange: Exchange) -> tuple[list[dict[str, Any]], Usage]:
@@ -41,7 +87,7 @@ def _openai_chunks(exchange: Exchange) -> tuple[list[dict[str, Any]], Usage]:
 
 
 def _encode(
-    chunks: list[dict[str, Any]],
+    chunks: list[Chunk],
     usage: Usage,
     finish: str | None = None,
     estimate: int | None = 10,
@@ -67,7 +113,7 @@ OPENAI_STREAMS = [
 @pytest.mark.parametrize(("cassette", "turn"), OPENAI_STREAMS)
 def test_recorded_openai_stream_accumulates_to_its_answer(cassette: str, turn: int) -> None:
     chunks, usage = _openai_chunks(load(cassette)[turn])
-    final = anthropic_sdk.final_message(_encode(chunks, usage))
+    final = anthropic_sdk.final_message(_encode([_typed(c) for c in chunks], usage))
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     calls: dict[int, dict[str, str]] = {}
     for chunk in chunks:
@@ -115,29 +161,22 @@ ANTHROPIC_STREAMS = [
 async def test_recorded_anthropic_stream_survives_the_canonical_shape(
     cassette: str, turn: int
 ) -> None:
-    """Anthropic's stream → canonical chunks (the Anthropic provider, over a socket) →
+    """Anthropic's stream → typed deltas (the Anthropic provider, over a socket) →
     Anthropic's stream again: what the SDK accumulates is what it accumulates from the
-    recording — text, tool calls, stop reason, token counts — thinking blocks aside (the
-    canonical shape carries none)."""
+    recording — thinking with its signature, text, tool calls, stop reason, token counts."""
     exchange = load(cassette)[turn]
     original = anthropic_sdk.final_message(exchange.body)
     provider = AnthropicProvider()
     try:
         with replay([exchange]) as url:
-            request = ChatRequest(
-                body={"messages": [{"role": "user", "content": "hi"}]},
-                stream=True,
-                max_output_tokens=None,
-            )
+            request = openai_request({"messages": [{"role": "user", "content": "hi"}]}, stream=True)
             upstream = await provider.stream(request, _deployment(url))
-            chunks = [chunk.data async for chunk in upstream]
+            chunks = [chunk async for chunk in upstream]
     finally:
         await provider.close()
     body = _encode(chunks, upstream.usage, upstream.finish_reason, model=original.model)
     final = anthropic_sdk.final_message(body)
-    kept = [
-        b.to_dict() for b in original.content if b.type not in ("thinking", "redacted_thinking")
-    ]
+    kept = [b.to_dict() for b in original.content]
     for block in kept:
         block.pop("caller", None)  # Anthropic's programmatic-calling detail, not in canonical
     assert [b.to_dict() for b in final.content] == kept
@@ -154,36 +193,32 @@ async def test_recorded_anthropic_stream_survives_the_canonical_shape(
 # --- the encoder's own rules ----------------------------------------------------------------
 
 
-def _chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion.chunk",
-        "created": 1,
-        "model": "m",
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
+def _text(text: str) -> Chunk:
+    return Chunk((TextDelta(text),))
 
 
-def _call(
-    index: int, arguments: str, call_id: str | None = None, name: str = "f"
-) -> dict[str, Any]:
-    fragment: dict[str, Any] = {"index": index, "function": {"arguments": arguments}}
-    if call_id is not None:
-        fragment.update(id=call_id, type="function")
-        fragment["function"]["name"] = name
-    return _chunk({"tool_calls": [fragment]})
+def _start(index: int, call_id: str, name: str = "f") -> Chunk:
+    return Chunk((ToolCallStart(index, call_id, name),))
+
+
+def _args(index: int, fragment: str) -> Chunk:
+    return Chunk((ToolArgumentsDelta(index, fragment),))
+
+
+def _finish(reason: FinishReason, stop_sequence: str | None = None) -> Chunk:
+    return Chunk((Finish(reason, stop_sequence),))
 
 
 def test_event_sequence_text_then_tools() -> None:
     chunks = [
-        _chunk({"role": "assistant", "content": ""}),
-        _chunk({"content": "Checking"}),
-        _chunk({"content": "."}),
-        _call(0, "", "call_a", "lookup"),
-        _call(0, '{"q":'),
-        _call(0, '"x"}'),
-        _call(1, '{"q":"y"}', "call_b", "lookup"),
-        _chunk({}, "tool_calls"),
+        _text(""),
+        _text("Checking"),
+        _text("."),
+        _start(0, "call_a", "lookup"),
+        _args(0, '{"q":'),
+        _args(0, '"x"}'),
+        Chunk((ToolCallStart(1, "call_b", "lookup"), ToolArgumentsDelta(1, '{"q":"y"}'))),
+        _finish("tool_calls"),
     ]
     body = _encode(chunks, Usage(120, 30, cache_read_tokens=100, cache_write_tokens=0))
     names = [
@@ -228,8 +263,46 @@ def test_event_sequence_text_then_tools() -> None:
     assert (final.usage.input_tokens, final.usage.cache_read_input_tokens) == (20, 100)
 
 
+def test_thinking_streams_its_text_then_its_signature() -> None:
+    chunks = [
+        Chunk((ThinkingDelta("Let me"), ThinkingDelta(" see."))),
+        Chunk((ThinkingDelta(signature="c2ln"),)),
+        Chunk((ThinkingDelta("Again."),)),  # after a signature: a new block
+        Chunk((ThinkingDelta(signature="ZGF0YQ==", redacted=True),)),
+        _text("Done."),
+        _finish("stop"),
+    ]
+    body = _encode(chunks, Usage(1, 1))
+    deltas = [
+        (data["index"], data["delta"]["type"])
+        for name, data in anthropic_sdk.events(body)
+        if name == "content_block_delta"
+    ]
+    assert deltas == [
+        (0, "thinking_delta"),
+        (0, "thinking_delta"),
+        (0, "signature_delta"),
+        (1, "thinking_delta"),
+        (3, "text_delta"),
+    ]
+    final = anthropic_sdk.final_message(body)
+    assert [b.to_dict() for b in final.content] == [
+        {"type": "thinking", "thinking": "Let me see.", "signature": "c2ln"},
+        {"type": "thinking", "thinking": "Again.", "signature": ""},
+        {"type": "redacted_thinking", "data": "ZGF0YQ=="},
+        {"type": "text", "text": "Done."},
+    ]
+
+
+def test_a_stop_sequence_ends_as_stop_sequence() -> None:
+    final = anthropic_sdk.final_message(_encode([_text("a"), _finish("stop", "END")], Usage(1, 1)))
+    assert (final.stop_reason, final.stop_sequence) == ("stop_sequence", "END")
+    cut = anthropic_sdk.final_message(_encode([_text("a"), _finish("length", "END")], Usage(1, 1)))
+    assert (cut.stop_reason, cut.stop_sequence) == ("max_tokens", None)
+
+
 def test_text_after_a_tool_call_opens_a_new_block() -> None:
-    chunks = [_call(0, "{}", "call_a"), _chunk({"content": "done"}), _chunk({}, "stop")]
+    chunks = [_start(0, "call_a"), _args(0, "{}"), _text("done"), _finish("stop")]
     final = anthropic_sdk.final_message(_encode(chunks, Usage(1, 1)))
     assert [b.type for b in final.content] == ["tool_use", "text"]
     assert final.stop_reason == "end_turn"
@@ -241,9 +314,9 @@ def test_interleaved_call_fragments_reach_their_block() -> None:
     stream = MessageStream()
     events = [
         stream.start("m", REQUEST_ID, None),
-        stream.chunk(_call(0, '{"a":', "call_a")),
-        stream.chunk(_call(1, '{"b":2}', "call_b")),
-        stream.chunk(_call(0, "1}")),
+        stream.chunk(Chunk((ToolCallStart(0, "call_a", "f"), ToolArgumentsDelta(0, '{"a":')))),
+        stream.chunk(Chunk((ToolCallStart(1, "call_b", "f"), ToolArgumentsDelta(1, '{"b":2}')))),
+        stream.chunk(_args(0, "1}")),
         stream.end("tool_calls", Usage(1, 1)),
     ]
     final = anthropic_sdk.final_message(b"".join(events))
@@ -251,19 +324,20 @@ def test_interleaved_call_fragments_reach_their_block() -> None:
 
 
 def test_call_without_id_gets_one() -> None:
-    chunk = _chunk({"tool_calls": [{"index": 0, "function": {"name": "f", "arguments": "{}"}}]})
-    final = anthropic_sdk.final_message(_encode([chunk], Usage(1, 1), "tool_calls"))
+    final = anthropic_sdk.final_message(
+        _encode([_start(0, ""), _args(0, "{}")], Usage(1, 1), "tool_calls")
+    )
     assert final.content[0].to_dict()["id"] == "toolu_0190a1b2c3d4e5f60718293a4b5c6d7e_0"
 
 
 def test_refusal_and_content_filter_end_as_refusal() -> None:
-    refused = [_chunk({"refusal": "I can't help with that."}), _chunk({}, "stop")]
+    refused = [Chunk((RefusalDelta("I can't help with that."),)), _finish("stop")]
     final = anthropic_sdk.final_message(_encode(refused, Usage(1, 1)))
     assert [b.to_dict() for b in final.content] == [
         {"type": "text", "text": "I can't help with that."}
     ]
     assert final.stop_reason == "refusal"
-    filtered = [_chunk({"content": "Part"}), _chunk({}, "content_filter")]
+    filtered = [_text("Part"), _finish("content_filter")]
     assert anthropic_sdk.final_message(_encode(filtered, Usage(1, 1))).stop_reason == "refusal"
 
 
@@ -272,15 +346,15 @@ def test_refusal_and_content_filter_end_as_refusal() -> None:
     [("length", None, "max_tokens"), (None, "length", "max_tokens"), (None, None, "end_turn")],
 )
 def test_stop_reason_from_end_or_the_last_chunk(
-    argument: str | None, chunk_finish: str | None, stop_reason: str
+    argument: str | None, chunk_finish: FinishReason | None, stop_reason: str
 ) -> None:
-    chunks = [_chunk({"content": "cut"}), _chunk({}, chunk_finish)]
+    chunks = [_text("cut"), _finish(chunk_finish) if chunk_finish else Chunk()]
     final = anthropic_sdk.final_message(_encode(chunks, Usage(1, 1), argument))
     assert final.stop_reason == stop_reason
 
 
 def test_unknown_usage_keeps_the_estimate_and_says_zero_output() -> None:
-    body = _encode([_chunk({"content": "x"})], Usage(), "stop", estimate=42)
+    body = _encode([_text("x")], Usage(), "stop", estimate=42)
     delta = dict(anthropic_sdk.events(body))["message_delta"]
     assert delta["usage"] == {"output_tokens": 0}
     final = anthropic_sdk.final_message(body)
@@ -290,7 +364,7 @@ def test_unknown_usage_keeps_the_estimate_and_says_zero_output() -> None:
 
 
 def test_thinking_tokens_are_reported_when_known() -> None:
-    body = _encode([_chunk({"content": "x"})], Usage(5, 50, reasoning_tokens=40), "stop")
+    body = _encode([_text("x")], Usage(5, 50, reasoning_tokens=40), "stop")
     final = anthropic_sdk.final_message(body)
     assert final.usage.output_tokens_details is not None
     assert final.usage.output_tokens_details.thinking_tokens == 40
@@ -319,7 +393,7 @@ def test_error_event_ends_the_stream_the_anthropic_way() -> None:
     body = b"".join(
         [
             stream.start("m", REQUEST_ID, 3),
-            stream.chunk(_chunk({"content": "Half an ans"})),
+            stream.chunk(_text("Half an ans")),
             stream.error(error),
         ]
     )
@@ -338,13 +412,13 @@ def test_error_event_ends_the_stream_the_anthropic_way() -> None:
         anthropic_sdk.final_message(body)
     assert raised.value.body == data
     with pytest.raises(RuntimeError):
-        stream.chunk(_chunk({"content": "more"}))
+        stream.chunk(_text("more"))
 
 
 def test_chunks_outside_start_and_end_are_a_programming_error() -> None:
     stream = MessageStream()
     with pytest.raises(RuntimeError):
-        stream.chunk(_chunk({"content": "x"}))
+        stream.chunk(_text("x"))
     with pytest.raises(RuntimeError):
         stream.end("stop", Usage())
     stream.start("m", REQUEST_ID, None)
@@ -356,7 +430,66 @@ def test_chunks_outside_start_and_end_are_a_programming_error() -> None:
 def test_chunks_without_content_make_no_events() -> None:
     stream = MessageStream()
     stream.start("m", REQUEST_ID, None)
-    assert stream.chunk(_chunk({"role": "assistant", "content": "", "refusal": None})) == b""
-    assert stream.chunk({"choices": []}) == b""
-    assert stream.chunk({"choices": [{"index": 1, "delta": {"content": "other choice"}}]}) == b""
-    assert stream.chunk(_call(0, "", "call_a")) != b""  # a call opens its block at once
+    assert stream.chunk(Chunk((TextDelta(""), RefusalDelta(""), ThinkingDelta()))) == b""
+    assert stream.chunk(Chunk()) == b""
+    assert stream.chunk(_finish("stop")) == b""
+    assert stream.chunk(_start(0, "call_a")) != b""  # a call opens its block at once
+
+
+# --- the surface: relay or encode -----------------------------------------------------------
+
+
+@dataclass
+class _Stream:
+    """A started stream as a provider hands it over (`ChatStream`)."""
+
+    wire: str
+    id: str = "up-1"
+    model: str = "m"
+    created: int = 0
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: FinishReason | None = "stop"
+
+    async def _none(self) -> AsyncIterator[Chunk]:
+        return
+        yield
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._none()
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _events(stream: _Stream, chunks: list[Chunk]) -> bytes:
+    ex = GatewayExchange(Endpoint.ANTHROPIC_MESSAGES, request_id=REQUEST_ID)
+    ex.usage = Usage(3, 2)
+    encoder = MessageEvents(ex, {"messages": [{"role": "user", "content": "hi"}]})
+    out = [encoder.open(stream, chunks[0] if chunks else None)]
+    out += [encoder.chunk(chunk) for chunk in chunks[1:]]
+    out.append(encoder.close(stream))
+    return b"".join(out)
+
+
+def test_an_anthropic_stream_is_relayed_as_it_came() -> None:
+    exchange = load("anthropic/messages_stream_text_minimal.yaml")[0]
+    raw = exchange.body.replace(b"\r\n", b"\n")
+    pieces = [block + b"\n\n" for block in raw.split(b"\n\n") if block.strip()]
+    # The typed deltas ride along, and must not be encoded a second time.
+    chunks = [Chunk((TextDelta("ignored"),), native=piece) for piece in pieces]
+    assert _events(_Stream("anthropic"), chunks) == b"".join(pieces)
+
+
+def test_an_anthropic_stream_without_bytes_of_its_own_still_ends_whole() -> None:
+    body = _events(_Stream("anthropic"), [])
+    anthropic_sdk.assert_event_order(body)
+    assert anthropic_sdk.final_message(body).stop_reason == "end_turn"
+
+
+def test_any_other_stream_is_encoded_from_its_deltas() -> None:
+    chunks = [Chunk((TextDelta("Hi"),), native=b'{"ignored": true}'), _text(" there")]
+    body = _events(_Stream("openai"), chunks)
+    anthropic_sdk.assert_event_order(body)
+    final = anthropic_sdk.final_message(body)
+    assert [b.to_dict() for b in final.content] == [{"type": "text", "text": "Hi there"}]
+    assert (final.id, final.usage.input_tokens, final.usage.output_tokens) == (MSG_ID, 3, 2)

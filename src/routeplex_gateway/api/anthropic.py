@@ -2,7 +2,8 @@
 `GET /v1/models` in Anthropic's shape for callers that send `anthropic-version`.
 
 A codec around the one pipeline (`pipeline.py`): Messages requests decode into the canonical
-request (`anthropic_decode`), answers and stream events encode back (`anthropic_encode`),
+request (`anthropic_decode`); an Anthropic upstream's answer and events are relayed as they
+came, any other's typed parts and deltas encoded (`anthropic_encode`, `anthropic_stream`);
 errors use Anthropic's envelope. Keys come in `x-api-key` (the anthropic SDK's header) or
 `Authorization: Bearer`, both RoutePlex keys.
 """
@@ -25,8 +26,10 @@ from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..metering.tokens import counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
+from .anthropic_blocks import WIRE
 from .anthropic_decode import decode
-from .anthropic_encode import MessageStream, error_body, event, message
+from .anthropic_encode import error_body, event, message
+from .anthropic_stream import MessageStream
 from .pipeline import Decoded, run
 from .wire import authenticate, exchange_headers, json_response, read_json
 
@@ -80,25 +83,26 @@ class Messages:
         decoded = decode(body)
         chat = decoded.chat
         forwarded = {h: headers[h] for h in _FORWARDED_HEADERS if h in headers}
-        chat.native = NativeRequest(wire="anthropic", body=body, headers=forwarded)
+        chat.native = NativeRequest(wire=WIRE, body=body, headers=forwarded)
         chat.cap_to_model = True
         return Decoded(
             chat=chat,
             model=decoded.model,
-            only_wire="anthropic" if decoded.untranslatable else None,
+            only_wire=WIRE if decoded.untranslatable else None,
             only_reason=", ".join(decoded.untranslatable),
         )
 
     def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:
-        if response.native is not None:
-            out = response.native
+        native = response.native_for(WIRE)
+        if native is not None:
+            out = dict(native)
         else:
-            out = message(response.body, ex.usage, _model_name(ex), ex.request_id)
+            out = message(response, ex.usage, _model_name(ex), ex.request_id)
         out["x_routeplex"] = ex.routeplex_info()
         return json_response(orjson.dumps(out), 200, exchange_headers(ex))
 
     def stream(self, ex: Exchange, decoded: Decoded) -> MessageEvents:
-        return MessageEvents(ex, decoded.chat.body)
+        return MessageEvents(ex, decoded.chat.native_for(WIRE) or {})
 
     def error(self, error: GatewayError, ex: Exchange | None = None) -> Response:
         return error_response(error, ex)
@@ -119,31 +123,40 @@ def _model_name(ex: Exchange) -> str:
 
 class MessageEvents:
     """An answer's stream in Anthropic's events: an Anthropic upstream's own events as they
-    came, or the canonical chunks of any other provider encoded into them."""
+    came, or the typed deltas of any other provider encoded into them."""
 
     def __init__(self, ex: Exchange, body: dict[str, Any]) -> None:
         self._ex = ex
         self._body = body
         self._encoder = MessageStream()
         self._native = False
+        self._relayed = False  # whether any of the upstream's own bytes were sent
 
-    def open(self, first: Chunk | None) -> bytes:
-        if first is not None and first.native is not None:
+    def open(self, stream: ChatStream, first: Chunk | None) -> bytes:
+        if stream.wire == WIRE:
             self._native = True
-            return first.native
+            return self.chunk(first) if first is not None else b""
         ex = self._ex
         opening = self._encoder.start(_model_name(ex), ex.request_id, _typical_size(self._body))
         return opening + (self.chunk(first) if first is not None else b"")
 
     def chunk(self, chunk: Chunk) -> bytes:
         if self._native:
+            self._relayed = self._relayed or bool(chunk.native)
             return chunk.native or b""
-        return self._encoder.chunk(chunk.data)
+        return self._encoder.chunk(chunk)
 
     def close(self, stream: ChatStream) -> bytes:
-        if self._native:
+        if self._native and self._relayed:
             return b""  # the upstream's own message_delta and message_stop were relayed
-        return self._encoder.end(stream.finish_reason, self._ex.usage)
+        ex = self._ex
+        # An upstream that ended without a byte of its own still gets a whole message.
+        opening = (
+            self._encoder.start(_model_name(ex), ex.request_id, _typical_size(self._body))
+            if self._native
+            else b""
+        )
+        return opening + self._encoder.end(stream.finish_reason, ex.usage)
 
     def fail(self, error: GatewayError) -> bytes:
         # Anthropic ends a failed stream with an error event (and no message_stop).
@@ -171,13 +184,11 @@ async def count_tokens(request: Request) -> Response:
         decoded = decode(body)
         name = decoded.model
         if name == AUTO_MODEL:
-            model = gw.choice.auto_model(
-                decoded.openai_body, "auto", max_output_tokens=1, test_mode=False
-            )
+            model = gw.choice.auto_model(decoded.chat, "auto", max_output_tokens=1, test_mode=False)
         else:
             model = gw.choice.resolve(name, listing="GET /v1/models")
         forwarded = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
-        counted = await gw.router.count_tokens(model, body, forwarded, wire="anthropic")
+        counted = await gw.router.count_tokens(model, body, forwarded, wire=WIRE)
     except GatewayError as error:
         response = json_response(
             orjson.dumps(error_body(error, headers["request-id"])),
@@ -186,9 +197,7 @@ async def count_tokens(request: Request) -> Response:
         )
         return response
     if counted is None:
-        counted = estimate_input_tokens(
-            decoded.openai_body, openai_only=counted_exactly(model.provider)
-        )
+        counted = estimate_input_tokens(decoded.chat, openai_only=counted_exactly(model.provider))
     return json_response(orjson.dumps({"input_tokens": counted}), 200, headers)
 
 

@@ -1,26 +1,29 @@
 """Canonical answers → Anthropic Messages shapes, for the inbound Anthropic surface: the
-`message` object, the SSE event stream (`MessageStream`), and the error envelope.
+`message` object of a `ChatResponse`, the pieces a stream's events share with it
+(`anthropic_stream` writes those), and the error envelope. (An Anthropic upstream's own
+answer is relayed as it came, by `api/anthropic.py`, and never passes through here.)
 
 Decisions, each a place where the two APIs differ:
 
 * ids: `msg_` + the request id's own part (`req_…` → `msg_…`); a tool call without an id
   gets `toolu_` + the message id's part and its position.
-* `stop_reason` from `finish_reason`: stop → end_turn (OpenAI does not say whether a stop
-  sequence ended the text, so `stop_sequence` is always null), length → max_tokens,
-  tool_calls / function_call → tool_use, content_filter → refusal; a `refusal` text (OpenAI's
+* `stop_reason` from the finish reason: stop → end_turn, or stop_sequence when the provider
+  said which of the caller's sequences ended the text (`stop_sequence` then names it),
+  length → max_tokens, tool_calls → tool_use, content_filter → refusal; a refusal (OpenAI's
   way to decline) is given as text, with stop_reason refusal.
 * tool input: the arguments parsed; when they are not a JSON object (a model's malformed
   JSON, or arguments cut off by max_tokens), `input` is `{}` — Anthropic's schema needs an
   object, and an agent's tool validation then reports the missing arguments to the model,
   which retries. In streams the argument text is relayed as `input_json_delta` fragments
   as it comes, unparsed (as Anthropic's fine-grained tool streaming does).
+* thinking: a `thinking` block with its text and the provider's signature ("" when it gave
+  none: Anthropic's schema requires the field), a redacted one a `redacted_thinking` block
+  of its data (streamed by `anthropic_stream`).
 * usage: canonical `input_tokens` counts cache reads and writes, Anthropic's does not, so
   they are subtracted. Anthropic's schema requires `input_tokens` and `output_tokens` as
   integers: an unknown count is given as 0 there (the surface's `x_routeplex.usage_details`
   says what was unknown); the cache counts, which may be null, are null when unknown.
   `output_tokens_details.thinking_tokens` carries the reasoning count when it is known.
-* thinking: the canonical shape carries no thinking text with a signature a client could send
-  back, so no thinking blocks are produced.
 * errors: Anthropic's `{"type": "error", "error": {type, message}}`, the type by RoutePlex
   error code (`ERROR_TYPES`, one entry per code), from the types Anthropic documents.
 """
@@ -31,7 +34,13 @@ from typing import Any
 
 import orjson
 
-from ..canonical import Usage
+from ..canonical import (
+    ChatResponse,
+    Refusal,
+    Text,
+    Thinking,
+    Usage,
+)
 from ..errors import ErrorCode, GatewayError
 
 STOP_REASONS: dict[str, str] = {
@@ -85,7 +94,7 @@ def stop_reason(finish_reason: str | None) -> str:
 def usage_object(usage: Usage) -> dict[str, Any]:
     """Anthropic's `usage`: input without the cache reads and writes; unknown totals 0."""
     out: dict[str, Any] = {
-        "input_tokens": _uncached_input(usage) or 0,
+        "input_tokens": uncached_input(usage) or 0,
         "output_tokens": usage.output_tokens or 0,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
@@ -101,7 +110,7 @@ def usage_object(usage: Usage) -> dict[str, Any]:
     return out
 
 
-def _uncached_input(usage: Usage) -> int | None:
+def uncached_input(usage: Usage) -> int | None:
     if usage.input_tokens is None:
         return None
     cached = (usage.cache_read_tokens or 0) + (usage.cache_write_tokens or 0)
@@ -121,41 +130,34 @@ def tool_input(arguments: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def message(
-    openai_completion: dict[str, Any], usage: Usage, model: str, request_id: str
-) -> dict[str, Any]:
-    """A `chat.completion` (its first choice) as an Anthropic `message` object."""
+def message(response: ChatResponse, usage: Usage, model: str, request_id: str) -> dict[str, Any]:
+    """A canonical answer as an Anthropic `message` object."""
     msg_id = message_id(request_id)
-    choices = openai_completion.get("choices")
-    choice = choices[0] if isinstance(choices, list) and choices else {}
-    choice = choice if isinstance(choice, dict) else {}
-    answer = choice.get("message")
-    answer = answer if isinstance(answer, dict) else {}
     content: list[dict[str, Any]] = []
-    text = answer.get("content")
-    if isinstance(text, str) and text:
-        content.append({"type": "text", "text": text})
-    refusal = answer.get("refusal")
-    if isinstance(refusal, str) and refusal:
-        content.append({"type": "text", "text": refusal})
-    for position, call in enumerate(answer.get("tool_calls") or ()):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict):
-            continue
-        call_id = call.get("id")
-        content.append(
-            {
-                "type": "tool_use",
-                "id": call_id
-                if isinstance(call_id, str) and call_id
-                else _tool_id(msg_id, position),
-                "name": str(function.get("name") or ""),
-                "input": tool_input(function.get("arguments")),
-            }
-        )
-    finish = choice.get("finish_reason")
-    reason = stop_reason(finish if isinstance(finish, str) else None)
-    if isinstance(refusal, str) and refusal:
+    refused = False
+    calls = 0
+    for part in response.parts:
+        if isinstance(part, Text | Refusal):
+            refused = refused or isinstance(part, Refusal)
+            if part.text:
+                content.append({"type": "text", "text": part.text})
+        elif isinstance(part, Thinking):
+            content.append(thinking_block(part.text, part.signature, part.redacted))
+        else:
+            content.append(
+                {
+                    "type": "tool_use",
+                    "id": part.id or tool_id(msg_id, calls),
+                    "name": part.name,
+                    "input": tool_input(part.arguments),
+                }
+            )
+            calls += 1
+    reason = stop_reason(response.finish_reason)
+    sequence = response.stop_sequence if reason == "end_turn" else None
+    if sequence is not None:
+        reason = "stop_sequence"
+    if refused:
         reason = "refusal"
     return {
         "id": msg_id,
@@ -164,12 +166,18 @@ def message(
         "model": model,
         "content": content,
         "stop_reason": reason,
-        "stop_sequence": None,
+        "stop_sequence": sequence,
         "usage": usage_object(usage),
     }
 
 
-def _tool_id(msg_id: str, position: int) -> str:
+def thinking_block(text: str, signature: str | None, redacted: bool) -> dict[str, Any]:
+    if redacted:
+        return {"type": "redacted_thinking", "data": signature or ""}
+    return {"type": "thinking", "thinking": text, "signature": signature or ""}
+
+
+def tool_id(msg_id: str, position: int) -> str:
     return f"toolu_{msg_id.removeprefix('msg_')}_{position}"
 
 
@@ -193,180 +201,3 @@ def error_body(error: GatewayError, request_id: str | None = None) -> dict[str, 
 def event(name: str, data: dict[str, Any]) -> bytes:
     """One SSE event, as Anthropic frames them."""
     return b"event: " + name.encode() + b"\ndata: " + orjson.dumps(data) + b"\n\n"
-
-
-class MessageStream:
-    """`chat.completion.chunk`s → Anthropic's stream events, for one answer.
-
-    The order is Anthropic's: `message_start`; per content block `content_block_start`, its
-    deltas, `content_block_stop` (the open block is closed when the next one starts, so at
-    most one is open and indexes count up from 0); then `message_delta` (stop reason, final
-    usage) and `message_stop`. Text becomes text blocks; each tool call a `tool_use` block
-    whose argument fragments are `input_json_delta`s. A fragment of an earlier, already closed
-    call (no upstream interleaves them, but nothing forbids it) is still sent to its block's
-    index, where the SDKs' accumulators put it, rather than lost.
-    """
-
-    def __init__(self) -> None:
-        self._msg_id = ""
-        self._started = False
-        self._ended = False
-        self._next_index = 0
-        self._open: int | None = None  # index of the open block
-        self._open_kind: str | None = None  # "text" or "tool_use"
-        self._tools: dict[int, int] = {}  # upstream tool-call index → block index
-        self._refused = False
-        self.finish_reason: str | None = None  # the last one a chunk carried
-
-    def start(self, model: str, request_id: str, input_tokens_estimate: int | None) -> bytes:
-        """`message_start`, with the estimated input (replaced by the final count at `end`)."""
-        self._msg_id = message_id(request_id)
-        self._started = True
-        return event(
-            "message_start",
-            {
-                "type": "message_start",
-                "message": {
-                    "id": self._msg_id,
-                    "type": "message",
-                    "role": "assistant",
-                    "model": model,
-                    "content": [],
-                    "stop_reason": None,
-                    "stop_sequence": None,
-                    "usage": {
-                        "input_tokens": input_tokens_estimate or 0,
-                        "output_tokens": 0,
-                        "cache_creation_input_tokens": None,
-                        "cache_read_input_tokens": None,
-                    },
-                },
-            },
-        )
-
-    def chunk(self, chunk_data: dict[str, Any]) -> bytes:
-        """The events one `chat.completion.chunk` makes (often none: b"")."""
-        if not self._started or self._ended:
-            raise RuntimeError("MessageStream.chunk outside start() … end()")
-        out: list[bytes] = []
-        for choice in chunk_data.get("choices") or ():
-            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
-                continue
-            delta = choice.get("delta")
-            delta = delta if isinstance(delta, dict) else {}
-            for name in ("content", "refusal"):
-                text = delta.get(name)
-                if isinstance(text, str) and text:
-                    self._refused = self._refused or name == "refusal"
-                    out += self._text(text)
-            for call in delta.get("tool_calls") or ():
-                if isinstance(call, dict):
-                    out += self._tool_fragment(call)
-            finish = choice.get("finish_reason")
-            if isinstance(finish, str):
-                self.finish_reason = finish
-        return b"".join(out)
-
-    def _open_block(self, kind: str, block: dict[str, Any]) -> list[bytes]:
-        out = self._close()
-        self._open, self._open_kind = self._next_index, kind
-        self._next_index += 1
-        out.append(
-            event(
-                "content_block_start",
-                {"type": "content_block_start", "index": self._open, "content_block": block},
-            )
-        )
-        return out
-
-    def _close(self) -> list[bytes]:
-        if self._open is None:
-            return []
-        index, self._open, self._open_kind = self._open, None, None
-        return [event("content_block_stop", {"type": "content_block_stop", "index": index})]
-
-    def _delta(self, index: int, delta: dict[str, Any]) -> bytes:
-        return event(
-            "content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta}
-        )
-
-    def _text(self, text: str) -> list[bytes]:
-        out = (
-            []
-            if self._open_kind == "text"
-            else self._open_block("text", {"type": "text", "text": ""})
-        )
-        assert self._open is not None
-        out.append(self._delta(self._open, {"type": "text_delta", "text": text}))
-        return out
-
-    def _tool_fragment(self, call: dict[str, Any]) -> list[bytes]:
-        position = call.get("index")
-        position = position if isinstance(position, int) else len(self._tools)
-        function = call.get("function")
-        function = function if isinstance(function, dict) else {}
-        out: list[bytes] = []
-        if position not in self._tools:
-            call_id = call.get("id")
-            block = {
-                "type": "tool_use",
-                "id": call_id
-                if isinstance(call_id, str) and call_id
-                else _tool_id(self._msg_id, position),
-                "name": str(function.get("name") or ""),
-                "input": {},
-            }
-            out += self._open_block("tool_use", block)
-            assert self._open is not None
-            self._tools[position] = self._open
-        arguments = function.get("arguments")
-        if isinstance(arguments, str) and arguments:
-            fragment = {"type": "input_json_delta", "partial_json": arguments}
-            out.append(self._delta(self._tools[position], fragment))
-        return out
-
-    def end(
-        self,
-        finish_reason: str | None,
-        usage: Usage,
-        x_routeplex: dict[str, Any] | None = None,
-    ) -> bytes:
-        """Close the open block; `message_delta` with the stop reason and final usage (input
-        and cache counts only when known: the SDKs then keep `message_start`'s), and the
-        surface's `x_routeplex` object when given (the SDKs keep unknown fields); and
-        `message_stop`. `finish_reason` None: the last one a chunk carried."""
-        if not self._started or self._ended:
-            raise RuntimeError("MessageStream.end outside start() … end()")
-        self._ended = True
-        out = self._close()
-        reason = stop_reason(finish_reason or self.finish_reason)
-        if self._refused:
-            reason = "refusal"
-        final: dict[str, Any] = {"output_tokens": usage.output_tokens or 0}
-        uncached = _uncached_input(usage)
-        if uncached is not None:
-            final["input_tokens"] = uncached
-        if usage.cache_write_tokens is not None:
-            final["cache_creation_input_tokens"] = usage.cache_write_tokens
-        if usage.cache_read_tokens is not None:
-            final["cache_read_input_tokens"] = usage.cache_read_tokens
-        if usage.reasoning_tokens is not None:
-            final["output_tokens_details"] = {"thinking_tokens": usage.reasoning_tokens}
-        delta: dict[str, Any] = {
-            "type": "message_delta",
-            "delta": {"stop_reason": reason, "stop_sequence": None},
-            "usage": final,
-        }
-        if x_routeplex is not None:
-            delta["x_routeplex"] = x_routeplex
-        out.append(event("message_delta", delta))
-        out.append(event("message_stop", {"type": "message_stop"}))
-        return b"".join(out)
-
-    def error(self, error: GatewayError) -> bytes:
-        """How Anthropic ends a stream that failed after its first byte: an `error` event."""
-        self._ended = True
-        return event("error", error_body(error))
-
-    def ping(self) -> bytes:
-        return event("ping", {"type": "ping"})
