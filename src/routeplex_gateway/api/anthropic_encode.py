@@ -16,9 +16,10 @@ Decisions, each a place where the two APIs differ:
   object, and an agent's tool validation then reports the missing arguments to the model,
   which retries. In streams the argument text is relayed as `input_json_delta` fragments
   as it comes, unparsed (as Anthropic's fine-grained tool streaming does).
-* thinking: a `thinking` block with its text and the provider's signature ("" when it gave
-  none: Anthropic's schema requires the field), a redacted one a `redacted_thinking` block
-  of its data (streamed by `anthropic_stream`).
+* thinking: left out. An answer of Anthropic's own is relayed with its thinking; another
+  provider's reasoning has no signature Anthropic can verify (Gemini's are its own, OpenAI
+  gives none), and Anthropic's schema requires one: a client that sent such a block back
+  with its history would have the conversation refused the moment it reached a Claude model.
 * usage: canonical `input_tokens` counts cache reads and writes, Anthropic's does not, so
   they are subtracted. Anthropic's schema requires `input_tokens` and `output_tokens` as
   integers: an unknown count is given as 0 there (the surface's `x_routeplex.usage_details`
@@ -142,7 +143,7 @@ def message(response: ChatResponse, usage: Usage, model: str, request_id: str) -
             if part.text:
                 content.append({"type": "text", "text": part.text})
         elif isinstance(part, Thinking):
-            content.append(thinking_block(part.text, part.signature, part.redacted))
+            continue  # see the module docstring
         else:
             content.append(
                 {
@@ -169,12 +170,6 @@ def message(response: ChatResponse, usage: Usage, model: str, request_id: str) -
         "stop_sequence": sequence,
         "usage": usage_object(usage),
     }
-
-
-def thinking_block(text: str, signature: str | None, redacted: bool) -> dict[str, Any]:
-    if redacted:
-        return {"type": "redacted_thinking", "data": signature or ""}
-    return {"type": "thinking", "thinking": text, "signature": signature or ""}
 
 
 def tool_id(msg_id: str, position: int) -> str:

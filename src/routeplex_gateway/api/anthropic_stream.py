@@ -24,7 +24,6 @@ from .anthropic_encode import (
     event,
     message_id,
     stop_reason,
-    thinking_block,
     tool_id,
     uncached_input,
 )
@@ -36,9 +35,8 @@ class MessageStream:
     The order is Anthropic's: `message_start`; per content block `content_block_start`, its
     deltas, `content_block_stop` (the open block is closed when the next one starts, so at
     most one is open and indexes count up from 0); then `message_delta` (stop reason, final
-    usage) and `message_stop`. Text (and a refusal) becomes text blocks, reasoning thinking
-    blocks (`thinking_delta`s, then the `signature_delta` that ends one), a redacted
-    reasoning a `redacted_thinking` block; each tool call a `tool_use` block whose argument
+    usage) and `message_stop`. Text (and a refusal) becomes text blocks (another provider's
+    reasoning is left out: see `anthropic_encode`); each tool call a `tool_use` block whose argument
     fragments are `input_json_delta`s. A fragment of an earlier, already closed call (no
     upstream interleaves them, but nothing forbids it) is still sent to its block's index,
     where the SDKs' accumulators put it, rather than lost.
@@ -93,7 +91,7 @@ class MessageStream:
                     self._refused = self._refused or isinstance(delta, RefusalDelta)
                     out += self._text(delta.text)
             elif isinstance(delta, ThinkingDelta):
-                out += self._thinking(delta)
+                continue  # another provider's reasoning: see anthropic_encode's docstring
             elif isinstance(delta, ToolCallStart):
                 out += self._tool_start(delta.index, delta.id, delta.name)
             elif isinstance(delta, ToolArgumentsDelta):
@@ -134,24 +132,6 @@ class MessageStream:
         )
         assert self._open is not None
         out.append(self._delta(self._open, {"type": "text_delta", "text": text}))
-        return out
-
-    def _thinking(self, delta: ThinkingDelta) -> list[bytes]:
-        if delta.redacted:
-            return self._open_block("redacted", thinking_block("", delta.signature, True))
-        out: list[bytes] = []
-        if delta.text:
-            if self._open_kind != "thinking":  # a signed block is complete: a new one opens
-                out += self._open_block("thinking", thinking_block("", None, False))
-            assert self._open is not None
-            out.append(self._delta(self._open, {"type": "thinking_delta", "thinking": delta.text}))
-        if delta.signature is not None:
-            if self._open_kind != "thinking":
-                out += self._open_block("thinking", thinking_block("", None, False))
-            assert self._open is not None
-            signature = {"type": "signature_delta", "signature": delta.signature}
-            out.append(self._delta(self._open, signature))
-            self._open_kind = "signed"
         return out
 
     def _tool_start(self, position: int, call_id: str, name: str) -> list[bytes]:
