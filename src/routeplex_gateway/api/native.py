@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..canonical import ChatResponse, ChatStream, Chunk, Usage
+from ..canonical import ChatResponse, ChatStream, Chunk, TextDelta, Usage
 from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange
 from ..gateway import Gateway
@@ -136,11 +136,9 @@ class NativeChat:
         )
 
     def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:
-        choices = response.body.get("choices") or [{}]
-        message = choices[0].get("message") or {}
         data = {
             "id": ex.request_id,
-            "output": message.get("content") or "",
+            "output": response.text(),
             "model_used": ex.model.id if ex.model else None,
             "provider": ex.deployment.provider if ex.deployment else None,
             "routing_mode": ex.routing_mode.value,
@@ -171,12 +169,12 @@ def _event(payload: dict[str, Any]) -> bytes:
 
 
 def _text(chunk: Chunk) -> str:
-    for choice in chunk.data.get("choices") or ():
-        delta = choice.get("delta") or {}
-        content = delta.get("content")
-        if isinstance(content, str):
-            return content
-    return ""
+    """The answer text of a chunk (its thinking, tool calls and refusal are not shown)."""
+    deltas = chunk.deltas
+    if len(deltas) == 1:  # the usual chunk: one piece of text
+        delta = deltas[0]
+        return delta.text if isinstance(delta, TextDelta) else ""
+    return "".join(delta.text for delta in deltas if isinstance(delta, TextDelta))
 
 
 class TextEvents:
@@ -193,7 +191,7 @@ class TextEvents:
         self._pending = ""
         self._last_flush = time.monotonic()
 
-    def open(self, first: Chunk | None) -> bytes:
+    def open(self, stream: ChatStream, first: Chunk | None) -> bytes:
         start = _event({"type": "start", "request_id": self._ex.request_id})
         return start + (self.chunk(first) if first is not None else b"")
 
