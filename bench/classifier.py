@@ -8,6 +8,7 @@ import random
 import statistics
 import time
 
+from routeplex_gateway.api import openai_decode
 from routeplex_gateway.routing.classifier import classify
 
 _TEXT = (
@@ -34,7 +35,7 @@ def main() -> None:
     print("| prompt tokens | p50 µs | p99 µs | max µs |")
     print("|---|---|---|---|")
     for tokens in (100, 1000, 4000, 8000):
-        body = prompt(tokens, rng)
+        body = openai_decode.decode(prompt(tokens, rng), stream=False, max_output_tokens=None)
         for _ in range(200):
             classify(body)  # warm-up
         samples = []

@@ -21,7 +21,7 @@ from .metering.record import Endpoint, RoutingMode
 from .metering.recorder import Recorder
 from .metering.retention import RetentionJob
 from .metering.tokens import (
-    approximate_tokens,
+    approximate_text_tokens,
     counted_exactly,
     estimate_input_tokens,
     estimate_prediction_tokens,
@@ -41,13 +41,6 @@ log = logging.getLogger(__name__)
 
 # The smallest output cap the gateway sets on a caller's behalf to fit the remaining budget.
 _MIN_USEFUL_OUTPUT = 16
-
-
-def _text_tokens(pieces: list[str]) -> int:
-    """Tokens in an answer's text, by the same estimator as prompts (which counts a message's
-    framing too: an empty message is that framing alone)."""
-    text = {"content": "".join(pieces)}
-    return approximate_tokens([text]) - approximate_tokens([{"content": ""}])
 
 
 def _quota(settings: Settings) -> Quota:
@@ -169,7 +162,11 @@ class Gateway:
             self.settle(ex, reported)
             return
         self.settle(
-            ex, Usage(input_tokens=ex.prompt_tokens, output_tokens=_text_tokens(ex.relayed))
+            ex,
+            Usage(
+                input_tokens=ex.prompt_tokens,
+                output_tokens=approximate_text_tokens("".join(ex.relayed)),
+            ),
         )
         ex.usage_estimated = True
 
@@ -186,15 +183,13 @@ class Gateway:
         assert principal is not None
         models = list({m.id: m for m, _ in plan}.values())
         openai_only = bool(models) and all(counted_exactly(m.provider) for m in models)
-        input_tokens = ex.prompt_tokens = estimate_input_tokens(
-            request.body, openai_only=openai_only
-        )
-        predicted = estimate_prediction_tokens(request.body, openai_only=openai_only)
+        input_tokens = ex.prompt_tokens = estimate_input_tokens(request, openai_only=openai_only)
+        predicted = estimate_prediction_tokens(request, openai_only=openai_only)
         output = request.max_output_tokens
         if output is None and models:
             output = min(m.max_output_tokens for m in models)
             output = await self._affordable(principal, models, input_tokens, predicted, output)
-            request.body["max_tokens"] = request.max_output_tokens = output
+            request.max_output_tokens = output
             request.output_cap_added = True
         worst_output = (output or 0) + predicted
         worst_tokens = input_tokens + worst_output
@@ -319,7 +314,7 @@ class Gateway:
             limit = model.max_output_tokens
             if request.max_output_tokens is not None and request.max_output_tokens > limit:
                 if request.cap_to_model:
-                    request.body["max_tokens"] = request.max_output_tokens = limit
+                    request.max_output_tokens = limit
                 else:
                     raise validation(
                         f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
@@ -342,7 +337,7 @@ class Gateway:
         assert principal is not None
         _, budget = await self.quota.remaining(principal.account_id, principal.policy.account)
         classification, ranked, weights = self.choice.rank(
-            request.body,
+            request,
             ex.strategy or "auto",
             max_output_tokens=request.max_output_tokens,
             test_mode=test_mode,

@@ -17,7 +17,14 @@ import pytest
 
 import routeplex_gateway
 from routeplex_gateway.app import create_app
-from routeplex_gateway.canonical import ChatRequest, ChatResponse, ChatStream, Deployment, Usage
+from routeplex_gateway.canonical import (
+    ChatRequest,
+    ChatResponse,
+    ChatStream,
+    Deployment,
+    Text,
+    Usage,
+)
 from routeplex_gateway.config import Settings, load_settings
 from routeplex_gateway.config_problems import ConfigError
 from routeplex_gateway.providers import Auth, Descriptor, builtin, by_kind, descriptor
@@ -36,7 +43,9 @@ class AcmeProvider:
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         acme = by_kind(self.kind)
         assert acme is not None
-        body = {**request.body, "model": deployment.upstream_model, "stream": False}
+        # Its wire format, from the typed request: plain text turns are all Acme takes.
+        messages = [{"role": m.role, "content": m.text()} for m in request.messages]
+        body = {"model": deployment.upstream_model, "messages": messages, "stream": False}
         async with (
             aiohttp.ClientSession() as session,
             session.post(
@@ -46,12 +55,16 @@ class AcmeProvider:
             ) as response,
         ):
             data: dict[str, Any] = await response.json()
-        usage = data["usage"]
+        usage, choice = data["usage"], data["choices"][0]
         return ChatResponse(
-            body=data,
+            id=data["id"],
+            model=data["model"],
+            parts=[Text(choice["message"]["content"])],
+            finish_reason=choice["finish_reason"],
             usage=Usage(
                 input_tokens=usage["prompt_tokens"], output_tokens=usage["completion_tokens"]
             ),
+            wire="acme",
         )
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> ChatStream:

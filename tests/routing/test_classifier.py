@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from routeplex_gateway.routing.classifier import CATEGORIES, classify
+from routeplex_gateway.routing.classifier import CATEGORIES, Classification, classify
+from tests.support.chat import openai_request
+
+
+def classify_body(body: dict[str, object]) -> Classification:
+    return classify(openai_request(body))
 
 
 def user(text: str, **extra: object) -> dict[str, object]:
@@ -31,7 +36,7 @@ def user(text: str, **extra: object) -> dict[str, object]:
     ],
 )
 def test_categories(prompt: str, category: str) -> None:
-    assert classify(user(prompt)).category == category
+    assert classify_body(user(prompt)).category == category
 
 
 def test_at_least_twelve_categories() -> None:
@@ -39,25 +44,25 @@ def test_at_least_twelve_categories() -> None:
 
 
 def test_complexity_and_context_size() -> None:
-    assert classify(user("hi there")).complexity == "low"
-    assert classify(user("Write a python function to parse dates")).complexity == "medium"
-    hard = classify(
+    assert classify_body(user("hi there")).complexity == "low"
+    assert classify_body(user("Write a python function to parse dates")).complexity == "medium"
+    hard = classify_body(
         user(
             "Design a rigorous, comprehensive architecture with trade-offs, step by "
             "step, covering every edge case in depth."
         )
     )
     assert hard.complexity == "high"
-    long = classify(user("Summarize this. " + "word " * 30000))
+    long = classify_body(user("Summarize this. " + "word " * 30000))
     assert long.context_tokens > 6000 and long.complexity == "high"
 
 
 def test_needs_come_from_the_request_shape() -> None:
-    tools = classify(
+    tools = classify_body(
         user("what's the weather", tools=[{"type": "function", "function": {"name": "w"}}])
     )
     assert tools.needs.tools and not tools.needs.vision
-    image = classify(
+    image = classify_body(
         {
             "messages": [
                 {
@@ -71,7 +76,7 @@ def test_needs_come_from_the_request_shape() -> None:
         }
     )
     assert image.needs.vision
-    schema = classify(
+    schema = classify_body(
         user("give me data", response_format={"type": "json_schema", "json_schema": {"schema": {}}})
     )
     assert schema.needs.json_schema and schema.category == "data_formatting"
@@ -79,6 +84,6 @@ def test_needs_come_from_the_request_shape() -> None:
 
 def test_deterministic_and_free_of_prompt_text() -> None:
     prompt = user("Explain quantum-canary-4411 entanglement to a child")
-    first, second = classify(prompt), classify(prompt)
+    first, second = classify_body(prompt), classify_body(prompt)
     assert first == second
     assert "canary" not in str(first.explain())

@@ -8,10 +8,15 @@ import pytest
 from routeplex_gateway.config import ModelOverride, Settings
 from routeplex_gateway.providers import ProviderRegistry
 from routeplex_gateway.routing.catalog import build_catalog
-from routeplex_gateway.routing.classifier import classify
+from routeplex_gateway.routing.classifier import Classification, classify
 from routeplex_gateway.routing.health import FAILURES_TO_OPEN
 from routeplex_gateway.routing.router import Router
 from routeplex_gateway.routing.scoring import STRATEGY_WEIGHTS, Scorer, weights_for
+from tests.support.chat import openai_request
+
+
+def classify_body(body: dict[str, object]) -> Classification:
+    return classify(openai_request(body))
 
 
 @pytest.fixture
@@ -27,7 +32,7 @@ def rank(scorer: Scorer, prompt: str, strategy: str, **options: object) -> list[
     body = {"messages": [{"role": "user", "content": prompt}], **options.pop("body", {})}
     ranked, _ = scorer.rank(
         list(scorer.catalog.models.values()),
-        classify(body),
+        classify_body(body),
         strategy,
         max_output_tokens=options.pop("max_output_tokens", 512),
         test_mode=bool(options.pop("test_mode", False)),
@@ -83,8 +88,14 @@ def test_decisions_are_deterministic(scorer: Scorer) -> None:
 def test_weights() -> None:
     assert STRATEGY_WEIGHTS["balanced"] == (40, 25, 20, 15)
     assert all(sum(w) == 100 for w in STRATEGY_WEIGHTS.values())
-    assert weights_for("auto", classify({"messages": [{"role": "user", "content": CODE}]}))[0] > 40
-    assert weights_for("auto", classify({"messages": [{"role": "user", "content": CHAT}]}))[1] > 25
+    assert (
+        weights_for("auto", classify_body({"messages": [{"role": "user", "content": CODE}]}))[0]
+        > 40
+    )
+    assert (
+        weights_for("auto", classify_body({"messages": [{"role": "user", "content": CHAT}]}))[1]
+        > 25
+    )
 
 
 def test_exclusions_carry_reasons(scorer: Scorer) -> None:

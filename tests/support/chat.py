@@ -22,3 +22,10 @@ def openai_request(
         max_output_tokens=cap if isinstance(cap, int) else None,
     )
     return request if native else replace(request, native=None)
+
+
+def anthropic_request(body: dict[str, Any]) -> ChatRequest:
+    """An Anthropic Messages body decoded as the Messages surface decodes it."""
+    from routeplex_gateway.api import anthropic_decode
+
+    return anthropic_decode.decode(body).chat

@@ -79,7 +79,7 @@ def decode(body: dict[str, Any], *, stream: bool, max_output_tokens: int | None)
         messages=decode_messages(body.get("messages") or []),
         stream=stream,
         max_output_tokens=max_output_tokens,
-        tools=tuple(_tool(tool, i) for i, tool in enumerate(body.get("tools") or ())),
+        tools=_tools(body),
         tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
         response_format=_response_format(body.get("response_format")),
         reasoning=_reasoning(body.get("reasoning_effort")),
@@ -215,6 +215,14 @@ def _tool(tool: Any, index: int) -> Tool | Opaque:
         strict=strict if isinstance(strict, bool) else None,
         cache=_cache(tool) or _cache(function),
     )
+
+
+def _tools(body: dict[str, Any]) -> tuple[Tool | Opaque, ...]:
+    tools = [_tool(tool, i) for i, tool in enumerate(body.get("tools") or ())]
+    # The legacy `functions` are function tools by another name.
+    legacy = body.get("functions") or ()
+    tools += [_tool({"type": "function", "function": f}, i) for i, f in enumerate(legacy)]
+    return tuple(tools)
 
 
 def _tool_choice(choice: Any, parallel: Any) -> ToolChoice | None:

@@ -32,6 +32,21 @@ import tempfile
 from functools import cache
 from typing import Any
 
+from ..canonical import (
+    Audio,
+    ChatRequest,
+    Document,
+    Image,
+    Media,
+    Message,
+    Part,
+    Refusal,
+    Text,
+    Thinking,
+    Tool,
+    ToolCall,
+    ToolResult,
+)
 from ..providers.descriptor import by_family
 
 _ENCODING_URL = "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken"
@@ -47,8 +62,6 @@ _TOOLS_PREAMBLE = 400
 _IMAGE_TOKENS = 1_600
 # Extended thinking adds a system preamble of its own at Anthropic (recorded: 9 tokens).
 _THINKING_PREAMBLE = 64
-_THINKING_FIELDS = ("thinking", "reasoning_effort", "reasoning")
-_IMAGE_PARTS = frozenset({"image_url", "input_image", "image"})
 _CHARS_PER_TOKEN = 4
 
 
@@ -87,86 +100,88 @@ class _Counter:
         every name, description and string of it (escapes only add bytes)."""
         return self.text(value if isinstance(value, str) else _compact(value))
 
-    def content(self, content: Any) -> int:
-        if isinstance(content, str):
-            return self.text(content)
-        if not isinstance(content, list):
-            return self.value(content) if content is not None else 0
-        total = 0
-        for part in content:
-            if isinstance(part, dict) and part.get("type") in _IMAGE_PARTS:
-                total += _IMAGE_TOKENS
-            elif isinstance(part, dict) and part.get("type") == "text":
-                total += self.text(str(part.get("text", "")))
-            else:  # documents, audio, parts the gateway does not know: every byte they carry
-                total += self.value(part)
-        return total
+    def media(self, media: Media) -> int:
+        """Inline bytes or a URL: every byte of it (a bound for audio and documents)."""
+        return self.text(media.data if media.data is not None else media.url or "")
+
+    def part(self, part: Part) -> int:
+        if isinstance(part, Text | Refusal):
+            return self.text(part.text)
+        if isinstance(part, Image):
+            return _IMAGE_TOKENS
+        if isinstance(part, Audio):
+            return self.media(part.media)
+        if isinstance(part, Document):
+            return self.media(part.media) + self.text(part.filename or "")
+        if isinstance(part, ToolCall):
+            return self.text(part.id) + self.text(part.name) + self.text(part.arguments)
+        if isinstance(part, ToolResult):
+            return self.text(part.call_id) + sum(self.part(p) for p in part.parts)
+        if isinstance(part, Thinking):
+            return self.text(part.text) + self.text(part.signature or "")
+        return self.value(part.value)  # Opaque: every byte of it as the caller sent it
 
 
-def estimate_input_tokens(body: dict[str, Any], *, openai_only: bool = False) -> int:
-    """An upper bound on the input tokens a provider bills for a chat request `body`.
+def estimate_input_tokens(request: ChatRequest, *, openai_only: bool = False) -> int:
+    """An upper bound on the input tokens a provider bills for a chat `request`.
 
     `openai_only`: every model the request may reach counts with o200k, so text is counted
     exactly when that encoding is on disk.
     """
     counter = _Counter(exact=openai_only)
     total = _REPLY_PRIMING
-    messages = body.get("messages")
-    for message in messages if isinstance(messages, list) else ():
-        total += _PER_MESSAGE
-        if not isinstance(message, dict):
-            total += counter.value(message)
-            continue
-        for key, value in message.items():
-            if key == "content":
-                total += counter.content(value)
-            elif key != "role" and value is not None:
-                total += counter.value(value)  # tool calls, tool_call_id, name, ...
-    if body.get("system") is not None:  # Anthropic's dialect keeps the system prompt apart
-        total += _PER_MESSAGE + counter.content(body["system"])
-    tools = [body[key] for key in ("tools", "functions") if body.get(key)]
-    for group in tools:
-        for tool in group if isinstance(group, list) else (group,):
-            total += _PER_TOOL + counter.value(tool)
-    if tools:
+    for message in request.messages:
+        total += _PER_MESSAGE + sum(counter.part(part) for part in message.parts)
+        if message.name:
+            total += counter.text(message.name)
+    for tool in request.tools:
+        if isinstance(tool, Tool):
+            described = {"name": tool.name, "description": tool.description,
+                         "parameters": tool.parameters}  # fmt: skip
+            total += _PER_TOOL + counter.value(described)
+        else:
+            total += _PER_TOOL + counter.value(tool.value)
+    if request.tools:
         total += _TOOLS_PREAMBLE
-    if body.get("tool_choice") not in (None, "auto", "none"):
-        total += counter.value(body["tool_choice"])
-    if any(body.get(field) for field in _THINKING_FIELDS):
+    choice = request.tool_choice
+    if choice is not None and (choice.mode == "required" or choice.names):
+        total += _PER_TOOL + sum(counter.text(name) for name in choice.names)
+    if request.reasoning is not None:
         total += _THINKING_PREAMBLE
-    if isinstance(body.get("response_format"), dict):
-        total += counter.value(body["response_format"])
+    response_format = request.response_format
+    if response_format is not None:
+        total += _PER_TOOL + counter.value(response_format.schema or {})
+        total += counter.text(response_format.name or "")
     return total
 
 
-def estimate_prediction_tokens(body: dict[str, Any], *, openai_only: bool = False) -> int:
+def estimate_prediction_tokens(request: ChatRequest, *, openai_only: bool = False) -> int:
     """An upper bound on the output tokens a Predicted Output may add to a request's bill.
 
     OpenAI bills every rejected prediction token at the output rate, beyond `max_tokens`; at
     worst the whole prediction is rejected. (Other providers ignore the field: the bound only
     makes their reservation larger than their bill, never smaller.)
     """
-    prediction = body.get("prediction")
-    if not isinstance(prediction, dict) or prediction.get("content") is None:
+    if request.prediction is None:
         return 0
-    return _Counter(exact=openai_only).content(prediction["content"])
+    return _Counter(exact=openai_only).text(request.prediction)
 
 
-def approximate_tokens(messages: list[dict[str, Any]]) -> int:
+def approximate_tokens(messages: list[Message]) -> int:
     """A typical count of the messages' text (four characters a token): a size, not a bound."""
     total = _REPLY_PRIMING
     for message in messages:
         total += _PER_MESSAGE
-        content = message.get("content")
-        if isinstance(content, str):
-            total += math.ceil(len(content) / _CHARS_PER_TOKEN)
-        elif isinstance(content, list):
-            for part in content:
-                if isinstance(part, dict) and isinstance(part.get("text"), str):
-                    total += math.ceil(len(part["text"]) / _CHARS_PER_TOKEN)
-                elif isinstance(part, dict) and part.get("type") in _IMAGE_PARTS:
-                    total += _IMAGE_TOKENS
+        for part in message.parts:
+            if isinstance(part, Text):
+                total += approximate_text_tokens(part.text)
+            elif isinstance(part, Image):
+                total += _IMAGE_TOKENS
     return total
+
+
+def approximate_text_tokens(text: str) -> int:
+    return math.ceil(len(text) / _CHARS_PER_TOKEN)
 
 
 def counted_exactly(family: str) -> bool:

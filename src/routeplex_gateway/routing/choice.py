@@ -6,8 +6,8 @@ one is unknown), the test-mode and per-key restrictions, a model's configured fa
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
+from ..canonical import ChatRequest
 from ..errors import ErrorCode, GatewayError
 from ..limits.quota import utc_today
 from .catalog import AUTO_MODEL, Catalog, CatalogModel
@@ -88,7 +88,7 @@ class ModelChoice:
 
     def rank(
         self,
-        body: dict[str, Any],
+        request: ChatRequest,
         strategy: str,
         *,
         max_output_tokens: int | None,
@@ -98,7 +98,7 @@ class ModelChoice:
     ) -> tuple[Classification, list[Candidate], Weights]:
         """`routeplex-ai`'s view of a request: its classification, and every catalog model
         ranked for it (the eligible ones best first, then the excluded with their reasons)."""
-        classification = classify(body)
+        classification = classify(request)
         ranked, weights = self.scorer.rank(
             list(self.catalog.models.values()),
             classification,
@@ -112,12 +112,12 @@ class ModelChoice:
         return classification, ranked, weights
 
     def auto_model(
-        self, body: dict[str, Any], strategy: str, *, max_output_tokens: int, test_mode: bool
+        self, request: ChatRequest, strategy: str, *, max_output_tokens: int, test_mode: bool
     ) -> CatalogModel:
         """The model `routeplex-ai` would choose for this request, before any key's limits or
         budget are known (what `/api/v1/chat/estimate` quotes)."""
         _, ranked, _ = self.rank(
-            body, strategy, max_output_tokens=max_output_tokens, test_mode=test_mode
+            request, strategy, max_output_tokens=max_output_tokens, test_mode=test_mode
         )
         return eligible(ranked)[0]
 

@@ -15,6 +15,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from ..canonical import ChatRequest, Image, Message, Text
 from ..metering.tokens import approximate_tokens
 
 if TYPE_CHECKING:
@@ -119,21 +120,15 @@ class Needs:
     json_schema: bool = False
 
     @classmethod
-    def of(cls, body: dict[str, Any]) -> Needs:
-        vision = False
-        for message in body.get("messages", ()):
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, list) and any(
-                isinstance(p, dict) and p.get("type") == "image_url" for p in content
-            ):
-                vision = True
-                break
-        response_format = body.get("response_format")
+    def of(cls, request: ChatRequest) -> Needs:
+        vision = any(
+            isinstance(part, Image) for message in request.messages for part in message.parts
+        )
+        response_format = request.response_format
         return cls(
-            tools=bool(body.get("tools")),
+            tools=bool(request.tools),
             vision=vision,
-            json_schema=isinstance(response_format, dict)
-            and response_format.get("type") == "json_schema",
+            json_schema=response_format is not None and response_format.schema is not None,
         )
 
     def met_by(self, model: CatalogModel) -> bool:
@@ -169,16 +164,10 @@ class Classification:
         }
 
 
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(
-            p.get("text", "")
-            for p in content
-            if isinstance(p, dict) and isinstance(p.get("text"), str)
-        )
-    return ""
+def _text(message: Message | None) -> str:
+    if message is None:
+        return ""
+    return " ".join(part.text for part in message.parts if isinstance(part, Text))
 
 
 def _window(text: str) -> str:
@@ -187,24 +176,19 @@ def _window(text: str) -> str:
     return text[:_HEAD_CHARS] + "\n" + text[-_TAIL_CHARS:]
 
 
-def classify(body: dict[str, Any]) -> Classification:
-    messages = body.get("messages") or []
-    last_user = next(
-        (m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), None
-    )
-    system = next(
-        (m for m in messages if isinstance(m, dict) and m.get("role") in ("system", "developer")),
-        None,
-    )
-    user_text = _window(_text(last_user.get("content")) if last_user else "")
-    text = (user_text + "\n" + _window(_text(system.get("content")) if system else "")).lower()
+def classify(request: ChatRequest) -> Classification:
+    messages = request.messages
+    last_user = next((m for m in reversed(messages) if m.role == "user"), None)
+    system = next((m for m in messages if m.role == "system"), None)
+    user_text = _window(_text(last_user))
+    text = (user_text + "\n" + _window(_text(system))).lower()
 
     counts = _cue_tables().counts(text)
     if _CODE_BLOCK.search(user_text):
         counts["code"] = counts.get("code", 0) + 2
         if "debugging" in counts:
             counts["debugging"] += 1
-    needs = Needs.of(body)
+    needs = Needs.of(request)
     if needs.json_schema:
         counts["data_formatting"] = counts.get("data_formatting", 0) + 2
 
