@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..canonical import ChatResponse, ChatStream, Chunk, TextDelta, Usage
+from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, TextDelta, Usage
 from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange
 from ..gateway import Gateway
@@ -24,6 +24,7 @@ from ..metering.record import Endpoint
 from ..metering.tokens import confidence, counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
+from . import openai_decode
 from .pipeline import Decoded, run
 from .schemas.native import DEFAULT_MAX_OUTPUT_TOKENS, EstimateRequest, NativeChatRequest
 from .schemas.refusal import check
@@ -244,7 +245,7 @@ def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:
 
 
 def _estimated_model(
-    gw: Gateway, request: Request, body: dict[str, Any], asked: EstimateRequest, max_output: int
+    gw: Gateway, request: Request, chat: ChatRequest, asked: EstimateRequest, max_output: int
 ) -> tuple[CatalogModel, str | None, str | None]:
     """The model to estimate for, its routing mode and strategy: the named model, the one
     `routeplex-ai` would choose (the real router's ranking), or the cheapest available."""
@@ -254,14 +255,14 @@ def _estimated_model(
         strategy = asked.strategy or validate_strategy(header, "X-RoutePlex-Strategy") or "auto"
         test_mode = bool(asked.test_mode) or truthy(request.headers.get("x-routeplex-test-mode"))
         chosen = gw.choice.auto_model(
-            body, strategy, max_output_tokens=max_output, test_mode=test_mode
+            chat, strategy, max_output_tokens=max_output, test_mode=test_mode
         )
         return chosen, AUTO_MODEL, strategy
     if name is not None:
         return gw.choice.resolve(name, listing="GET /api/v1/models"), "manual", None
     if mode == "manual":
         raise validation("'model' is required in manual mode.", "model")
-    return gw.choice.cheapest(Needs.of(body)), None, None
+    return gw.choice.cheapest(Needs.of(chat)), None, None
 
 
 async def estimate(request: Request) -> Response:
@@ -275,11 +276,12 @@ async def estimate(request: Request) -> Response:
         # The output cap under each name a caller may know it by: the native API's first.
         caps = (asked.max_output_tokens, asked.max_completion_tokens, asked.max_tokens)
         max_output = next((cap for cap in caps if cap is not None), DEFAULT_MAX_OUTPUT_TOKENS)
-        model, routing_mode, strategy = _estimated_model(gw, request, body, asked, max_output)
+        chat = openai_decode.decode(body, stream=False, max_output_tokens=max_output)
+        model, routing_mode, strategy = _estimated_model(gw, request, chat, asked, max_output)
         max_output = min(max_output, model.max_output_tokens)
     except GatewayError as error:
         return error_response(error)
-    input_tokens = estimate_input_tokens(body, openai_only=counted_exactly(model.provider))
+    input_tokens = estimate_input_tokens(chat, openai_only=counted_exactly(model.provider))
     usage = Usage(input_tokens=input_tokens, output_tokens=max_output)
     cost = gw.catalog.pricer.cost_picousd(model.id, usage)
     return _ok(
