@@ -403,3 +403,11 @@ def test_a_lowered_cap_replaces_the_callers_and_a_higher_one_does_not(name: str)
     assert _send(request)[name] == 800
     request.max_output_tokens = 1000
     assert _send(request)[name] == 1000
+
+
+def test_an_empty_turn_is_empty_text_not_an_empty_array() -> None:
+    request = ChatRequest(messages=[Message("system", ()), Message("user", ())])
+    assert _send(request)["messages"] == [
+        {"role": "system", "content": ""},
+        {"role": "user", "content": ""},
+    ]

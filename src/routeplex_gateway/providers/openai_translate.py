@@ -171,6 +171,8 @@ def _user(message: Message, where: str, attachments: list[dict[str, Any]]) -> di
     content: str | list[dict[str, Any]]
     if not attachments and len(parts) == 1 and isinstance(parts[0], Text):
         content = parts[0].text
+    elif not attachments and not parts:
+        content = ""  # OpenAI refuses an empty array of parts
     else:
         content = attachments + _parts(parts, where)
     return _named({"role": "user", "content": content}, message)
