@@ -7,13 +7,25 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import orjson
 import pytest
 
-from routeplex_gateway.canonical import ChatRequest, Deployment, Usage
+from routeplex_gateway.canonical import (
+    ChatRequest,
+    Chunk,
+    Deployment,
+    Text,
+    TextDelta,
+    ToolArgumentsDelta,
+    ToolCall,
+    ToolCallStart,
+    Usage,
+)
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.metering.pricing import lookup_price
 from routeplex_gateway.providers.openai import OpenAIProvider
 from tests.support.cassettes import Exchange, load, replay
+from tests.support.chat import openai_request
 
 
 def _deployment(url: str, model: str) -> Deployment:
@@ -27,10 +39,7 @@ def _deployment(url: str, model: str) -> Deployment:
 
 
 def _request(exchange: Exchange) -> ChatRequest:
-    body = dict(exchange.request)
-    return ChatRequest(
-        body=body, stream=bool(body.get("stream")), max_output_tokens=body.get("max_tokens")
-    )
+    return openai_request(dict(exchange.request), native=True)
 
 
 async def _complete(exchange: Exchange) -> Any:
@@ -47,21 +56,51 @@ async def _stream(exchange: Exchange) -> tuple[list[dict[str, Any]], Usage, str 
     try:
         with replay([exchange]) as url:
             stream = await provider.stream(_request(exchange), _deployment(url, "m"))
-            chunks = [chunk.data async for chunk in stream]
+            typed = [chunk async for chunk in stream]
+            chunks = [orjson.loads(chunk.native or b"{}") for chunk in typed]
+            assert stream.wire == "openai"
+            assert (stream.id, stream.model) == (chunks[0]["id"], chunks[0]["model"])
+            _deltas_agree(typed, chunks)
             return chunks, stream.usage, stream.finish_reason
     finally:
         await provider.close()
+
+
+def _deltas_agree(typed: list[Chunk], chunks: list[dict[str, Any]]) -> None:
+    """Each chunk's typed deltas say what its own JSON says (text, and calls by index)."""
+    for chunk, data in zip(typed, chunks, strict=True):
+        delta = data["choices"][0]["delta"] if data["choices"] else {}
+        texts = [d.text for d in chunk.deltas if isinstance(d, TextDelta)]
+        assert texts == ([delta["content"]] if delta.get("content") else [])
+        for call in delta.get("tool_calls") or ():
+            if call.get("id"):
+                assert ToolCallStart(call["index"], call["id"], call["function"]["name"]) in (
+                    chunk.deltas
+                )
+            if call["function"].get("arguments"):
+                fragment = ToolArgumentsDelta(call["index"], call["function"]["arguments"])
+                assert fragment in chunk.deltas
 
 
 async def test_nonstream_basic() -> None:
     [exchange] = load("openai/chat_completions_nonstream_basic.yaml")
     response = await _complete(exchange)
     expected = json.loads(exchange.body)
+    assert response.native is not None
     assert (
-        response.body["choices"][0]["message"]["content"]
+        response.native["choices"][0]["message"]["content"]
         == (expected["choices"][0]["message"]["content"])
     )
-    assert response.body["choices"][0]["finish_reason"] == "stop"
+    assert response.native["choices"][0]["finish_reason"] == "stop"
+    # The same answer in typed parts: the body is relayed, the parts read by other surfaces.
+    assert response.wire == "openai"
+    assert response.parts == [Text(expected["choices"][0]["message"]["content"])]
+    assert response.finish_reason == "stop"
+    assert (response.id, response.model, response.created) == (
+        expected["id"],
+        expected["model"],
+        expected["created"],
+    )
     u = expected["usage"]
     assert response.usage == Usage(
         input_tokens=u["prompt_tokens"],
@@ -109,9 +148,15 @@ async def test_nonstream_prompt_cache() -> None:
 async def test_nonstream_tool_calls() -> None:
     call_turn, result_turn = load("openai/chat_completions_nonstream_tool_calls.yaml")
     response = await _complete(call_turn)
-    choice = response.body["choices"][0]
+    choice = response.native["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["tool_calls"][0]["type"] == "function"
+    calls = [part for part in response.parts if isinstance(part, ToolCall)]
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        (t["id"], t["function"]["name"], t["function"]["arguments"])
+        for t in choice["message"]["tool_calls"]
+    ]
+    assert response.finish_reason == "tool_calls"
     answer = await _complete(result_turn)
     assert answer.usage.known
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import orjson
 import pytest
@@ -15,10 +14,11 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.routing import Route
 
-from routeplex_gateway.canonical import ChatRequest, Deployment, Provider
+from routeplex_gateway.canonical import Deployment, Provider, TextDelta
 from routeplex_gateway.providers import anthropic, gemini, openai
 from routeplex_gateway.providers.sse import SSEDecoder, parse_event
 from tests.support.cassettes import load
+from tests.support.chat import openai_request
 from tests.support.servers import serve_in_thread
 
 ENDINGS = {"LF": b"\n", "CRLF": b"\r\n", "CR": b"\r"}
@@ -82,15 +82,13 @@ def _reframe(body: bytes, ending: bytes) -> bytes:
 
 async def _text(provider: Provider, kind: str, url: str) -> str:
     deployment = Deployment(provider=kind, kind=kind, base_url=url, api_key="k", upstream_model="m")
-    request = ChatRequest(
-        body={"messages": [{"role": "user", "content": "x"}]}, stream=True, max_output_tokens=None
-    )
+    request = openai_request({"messages": [{"role": "user", "content": "x"}]}, stream=True)
     try:
         stream = await provider.stream(request, deployment)
-        chunks: list[dict[str, Any]] = [chunk.data async for chunk in stream]
+        texts = [d.text async for chunk in stream for d in chunk.deltas if isinstance(d, TextDelta)]
     finally:
         await provider.close()
-    return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    return "".join(texts)
 
 
 @pytest.mark.parametrize("ending", list(ENDINGS))

@@ -15,7 +15,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..canonical import ChatResponse, ChatStream, Chunk, Usage
+from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, TextDelta, Usage
 from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange
 from ..gateway import Gateway
@@ -24,6 +24,7 @@ from ..metering.record import Endpoint
 from ..metering.tokens import confidence, counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
+from . import openai_decode
 from .pipeline import Decoded, run
 from .schemas.native import DEFAULT_MAX_OUTPUT_TOKENS, EstimateRequest, NativeChatRequest
 from .schemas.refusal import check
@@ -136,11 +137,9 @@ class NativeChat:
         )
 
     def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:
-        choices = response.body.get("choices") or [{}]
-        message = choices[0].get("message") or {}
         data = {
             "id": ex.request_id,
-            "output": message.get("content") or "",
+            "output": response.text(),
             "model_used": ex.model.id if ex.model else None,
             "provider": ex.deployment.provider if ex.deployment else None,
             "routing_mode": ex.routing_mode.value,
@@ -171,12 +170,12 @@ def _event(payload: dict[str, Any]) -> bytes:
 
 
 def _text(chunk: Chunk) -> str:
-    for choice in chunk.data.get("choices") or ():
-        delta = choice.get("delta") or {}
-        content = delta.get("content")
-        if isinstance(content, str):
-            return content
-    return ""
+    """The answer text of a chunk (its thinking, tool calls and refusal are not shown)."""
+    deltas = chunk.deltas
+    if len(deltas) == 1:  # the usual chunk: one piece of text
+        delta = deltas[0]
+        return delta.text if isinstance(delta, TextDelta) else ""
+    return "".join(delta.text for delta in deltas if isinstance(delta, TextDelta))
 
 
 class TextEvents:
@@ -193,7 +192,7 @@ class TextEvents:
         self._pending = ""
         self._last_flush = time.monotonic()
 
-    def open(self, first: Chunk | None) -> bytes:
+    def open(self, stream: ChatStream, first: Chunk | None) -> bytes:
         start = _event({"type": "start", "request_id": self._ex.request_id})
         return start + (self.chunk(first) if first is not None else b"")
 
@@ -246,7 +245,7 @@ def _pricing(gw: Gateway, model: CatalogModel) -> dict[str, float | None]:
 
 
 def _estimated_model(
-    gw: Gateway, request: Request, body: dict[str, Any], asked: EstimateRequest, max_output: int
+    gw: Gateway, request: Request, chat: ChatRequest, asked: EstimateRequest, max_output: int
 ) -> tuple[CatalogModel, str | None, str | None]:
     """The model to estimate for, its routing mode and strategy: the named model, the one
     `routeplex-ai` would choose (the real router's ranking), or the cheapest available."""
@@ -256,14 +255,14 @@ def _estimated_model(
         strategy = asked.strategy or validate_strategy(header, "X-RoutePlex-Strategy") or "auto"
         test_mode = bool(asked.test_mode) or truthy(request.headers.get("x-routeplex-test-mode"))
         chosen = gw.choice.auto_model(
-            body, strategy, max_output_tokens=max_output, test_mode=test_mode
+            chat, strategy, max_output_tokens=max_output, test_mode=test_mode
         )
         return chosen, AUTO_MODEL, strategy
     if name is not None:
         return gw.choice.resolve(name, listing="GET /api/v1/models"), "manual", None
     if mode == "manual":
         raise validation("'model' is required in manual mode.", "model")
-    return gw.choice.cheapest(Needs.of(body)), None, None
+    return gw.choice.cheapest(Needs.of(chat)), None, None
 
 
 async def estimate(request: Request) -> Response:
@@ -277,11 +276,12 @@ async def estimate(request: Request) -> Response:
         # The output cap under each name a caller may know it by: the native API's first.
         caps = (asked.max_output_tokens, asked.max_completion_tokens, asked.max_tokens)
         max_output = next((cap for cap in caps if cap is not None), DEFAULT_MAX_OUTPUT_TOKENS)
-        model, routing_mode, strategy = _estimated_model(gw, request, body, asked, max_output)
+        chat = openai_decode.decode(body, stream=False, max_output_tokens=max_output)
+        model, routing_mode, strategy = _estimated_model(gw, request, chat, asked, max_output)
         max_output = min(max_output, model.max_output_tokens)
     except GatewayError as error:
         return error_response(error)
-    input_tokens = estimate_input_tokens(body, openai_only=counted_exactly(model.provider))
+    input_tokens = estimate_input_tokens(chat, openai_only=counted_exactly(model.provider))
     usage = Usage(input_tokens=input_tokens, output_tokens=max_output)
     cost = gw.catalog.pricer.cost_picousd(model.id, usage)
     return _ok(

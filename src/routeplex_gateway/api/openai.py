@@ -1,7 +1,9 @@
 """The OpenAI dialect: `POST /v1/chat/completions` and `GET /v1/models`.
 
 Responses are OpenAI's own shapes (validated against OpenAI's schema in the tests) plus an
-`x_routeplex` object; errors use OpenAI's envelope with RoutePlex codes.
+`x_routeplex` object; errors use OpenAI's envelope with RoutePlex codes. An answer from an
+OpenAI-shaped provider is relayed as it came (its body, its chunks' bytes); any other is
+encoded from the canonical answer (`openai_encode`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..routing.catalog import AUTO_MODEL
 from . import anthropic
+from .openai_encode import ChunkWriter, completion
 from .pipeline import Decoded, run
 from .validation import validate_chat_body
 from .wire import (
@@ -88,7 +91,10 @@ class ChatCompletions:
         return Decoded(chat=chat, model=body["model"])
 
     def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:
-        out = response.body
+        out = response.native_for("openai")
+        if out is None:
+            model = ex.model.id if ex.model else ""
+            out = completion(response, answer_id=ex.request_id, model=model)
         out["x_routeplex"] = ex.routeplex_info()
         return json_response(orjson.dumps(out), 200, exchange_headers(ex))
 
@@ -100,30 +106,42 @@ class ChatCompletions:
 
 
 class ChunkStream:
-    """A `chat.completion.chunk` stream: the provider's chunks as they came (an
-    OpenAI-shaped upstream's own bytes), then a final chunk with usage and x_routeplex,
-    whether or not they were asked for, and `[DONE]`."""
+    """A `chat.completion.chunk` stream: an OpenAI-shaped provider's chunks as they came
+    (their own bytes), any other's deltas encoded; then a final chunk with usage and
+    x_routeplex, whether or not they were asked for, and `[DONE]`."""
 
     def __init__(self, ex: Exchange) -> None:
         self._ex = ex
-        self._template: dict[str, Any] = {}
+        self._writer: ChunkWriter | None = None  # None: relaying the provider's own chunks
+        self._id = ex.request_id
+        self._model = ""
+        self._created = 0
 
-    def open(self, first: Chunk | None) -> bytes:
-        if first is None:
-            return b""
-        self._template = first.data
-        return sse(first.encoded())
+    def open(self, stream: ChatStream, first: Chunk | None) -> bytes:
+        ex = self._ex
+        self._id = stream.id or ex.request_id
+        self._model = stream.model or (ex.model.id if ex.model else "")
+        self._created = stream.created or int(time.time())
+        if stream.wire == "openai":
+            return self.chunk(first) if first is not None else b""
+        self._writer = ChunkWriter(self._id, self._model, self._created)
+        opening = self._writer.opening()
+        return opening + self.chunk(first) if first is not None else opening
 
     def chunk(self, chunk: Chunk) -> bytes:
-        return sse(chunk.encoded())
+        writer = self._writer
+        if writer is None:
+            native = chunk.native
+            return sse(native) if native else b""
+        return writer.chunk(chunk)
 
     def close(self, stream: ChatStream) -> bytes:
-        ex, template = self._ex, self._template
+        ex = self._ex
         final: dict[str, Any] = {
-            "id": template.get("id") or ex.request_id,
+            "id": self._id,
             "object": "chat.completion.chunk",
-            "created": template.get("created") or int(time.time()),
-            "model": template.get("model") or (ex.model.id if ex.model else ""),
+            "created": self._created,
+            "model": self._model,
             "choices": [],
         }
         if ex.usage.known:

@@ -1,21 +1,24 @@
 """The OpenAI Chat Completions provider — also every OpenAI-compatible server (vLLM, Ollama,
 Groq, Together, DeepSeek…), which is configuration (a base URL, a key, models), not code.
 
-The canonical shape *is* OpenAI's, so requests pass through with every field the caller sent;
-only `model` is replaced by the deployment's name for it, and streams always ask for usage.
-Stream chunks are relayed as the bytes the provider sent, read by the shared SSE decoder
-(`sse`), so any of the standard's line endings (LF, CRLF, CR) frames them.
+A request that came in OpenAI's shape is forwarded with every field the caller sent; any other
+is encoded from the canonical shape (`openai_translate`). Answers are read into canonical
+terms (`openai_answer`) and keep the body as received, so the OpenAI surface relays it as it
+came. Stream chunks keep the bytes the provider sent beside their deltas, read by the shared
+SSE decoder (`sse`), so any of the standard's line endings (LF, CRLF, CR) frames them; streams
+always ask for usage.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
 import orjson
 
-from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, Usage
+from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, FinishReason, Usage
 from ..errors import ErrorCode, GatewayError
 from .base import (
     broken_stream,
@@ -25,24 +28,11 @@ from .base import (
     read_all,
     upstream_error,
 )
+from .openai_answer import WIRE, ChunkReader, completion, parse_usage
+from .openai_translate import request_body
 from .sse import SSEDecoder, event_data
 
-
-def parse_usage(raw: Any) -> Usage:
-    """OpenAI usage → canonical. Cached and reasoning counts are already inside the totals."""
-    if not isinstance(raw, dict):
-        return Usage()
-    prompt = raw.get("prompt_tokens")
-    completion = raw.get("completion_tokens")
-    prompt_details = raw.get("prompt_tokens_details") or {}
-    completion_details = raw.get("completion_tokens_details") or {}
-    return Usage(
-        input_tokens=prompt if isinstance(prompt, int) else None,
-        output_tokens=completion if isinstance(completion, int) else None,
-        cache_read_tokens=prompt_details.get("cached_tokens"),
-        cache_write_tokens=prompt_details.get("cache_write_tokens"),
-        reasoning_tokens=completion_details.get("reasoning_tokens"),
-    )
+__all__ = ["OpenAIProvider", "OpenAIStream", "parse_usage"]
 
 
 def _error_fields(raw: bytes) -> tuple[str | None, str | None]:
@@ -62,13 +52,21 @@ def _error_fields(raw: bytes) -> tuple[str | None, str | None]:
 
 
 class OpenAIStream:
-    """SSE `data:` events from an OpenAI-shaped upstream, as canonical chunks."""
+    """SSE `data:` events from an OpenAI-shaped upstream, as canonical chunks: each chunk's
+    deltas, with its payload bytes as its native form. The answer's id, model and creation
+    time are the first chunk's (the model asked for, and now, until it comes)."""
 
-    def __init__(self, response: aiohttp.ClientResponse, provider: str) -> None:
+    wire = WIRE
+
+    def __init__(self, response: aiohttp.ClientResponse, deployment: Deployment) -> None:
         self._response = response
-        self._provider = provider
+        self._provider = deployment.provider
+        self._reader = ChunkReader()
+        self.id = ""
+        self.model = deployment.upstream_model
+        self.created = int(time.time())
         self.usage = Usage()
-        self.finish_reason: str | None = None
+        self.finish_reason: FinishReason | None = None
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._chunks()
@@ -112,18 +110,28 @@ class OpenAIStream:
             raise broken_stream(self._provider, "malformed chunk")
         if "error" in data and "choices" not in data:
             raise broken_stream(self._provider, "error event")
-        choices = data.get("choices") or []
-        for choice in choices:
-            if choice.get("finish_reason"):
-                self.finish_reason = choice["finish_reason"]
+        if not self.id:
+            self._describe(data)
+        reader = self._reader
+        deltas = reader.deltas(data)
+        self.finish_reason = reader.finish_reason
         usage = data.get("usage")
         if usage:
             self.usage = parse_usage(usage)
-            if not choices:
+            if not data.get("choices"):
                 return None  # the gateway writes its own final usage chunk
             data["usage"] = None
-            return Chunk(data=data)
-        return Chunk(data=data, raw=payload)
+            return Chunk(deltas, orjson.dumps(data))
+        return Chunk(deltas, payload)
+
+    def _describe(self, data: dict[str, Any]) -> None:
+        answer_id, model, created = data.get("id"), data.get("model"), data.get("created")
+        if isinstance(answer_id, str) and answer_id:
+            self.id = answer_id
+        if isinstance(model, str) and model:
+            self.model = model
+        if isinstance(created, int) and not isinstance(created, bool):
+            self.created = created
 
     async def aclose(self) -> None:
         self._response.close()
@@ -174,17 +182,8 @@ class OpenAIProvider:
             retry_started=retry_started,
         )
 
-    @staticmethod
-    def _body(request: ChatRequest, deployment: Deployment, **fields: Any) -> dict[str, Any]:
-        body = {**request.body, "model": deployment.upstream_model, **fields}
-        if request.output_cap_added and deployment.provider == "openai":
-            # OpenAI's reasoning models refuse the legacy name; every OpenAI model takes this.
-            body["max_completion_tokens"] = body.pop("max_tokens")
-        return body
-
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
-        body = self._body(request, deployment, stream=False)
-        body.pop("stream_options", None)
+        body = request_body(request, deployment, stream=False)
         timeout = completion_limits(deployment, body)
         retry = deployment.retry_started_timeouts
         response = await self._post(body, deployment, timeout, retry)
@@ -200,17 +199,14 @@ class OpenAIProvider:
                 "completion.",
                 retryable=True,
             )
-        return ChatResponse(body=data, usage=parse_usage(data.get("usage")))
+        return completion(data)
 
     async def stream(self, request: ChatRequest, deployment: Deployment) -> OpenAIStream:
-        options = request.body.get("stream_options")
-        options = dict(options) if isinstance(options, dict) else {}
-        options["include_usage"] = True  # always bill from the provider's own count
-        body = self._body(request, deployment, stream=True, stream_options=options)
+        body = request_body(request, deployment, stream=True)
         # Time to the headers and between chunks, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post(body, deployment, timeout)
-        return OpenAIStream(response, deployment.provider)
+        return OpenAIStream(response, deployment)
 
     async def close(self) -> None:
         if self._session is not None:
