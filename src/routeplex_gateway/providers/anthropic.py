@@ -93,7 +93,7 @@ class AnthropicProvider(PooledSession):
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         out = outgoing(request, deployment, stream=False)
-        timeout = completion_limits(deployment, out.body)
+        timeout = completion_limits(deployment, request.max_output_tokens)
         retry = deployment.retry_started_timeouts
         response = await self._post(out.body, deployment, timeout, retry, forwarded=out.forwarded)
         data = json_object(await read_all(response, deployment.provider, retry_started=retry))

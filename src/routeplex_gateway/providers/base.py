@@ -17,7 +17,6 @@ import orjson
 
 from ..canonical import Deployment
 from ..errors import ErrorCode, GatewayError, scrub, validation
-from .openai_request import max_output_tokens
 
 # Reads an upstream error response (status, body, headers) into the RoutePlex error.
 ErrorReader = Callable[[int, bytes, Mapping[str, str]], GatewayError]
@@ -187,10 +186,11 @@ def stream_error_event(
 SLOWEST_TOKENS_PER_S = 50
 
 
-def completion_limits(deployment: Deployment, body: dict[str, Any]) -> aiohttp.ClientTimeout:
+def completion_limits(deployment: Deployment, cap: int | None) -> aiohttp.ClientTimeout:
     """Timeouts of a non-streamed call: 10 s to connect, and in total the deployment's
-    timeout plus one second per `SLOWEST_TOKENS_PER_S` tokens of the output cap."""
-    cap = max_output_tokens(body) or deployment.max_output_tokens or 0
+    timeout plus one second per `SLOWEST_TOKENS_PER_S` tokens of the output cap (the
+    request's, else the model's)."""
+    cap = cap or deployment.max_output_tokens or 0
     return aiohttp.ClientTimeout(
         total=deployment.timeout_s + cap / SLOWEST_TOKENS_PER_S, sock_connect=10
     )

@@ -84,8 +84,7 @@ class GeminiProvider(PooledSession):
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         body = to_gemini(request, deployment.upstream_model)
-        # `completion_limits` reads the cap as an OpenAI body holds it.
-        timeout = completion_limits(deployment, {"max_tokens": request.max_output_tokens})
+        timeout = completion_limits(deployment, request.max_output_tokens)
         retry = deployment.retry_started_timeouts
         response = await self._post("generateContent", body, deployment, timeout, retry)
         data = json_object(await read_all(response, deployment.provider, retry_started=retry))

@@ -184,7 +184,7 @@ class OpenAIProvider:
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
         body = request_body(request, deployment, stream=False)
-        timeout = completion_limits(deployment, body)
+        timeout = completion_limits(deployment, request.max_output_tokens)
         retry = deployment.retry_started_timeouts
         response = await self._post(body, deployment, timeout, retry)
         raw = await read_all(response, deployment.provider, retry_started=retry)
