@@ -31,9 +31,9 @@ def test_the_total_timeout_grows_with_the_output_cap() -> None:
         max_output_tokens=64_000,
     )
     # 64,000 tokens at the slowest allowed 50 tokens/s: 1,280 s on top of the 120 s.
-    assert completion_limits(deployment, {}).total == 120 + 1280
-    assert completion_limits(deployment, {"max_tokens": 500}).total == 120 + 10
-    assert completion_limits(deployment, {"max_completion_tokens": 50}).total == 121
+    assert completion_limits(deployment, None).total == 120 + 1280
+    assert completion_limits(deployment, 500).total == 120 + 10
+    assert completion_limits(deployment, 50).total == 121
 
 
 @pytest.mark.parametrize("opted_in", [False, True])
