@@ -1,0 +1,385 @@
+"""Anthropic's conversation: the content blocks of a Messages request and the turns that hold
+them (`messages`, and the top-level `system`), as `POST /v1/messages` takes them.
+
+What the gateway reads is checked (texts, images, documents, search results, tool calls and
+their results); what only Anthropic reads passes unchecked for Anthropic to judge: thinking
+blocks (their signatures), `cache_control`, citations' settings, Files API ids. Blocks of
+Anthropic's server tools, MCP connector and containers (`SERVER_BLOCKS`) are taken with any
+fields: a conversation holding them can only continue on an Anthropic model. A block of a type
+Anthropic does not define is refused, naming the types the turn may hold.
+
+Two rules depend on a turn's place, and are checked on the whole list: a `system` turn may
+come only after the first (the opening instructions are top-level `system`), and only a final
+assistant turn (a prefill) may be empty.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from ...errors import ErrorCode
+from .fields import BY_KIND, Boolean, Object, Shape, String, Takes
+
+ServerBlockType = Literal[
+    "server_tool_use",
+    "web_search_tool_result",
+    "web_fetch_tool_result",
+    "code_execution_tool_result",
+    "bash_code_execution_tool_result",
+    "text_editor_code_execution_tool_result",
+    "tool_search_tool_result",
+    "tool_reference",
+    "mcp_tool_use",
+    "mcp_tool_result",
+    "container_upload",
+    "compaction",
+]
+SERVER_BLOCKS: tuple[str, ...] = get_args(ServerBlockType)
+# The image types Anthropic takes in a base64 source (its API refuses any other).
+ImageType = Literal["image/jpeg", "image/png", "image/gif", "image/webp"]
+IMAGE_TYPES: tuple[str, ...] = get_args(ImageType)
+PDF = "application/pdf"
+_UNCHECKED = "Passed to Anthropic as sent; left out for other providers."
+
+
+def _pass(what: str) -> Any:
+    """A field the gateway does not read: any JSON, described by what Anthropic takes."""
+    return Field(default=None, description=f"{what} {_UNCHECKED}")
+
+
+def _decodes(data: str) -> str:
+    try:
+        decoded = base64.b64decode("".join(data.split()), validate=True)
+    except (binascii.Error, ValueError):  # ValueError: a character outside ASCII
+        decoded = b""
+    if not decoded:
+        # Nothing else looks into a data URL before the model does: checked as Anthropic does.
+        raise PydanticCustomError("base64", "not base64")
+    return data
+
+
+Base64 = Annotated[
+    str,
+    AfterValidator(_decodes),
+    Field(json_schema_extra={"contentEncoding": "base64", "minLength": 1}),
+    Takes("base64-encoded data (line breaks allowed)"),
+]
+CacheControl = Annotated[Any, _pass('A prompt-cache breakpoint, `{"type": "ephemeral"}`.')]
+
+
+def _tag(value: Any, tags: tuple[str, ...], other: str | None = None) -> str | None:
+    """The union branch of a block: its `type` if one of `tags`, else `other` (for any other
+    string), else None — refused at the block itself."""
+    kind = value.get("type") if isinstance(value, dict) else None
+    if not isinstance(kind, str):
+        return None
+    return kind if kind in tags else other
+
+
+class TextBlock(Shape):
+    type: Literal["text"]
+    text: String
+    cache_control: CacheControl
+    citations: Any = _pass("The citations of a text Claude wrote.")
+
+
+class Base64Image(Shape):
+    type: Literal["base64"]
+    media_type: Annotated[ImageType, Takes(f"one of {', '.join(IMAGE_TYPES)}")]
+    data: Base64
+
+
+class UrlSource(Shape):
+    type: Literal["url"]
+    url: String
+
+
+class FileSource(Shape):
+    """A file of Anthropic's Files API: only an Anthropic model can read it."""
+
+    type: Literal["file"]
+    file_id: Any = _pass("The file's id.")
+
+
+def _source(*types: str) -> Takes:
+    return Takes(f"an object whose 'type' is one of {', '.join(types)}")
+
+
+ImageSource = Annotated[
+    Annotated[Base64Image, Tag("base64")]
+    | Annotated[UrlSource, Tag("url")]
+    | Annotated[FileSource, Tag("file")],
+    Discriminator(lambda v: _tag(v, ("base64", "url", "file"))),
+    _source("base64", "url", "file"),
+]
+
+
+class ImageBlock(Shape):
+    type: Literal["image"]
+    source: ImageSource
+    cache_control: CacheControl
+
+
+class Base64Pdf(Shape):
+    type: Literal["base64"]
+    media_type: Annotated[Literal["application/pdf"], Takes(f"{PDF} for a base64 document")]
+    data: Base64
+
+
+class PlainTextSource(Shape):
+    type: Literal["text"]
+    data: String
+    media_type: Any = _pass("`text/plain`.")
+
+
+ContentItem = Annotated[
+    Annotated[TextBlock, Tag("text")] | Annotated[ImageBlock, Tag("image")],
+    Discriminator(lambda v: _tag(v, ("text", "image"))),
+    Takes("a text or image block"),
+]
+
+
+class ContentSource(Shape):
+    """A document given as its text and images."""
+
+    type: Literal["content"]
+    content: Annotated[
+        Annotated[str, Tag("string")] | Annotated[list[ContentItem], Tag("array")],
+        BY_KIND,
+        Takes("a string or an array of blocks"),
+    ]
+
+
+_DOCUMENT_SOURCES = ("base64", "text", "content", "url", "file")
+DocumentSource = Annotated[
+    Annotated[Base64Pdf, Tag("base64")]
+    | Annotated[PlainTextSource, Tag("text")]
+    | Annotated[ContentSource, Tag("content")]
+    | Annotated[UrlSource, Tag("url")]
+    | Annotated[FileSource, Tag("file")],
+    Discriminator(lambda v: _tag(v, _DOCUMENT_SOURCES)),
+    _source(*_DOCUMENT_SOURCES),
+]
+
+
+class DocumentBlock(Shape):
+    type: Literal["document"]
+    source: DocumentSource
+    citations: Annotated[Object | None, Field(description='`{"enabled": true}`: cited.')] = None
+    title: Any = _pass("The document's title.")
+    context: Any = _pass("Context about the document.")
+    cache_control: CacheControl
+
+
+TextItem = Annotated[
+    Annotated[TextBlock, Tag("text")],
+    Discriminator(lambda v: _tag(v, ("text",))),
+    Takes("a text block"),
+]
+TextBlocks = list[TextItem]
+
+
+class SearchResultBlock(Shape):
+    type: Literal["search_result"]
+    title: String
+    source: String
+    content: Annotated[TextBlocks, Takes("an array of text blocks")]
+    citations: Any = _pass('`{"enabled": true}`: cited.')
+    cache_control: CacheControl
+
+
+def _server_block(place: str, *types: str) -> Any:
+    """The `type` of a server-tool block, in a turn that may also hold `types`."""
+    return Takes(
+        f"one of {', '.join(types)} (or an Anthropic server-tool block){place}", bounded=False
+    )
+
+
+class ServerBlockInResult(Shape):
+    """A block of Anthropic's own tools: taken as it is, for an Anthropic model only."""
+
+    type: Annotated[
+        ServerBlockType, _server_block("", "text", "image", "document", "search_result")
+    ]
+
+
+_RESULT_BLOCKS = ("text", "image", "document", "search_result")
+ResultItem = Annotated[
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[ImageBlock, Tag("image")]
+    | Annotated[DocumentBlock, Tag("document")]
+    | Annotated[SearchResultBlock, Tag("search_result")]
+    | Annotated[ServerBlockInResult, Tag("server")],
+    Discriminator(lambda v: _tag(v, _RESULT_BLOCKS, "server")),
+    Takes("an object with a 'type'"),
+]
+
+
+class ToolResultBlock(Shape):
+    type: Literal["tool_result"]
+    tool_use_id: String
+    cache_control: CacheControl
+    is_error: Boolean | None = None
+    content: (
+        Annotated[
+            Annotated[str, Tag("string")] | Annotated[list[ResultItem], Tag("array")],
+            BY_KIND,
+            Takes("a string or an array of content blocks"),
+        ]
+        | None
+    ) = None
+
+
+class ToolUseBlock(Shape):
+    type: Literal["tool_use"]
+    id: String
+    name: String
+    cache_control: CacheControl
+    input: Object
+
+
+class ThinkingBlock(Shape):
+    """Claude's reasoning, signed: only an Anthropic model reads it back."""
+
+    type: Literal["thinking"]
+    thinking: Any = _pass("The reasoning's text.")
+    signature: Any = _pass("Anthropic's signature of it.")
+
+
+class RedactedThinkingBlock(Shape):
+    type: Literal["redacted_thinking"]
+    data: Any = _pass("The encrypted reasoning.")
+
+
+_USER_BLOCKS = ("text", "image", "document", "search_result", "tool_result")
+_ASSISTANT_BLOCKS = ("text", "tool_use", "thinking", "redacted_thinking")
+
+
+class ServerBlockInUser(Shape):
+    type: Annotated[ServerBlockType, _server_block(" in user messages", *_USER_BLOCKS)]
+
+
+class ServerBlockInAssistant(Shape):
+    type: Annotated[ServerBlockType, _server_block(" in assistant messages", *_ASSISTANT_BLOCKS)]
+
+
+UserBlock = Annotated[
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[ImageBlock, Tag("image")]
+    | Annotated[DocumentBlock, Tag("document")]
+    | Annotated[SearchResultBlock, Tag("search_result")]
+    | Annotated[ToolResultBlock, Tag("tool_result")]
+    | Annotated[ServerBlockInUser, Tag("server")],
+    Discriminator(lambda v: _tag(v, _USER_BLOCKS, "server")),
+    Takes("an object with a 'type'"),
+]
+AssistantBlock = Annotated[
+    Annotated[TextBlock, Tag("text")]
+    | Annotated[ToolUseBlock, Tag("tool_use")]
+    | Annotated[ThinkingBlock, Tag("thinking")]
+    | Annotated[RedactedThinkingBlock, Tag("redacted_thinking")]
+    | Annotated[ServerBlockInAssistant, Tag("server")],
+    Discriminator(lambda v: _tag(v, _ASSISTANT_BLOCKS, "server")),
+    Takes("an object with a 'type'"),
+]
+
+
+def _content(block: Any) -> Any:
+    return Annotated[
+        Annotated[str, Tag("string")] | Annotated[list[block], Tag("array")],  # type: ignore[valid-type]
+        BY_KIND,
+        Takes("a string or an array of content blocks", empty=ErrorCode.VALIDATION_ERROR),
+    ]
+
+
+_ROLE = Takes(
+    "one of user, assistant (or system after the first message; the opening instructions go "
+    "in top-level 'system')"
+)
+
+
+class UserTurn(Shape):
+    role: Literal["user"]
+    content: _content(UserBlock)  # type: ignore[valid-type]
+
+
+class AssistantTurn(Shape):
+    """Claude's turn; the last one may be empty or partial (a prefill Claude continues)."""
+
+    role: Literal["assistant"]
+    content: _content(AssistantBlock)  # type: ignore[valid-type]
+
+
+class SystemTurn(Shape):
+    """Instructions from this point of the conversation on; not the first turn."""
+
+    role: Annotated[Literal["system"], _ROLE]
+    content: Annotated[
+        Annotated[str, Tag("string")] | Annotated[TextBlocks, Tag("array")],
+        BY_KIND,
+        Takes("a non-empty string or array of text blocks"),
+    ]
+
+
+class OtherTurn(Shape):
+    """A turn of no role Anthropic takes: refused at its `role`."""
+
+    role: Annotated[Literal["user", "assistant", "system"], _ROLE]
+
+
+def _role(turn: Any) -> str | None:
+    if not isinstance(turn, dict):
+        return None
+    role = turn.get("role")
+    return role if role in ("user", "assistant", "system") else "other"
+
+
+Turn = Annotated[
+    Annotated[UserTurn, Tag("user")]
+    | Annotated[AssistantTurn, Tag("assistant")]
+    | Annotated[SystemTurn, Tag("system")]
+    | Annotated[OtherTurn, Tag("other")],
+    Discriminator(_role),
+    Takes("an object with 'role' and 'content'"),
+]
+
+
+def _in_place(turns: list[Any]) -> list[Any]:
+    """The two rules of a turn's place (see the module's docstring), as faults of the turn's
+    own `role` or `content` — the location a refusal names."""
+    last = len(turns) - 1
+    for index, turn in enumerate(turns):
+        if isinstance(turn, SystemTurn):
+            if index == 0:
+                _fault(index, "system", "role", "literal_error")
+            if not turn.content:
+                _fault(index, "system", "content", "string_type")
+        elif not turn.content and not (isinstance(turn, AssistantTurn) and index == last):
+            _fault(index, turn.role, "content", "too_short")
+    return turns
+
+
+def _fault(index: int, tag: str, field: str, kind: str) -> None:
+    # The input is the turn's role, not what the caller wrote (and a refusal never quotes it).
+    detail = InitErrorDetails(
+        type=PydanticCustomError(kind, kind), loc=(index, tag, field), input=tag
+    )
+    raise ValidationError.from_exception_data("messages", [detail])
+
+
+Turns = Annotated[
+    list[Turn],
+    Field(min_length=1),
+    AfterValidator(_in_place),
+    Takes("an array of message objects", empty=ErrorCode.EMPTY_MESSAGES),
+]
+SystemPrompt = Annotated[
+    Annotated[str, Tag("string")] | Annotated[TextBlocks, Tag("array")],
+    BY_KIND,
+    Takes("a string or an array of text blocks"),
+]
