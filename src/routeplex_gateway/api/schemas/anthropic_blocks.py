@@ -19,7 +19,15 @@ import base64
 import binascii
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import AfterValidator, Discriminator, Field, Tag, ValidationError
+from pydantic import (
+    AfterValidator,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ...errors import ErrorCode
@@ -155,12 +163,19 @@ class ContentSource(Shape):
     ]
 
 
+class DocumentUrl(Shape):
+    """A PDF Anthropic fetches: only an Anthropic model can read it."""
+
+    type: Literal["url"]
+    url: Any = _pass("The document's URL.")
+
+
 _DOCUMENT_SOURCES = ("base64", "text", "content", "url", "file")
 DocumentSource = Annotated[
     Annotated[Base64Pdf, Tag("base64")]
     | Annotated[PlainTextSource, Tag("text")]
     | Annotated[ContentSource, Tag("content")]
-    | Annotated[UrlSource, Tag("url")]
+    | Annotated[DocumentUrl, Tag("url")]
     | Annotated[FileSource, Tag("file")],
     Discriminator(lambda v: _tag(v, _DOCUMENT_SOURCES)),
     _source(*_DOCUMENT_SOURCES),
@@ -349,33 +364,49 @@ Turn = Annotated[
 ]
 
 
-def _in_place(turns: list[Any]) -> list[Any]:
+def _in_place(turns: Any, validate: ValidatorFunctionWrapHandler) -> Any:
     """The two rules of a turn's place (see the module's docstring), as faults of the turn's
-    own `role` or `content` — the location a refusal names."""
+    own `role` or `content` — the location a refusal names. The first fault of the list is
+    the one refused, a turn's place before what it holds, as the turns are read in order."""
+    misplaced = _misplaced(turns) if isinstance(turns, list) else None
+    try:
+        checked = validate(turns)
+    except ValidationError as error:
+        first = min((e["loc"][0] for e in error.errors() if e["loc"]), default=None)
+        if misplaced is None or not isinstance(first, int) or first < misplaced[0]:
+            raise
+        checked = None
+    if misplaced is not None:
+        index, tag, field, kind = misplaced
+        # The input is the turn's role, never what the caller wrote (not that a refusal
+        # would quote it).
+        detail = InitErrorDetails(
+            type=PydanticCustomError(kind, kind), loc=(index, tag, field), input=tag
+        )
+        raise ValidationError.from_exception_data("messages", [detail])
+    return checked
+
+
+def _misplaced(turns: list[Any]) -> tuple[int, str, str, str] | None:
+    """The first turn out of place: its index, role, the field at fault and the fault."""
     last = len(turns) - 1
     for index, turn in enumerate(turns):
-        if isinstance(turn, SystemTurn):
-            if index == 0:
-                _fault(index, "system", "role", "literal_error")
-            if not turn.content:
-                _fault(index, "system", "content", "string_type")
-        elif not turn.content and not (isinstance(turn, AssistantTurn) and index == last):
-            _fault(index, turn.role, "content", "too_short")
-    return turns
-
-
-def _fault(index: int, tag: str, field: str, kind: str) -> None:
-    # The input is the turn's role, not what the caller wrote (and a refusal never quotes it).
-    detail = InitErrorDetails(
-        type=PydanticCustomError(kind, kind), loc=(index, tag, field), input=tag
-    )
-    raise ValidationError.from_exception_data("messages", [detail])
+        role = turn.get("role") if isinstance(turn, dict) else None
+        content = turn.get("content") if isinstance(turn, dict) else None
+        empty = content in ("", [])
+        if role == "system" and index == 0:
+            return index, "system", "role", "literal_error"
+        if role == "system" and empty:
+            return index, "system", "content", "string_type"
+        if role in ("user", "assistant") and empty and not (role == "assistant" and index == last):
+            return index, role, "content", "too_short"
+    return None
 
 
 Turns = Annotated[
     list[Turn],
     Field(min_length=1),
-    AfterValidator(_in_place),
+    WrapValidator(_in_place),
     Takes("an array of message objects", empty=ErrorCode.EMPTY_MESSAGES),
 ]
 SystemPrompt = Annotated[
