@@ -26,8 +26,10 @@ from pydantic import (
     Tag,
     ValidationError,
     ValidatorFunctionWrapHandler,
+    WithJsonSchema,
     WrapValidator,
 )
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from ...errors import ErrorCode
@@ -71,10 +73,17 @@ def _decodes(data: str) -> str:
     return data
 
 
+_B64 = "[A-Za-z0-9+/]"
 Base64 = Annotated[
     str,
     AfterValidator(_decodes),
-    Field(json_schema_extra={"contentEncoding": "base64", "minLength": 1}),
+    # Described without the line breaks it may have (a pattern with them would be unreadable).
+    Field(
+        json_schema_extra={
+            "contentEncoding": "base64",
+            "pattern": rf"^(?:{_B64}{{4}})*(?:{_B64}{{2}}==|{_B64}{{3}}=|{_B64}{{4}})$",
+        }
+    ),
     Takes("base64-encoded data (line breaks allowed)"),
 ]
 CacheControl = Annotated[Any, _pass('A prompt-cache breakpoint, `{"type": "ephemeral"}`.')]
@@ -304,9 +313,12 @@ AssistantBlock = Annotated[
 ]
 
 
-def _content(block: Any) -> Any:
+def _content(block: Any, empty: bool = False) -> Any:
+    """A turn's content; described as not empty unless it may be (checked by `_in_place`)."""
+    least = {} if empty else {"minLength": 1}
     return Annotated[
-        Annotated[str, Tag("string")] | Annotated[list[block], Tag("array")],  # type: ignore[valid-type]
+        Annotated[str, Tag("string"), WithJsonSchema({"type": "string", **least})]
+        | Annotated[list[block], Tag("array"), Field(min_length=0 if empty else 1)],  # type: ignore[valid-type]
         BY_KIND,
         Takes("a string or an array of content blocks", empty=ErrorCode.VALIDATION_ERROR),
     ]
@@ -327,7 +339,7 @@ class AssistantTurn(Shape):
     """Claude's turn; the last one may be empty or partial (a prefill Claude continues)."""
 
     role: Literal["assistant"]
-    content: _content(AssistantBlock)  # type: ignore[valid-type]
+    content: _content(AssistantBlock, empty=True)  # type: ignore[valid-type]
 
 
 class SystemTurn(Shape):
@@ -358,7 +370,8 @@ Turn = Annotated[
     Annotated[UserTurn, Tag("user")]
     | Annotated[AssistantTurn, Tag("assistant")]
     | Annotated[SystemTurn, Tag("system")]
-    | Annotated[OtherTurn, Tag("other")],
+    # Not described: a turn of no role is only ever refused.
+    | SkipJsonSchema[Annotated[OtherTurn, Tag("other")]],
     Discriminator(_role),
     Takes("an object with 'role' and 'content'"),
 ]
@@ -403,9 +416,15 @@ def _misplaced(turns: list[Any]) -> tuple[int, str, str, str] | None:
     return None
 
 
+def _first_turn(schema: dict[str, Any]) -> None:
+    """Describe the one place rule JSON Schema can say: the first turn is no system turn."""
+    opening = {"properties": {"role": {"enum": ["user", "assistant"]}}}
+    schema["prefixItems"] = [{"allOf": [schema["items"], opening]}]
+
+
 Turns = Annotated[
     list[Turn],
-    Field(min_length=1),
+    Field(min_length=1, json_schema_extra=_first_turn),
     WrapValidator(_in_place),
     Takes("an array of message objects", empty=ErrorCode.EMPTY_MESSAGES),
 ]
