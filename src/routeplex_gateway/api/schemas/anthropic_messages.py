@@ -1,6 +1,6 @@
 """`POST /v1/messages` and `POST /v1/messages/count_tokens`: Anthropic's Messages request as the
-gateway checks it. The conversation's blocks are in `anthropic_blocks`; the answers in
-`anthropic_answers`.
+gateway checks it. The conversation is in `anthropic_turns` and `anthropic_blocks`; the answers
+in `anthropic_answers`.
 
 What the gateway translates for other providers is checked to Anthropic's documented types
 and bounds (`temperature` and `top_p` from 0 to 1, a thinking budget of at least 1,024). What
@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, Tag
 
-from .anthropic_blocks import SystemPrompt, Turns
+from .anthropic_turns import SystemPrompt, Turns
 from .fields import (
     Boolean,
     Integer,
