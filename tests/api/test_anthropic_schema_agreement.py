@@ -21,7 +21,7 @@ import pytest
 
 from routeplex_gateway.api.anthropic_decode import decode
 from routeplex_gateway.api.schemas.anthropic_messages import Conversation, MessagesRequest
-from routeplex_gateway.api.schemas.refusal import check
+from routeplex_gateway.api.schemas.refusal import _fields, check
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from tests.support.anthropic_bodies import bodies
 
@@ -225,3 +225,12 @@ def test_the_canary_sent_in_a_field_is_never_said() -> None:
             check(MessagesRequest, {"model": "m", "max_tokens": 1, "messages": [value]})
         assert CANARY not in refused.value.message
         assert field.match(refused.value.message)
+
+
+@pytest.mark.parametrize("schema", [MessagesRequest, Conversation])
+def test_every_field_a_refusal_may_name_says_what_it_takes(schema: type[Conversation]) -> None:
+    # Without a Takes, a fault in the field could only be reported as a bad body. The fields
+    # only Anthropic reads take anything, so are never at fault.
+    checked = {name for name, field in schema.model_fields.items() if field.annotation is not Any}
+    assert [name for name in checked if _fields(schema)[name].takes is None] == []
+    assert "max_tokens" in checked and "top_k" not in checked

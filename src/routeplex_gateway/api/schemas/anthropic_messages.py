@@ -41,8 +41,9 @@ def _anthropic(what: str) -> Any:
     return Field(default=None, description=f"{what} {_SERVED_BY_ANTHROPIC}")
 
 
-class CustomTool(Shape):
-    """A tool the caller runs: `name`, and the JSON schema of its `input`."""
+class ClientTool(Shape):
+    """A tool the caller runs (Anthropic's client tool): `name`, and the JSON schema of its
+    `input`."""
 
     type: Literal["custom"] | None = None
     name: Annotated[str, Field(min_length=1), Takes("a non-empty string")]
@@ -69,7 +70,7 @@ def _tool_kind(tool: Any) -> str | None:
 
 
 Tool = Annotated[
-    Annotated[CustomTool, Tag("custom")] | Annotated[ServerTool, Tag("server")],
+    Annotated[ClientTool, Tag("custom")] | Annotated[ServerTool, Tag("server")],
     Discriminator(_tool_kind),
     Takes("a tool object"),
 ]
