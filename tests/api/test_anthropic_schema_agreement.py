@@ -7,6 +7,8 @@ The corpus: every body the Anthropic tests send and the requests recorded from A
 at any depth, set to a value of each JSON type, to an empty one, to another block, source or
 choice type, and left out. The decode refuses a few bodies for what no schema of the request
 says (`BESIDE_THE_SCHEMA`): those are the known disagreements, and any other fails the test.
+Then bodies generated from `/openapi.json` (valid ones and not), as they would arrive over HTTP:
+where a body has several faults, the two may name different ones (`OTHER_FAULT_FIRST`).
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
+import orjson
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
 
 from routeplex_gateway.api.anthropic_decode import decode
 from routeplex_gateway.api.schemas.anthropic_messages import Conversation, MessagesRequest
 from routeplex_gateway.api.schemas.refusal import _fields, check
 from routeplex_gateway.errors import ErrorCode, GatewayError
+from tests.fuzz.test_api_schema import load_schema
 from tests.support.anthropic_bodies import bodies
 
 CANARY = "CANARY-5e1d"
@@ -121,6 +128,28 @@ BESIDE_THE_SCHEMA: dict[str, Callable[[Verdict, Any], bool]] = {
         verdict == (ErrorCode.EMPTY_MESSAGES.value, "messages")
     ),
 }
+
+
+def _block(param: str | None) -> tuple[str, int] | None:
+    """A block's turn and index, from a field it names (`messages[2].content[1]…`)."""
+    found = re.match(r"(messages\[\d+\]\.content)\[(\d+)\]", param or "")
+    return (found[1], int(found[2])) if found else None
+
+
+def _later_block(decoded: Verdict, checked: Verdict) -> bool:
+    """The decode checks every block of a turn for a `type` before it reads any: it names a
+    later block without one where the schema names a fault of an earlier block."""
+    named, first = _block(decoded[1]), _block(checked[1])
+    return named is not None and first is not None and named[0] == first[0] and first[1] < named[1]
+
+
+def _system_first(decoded: Verdict, checked: Verdict) -> bool:
+    """The decode reads `system` before `max_tokens`; a refusal names a required field first."""
+    return decoded[1] is not None and decoded[1].startswith("system") and checked[1] == "max_tokens"
+
+
+# Which of several faults is named first, where the two read a body in different orders.
+OTHER_FAULT_FIRST = (_later_block, _system_first)
 
 
 def _disagreements(
@@ -234,3 +263,31 @@ def test_every_field_a_refusal_may_name_says_what_it_takes(schema: type[Conversa
     checked = {name for name, field in schema.model_fields.items() if field.annotation is not Any}
     assert [name for name in checked if _fields(schema)[name].takes is None] == []
     assert "max_tokens" in checked and "top_k" not in checked
+
+
+operation = load_schema()["/v1/messages"]["POST"]
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_generated_bodies_are_judged_alike(mode: GenerationMode) -> None:
+    unknown: list[str] = []
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(operation.as_strategy(generation_mode=mode))
+    def judge(case: schemathesis.Case) -> None:
+        try:  # as it would arrive: JSON has no lone surrogates (nor would the body parse)
+            body = orjson.loads(orjson.dumps(case.body))
+        except (orjson.JSONEncodeError, orjson.JSONDecodeError):
+            return
+        decoded = _verdict(decode, body)
+        checked = _verdict(lambda b: check(MessagesRequest, b), body)
+        if decoded == checked:
+            return
+        if checked[0] == "ok" and any(t(decoded, body) for t in BESIDE_THE_SCHEMA.values()):
+            return
+        if checked[0] != "ok" and any(t(decoded, checked) for t in OTHER_FAULT_FIRST):
+            return
+        unknown.append(f"decode {decoded}, schema {checked}: {str(body)[:300]}")
+
+    judge()
+    assert unknown == []
