@@ -23,6 +23,7 @@ from .api.wire import BodyDeadline
 from .config import Settings
 from .dashboard import dashboard_routes
 from .errors import ErrorCode, GatewayError, internal_error
+from .exchange import new_request_id
 from .gateway import Gateway
 from .limits.quota import counters_unavailable
 
@@ -113,7 +114,11 @@ def _envelope(request: Request, error: GatewayError) -> Response:
     """The envelope of the surface the caller speaks: Anthropic's for Anthropic clients
     (they send `anthropic-version`), OpenAI's elsewhere under /v1, the native one outside."""
     if anthropic.addressed(request):
-        return anthropic.error_response(error)
+        response = anthropic.error_response(error)
+        # Every answer of Anthropic's surface has an id (the anthropic SDK reads it); one
+        # refused before any exchange began gets its own.
+        response.headers.setdefault("request-id", new_request_id())
+        return response
     if _openai_path(request.url.path):
         return openai.error_response(error)
     return native.error_response(error)

@@ -19,15 +19,19 @@ from starlette.responses import Response
 
 from .. import __version__
 from .schemas import account as acc
+from .schemas import anthropic_answers as ant
+from .schemas import anthropic_messages as amsg
 from .schemas import native as nat
 from .schemas import openai_chat as oai
 from .schemas import operations as ops
+from .schemas.anthropic_answers import AnthropicError
 from .schemas.envelopes import NativeError, OpenAIError
 from .wire import json_response
 
-Auth = Literal["key", "admin", "none", "probe"]
+Auth = Literal["key", "anthropic", "admin", "none", "probe"]
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "key": [{"apiKey": []}],
+    "anthropic": [{"apiKey": []}, {"anthropicKey": []}],
     "admin": [{"adminKey": []}],
     "none": [],
     "probe": [{}, {"adminKey": []}],  # anyone; an admin key sees more
@@ -46,6 +50,20 @@ _ERRORS = {
     504: "The provider timed out.",
 }
 _CHAT_ERRORS = (400, 401, 403, 413, 415, 429, 502, 503, 504)
+# The error envelope each dialect answers in; `Either` is `/v1/models`'s, OpenAI's unless the
+# caller sends `anthropic-version`.
+Dialect = Literal["OpenAI", "Anthropic", "Either", "Native"]
+_ENVELOPES: dict[Dialect, dict[str, Any]] = {
+    "OpenAI": {"$ref": "#/components/schemas/OpenAIError"},
+    "Anthropic": {"$ref": "#/components/schemas/AnthropicError"},
+    "Either": {
+        "anyOf": [
+            {"$ref": "#/components/schemas/OpenAIError"},
+            {"$ref": "#/components/schemas/AnthropicError"},
+        ]
+    },
+    "Native": {"$ref": "#/components/schemas/NativeError"},
+}
 _SSE_EVENT = {
     "type": "object",
     "description": "One server-sent event; `data` is a JSON chunk, or `[DONE]` last.",
@@ -79,6 +97,45 @@ _ACCOUNT_QUERY = {
 }
 _KEY_ID = _path_id("key_id", "The key's id (`key_…`).")
 _ACCOUNT_ID = _path_id("account_id", "The account's id (`acc_…`).")
+_ANTHROPIC_VERSION = {
+    "name": "anthropic-version",
+    "in": "header",
+    "required": False,
+    "description": "Anthropic's API version, as every Anthropic client sends it (`2023-06-01`).",
+    "schema": {"type": "string"},
+}
+_ANTHROPIC_HEADERS = (
+    _ANTHROPIC_VERSION,
+    {
+        "name": "anthropic-beta",
+        "in": "header",
+        "required": False,
+        "description": "Anthropic beta features, comma-separated: passed on to an Anthropic "
+        "upstream (the only caller header that is).",
+        "schema": {"type": "string"},
+    },
+)
+_WITH_VERSION = "with `anthropic-version`"
+_MODEL_PAGE = (
+    {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "description": f"Models per page ({_WITH_VERSION}; default 20).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    },
+    *(
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": f"The page {where} this model's id ({_WITH_VERSION}).",
+            "schema": {"type": "string"},
+        }
+        for name, where in (("after_id", "after"), ("before_id", "before"))
+    ),
+)
+_MODEL_ID = _path_id("model_id", "A catalog id or alias, or `routeplex-ai`.")
 _ROUTEPLEX_HEADERS = [
     {
         "name": "X-RoutePlex-Strategy",
@@ -115,8 +172,12 @@ class Operation:
     same_answer: tuple[int, ...] = ()  # other statuses answered with the same body
 
     @property
-    def openai(self) -> bool:
-        return self.path.startswith("/v1/")
+    def dialect(self) -> Dialect:
+        if self.path.startswith("/v1/messages"):
+            return "Anthropic"
+        if self.path.startswith("/v1/models"):
+            return "Either"
+        return "OpenAI" if self.path.startswith("/v1/") else "Native"
 
 
 OPERATIONS = (
@@ -124,7 +185,27 @@ OPERATIONS = (
               "OpenAI dialect", "key", oai.ChatCompletion, _CHAT_ERRORS,
               oai.ChatCompletionRequest, streams=True, params=tuple(_ROUTEPLEX_HEADERS)),
     Operation("get", "/v1/models", "The models this gateway serves, plus routeplex-ai.",
-              "OpenAI dialect", "key", oai.OpenAIModelList, (401, 429)),
+              "OpenAI dialect", "anthropic", oai.OpenAIModelList | ant.AnthropicModelList,
+              (400, 401, 429), params=(_ANTHROPIC_VERSION, *_MODEL_PAGE),
+              description=f"OpenAI's list; Anthropic's, paged, {_WITH_VERSION} (which is also "
+              "what lets a key come in `x-api-key`)."),
+    Operation("get", "/v1/models/{model_id}", "One model this gateway serves.",
+              "OpenAI dialect", "anthropic", oai.OpenAIModel | ant.AnthropicModel, (401, 404, 429),
+              params=(_MODEL_ID, _ANTHROPIC_VERSION),
+              description=f"OpenAI's model object; Anthropic's {_WITH_VERSION}."),
+    Operation("post", "/v1/messages",
+              "Anthropic Messages, streaming (SSE) or not: to an Anthropic model the body goes "
+              "as sent; to any other, translated.",
+              "Anthropic dialect", "anthropic", ant.AnthropicMessage, _CHAT_ERRORS,
+              amsg.MessagesRequest, streams=True, params=_ANTHROPIC_HEADERS,
+              description="A request only an Anthropic model can serve (server tools, Files API "
+              "sources, fields the gateway does not know…) is routed to Anthropic models only."),
+    Operation("post", "/v1/messages/count_tokens",
+              "The prompt's input tokens, free: Anthropic's count for an Anthropic model, the "
+              "gateway's admission estimate (an upper bound) otherwise.",
+              "Anthropic dialect", "anthropic", ant.TokenCount,
+              (400, 401, 403, 404, 413, 415, 429, 502, 503, 504), amsg.Conversation,
+              params=_ANTHROPIC_HEADERS),
     Operation("post", "/api/v1/chat",
               "Native chat, plain or SSE (`start`, `delta`, `done`, `error` events).",
               "Native dialect", "key", nat.NativeChat, _CHAT_ERRORS, nat.NativeChatRequest,
@@ -199,7 +280,8 @@ OPERATIONS = (
 _INFO = {
     "title": "RoutePlex",
     "version": __version__,
-    "description": "A privacy-first AI gateway: the OpenAI dialect under /v1, the native dialect "
+    "description": "A privacy-first AI gateway: the OpenAI dialect under /v1 (and Anthropic's "
+    "Messages, at /v1/messages and for callers sending `anthropic-version`), the native dialect "
     "under /api/v1, the operator's API under /admin. Prompts and answers are never stored; see "
     "DESIGN.md §4. Errors use one set of RoutePlex codes in each dialect's envelope.",
     "license": {"name": "Apache-2.0"},
@@ -210,18 +292,24 @@ _SECURITY_SCHEMES = {
         "scheme": "bearer",
         "description": "An API key: `Authorization: Bearer rp_live_…`.",
     },
+    "anthropicKey": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "x-api-key",
+        "description": "An API key as Anthropic's clients send it: `x-api-key: rp_live_…`.",
+    },
     "adminKey": {
         "type": "http",
         "scheme": "bearer",
         "description": "An operator's admin key (`routeplex admin create-key`).",
     },
 }
-_TAGS = ("OpenAI dialect", "Native dialect", "Account", "Admin", "Operations")
+_TAGS = ("OpenAI dialect", "Anthropic dialect", "Native dialect", "Account", "Admin", "Operations")
 
 
 def build() -> dict[str, Any]:
     """The description, from the schemas and `OPERATIONS`."""
-    types: list[Any] = [OpenAIError, NativeError]
+    types: list[Any] = [OpenAIError, AnthropicError, NativeError]
     for op in OPERATIONS:
         types += [t for t in (op.answer, op.body) if t is not None and t is not str]
     inputs = [(index, "validation", TypeAdapter(t)) for index, t in enumerate(types)]
@@ -236,9 +324,9 @@ def build() -> dict[str, Any]:
     responses = {
         f"{dialect}{status}": {
             "description": what,
-            "content": {"application/json": {"schema": _ref(f"{dialect}Error")}},
+            "content": {"application/json": {"schema": envelope}},
         }
-        for dialect in ("Native", "OpenAI")
+        for dialect, envelope in _ENVELOPES.items()
         for status, what in _ERRORS.items()
     }
     document = {
@@ -247,18 +335,15 @@ def build() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": _SECURITY["key"],
         "tags": [{"name": tag} for tag in _TAGS],
-        "paths": paths,
+        # Untitled here only: the document's own `info.title` is required.
+        "paths": _untitled(paths),
         "components": {
             "securitySchemes": _SECURITY_SCHEMES,
-            "schemas": definitions.get("$defs", {}),
+            "schemas": _untitled(definitions.get("$defs", {})),
             "responses": responses,
         },
     }
-    return _untitled(document)  # type: ignore[no-any-return]
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+    return document
 
 
 def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
@@ -274,15 +359,15 @@ def _operation(op: Operation, schema_of: dict[int, Any]) -> dict[str, Any]:
             }
         content = {"application/json": {"schema": answer}}
     if op.streams:
-        content["text/event-stream"] = {"schema": _SSE_EVENT}
+        sse = ant.STREAM_EVENT if op.dialect == "Anthropic" else _SSE_EVENT
+        content["text/event-stream"] = {"schema": sse}
     ok = {
         "description": "Created." if op.status == 201 else "OK",
         "content": content,
     }
-    dialect = "OpenAI" if op.openai else "Native"
     responses: dict[str, Any] = {str(op.status): ok}
     responses |= {str(s): ok for s in op.same_answer}
-    responses |= {str(s): {"$ref": f"#/components/responses/{dialect}{s}"} for s in op.errors}
+    responses |= {str(s): {"$ref": f"#/components/responses/{op.dialect}{s}"} for s in op.errors}
     operation: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],

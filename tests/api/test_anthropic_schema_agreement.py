@@ -1,0 +1,293 @@
+"""The typed Messages schema (`api/schemas/anthropic_messages.py`) and the Anthropic decode
+(`api/anthropic_decode.py`) give each body the same verdict: both accept it, or both refuse it
+with the same code naming the same field.
+
+The corpus: every body the Anthropic tests send and the requests recorded from Anthropic's API
+(`tests/support/anthropic_bodies.py`), and each valid one with one field changed — every field,
+at any depth, set to a value of each JSON type, to an empty one, to another block, source or
+choice type, and left out. The decode refuses a few bodies for what no schema of the request
+says (`BESIDE_THE_SCHEMA`): those are the known disagreements, and any other fails the test.
+Then bodies generated from `/openapi.json` (valid ones and not), as they would arrive over HTTP:
+where a body has several faults, the two may name different ones (`OTHER_FAULT_FIRST`).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterator
+from functools import cache
+from typing import Any
+
+import orjson
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+
+from routeplex_gateway.api.anthropic_decode import decode
+from routeplex_gateway.api.schemas.anthropic_messages import Conversation, MessagesRequest
+from routeplex_gateway.api.schemas.refusal import _fields, check
+from routeplex_gateway.errors import ErrorCode, GatewayError
+from tests.fuzz.test_api_schema import load_schema
+from tests.support.anthropic_bodies import bodies
+
+CANARY = "CANARY-5e1d"
+VALUES: list[Any] = [CANARY, 7, 1.5, -1, 10**8, True, None, "", [], {}, [CANARY], {"type": CANARY}]
+TYPES = [
+    *("text", "image", "document", "search_result", "tool_result", "tool_use", "thinking"),
+    *("redacted_thinking", "server_tool_use", "container_upload", "base64", "url", "file"),
+    *("content", "custom", "auto", "any", "tool", "none", "enabled", "adaptive", "disabled"),
+    *("json_schema", "web_search_20250305"),
+]
+# Values of one field's own kind, beside VALUES.
+BY_FIELD: dict[str, list[Any]] = {
+    "type": TYPES,
+    "role": ["user", "assistant", "system"],
+    **{
+        name: ["", "x", [{"type": "text", "text": "x"}], [{"type": "text", "text": ""}]]
+        for name in ("content", "system", "text", "data", "url")
+    },
+}
+
+Verdict = tuple[str, str | None]  # ("ok", None) or (error code, field named)
+
+
+def _verdict(validate: Callable[[Any], object], body: Any) -> Verdict:
+    try:
+        validate(copy.deepcopy(body))
+    except GatewayError as error:
+        assert CANARY not in error.message, error.message
+        return error.code.value, error.param
+    return "ok", None
+
+
+def _paths(value: Any, path: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    if path:
+        yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value[:3]):
+            yield from _paths(item, (*path, index))
+
+
+def _changed(body: Any, path: tuple[str | int, ...], value: Any) -> Any:
+    """`body` with the field at `path` set to `value`; left out when `value` is `_LEFT_OUT`."""
+    changed = copy.deepcopy(body)
+    target = changed
+    for step in path[:-1]:
+        target = target[step]
+    if value is _LEFT_OUT:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return changed
+
+
+_LEFT_OUT = object()
+
+
+@cache
+def corpus() -> tuple[Any, ...]:
+    return tuple(_corpus())
+
+
+def _corpus() -> Iterator[Any]:
+    for body in bodies():
+        yield body
+        if _verdict(decode, body)[0] != "ok":
+            continue
+        for path in _paths(body):
+            name = path[-1]
+            values = VALUES + BY_FIELD.get(name, []) if isinstance(name, str) else VALUES
+            for value in values:
+                yield _changed(body, path, value)
+            if isinstance(name, str):
+                yield _changed(body, path, _LEFT_OUT)
+
+
+def _nested(verdict: Verdict, body: Any) -> bool:
+    try:
+        decode(copy.deepcopy(body))
+    except GatewayError as error:
+        return "levels deep" in error.message
+    return False
+
+
+# What the decode refuses beside the request's schema, and why (a fault the schema of the
+# Anthropic body cannot see: the decode checks it, as validation.py does for OpenAI's).
+BESIDE_THE_SCHEMA: dict[str, Callable[[Verdict, Any], bool]] = {
+    # Nesting deeper than the canonical body's limit allows, counted before translation.
+    "nesting": _nested,
+    # The translation left no message: every block was Anthropic-only (server-tool blocks,
+    # Files API or URL sources) or an image of an empty URL, which it drops. The canonical
+    # body is refused as empty although the body itself could be served by Anthropic.
+    "nothing translated": lambda verdict, _: (
+        verdict == (ErrorCode.EMPTY_MESSAGES.value, "messages")
+    ),
+}
+
+
+def _block(param: str | None) -> tuple[str, int] | None:
+    """A block's turn and index, from a field it names (`messages[2].content[1]…`)."""
+    found = re.match(r"(messages\[\d+\]\.content)\[(\d+)\]", param or "")
+    return (found[1], int(found[2])) if found else None
+
+
+def _later_block(decoded: Verdict, checked: Verdict) -> bool:
+    """The decode checks every block of a turn for a `type` before it reads any: it names a
+    later block without one where the schema names a fault of an earlier block."""
+    named, first = _block(decoded[1]), _block(checked[1])
+    return named is not None and first is not None and named[0] == first[0] and first[1] < named[1]
+
+
+def _system_first(decoded: Verdict, checked: Verdict) -> bool:
+    """The decode reads `system` before `max_tokens`; a refusal names a required field first."""
+    return decoded[1] is not None and decoded[1].startswith("system") and checked[1] == "max_tokens"
+
+
+# Which of several faults is named first, where the two read a body in different orders.
+OTHER_FAULT_FIRST = (_later_block, _system_first)
+
+
+def _disagreements(
+    schema: type[Conversation], prepare: Callable[[Any], Any]
+) -> tuple[int, dict[str, int], list[str]]:
+    """How many bodies were judged, the known disagreements by kind, and the unknown ones."""
+    judged, known, unknown = 0, dict.fromkeys(BESIDE_THE_SCHEMA, 0), []
+    for body in corpus():
+        judged += 1
+        decoded = _verdict(decode, prepare(body))
+        checked = _verdict(lambda b: check(schema, b), body)
+        if decoded == checked:
+            continue
+        why = checked[0] == "ok" and next(
+            (name for name, test in BESIDE_THE_SCHEMA.items() if test(decoded, prepare(body))),
+            None,
+        )
+        if why:
+            known[why] += 1
+        else:
+            unknown.append(f"decode {decoded}, schema {checked}: {str(body)[:300]}")
+    return judged, known, unknown
+
+
+def test_the_schema_judges_messages_bodies_as_the_decode_does() -> None:
+    judged, known, unknown = _disagreements(MessagesRequest, lambda body: body)
+    assert judged > 20_000
+    assert unknown == []
+    assert all(known.values()), known  # each known disagreement is still there to fix
+
+
+def _without_cap(body: Any) -> Any:
+    """The body as count_tokens decodes it: `max_tokens` 1 unless the caller gave one."""
+    return (
+        {**body, "max_tokens": 1} if isinstance(body, dict) and "max_tokens" not in body else body
+    )
+
+
+def _null_cap(verdict: Verdict, body: Any) -> bool:
+    return (
+        verdict == (ErrorCode.VALIDATION_ERROR.value, "max_tokens") and body["max_tokens"] is None
+    )
+
+
+def test_the_count_tokens_schema_judges_as_count_tokens_decodes() -> None:
+    # count_tokens supplies `max_tokens` only when the key is missing, not when it is null (as
+    # a null field elsewhere counts as absent): a null cap is refused there.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setitem(BESIDE_THE_SCHEMA, "null max_tokens", _null_cap)
+        judged, known, unknown = _disagreements(Conversation, _without_cap)
+    assert judged > 20_000
+    assert unknown == []
+    assert known["null max_tokens"] > 0
+
+
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        # A turn's place is judged before what it holds, as the decode reads turns in order.
+        ({"messages": [{"role": "system", "content": [{"type": "image"}]}]}, "messages[0].role"),
+        (
+            {"messages": [{"role": "user", "content": ""}, {"role": "user", "content": [7]}]},
+            "messages[0].content",
+        ),
+        (
+            {"messages": [{"role": "user", "content": [7]}, {"role": "user", "content": ""}]},
+            "messages[0].content[0]",
+        ),
+        (
+            {"messages": [{"role": "user", "content": "hi"}, {"role": "system", "content": []}]},
+            "messages[1].content",
+        ),
+    ],
+)
+def test_the_first_fault_in_the_turns_is_named_first(body: dict[str, Any], param: str) -> None:
+    body = {"model": "m", "max_tokens": 1, **body}
+    assert _verdict(decode, body) == _verdict(lambda b: check(MessagesRequest, b), body)
+    assert _verdict(decode, body)[1] == param
+
+
+def test_a_final_assistant_turn_may_be_empty_and_no_other() -> None:
+    user = {"role": "user", "content": "hi"}
+    prefill = {
+        "model": "m",
+        "max_tokens": 1,
+        "messages": [user, {"role": "assistant", "content": []}],
+    }
+    check(MessagesRequest, prefill)
+    early = {**prefill, "messages": [*prefill["messages"], user]}
+    with pytest.raises(GatewayError) as refused:
+        check(MessagesRequest, early)
+    assert (refused.value.param, refused.value.message) == (
+        "messages[1].content",
+        "'messages[1].content' must not be empty.",
+    )
+
+
+def test_the_canary_sent_in_a_field_is_never_said() -> None:
+    field = re.compile(r"'[^']+'")
+    for value in VALUES:
+        with pytest.raises(GatewayError) as refused:
+            check(MessagesRequest, {"model": "m", "max_tokens": 1, "messages": [value]})
+        assert CANARY not in refused.value.message
+        assert field.match(refused.value.message)
+
+
+@pytest.mark.parametrize("schema", [MessagesRequest, Conversation])
+def test_every_field_a_refusal_may_name_says_what_it_takes(schema: type[Conversation]) -> None:
+    # Without a Takes, a fault in the field could only be reported as a bad body. The fields
+    # only Anthropic reads take anything, so are never at fault.
+    checked = {name for name, field in schema.model_fields.items() if field.annotation is not Any}
+    assert [name for name in checked if _fields(schema)[name].takes is None] == []
+    assert "max_tokens" in checked and "top_k" not in checked
+
+
+operation = load_schema()["/v1/messages"]["POST"]
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
+def test_generated_bodies_are_judged_alike(mode: GenerationMode) -> None:
+    unknown: list[str] = []
+
+    @settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(operation.as_strategy(generation_mode=mode))
+    def judge(case: schemathesis.Case) -> None:
+        try:  # as it would arrive: JSON has no lone surrogates (nor would the body parse)
+            body = orjson.loads(orjson.dumps(case.body))
+        except (orjson.JSONEncodeError, orjson.JSONDecodeError):
+            return
+        decoded = _verdict(decode, body)
+        checked = _verdict(lambda b: check(MessagesRequest, b), body)
+        if decoded == checked:
+            return
+        if checked[0] == "ok" and any(t(decoded, body) for t in BESIDE_THE_SCHEMA.values()):
+            return
+        if checked[0] != "ok" and any(t(decoded, checked) for t in OTHER_FAULT_FIRST):
+            return
+        unknown.append(f"decode {decoded}, schema {checked}: {str(body)[:300]}")
+
+    judge()
+    assert unknown == []
