@@ -121,12 +121,6 @@ def _nested(verdict: Verdict, body: Any) -> bool:
 BESIDE_THE_SCHEMA: dict[str, Callable[[Verdict, Any], bool]] = {
     # Nesting deeper than the canonical body's limit allows, counted before translation.
     "nesting": _nested,
-    # The translation left no message: every block was Anthropic-only (server-tool blocks,
-    # Files API or URL sources) or an image of an empty URL, which it drops. The canonical
-    # body is refused as empty although the body itself could be served by Anthropic.
-    "nothing translated": lambda verdict, _: (
-        verdict == (ErrorCode.EMPTY_MESSAGES.value, "messages")
-    ),
 }
 
 
@@ -262,7 +256,7 @@ def test_every_field_a_refusal_may_name_says_what_it_takes(schema: type[Conversa
     # only Anthropic reads take anything, so are never at fault.
     checked = {name for name, field in schema.model_fields.items() if field.annotation is not Any}
     assert [name for name in checked if _fields(schema)[name].takes is None] == []
-    assert "max_tokens" in checked and "top_k" not in checked
+    assert "max_tokens" in checked and "service_tier" not in checked
 
 
 operation = load_schema()["/v1/messages"]["POST"]

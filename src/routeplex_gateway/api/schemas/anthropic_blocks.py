@@ -161,7 +161,7 @@ class DocumentUrl(Shape):
     """A PDF Anthropic fetches: only an Anthropic model can read it."""
 
     type: Literal["url"]
-    url: Any = _pass("The document's URL.")
+    url: String
 
 
 _DOCUMENT_SOURCES = ("base64", "text", "content", "url", "file")
@@ -256,13 +256,13 @@ class ThinkingBlock(Shape):
     """Claude's reasoning, signed: only an Anthropic model reads it back."""
 
     type: Literal["thinking"]
-    thinking: Any = _pass("The reasoning's text.")
-    signature: Any = _pass("Anthropic's signature of it.")
+    thinking: String
+    signature: String | None = None
 
 
 class RedactedThinkingBlock(Shape):
     type: Literal["redacted_thinking"]
-    data: Any = _pass("The encrypted reasoning.")
+    data: String
 
 
 USER_BLOCKS = ("text", "image", "document", "search_result", "tool_result")

@@ -202,7 +202,7 @@ class Conversation(RequestSchema):
     output_config: Annotated[OutputConfig, Takes("an object")] | None = None
     thinking: Thinking | None = None
     stream: Boolean | None = None
-    top_k: Any = _anthropic("Sample from the k likeliest tokens.")
+    top_k: Annotated[int, Field(ge=0), Takes("a non-negative integer", bounded=False)] | None = None
     service_tier: Any = _anthropic("`auto` or `standard_only`.")
     speed: Any = _anthropic("The inference speed.")
     inference_geo: Any = _anthropic("Where the request is served.")
