@@ -28,10 +28,10 @@ from .schemas.anthropic_answers import AnthropicError
 from .schemas.envelopes import NativeError, OpenAIError
 from .wire import json_response
 
-Auth = Literal["key", "anthropic", "admin", "none", "probe"]
+Auth = Literal["key", "x-api-key", "admin", "none", "probe"]
 _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "key": [{"apiKey": []}],
-    "anthropic": [{"apiKey": []}, {"anthropicKey": []}],
+    "x-api-key": [{"apiKey": []}, {"anthropicKey": []}],
     "admin": [{"adminKey": []}],
     "none": [],
     "probe": [{}, {"adminKey": []}],  # anyone; an admin key sees more
@@ -185,25 +185,25 @@ OPERATIONS = (
               "OpenAI dialect", "key", oai.ChatCompletion, _CHAT_ERRORS,
               oai.ChatCompletionRequest, streams=True, params=tuple(_ROUTEPLEX_HEADERS)),
     Operation("get", "/v1/models", "The models this gateway serves, plus routeplex-ai.",
-              "OpenAI dialect", "anthropic", oai.OpenAIModelList | ant.AnthropicModelList,
+              "OpenAI dialect", "x-api-key", oai.OpenAIModelList | ant.AnthropicModelList,
               (400, 401, 429), params=(_ANTHROPIC_VERSION, *_MODEL_PAGE),
               description=f"OpenAI's list; Anthropic's, paged, {_WITH_VERSION} (which is also "
               "what lets a key come in `x-api-key`)."),
     Operation("get", "/v1/models/{model_id}", "One model this gateway serves.",
-              "OpenAI dialect", "anthropic", oai.OpenAIModel | ant.AnthropicModel, (401, 404, 429),
+              "OpenAI dialect", "x-api-key", oai.OpenAIModel | ant.AnthropicModel, (401, 404, 429),
               params=(_MODEL_ID, _ANTHROPIC_VERSION),
               description=f"OpenAI's model object; Anthropic's {_WITH_VERSION}."),
     Operation("post", "/v1/messages",
               "Anthropic Messages, streaming (SSE) or not: to an Anthropic model the body goes "
               "as sent; to any other, translated.",
-              "Anthropic dialect", "anthropic", ant.AnthropicMessage, _CHAT_ERRORS,
+              "Anthropic dialect", "x-api-key", ant.AnthropicMessage, _CHAT_ERRORS,
               amsg.MessagesRequest, streams=True, params=_ANTHROPIC_HEADERS,
               description="A request only an Anthropic model can serve (server tools, Files API "
               "sources, fields the gateway does not know…) is routed to Anthropic models only."),
     Operation("post", "/v1/messages/count_tokens",
               "The prompt's input tokens, free: Anthropic's count for an Anthropic model, the "
               "gateway's admission estimate (an upper bound) otherwise.",
-              "Anthropic dialect", "anthropic", ant.TokenCount,
+              "Anthropic dialect", "x-api-key", ant.TokenCount,
               (400, 401, 403, 404, 413, 415, 429, 502, 503, 504), amsg.Conversation,
               params=_ANTHROPIC_HEADERS),
     Operation("post", "/api/v1/chat",
