@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from routeplex_gateway.api.anthropic_decode import DecodedMessages, decode
-from routeplex_gateway.api.schemas.anthropic_messages import MAX_TOKENS_CEILING
+from routeplex_gateway.api.schemas.openai_chat import MAX_TOKENS_CEILING
 from routeplex_gateway.api.validation import validate_chat_body
 from routeplex_gateway.canonical import Image, Media, Message, Opaque, Thinking, Tool
 from routeplex_gateway.errors import ErrorCode, GatewayError

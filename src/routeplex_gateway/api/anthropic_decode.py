@@ -57,6 +57,7 @@ from .schemas.anthropic_messages import (
     ChooseTool,
     ClientTool,
     Conversation,
+    EffortName,
     MessagesRequest,
     OutputConfig,
     ThinkingAdaptive,
@@ -69,7 +70,7 @@ from .validation import MAX_NESTING
 # The budget `anthropic_translate` gives each effort, read backwards: the lowest budget that
 # is each effort (ascending).
 _EFFORT_BY_BUDGET: tuple[tuple[int, Effort], ...] = ((16384, "high"), (4096, "medium"), (0, "low"))
-_EFFORTS: dict[str, Effort] = {
+_EFFORTS: dict[EffortName, Effort] = {
     "low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high",
 }  # fmt: skip
 _MODES: dict[str, ChoiceMode] = {"auto": "auto", "any": "required", "none": "none"}
