@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from routeplex_gateway.api.anthropic_decode import MAX_TOKENS_CEILING, DecodedMessages, decode
+from routeplex_gateway.api.anthropic_decode import DecodedMessages, decode
+from routeplex_gateway.api.schemas.openai_chat import MAX_TOKENS_CEILING
 from routeplex_gateway.api.validation import validate_chat_body
 from routeplex_gateway.canonical import Image, Media, Message, Opaque, Thinking, Tool
 from routeplex_gateway.errors import ErrorCode, GatewayError

@@ -54,14 +54,14 @@ def _record() -> None:
     seen: dict[bytes, Any] = {}
     decode = anthropic_decode.decode
 
-    def recording(body: Any) -> Any:
+    def recording(body: Any, *schema: Any) -> Any:
         try:
             key = orjson.dumps(_structure(body), option=orjson.OPT_SORT_KEYS)
         except TypeError:
             key = None
         if key is not None and key not in seen:
             seen[key] = copy.deepcopy(body)
-        return decode(body)
+        return decode(body, *schema)
 
     def write() -> None:
         CORPUS.write_bytes(b"".join(orjson.dumps(body) + b"\n" for body in seen.values()))

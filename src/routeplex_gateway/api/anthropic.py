@@ -31,6 +31,7 @@ from .anthropic_decode import decode
 from .anthropic_encode import error_body, event, message
 from .anthropic_stream import MessageStream
 from .pipeline import Decoded, run
+from .schemas.anthropic_messages import Conversation
 from .wire import authenticate, exchange_headers, json_response, read_json
 
 # The catalog has no release dates; one fixed, honest timestamp (the OpenAI listing's epoch).
@@ -179,9 +180,7 @@ async def count_tokens(request: Request) -> Response:
     try:
         await authenticate(request, gw.keys, credential(request))
         body = await read_json(request, gw.settings.max_body_bytes)
-        if isinstance(body, dict) and "max_tokens" not in body:
-            body = {**body, "max_tokens": 1}  # the one field Messages requires and this omits
-        decoded = decode(body)
+        decoded = decode(body, Conversation)  # Messages' request but its output cap
         name = decoded.model
         if name == AUTO_MODEL:
             model = gw.choice.auto_model(decoded.chat, "auto", max_output_tokens=1, test_mode=False)

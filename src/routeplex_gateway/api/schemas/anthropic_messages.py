@@ -12,7 +12,7 @@ pass untouched: the body forwarded to Anthropic is the caller's own, never this 
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import Discriminator, Field, Tag
 
@@ -29,10 +29,11 @@ from .fields import (
     Takes,
 )
 from .messages import other_than
+from .openai_chat import MAX_TOKENS_CEILING  # the canonical body's cap, as OpenAI's is checked
 
-MAX_TOKENS_CEILING = 10_000_000  # the OpenAI surface's ceiling, as the canonical body is checked
 MIN_THINKING_BUDGET = 1024  # Anthropic's own minimum for `budget_tokens`
-EFFORTS = ("low", "medium", "high", "xhigh", "max")
+EffortName = Literal["low", "medium", "high", "xhigh", "max"]
+EFFORTS: tuple[str, ...] = get_args(EffortName)
 _SERVED_BY_ANTHROPIC = "Passed to Anthropic as sent; left out for other providers."
 
 
@@ -160,12 +161,7 @@ class OutputFormat(Shape):
 
 
 class OutputConfig(Shape):
-    effort: (
-        Annotated[
-            Literal["low", "medium", "high", "xhigh", "max"], Takes(f"one of {', '.join(EFFORTS)}")
-        ]
-        | None
-    ) = None
+    effort: Annotated[EffortName, Takes(f"one of {', '.join(EFFORTS)}")] | None = None
     format: (
         Annotated[OutputFormat, Takes("an object with 'type': 'json_schema' and a 'schema' object")]
         | None
