@@ -554,7 +554,7 @@ def test_server_tools_and_blocks_are_opaque_in_place() -> None:
         ({"thinking": {"type": "enabled", "budget_tokens": 64000}}, "high"),
         ({"thinking": {"type": "adaptive"}}, "medium"),
         ({"thinking": {"type": "adaptive"}, "output_config": {"effort": "low"}}, "low"),
-        ({"thinking": {"type": "disabled"}, "output_config": {"effort": "high"}}, None),
+        ({"thinking": {"type": "disabled"}, "output_config": {"effort": "high"}}, "none"),
         ({"output_config": {"effort": "medium"}}, "medium"),
         ({"output_config": {"effort": "xhigh"}}, "high"),
         ({"output_config": {"effort": "max"}}, "high"),

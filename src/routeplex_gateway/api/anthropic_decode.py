@@ -220,7 +220,8 @@ def _reasoning(
     elif isinstance(thinking, ThinkingAdaptive):
         reasoning = reasoning or Reasoning(effort="medium")
     elif isinstance(thinking, ThinkingDisabled):
-        reasoning = None
+        # Off, said so: a model that thinks unless told (Gemini 2.5) is told.
+        reasoning = Reasoning(effort="none")
     elif thinking is not None:
         notes.anthropic_only(
             "thinking.type", "a thinking mode other than enabled, adaptive, disabled"
