@@ -173,10 +173,13 @@ async def messages(request: Request) -> Response:
 
 async def count_tokens(request: Request) -> Response:
     """The prompt's input tokens, free: exact from Anthropic's own endpoint for an Anthropic
-    model, the gateway's admission estimate (an upper bound) otherwise. Not a metered request,
-    so it has no metadata row; it still has an id, like every answer of this surface."""
+    model, else exact by o200k where that counts the model's tokens and is on disk, else the
+    gateway's typical size of it (four characters a token; admission's upper bound would be
+    several times a prompt's size, and an agent compacts its context by this count). Not a
+    metered request, so it has no metadata row; it still has an id, like every answer."""
     gw: Gateway = request.app.state.gateway
-    headers = {"request-id": new_request_id()}
+    request_id = new_request_id()
+    headers = {"request-id": request_id, "X-Request-Id": request_id}
     try:
         await authenticate(request, gw.keys, credential(request))
         body = await read_json(request, gw.settings.max_body_bytes)
@@ -196,7 +199,8 @@ async def count_tokens(request: Request) -> Response:
         )
         return response
     if counted is None:
-        counted = estimate_input_tokens(decoded.chat, openai_only=counted_exactly(model.provider))
+        exact = counted_exactly(model.provider)
+        counted = estimate_input_tokens(decoded.chat, openai_only=exact, typical=True)
     return json_response(orjson.dumps({"input_tokens": counted}), 200, headers)
 
 

@@ -85,14 +85,18 @@ def _compact(value: Any) -> str:
 
 
 class _Counter:
-    """Bounds the tokens of the text handed to it, by o200k when exact, else by bytes."""
+    """Bounds the tokens of the text handed to it, by o200k when exact, else by bytes — or,
+    when `typical`, sizes them at four characters a token (where o200k is not exact)."""
 
-    def __init__(self, exact: bool) -> None:
+    def __init__(self, exact: bool, *, typical: bool = False) -> None:
         self.encoding = _encoding() if exact else None
+        self.typical = typical
 
     def text(self, text: str) -> int:
         if self.encoding is not None:
             return len(self.encoding.encode(text, disallowed_special=()))
+        if self.typical:
+            return approximate_text_tokens(text)
         return len(text.encode("utf-8", "surrogatepass")) + _PER_TEXT
 
     def value(self, value: Any) -> int:
@@ -122,13 +126,18 @@ class _Counter:
         return self.value(part.value)  # Opaque: every byte of it as the caller sent it
 
 
-def estimate_input_tokens(request: ChatRequest, *, openai_only: bool = False) -> int:
+def estimate_input_tokens(
+    request: ChatRequest, *, openai_only: bool = False, typical: bool = False
+) -> int:
     """An upper bound on the input tokens a provider bills for a chat `request`.
 
     `openai_only`: every model the request may reach counts with o200k, so text is counted
-    exactly when that encoding is on disk.
+    exactly when that encoding is on disk. `typical`: a size rather than a bound where the
+    count is not exact (four characters a token) — what a client asking how large its prompt
+    is wants (Anthropic's count_tokens: an agent compacts its context by it), never what
+    admission reserves.
     """
-    counter = _Counter(exact=openai_only)
+    counter = _Counter(exact=openai_only, typical=typical)
     total = _REPLY_PRIMING
     for message in request.messages:
         total += _PER_MESSAGE + sum(counter.part(part) for part in message.parts)
