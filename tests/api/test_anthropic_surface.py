@@ -201,6 +201,31 @@ def test_count_tokens_is_free(gateway: RunningGateway, model: str) -> None:
     assert gateway.metadata(expect=0) == []
 
 
+def test_count_tokens_sizes_a_prompt_rather_than_bounding_it(gateway: RunningGateway) -> None:
+    # Claude Code compacts its context by this count: admission's bound (a token a byte)
+    # would have it compact at a quarter of the window. 36,000 characters of English text:
+    # 6,000 tokens by o200k, 9,000 at four characters a token.
+    for model in ("gpt-4o-mini", "gemini-2.5-flash"):
+        counted = client(gateway).messages.count_tokens(
+            model=model, messages=[{"role": "user", "content": "hello " * 6000}]
+        )
+        assert 4_500 <= counted.input_tokens <= 10_800, (model, counted.input_tokens)
+
+
+def test_thinking_disabled_reaches_a_model_that_thinks_unless_told(
+    gateway: RunningGateway,
+) -> None:
+    # Gemini 2.5 thinks by default: a small cap would go to thinking, and no text come back.
+    answer = client(gateway).messages.create(
+        model="gemini-2.5-flash",
+        max_tokens=50,
+        thinking={"type": "disabled"},
+        messages=[{"role": "user", "content": PROMPT}],
+    )
+    assert answer.content and answer.content[0].type == "text", answer
+    assert answer.usage.output_tokens <= 50
+
+
 def test_models_in_anthropics_shape_with_paging(gateway: RunningGateway) -> None:
     sdk = client(gateway)
     first = sdk.models.list(limit=2)
@@ -286,6 +311,7 @@ def test_probes_and_token_counts_carry_what_clients_read(gateway: RunningGateway
         {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
     )
     assert counted.status_code == 200 and counted.headers["request-id"].startswith("req_")
+    assert counted.headers["x-request-id"] == counted.headers["request-id"]
     lost = httpx.get(
         f"{gateway.url}/v1/no-such-thing",
         headers={"anthropic-version": "2023-06-01"},

@@ -96,7 +96,8 @@ def to_gemini(request: ChatRequest, model: str) -> dict[str, Any]:
     if choice is not None and choice.parallel is False and tools:
         # Gemini may always answer with several calls and has no switch against it.
         raise validation(
-            "'parallel_tool_calls: false' is not supported by Gemini models.",
+            "At most one tool call per turn ('parallel_tool_calls: false', or Anthropic's "
+            "'disable_parallel_tool_use') is not supported by Gemini models.",
             "parallel_tool_calls",
         )
     system, contents = _conversation(request.messages, model)
