@@ -142,3 +142,16 @@ def test_json_object_and_json_schema_modes(upstream: Upstream) -> None:
         },
     )
     jsonschema.validate(json.loads(structured.choices[0].message.content or ""), schema)
+
+
+def test_a_system_reminder_after_the_user_does_not_end_the_users_turn(upstream: Upstream) -> None:
+    # Claude Code's shape: the user's turn, then a system message; the model answers the user.
+    completion = upstream.client().chat.completions.create(
+        model="gpt-4o",
+        messages=[
+            {"role": "user", "content": "capital of the UK?"},
+            {"role": "system", "content": "Reminder: use the tools."},
+        ],
+        tools=TOOLS,
+    )
+    assert completion.choices[0].finish_reason == "tool_calls"

@@ -95,7 +95,11 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     if count > 128:
         raise _out_of_range("n", count, below=False, limit=128)
     seed = conversation_seed(messages)
-    last = messages[-1]
+    # A system message after the user's (an agent's reminder: Claude Code sends one with every
+    # turn) does not end the user's turn: the model still answers the user.
+    last = next(
+        (m for m in reversed(messages) if m["role"] not in ("system", "developer")), messages[-1]
+    )
     last_turn = _last_turn(last["role"])
     wants_parallel = last_turn == "user" and bool(PARALLEL_WORD.search(_text_of(last)))
     base = AnswerSpec(
