@@ -175,11 +175,24 @@ def test_text_only_places_name_the_part() -> None:
     with pytest.raises(GatewayError) as raised:
         to_gemini(ChatRequest(messages=[system, _user(Text("b"))]), "m")
     assert raised.value.param == "messages[0].content[1]"
+
+
+async def test_a_tool_results_images_follow_its_function_response(simulator_url: str) -> None:
+    # A function response holds JSON only (Claude Code's Read tool answers with an image).
+    image = Image(media=Media(media_type="image/png", data=PNG))
     calls = Message("assistant", (ToolCall(id="c1", name="get_weather", arguments="{}"),))
     result = Message("tool", (ToolResult(call_id="c1", parts=(Text("ok"), image)),))
-    with pytest.raises(GatewayError) as raised:
-        to_gemini(ChatRequest(messages=[_user(Text("a")), calls, result]), "m")
-    assert raised.value.param == "messages[2].content[1]"
+    request = ChatRequest(messages=[_user(Text("a")), calls, result], max_output_tokens=4000)
+    response = await _complete(simulator_url, request)
+    assert response.text()
+    assert _sent(simulator_url)["contents"][-1] == {
+        "role": "user",
+        "parts": [
+            {"functionResponse": {"name": "get_weather", "response": {"output": "ok"}}},
+            {"text": "Attachments of the result of tool call get_weather:"},
+            {"inlineData": {"mimeType": "image/png", "data": PNG}},
+        ],
+    }
 
 
 def test_tool_calls_are_counted_after_the_content_parts() -> None:

@@ -203,8 +203,17 @@ def _conversation(messages: list[Message], model: str) -> tuple[list[str], list[
                         f"{where}.tool_call_id",
                     )
                 answered += 1
-                response = _response(_text_only(result.parts, where), error=result.is_error)
-                turns.add("user", [{"functionResponse": {"name": name, "response": response}}])
+                texts = tuple(p for p in result.parts if isinstance(p, Text | Refusal))
+                response = _response(_text_only(texts, where), error=result.is_error)
+                parts = [{"functionResponse": {"name": name, "response": response}}]
+                # A function response holds JSON only: the result's images and documents
+                # follow it in the same turn, after a line naming the call they came from.
+                others = (p for p in result.parts if not isinstance(p, Text | Refusal))
+                attached = Message("user", tuple(others))
+                if attached.parts:
+                    parts.append({"text": f"Attachments of the result of tool call {name}:"})
+                    parts += _user_parts(attached, f"{where}.content")
+                turns.add("user", parts)
     if not turns.contents:
         raise validation(
             f"The messages hold no content to send to {_PROVIDER} models (every text is empty).",
