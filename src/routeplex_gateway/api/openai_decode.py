@@ -104,8 +104,9 @@ def _message(message: dict[str, Any], index: int) -> Message:
             call_id = name or ""  # the legacy `function` role names the function instead
         result = ToolResult(call_id=call_id, parts=tuple(_result_part(p) for p in _parts(content)))
         return Message("tool", (result,), name)
-    parts: list[Part] = [_part(part, f"messages[{index}].content[{i}]") for i, part in
-                         enumerate(_parts(content))]  # fmt: skip
+    if isinstance(content, str) and role != "assistant":  # most turns: one text
+        return Message(role, (Text(content),) if content else (), name)
+    parts: list[Part] = [_part(part, index, i) for i, part in enumerate(_parts(content))]
     if role == "assistant":
         refusal = message.get("refusal")
         if isinstance(refusal, str) and refusal:
@@ -135,9 +136,10 @@ def _cache(part: Any) -> CacheMark | None:
     return CacheMark(ttl if isinstance(ttl, str) else None)
 
 
-def _part(part: Any, where: str) -> Part:
+def _part(part: Any, message: int | None, index: int) -> Part:
+    """`message` None: a part of a tool result (the path of an opaque one is not kept)."""
     if not isinstance(part, dict):
-        return Opaque(WIRE, part, where)
+        return Opaque(WIRE, part, _where(message, index))
     kind = part.get("type")
     cache = _cache(part)
     if kind == "text" and isinstance(part.get("text"), str):
@@ -168,11 +170,15 @@ def _part(part: Any, where: str) -> Part:
                 filename=filename if isinstance(filename, str) else None,
                 cache=cache,
             )
-    return Opaque(WIRE, part, where)
+    return Opaque(WIRE, part, _where(message, index))
+
+
+def _where(message: int | None, index: int) -> str:
+    return "" if message is None else f"messages[{message}].content[{index}]"
 
 
 def _result_part(part: Any) -> ResultPart:
-    decoded = _part(part, "")
+    decoded = _part(part, None, 0)
     if isinstance(decoded, Text | Image | Document | Opaque):
         return decoded
     return Opaque(WIRE, part)
@@ -287,7 +293,15 @@ def _integer(body: dict[str, Any], name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+_SAMPLING_FIELDS = frozenset(
+    ("temperature", "top_p", "top_k", "stop", "seed", "frequency_penalty", "presence_penalty",
+     "n", "logprobs", "top_logprobs")
+)  # fmt: skip
+
+
 def _sampling(body: dict[str, Any]) -> Sampling:
+    if _SAMPLING_FIELDS.isdisjoint(body):
+        return Sampling()
     return Sampling(
         temperature=_number(body, "temperature"),
         top_p=_number(body, "top_p"),
