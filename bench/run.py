@@ -25,7 +25,6 @@ interleaved, in rounds that reverse the order, and ends with the comparison's ta
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -39,15 +38,13 @@ if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m ben
 
 from bench import comparison, report, soak
 from bench.before import DEFAULT_BEFORE
-from bench.loadgen import percentile, run_load
-from bench.procstat import TreeProbe, busy_seconds
+from bench.measure import measure, measure_sliced, print_cell, wait_for_quiet
 from bench.scenarios import (
     ALL_TARGETS,
     DEFAULT_SCENARIOS,
     SCENARIOS,
     Mock,
     Scenario,
-    scenario_specs,
     validate,
     validate_surfaces,
 )
@@ -60,81 +57,6 @@ from bench.targets import (
     make_targets,
     pinning,
 )
-
-
-async def wait_for_quiet(threshold_pct: float, max_wait_s: float) -> float:
-    """Wait (up to `max_wait_s`) for a second in which the machine, our processes idle, is
-    less than `threshold_pct` % of a core busy; return the last second's load. On a shared
-    machine this keeps other people's test runs out of the measurements where possible."""
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        before = busy_seconds()
-        await asyncio.sleep(1.0)
-        load = 100 * (busy_seconds() - before)
-        if load < threshold_pct or time.monotonic() >= deadline:
-            return load
-        print(f"   (machine busy: {load:.0f}% of a core; waiting for it to settle)", flush=True)
-
-
-async def measure(
-    target: Target,
-    scenario: Scenario,
-    mock: Mock,
-    duration: float,
-    warmup: float,
-    round_: int = 1,
-) -> report.Cell:
-    mock.configure(scenario)
-    probe = TreeProbe(target.pid)
-    mock_probe = TreeProbe(mock.proc.pid)
-    marks: dict[str, float] = {}
-
-    def window_start() -> None:
-        marks["cpu0"], marks["mock0"] = probe.cpu(), mock_probe.cpu()
-        marks["all0"] = busy_seconds()
-
-    def window_end() -> None:
-        marks["cpu1"], marks["mock1"] = probe.cpu(), mock_probe.cpu()
-        marks["all1"] = busy_seconds()
-
-    requests = scenario_specs(target, scenario)
-    result = await run_load(
-        target.endpoints[scenario.surface.wire].url,
-        requests,
-        concurrency=scenario.concurrency,
-        duration_s=duration,
-        warmup_s=warmup,
-        timeout_s=60,
-        on_window_start=window_start,
-        on_window_end=window_end,
-        on_tick=probe.rss,
-    )
-    cpu = marks["cpu1"] - marks["cpu0"]
-    harness = marks["mock1"] - marks["mock0"] + result.client_cpu_s
-    if target.name == "direct":
-        harness = result.client_cpu_s + cpu  # the mock is the target here
-        ours = harness
-    else:
-        ours = cpu + harness
-    # Anything else busy on the machine meanwhile (another user's tests, say) skews the cell.
-    foreign = max(0.0, marks["all1"] - marks["all0"] - ours)
-    return report.Cell(
-        scenario=scenario.name,
-        target=target.name,
-        rps=result.rps,
-        p50_ms=percentile(result.latency_ms, 50),
-        p99_ms=percentile(result.latency_ms, 99),
-        ttfb_p50_ms=percentile(result.ttfb_ms, 50),
-        ttfb_p99_ms=percentile(result.ttfb_ms, 99),
-        requests=result.requests,
-        errors=result.errors,
-        cpu_ms_per_req=cpu * 1000 / result.requests if result.requests else None,
-        peak_rss_mb=probe.peak_rss / 2**20,
-        harness_core_pct=100 * harness / result.duration_s,
-        foreign_pct=100 * foreign / result.duration_s,
-        error_kinds=result.error_kinds,
-        round=round_,
-    )
 
 
 async def start(
@@ -161,15 +83,7 @@ async def cell(
 ) -> report.Cell:
     await wait_for_quiet(args.quiet_pct, args.quiet_wait)
     measured = await measure(target, scenario, mock, args.duration, args.warmup, round_)
-    name = f"{target.name} " if args.interleave else ""
-    print(
-        f"   {name}{scenario.label:<46} {measured.rps:>9,.1f} req/s  p50 "
-        f"{report._num(measured.p50_ms, 2):>8} ms  p99 {report._num(measured.p99_ms, 2):>8}"
-        f" ms  cpu {report._num(measured.cpu_ms_per_req, 3)} ms/req  "
-        f"rss {measured.peak_rss_mb:.0f} MB  errors {measured.errors}  "
-        f"other load {measured.foreign_pct:.0f}%",
-        flush=True,
-    )
+    print_cell(target, scenario, measured, args.interleave)
     return measured
 
 
@@ -205,9 +119,14 @@ async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, objec
                     # Reversed every other round, so neither target is always measured first.
                     order = live if round_ % 2 else live[::-1]
                     for scenario in scenarios:
-                        for target in order:
-                            if scenario.surface.name in target.surfaces:
-                                cells.append(await cell(target, scenario, mock, args, round_))
+                        serving = [t for t in order if scenario.surface.name in t.surfaces]
+                        if not serving:
+                            continue
+                        await wait_for_quiet(args.quiet_pct, args.quiet_wait)
+                        measured = await measure_sliced(serving, scenario, mock, args, round_)
+                        for target, one in zip(serving, measured, strict=True):
+                            print_cell(target, scenario, one, named=True)
+                        cells += measured
             finally:
                 for target in live:
                     finish(target, notes)
@@ -234,7 +153,11 @@ def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -
     labels = {name: SCENARIOS[name].label for name in args.scenarios}
     how = f"{args.duration:g} s measured per cell after {args.warmup:g} s of warm-up"
     if args.interleave:
-        how += f"; every target running at once, cells interleaved, {args.rounds} round(s)"
+        how += (
+            f"; every target running at once, each cell cut into {args.slices} slice(s) "
+            f"alternating between the targets ({args.slice_warmup:g} s warm-up each after the "
+            f"first), {args.rounds} round(s)"
+        )
     load = [c.foreign_pct for c in cells]
     if load:
         how += (
@@ -310,6 +233,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, help="with --interleave: passes over the scenarios (default 1)"
     )
+    parser.add_argument(
+        "--slices",
+        type=int,
+        help="with --interleave: each cell's window cut into this many slices, alternating "
+        "between the targets (default 1; compare: 6)",
+    )
+    parser.add_argument(
+        "--slice-warmup",
+        type=float,
+        default=1.0,
+        help="warm-up seconds of every slice but a target's first in a cell",
+    )
     parser.add_argument("--duration", type=float, help="measured seconds per cell (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per cell")
     parser.add_argument("--quick", action="store_true", help="2 s cells, 1 s warm-up")
@@ -348,8 +283,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
     if args.rounds is None:
         args.rounds = 2 if compare else 1
-    if args.rounds > 1 and not args.interleave:
-        parser.error("--rounds needs --interleave (or --compare-before)")
+    if args.slices is None:
+        args.slices = 6 if compare else 1
+    if (args.rounds > 1 or args.slices > 1) and not args.interleave:
+        parser.error("--rounds and --slices need --interleave (or --compare-before)")
     if args.duration is None:
         args.duration = 15.0 if compare else 10.0
     if args.quiet_wait is None:

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import anthropic
 import pytest
-from bench.loadgen import RequestSpec, run_load
+from bench.loadgen import LoadResult, RequestSpec, run_load
 from bench.messages_wire import judge_events, judge_message, messages_body
 from bench.mock_upstream import bound_port, start_mock
 from bench.mock_wire import ANSWER, COMPLETION_TOKENS, PROMPT_TOKENS, MockConfig
 from bench.report import Cell
 from bench.run import parse_args
-from bench.scenarios import SCENARIOS
-from bench.targets import REPO, WORK, make_targets
+from bench.scenarios import SCENARIOS, Scenario
+from bench.targets import REPO, WORK, Target, make_targets
 
-from bench import before, comparison
+from bench import before, comparison, measure
 
 EVENTS = ["message_start", "content_block_start"]
 ENDING = ["content_block_stop", "message_delta", "message_stop"]
@@ -164,13 +164,38 @@ def test_compare_mode_runs_both_targets_on_every_scenario_interleaved() -> None:
     assert args.targets == ["routeplex", "routeplex-before"]
     assert args.before == "abc1234"
     assert args.scenarios == list(SCENARIOS)
-    assert args.interleave and args.rounds == 2 and args.duration == 15
+    assert args.interleave and args.rounds == 2 and args.duration == 15 and args.slices == 6
     assert parse_args(["--compare-before"]).before == before.DEFAULT_BEFORE
     plain = parse_args([])
     assert not plain.interleave and plain.rounds == 1
     assert "messages-claude-16" not in plain.scenarios  # the default matrix is the chat one
-    with pytest.raises(SystemExit):
-        parse_args(["--rounds", "2"])
+    for needs_interleave in (["--rounds", "2"], ["--slices", "4"]):
+        with pytest.raises(SystemExit):
+            parse_args(needs_interleave)
+
+
+async def test_sliced_cells_alternate_the_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, float, float]] = []
+
+    async def fake_sample(
+        target: Target, scenario: Scenario, mock: object, duration: float, warmup: float
+    ) -> measure.Sample:
+        calls.append((target.name, duration, warmup))
+        result = LoadResult(concurrency=16, duration_s=duration, latency_ms=[1.0] * 100)
+        cpu = 0.02 if target.name == "a" else 0.03
+        return measure.Sample(result, cpu, 0.0, 0.0, 2**20)
+
+    monkeypatch.setattr(measure, "sample", fake_sample)
+    a, b = Target(), Target()
+    a.name, b.name = "a", "b"
+    args = parse_args(["--compare-before", "--duration", "12", "--warmup", "3"])
+    cells = await measure.measure_sliced([a, b], SCENARIOS["plain-16"], None, args, 2)  # type: ignore[arg-type]
+    assert [name for name, _, _ in calls] == ["a", "b", "b", "a"] * 3
+    assert {duration for _, duration, _ in calls} == {2.0}
+    assert [w for name, _, w in calls if name == "a"] == [3.0] + [1.0] * 5
+    assert [(c.target, c.requests, c.round) for c in cells] == [("a", 600, 2), ("b", 600, 2)]
+    assert [c.cpu_ms_per_req for c in cells] == pytest.approx([0.2, 0.3])
+    assert cells[0].rps == pytest.approx(50.0)
 
 
 def _cell(scenario: str, target: str, cpu: float, p50: float, round_: int) -> Cell:
