@@ -1,7 +1,8 @@
 """Measuring one cell: a closed loop against a target for a window, with the target's CPU
 time and peak memory, the harness's own CPU and how busy everything else on the machine was
-meanwhile — once per cell, or in slices alternating between targets (`measure_sliced`) so that
-the rest of the machine's load falls on each of them alike.
+meanwhile — once per cell, or in slices alternating between several cells (targets, and
+scenarios of one shape: `measure_sliced`) so that the rest of the machine's load falls on
+each of them alike.
 """
 
 from __future__ import annotations
@@ -124,19 +125,24 @@ async def measure(
     return to_cell(target, scenario, [one], round_)
 
 
+# One target on one scenario: what a cell measures.
+Arm = tuple[Target, Scenario]
+
+
 async def measure_sliced(
-    targets: list[Target], scenario: Scenario, mock: Mock, args: argparse.Namespace, round_: int
+    arms: list[Arm], mock: Mock, args: argparse.Namespace, round_: int
 ) -> list[report.Cell]:
-    """One cell per target, its window cut into `args.slices` slices that alternate between
-    the targets (A B, B A, A B …), so that whatever else the machine does meanwhile falls on
-    all of them alike. A target's first slice has the full warm-up, the others a short one."""
-    samples: dict[str, list[Sample]] = {t.name: [] for t in targets}
+    """One cell per arm, its window cut into `args.slices` slices that alternate between the
+    arms (1 2 3, 3 2 1, 1 2 3 …), so that whatever else the machine does meanwhile falls on
+    all of them alike. An arm's first slice has the full warm-up, the others a short one."""
+    samples: dict[tuple[str, str], list[Sample]] = {(t.name, s.name): [] for t, s in arms}
     slice_s = args.duration / args.slices
     for i in range(args.slices):
-        for target in targets if i % 2 == 0 else targets[::-1]:
-            warmup = args.warmup if not samples[target.name] else args.slice_warmup
-            samples[target.name].append(await sample(target, scenario, mock, slice_s, warmup))
-    return [to_cell(t, scenario, samples[t.name], round_) for t in targets]
+        for target, scenario in arms if i % 2 == 0 else arms[::-1]:
+            taken = samples[target.name, scenario.name]
+            warmup = args.warmup if not taken else args.slice_warmup
+            taken.append(await sample(target, scenario, mock, slice_s, warmup))
+    return [to_cell(t, s, samples[t.name, s.name], round_) for t, s in arms]
 
 
 def print_cell(target: Target, scenario: Scenario, measured: report.Cell, named: bool) -> None:

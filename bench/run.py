@@ -97,6 +97,15 @@ def finish(target: Target, notes: list[str]) -> None:
         )
 
 
+def same_shape(scenarios: list[Scenario]) -> list[list[Scenario]]:
+    """The scenarios grouped by shape: each chat scenario with the other surfaces' scenarios
+    whose baseline it is, in the order given."""
+    groups: dict[str, list[Scenario]] = {}
+    for scenario in scenarios:
+        groups.setdefault(scenario.baseline or scenario.name, []).append(scenario)
+    return list(groups.values())
+
+
 async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, object]:
     """Target after target (each launched, measured on every scenario, stopped), or with
     `--interleave` every target at once and the cells interleaved."""
@@ -118,13 +127,17 @@ async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, objec
                     print(f"\n== round {round_} of {args.rounds}", flush=True)
                     # Reversed every other round, so neither target is always measured first.
                     order = live if round_ % 2 else live[::-1]
-                    for scenario in scenarios:
-                        serving = [t for t in order if scenario.surface.name in t.surfaces]
-                        if not serving:
+                    for group in same_shape(scenarios):
+                        # Every target on every scenario of one shape, sliced together: the
+                        # ratios between them (before/after, surface/chat) see the same load.
+                        arms = [
+                            (t, s) for s in group for t in order if s.surface.name in t.surfaces
+                        ]
+                        if not arms:
                             continue
                         await wait_for_quiet(args.quiet_pct, args.quiet_wait)
-                        measured = await measure_sliced(serving, scenario, mock, args, round_)
-                        for target, one in zip(serving, measured, strict=True):
+                        measured = await measure_sliced(arms, mock, args, round_)
+                        for (target, scenario), one in zip(arms, measured, strict=True):
                             print_cell(target, scenario, one, named=True)
                         cells += measured
             finally:
@@ -155,8 +168,8 @@ def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -
     if args.interleave:
         how += (
             f"; every target running at once, each cell cut into {args.slices} slice(s) "
-            f"alternating between the targets ({args.slice_warmup:g} s warm-up each after the "
-            f"first), {args.rounds} round(s)"
+            "alternating between the targets and the scenarios of the same shape "
+            f"({args.slice_warmup:g} s warm-up each after the first), {args.rounds} round(s)"
         )
     load = [c.foreign_pct for c in cells]
     if load:
@@ -171,9 +184,12 @@ def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -
         report.render_machine(report.machine(), outcome["versions"]),  # type: ignore[arg-type]
         "#### Results",
         report.table(cells, labels),
-        "#### RoutePlex against the issue's targets",
-        report.render_checks(report.checks(cells)),
     ]
+    if args.compare_before is None:  # the issue's targets need direct and the peers
+        parts += [
+            "#### RoutePlex against the issue's targets",
+            report.render_checks(report.checks(cells)),
+        ]
     if any(c.target == comparison.BEFORE for c in cells):
         ref = args.before
         parts += [
@@ -228,7 +244,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--interleave",
         action="store_true",
-        help="run every target at once and interleave their cells (scenario by scenario)",
+        help="run every target at once and interleave their cells (by scenario shape)",
     )
     parser.add_argument(
         "--rounds", type=int, help="with --interleave: passes over the scenarios (default 1)"
@@ -237,7 +253,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--slices",
         type=int,
         help="with --interleave: each cell's window cut into this many slices, alternating "
-        "between the targets (default 1; compare: 6)",
+        "between the targets and the scenarios of one shape (default 1; compare: 6)",
     )
     parser.add_argument(
         "--slice-warmup",

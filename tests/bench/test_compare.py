@@ -16,7 +16,7 @@ from bench.messages_wire import judge_events, judge_message, messages_body
 from bench.mock_upstream import bound_port, start_mock
 from bench.mock_wire import ANSWER, COMPLETION_TOKENS, PROMPT_TOKENS, MockConfig
 from bench.report import Cell
-from bench.run import parse_args
+from bench.run import parse_args, same_shape
 from bench.scenarios import SCENARIOS, Scenario
 from bench.targets import REPO, WORK, Target, make_targets
 
@@ -174,13 +174,15 @@ def test_compare_mode_runs_both_targets_on_every_scenario_interleaved() -> None:
             parse_args(needs_interleave)
 
 
-async def test_sliced_cells_alternate_the_targets(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, float, float]] = []
+async def test_sliced_cells_alternate_the_targets_and_scenarios(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, str, float, float]] = []
 
     async def fake_sample(
         target: Target, scenario: Scenario, mock: object, duration: float, warmup: float
     ) -> measure.Sample:
-        calls.append((target.name, duration, warmup))
+        calls.append((target.name, scenario.name, duration, warmup))
         result = LoadResult(concurrency=16, duration_s=duration, latency_ms=[1.0] * 100)
         cpu = 0.02 if target.name == "a" else 0.03
         return measure.Sample(result, cpu, 0.0, 0.0, 2**20)
@@ -188,14 +190,31 @@ async def test_sliced_cells_alternate_the_targets(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(measure, "sample", fake_sample)
     a, b = Target(), Target()
     a.name, b.name = "a", "b"
+    plain, messages = SCENARIOS["plain-16"], SCENARIOS["messages-gpt-16"]
     args = parse_args(["--compare-before", "--duration", "12", "--warmup", "3"])
-    cells = await measure.measure_sliced([a, b], SCENARIOS["plain-16"], None, args, 2)  # type: ignore[arg-type]
-    assert [name for name, _, _ in calls] == ["a", "b", "b", "a"] * 3
-    assert {duration for _, duration, _ in calls} == {2.0}
-    assert [w for name, _, w in calls if name == "a"] == [3.0] + [1.0] * 5
-    assert [(c.target, c.requests, c.round) for c in cells] == [("a", 600, 2), ("b", 600, 2)]
-    assert [c.cpu_ms_per_req for c in cells] == pytest.approx([0.2, 0.3])
+    arms = [(a, plain), (b, plain), (a, messages)]
+    cells = await measure.measure_sliced(arms, None, args, 2)  # type: ignore[arg-type]
+    order = [(t, s) for t, s, _, _ in calls]
+    there = [("a", "plain-16"), ("b", "plain-16"), ("a", "messages-gpt-16")]
+    assert order == (there + there[::-1]) * 3
+    assert {duration for _, _, duration, _ in calls} == {2.0}
+    assert [w for t, s, _, w in calls if (t, s) == ("b", "plain-16")] == [3.0] + [1.0] * 5
+    got = [(c.target, c.scenario, c.requests, c.round) for c in cells]
+    assert got == [
+        ("a", "plain-16", 600, 2),
+        ("b", "plain-16", 600, 2),
+        ("a", "messages-gpt-16", 600, 2),
+    ]
+    assert [c.cpu_ms_per_req for c in cells] == pytest.approx([0.2, 0.3, 0.2])
     assert cells[0].rps == pytest.approx(50.0)
+
+
+def test_scenarios_are_sliced_together_by_shape() -> None:
+    groups = same_shape([SCENARIOS[n] for n in SCENARIOS])
+    names = [[s.name for s in group] for group in groups]
+    assert names[1] == ["plain-16", "claude-16", "messages-gpt-16", "messages-claude-16"]
+    assert ["plain-1"] in names and ["paced-256"] in names
+    assert sum(len(n) for n in names) == len(SCENARIOS)
 
 
 def _cell(scenario: str, target: str, cpu: float, p50: float, round_: int) -> Cell:
