@@ -77,7 +77,10 @@ def build(commit: str, install: bool, work: Path = WORK) -> Path:
     tree.mkdir(parents=True)
     print(f"   building RoutePlex at {commit[:7]} into {tree} (about a minute) …", flush=True)
     for cmd in build_commands(commit, tree):
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        if done.returncode != 0:  # pip's warnings are noise unless the step failed
+            tail = "\n".join(done.stderr.splitlines()[-5:])
+            raise RuntimeError(f"building {commit[:7]} failed at {cmd[:4]}:\n{tail}")
     (tree / _BUILT).write_text(commit + "\n")
     return tree
 
