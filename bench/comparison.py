@@ -5,15 +5,21 @@ same shape.
 
 CPU ms per request (the target's process CPU time over the window ÷ requests) is the figure
 compared: on a shared two-core machine it moves far less with other people's load than
-requests/s or latency do. Every figure is given per round (the rounds interleave the two
-targets, the order reversed each round, so a drift of the machine shows as rounds that
-disagree rather than as a difference between the targets); the verdict takes the mean.
+requests/s or latency do — but it still moves, and the VM's own speed wanders by tens of
+percent from one minute to the next. So each ratio is also estimated from the slices
+(`--slices`): a slice of one cell and the slice of the other taken next to it make a pair,
+and the geometric mean of the pairs' ratios is given with its 95% confidence interval
+(Student's t over the log ratios). The verdict on the 5% bar reads that interval: within it
+when the whole interval is at most 1.05, over it when the whole interval is above, and "can't
+tell" otherwise — run longer (`--duration`, `--rounds`) to narrow it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
-from statistics import fmean
+from dataclasses import dataclass
+from statistics import fmean, stdev
 
 from bench.report import Cell, find
 
@@ -22,6 +28,53 @@ AFTER, BEFORE = "routeplex", "routeplex-before"
 TOLERANCE = 1.05
 # The same model through OpenAI's chat, for each surface other than chat to GPT.
 _SAME_MODEL = {"messages-gpt": "chat", "messages-claude": "chat-claude"}
+
+
+# Two-sided 95% quantiles of Student's t by degrees of freedom; past the table, the normal's.
+_T95 = {1: 12.71, 2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26}
+_T95 |= {10: 2.23, 11: 2.20, 12: 2.18, 14: 2.14, 16: 2.12, 18: 2.10, 20: 2.09, 25: 2.06}
+_T95 |= {30: 2.04, 40: 2.02, 60: 2.00}
+
+
+def _t95(df: int) -> float:
+    known = [k for k in _T95 if k <= df]
+    return _T95[max(known)] if df <= 60 else 1.96
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio of CPU per request from paired slices, with its 95% confidence interval."""
+
+    value: float
+    low: float
+    high: float
+    pairs: int
+
+    def text(self) -> str:
+        return f"{self.value:.3f} ({self.low:.3f}–{self.high:.3f})"
+
+    def verdict(self, bar: float = TOLERANCE) -> str:
+        if self.high <= bar:
+            return "yes"
+        if self.low > bar:
+            return "**no**"
+        return "can't tell"
+
+
+def paired(cells: list[Cell], refs: list[Cell | None]) -> Ratio | None:
+    """cells ÷ refs from their slices: slice i of a cell against slice i of its reference
+    of the same round (taken next to each other)."""
+    logs = []
+    for cell, ref in zip(cells, refs, strict=True):
+        if ref is None:
+            continue
+        for a, b in zip(cell.slice_cpu_ms, ref.slice_cpu_ms, strict=False):
+            if a and b:
+                logs.append(math.log(a / b))
+    if len(logs) < 2:
+        return None
+    mean, spread = fmean(logs), _t95(len(logs) - 1) * stdev(logs) / math.sqrt(len(logs))
+    return Ratio(math.exp(mean), math.exp(mean - spread), math.exp(mean + spread), len(logs))
 
 
 def _rounds(cells: list[Cell], scenario: str, target: str) -> list[Cell]:
@@ -45,24 +98,24 @@ def _mean(values: list[float | None]) -> float | None:
 
 
 def before_after(cells: list[Cell], scenarios: list[str], ref: str) -> str:
-    """CPU ms/request now and at `ref`, per round, and their ratio (after / before)."""
+    """CPU ms/request now and at `ref` per round, their ratio (after / before) per round and
+    from the paired slices of all rounds, and the verdict on the 5% bar."""
     head = (
-        "| scenario | CPU ms/req now | CPU ms/req at "
-        + ref
-        + " | after/before | after/before, mean | req/s now / before | other load | "
-        + f"within {TOLERANCE - 1:.0%} |"
+        f"| scenario | CPU ms/req now | CPU ms/req at {ref} | after/before by round "
+        "| after/before, paired slices (95% CI) | req/s now / before | other load "
+        f"| within {TOLERANCE - 1:.0%} |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for scenario in scenarios:
         now, then = _rounds(cells, scenario, AFTER), _rounds(cells, scenario, BEFORE)
         if not now or not then:
             continue
-        pairs = [(a, find(then, scenario, BEFORE, a.round)) for a in now]
-        ratios = [_ratio(a.cpu_ms_per_req, b.cpu_ms_per_req if b else None) for a, b in pairs]
-        mean = _ratio(
-            _mean([c.cpu_ms_per_req for c in now]), _mean([c.cpu_ms_per_req for c in then])
-        )
-        verdict = "–" if mean is None else ("yes" if mean <= TOLERANCE else "**no**")
+        refs = [find(then, scenario, BEFORE, c.round) for c in now]
+        ratios = [
+            _ratio(a.cpu_ms_per_req, b.cpu_ms_per_req if b else None)
+            for a, b in zip(now, refs, strict=True)
+        ]
+        estimate = paired(now, refs)
         load = [c.foreign_pct for c in now + then]
         lines.append(
             "| "
@@ -72,10 +125,10 @@ def before_after(cells: list[Cell], scenarios: list[str], ref: str) -> str:
                     _join([c.cpu_ms_per_req for c in now], lambda v: f"{v:.3f}"),
                     _join([c.cpu_ms_per_req for c in then], lambda v: f"{v:.3f}"),
                     _join(ratios, lambda v: f"{v:.3f}"),
-                    "–" if mean is None else f"**{mean:.3f}**",
+                    "–" if estimate is None else f"**{estimate.text()}**",
                     f"{fmean(c.rps for c in now):,.0f} / {fmean(c.rps for c in then):,.0f}",
                     f"{min(load):.0f}–{max(load):.0f}%",
-                    verdict,
+                    "–" if estimate is None else estimate.verdict(),
                 ]
             )
             + " |"
@@ -93,8 +146,9 @@ def surface_overhead(cells: list[Cell], scenarios: dict[str, tuple[str, str | No
         (surface, baseline): name for name, (surface, baseline) in scenarios.items()
     }
     head = (
-        "| scenario | target | CPU ms/req | ÷ chat to GPT | +p50 ms over chat to GPT "
-        "| ÷ chat, same model | +p50 ms over chat, same model | req/s |"
+        "| scenario | target | CPU ms/req | ÷ chat to GPT, by round → paired slices (95% CI) "
+        "| +p50 ms over chat to GPT | ÷ chat, same model | +p50 ms over chat, same model "
+        "| req/s |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, (surface, baseline) in scenarios.items():
@@ -126,6 +180,8 @@ def surface_overhead(cells: list[Cell], scenarios: dict[str, tuple[str, str | No
 
 
 def _against(rows: list[Cell], refs: list[Cell | None]) -> list[str]:
+    """By round, then from the paired slices with the 95% interval: `1.08×, 1.10× → 1.09×
+    (1.05–1.12)`."""
     if all(r is None for r in refs):
         return ["–", "–"]
     ratios = [
@@ -136,4 +192,8 @@ def _against(rows: list[Cell], refs: list[Cell | None]) -> list[str]:
         c.p50_ms - r.p50_ms if r and c.p50_ms is not None and r.p50_ms is not None else None
         for c, r in zip(rows, refs, strict=True)
     ]
-    return [_join(ratios, lambda v: f"{v:.2f}×"), _join(extra, lambda v: f"{v:+.2f}")]
+    text = _join(ratios, lambda v: f"{v:.2f}×")
+    estimate = paired(rows, refs)
+    if estimate is not None:
+        text += f" → **{estimate.value:.2f}×** ({estimate.low:.2f}–{estimate.high:.2f})"
+    return [text, _join(extra, lambda v: f"{v:+.2f}")]

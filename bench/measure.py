@@ -110,6 +110,9 @@ def to_cell(target: Target, scenario: Scenario, samples: list[Sample], round_: i
         foreign_pct=100 * sum(s.foreign_s for s in samples) / seconds if seconds else 0.0,
         error_kinds=dict(kinds),
         round=round_,
+        slice_cpu_ms=[
+            s.cpu_s * 1000 / s.result.requests if s.result.requests else None for s in samples
+        ],
     )
 
 

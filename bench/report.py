@@ -34,6 +34,8 @@ class Cell:
     foreign_pct: float = 0.0  # CPU used by other processes on the machine, % of one core
     error_kinds: dict[str, int] = field(default_factory=dict)
     round: int = 1  # which pass over the scenarios, when a run makes several (`--rounds`)
+    # CPU ms/request of each slice, in order, when the window was sliced (`--slices`).
+    slice_cpu_ms: list[float | None] = field(default_factory=list)
 
     @property
     def noisy(self) -> bool:

@@ -217,27 +217,46 @@ def test_scenarios_are_sliced_together_by_shape() -> None:
     assert sum(len(n) for n in names) == len(SCENARIOS)
 
 
-def _cell(scenario: str, target: str, cpu: float, p50: float, round_: int) -> Cell:
-    return Cell(
-        scenario, target, 1000.0, p50, p50, p50, p50, 100, 0, cpu, 90.0, 20.0, 5.0, {}, round_
-    )
+def _cell(scenario: str, target: str, slices: list[float], p50: float, round_: int) -> Cell:
+    cpu = sum(slices) / len(slices)
+    cell = Cell(scenario, target, 1000.0, p50, p50, p50, p50, 100, 0, cpu, 90.0, 20.0, 5.0)
+    cell.round, cell.slice_cpu_ms = round_, list(slices)
+    return cell
 
 
 def test_the_comparison_tables() -> None:
     cells = [
-        _cell("plain-16", "routeplex", 0.21, 3.0, 1),
-        _cell("plain-16", "routeplex-before", 0.20, 3.0, 1),
-        _cell("plain-16", "routeplex", 0.22, 3.1, 2),
-        _cell("plain-16", "routeplex-before", 0.20, 3.0, 2),
-        _cell("messages-gpt-16", "routeplex", 0.30, 4.0, 1),
-        _cell("messages-gpt-16", "routeplex", 0.33, 4.6, 2),
+        _cell("plain-16", "routeplex", [0.21, 0.22, 0.20], 3.0, 1),
+        _cell("plain-16", "routeplex-before", [0.20, 0.21, 0.19], 3.0, 1),
+        _cell("plain-16", "routeplex", [0.22, 0.23, 0.21], 3.1, 2),
+        _cell("plain-16", "routeplex-before", [0.20, 0.21, 0.20], 3.0, 2),
+        _cell("messages-gpt-16", "routeplex", [0.30, 0.31, 0.29], 4.0, 1),
+        _cell("messages-gpt-16", "routeplex", [0.33, 0.34, 0.32], 4.6, 2),
     ]
     text = comparison.before_after(cells, ["plain-16"], "11c9050")
-    assert "| plain-16 | 0.210, 0.220 | 0.200, 0.200 | 1.050, 1.100 | **1.075** |" in text
-    assert text.rstrip().endswith("**no** |")
+    assert (
+        "| plain-16 | 0.210, 0.220 | 0.200, 0.203 | 1.050, 1.082 | **1.066 (1.040–1.092)** |"
+        in (text)
+    )
+    assert text.rstrip().endswith("| can't tell |")  # the interval straddles 1.05
     scenarios = {"plain-16": ("chat", None), "messages-gpt-16": ("messages-gpt", "plain-16")}
     text = comparison.surface_overhead(cells, scenarios)
-    assert "| messages-gpt-16 | routeplex | 0.300, 0.330 | 1.43×, 1.50× | +1.00, +1.50 |" in text
+    row = "| messages-gpt-16 | routeplex | 0.300, 0.330 | 1.43×, 1.50× → **1.47×** (1.43–1.51)"
+    assert row + " | +1.00, +1.50 |" in text
+
+
+def test_the_verdict_reads_the_interval() -> None:
+    def verdict(low: float, high: float) -> str:
+        return comparison.Ratio(1.0, low, high, 12).verdict()
+
+    assert verdict(0.97, 1.04) == "yes"
+    assert verdict(1.02, 1.08) == "can't tell"
+    assert verdict(1.06, 1.12) == "**no**"
+    same = [_cell("x", "a", [1.0, 2.0], 1, 1)]
+    assert comparison.paired(same, [_cell("x", "b", [1.0, 2.0], 1, 1)]) == comparison.Ratio(
+        1.0, 1.0, 1.0, 2
+    )
+    assert comparison.paired(same, [None]) is None
 
 
 def test_the_harness_modules_run_as_scripts() -> None:
