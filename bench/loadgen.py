@@ -29,6 +29,14 @@ from urllib.parse import urlsplit
 import httptools
 import orjson
 
+if __package__ in (None, ""):  # `python bench/loadgen.py` as well as `python -m bench.loadgen`
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.messages_wire import judge_events, judge_message, messages_body
+
 SYSTEM_PROMPT = "You are a concise assistant that explains engineering practice clearly."
 USER_PROMPT = (
     "In three sentences, how should I load-test an HTTP API gateway so that the numbers "
@@ -63,6 +71,8 @@ class RequestSpec:
     # "light": status, shape and [DONE]; "full": every event parsed, content must equal `expect`.
     check: str = "light"
     expect: str | None = None
+    # The answer's wire format: "openai" (chat completions) or "anthropic" (Messages).
+    wire: str = "openai"
 
     @classmethod
     def chat(
@@ -74,6 +84,7 @@ class RequestSpec:
         body: bytes | None = None,
         check: str = "light",
         expect: str | None = None,
+        wire: str = "openai",
     ) -> RequestSpec:
         parts = urlsplit(url)
         path = parts.path or "/"
@@ -90,12 +101,16 @@ class RequestSpec:
         ]
         lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
         raw = ("\r\n".join(lines) + "\r\n\r\n").encode() + payload
-        return cls(raw=raw, stream=stream, check=check, expect=expect)
+        return cls(raw=raw, stream=stream, check=check, expect=expect, wire=wire)
 
     def judge(self, status: int, body: bytes) -> str | None:
         """None when the response is good, else a short reason."""
         if status != 200:
             return f"http_{status}"
+        if self.wire == "anthropic":
+            if self.stream:
+                return judge_events(body, self.check, self.expect)
+            return judge_message(body, self.expect)
         if self.stream:
             return _judge_stream(body, self.check, self.expect)
         try:
@@ -451,15 +466,25 @@ def main() -> None:
     parser.add_argument("--model", default="gpt-4o-mini")
     parser.add_argument("-H", "--header", action="append", default=[], help="'Name: value'")
     parser.add_argument("--check", choices=["light", "full"], default="light")
+    parser.add_argument(
+        "--messages",
+        action="store_true",
+        help="Anthropic's Messages body and answers (send x-api-key, anthropic-version with -H)",
+    )
     args = parser.parse_args()
     headers = dict(h.split(":", 1) for h in args.header)
     headers = {k.strip(): v.strip() for k, v in headers.items()}
+    if args.messages:
+        body = messages_body(stream=args.stream, model=args.model)
+    else:
+        body = chat_body(stream=args.stream, model=args.model)
     spec = RequestSpec.chat(
         args.url,
         stream=args.stream,
         headers=headers,
-        body=chat_body(stream=args.stream, model=args.model),
+        body=body,
         check=args.check,
+        wire="anthropic" if args.messages else "openai",
     )
     import uvloop
 

@@ -1,14 +1,19 @@
-"""A fast OpenAI-compatible mock upstream for the benchmark harness.
+"""A fast mock upstream for the benchmark harness: OpenAI's chat completions and Anthropic's
+Messages, each plain and streamed.
 
 It shares a core with the load generator, so it is written to cost as little as possible per
 request: a raw asyncio `Protocol` on uvloop, httptools for parsing, keep-alive connections,
-and response bytes built once per configuration (only the completion id changes per request).
+and response bytes built once per configuration (`mock_wire`; only the id changes per request).
 
 `POST …/chat/completions` answers like gpt-4o-mini does: a plain `chat.completion` with usage,
 or, with `"stream": true`, `chunks` `chat.completion.chunk` SSE events (the first after
 `ttft_ms`, the rest `gap_ms` apart; the last one carries `finish_reason`), then a usage chunk when
 `stream_options.include_usage` is set, then `data: [DONE]` — chunked transfer encoding, as
 OpenAI sends it.
+
+`POST …/v1/messages` answers like Claude Haiku 4.5 does: a plain `message`, or, with
+`"stream": true`, Anthropic's event sequence (`message_start` … `message_stop`) in the same
+`chunks` writes with the same pacing, so the two wire formats differ in nothing else.
 
 The harness reconfigures a running mock between scenarios with `POST /_mock/config`
 (`{"chunks", "ttft_ms", "gap_ms", "delay_ms"}`) and reads counters from `GET /_mock/stats`, so
@@ -23,149 +28,31 @@ import argparse
 import asyncio
 import contextlib
 import itertools
+import sys
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any, cast
 
 import httptools
 import orjson
 
-UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"
-FINGERPRINT = "fp_b376dfbbd5"
-# About 300 bytes, like a short real gpt-4o-mini answer.
-ANSWER = (
-    "Sure! A closed-loop load test keeps a fixed number of clients busy: each one sends its "
-    "next request as soon as the previous answer arrives, so throughput and latency settle "
-    "where the server can keep up. Measure after a short warm-up, report p50 and p99, and "
-    "compare against a direct baseline to isolate the proxy's overhead."
+if __package__ in (None, ""):  # `python bench/mock_upstream.py`, as the harness starts it
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.mock_wire import (
+    ANTHROPIC_HEADERS,
+    OPENAI_HEADERS,
+    ChatTemplates,
+    MessagesTemplates,
+    MockConfig,
+    sse_head,
 )
-PROMPT_TOKENS = 42
-COMPLETION_TOKENS = 64
 
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-
-
-@dataclass
-class MockConfig:
-    """What the next responses look like; changed at run time through `/_mock/config`."""
-
-    chunks: int = 20
-    ttft_ms: float = 0.0
-    gap_ms: float = 0.0
-    delay_ms: float = 0.0  # extra wait before a non-streaming response
-
-
-def _usage() -> dict[str, Any]:
-    return {
-        "prompt_tokens": PROMPT_TOKENS,
-        "completion_tokens": COMPLETION_TOKENS,
-        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {
-            "reasoning_tokens": 0,
-            "audio_tokens": 0,
-            "accepted_prediction_tokens": 0,
-            "rejected_prediction_tokens": 0,
-        },
-    }
-
-
-def split_answer(parts: int) -> list[str]:
-    """The answer cut into `parts` pieces at word boundaries, as evenly as words allow."""
-    words = ANSWER.split(" ")
-    parts = max(1, min(parts, len(words)))
-    size, extra = divmod(len(words), parts)
-    pieces, start = [], 0
-    for i in range(parts):
-        end = start + size + (1 if i < extra else 0)
-        text = " ".join(words[start:end])
-        pieces.append(text if i == 0 else " " + text)
-        start = end
-    return pieces
-
-
-_ID_MARK = b"chatcmpl-@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"  # same length as a real id
-
-
-class Templates:
-    """Response bytes for one configuration, split around the completion id."""
-
-    def __init__(self, config: MockConfig) -> None:
-        created = int(time.time())
-        marker = _ID_MARK.decode()
-        plain = {
-            "id": marker,
-            "object": "chat.completion",
-            "created": created,
-            "model": UPSTREAM_MODEL,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {
-                        "role": "assistant",
-                        "content": ANSWER,
-                        "refusal": None,
-                        "annotations": [],
-                    },
-                    "logprobs": None,
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": _usage(),
-            "service_tier": "default",
-            "system_fingerprint": FINGERPRINT,
-        }
-        self.plain = orjson.dumps(plain).split(_ID_MARK)
-        # The last of the `chunks` events carries only finish_reason, as OpenAI's does; with a
-        # single chunk, it carries the whole answer too.
-        count = max(1, config.chunks)
-        pieces = split_answer(max(1, count - 1))
-        events: list[list[bytes]] = []
-        for i in range(count):
-            delta: dict[str, Any] = {"content": pieces[i]} if i < len(pieces) else {}
-            if i == 0:
-                delta = {"role": "assistant", "content": pieces[0], "refusal": None}
-            finish = "stop" if i == count - 1 else None
-            events.append(self._event(created, [self._choice(delta, finish)]))
-        self.chunks = events
-        self.usage = self._event(created, [], usage=_usage())
-
-    @staticmethod
-    def _choice(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
-
-    @staticmethod
-    def _event(created: int, choices: list[Any], usage: Any = None) -> list[bytes]:
-        chunk = {
-            "id": _ID_MARK.decode(),
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": UPSTREAM_MODEL,
-            "service_tier": "default",
-            "system_fingerprint": FINGERPRINT,
-            "choices": choices,
-            "usage": usage,
-        }
-        return (b"data: " + orjson.dumps(chunk) + b"\n\n").split(_ID_MARK)
-
-
-_COMMON_HEADERS = (
-    b"openai-organization: user-benchmark\r\n"
-    b"openai-processing-ms: 212\r\n"
-    b"openai-version: 2020-10-01\r\n"
-    b"x-ratelimit-limit-requests: 30000\r\n"
-    b"x-ratelimit-limit-tokens: 150000000\r\n"
-    b"x-ratelimit-remaining-requests: 29999\r\n"
-    b"x-ratelimit-remaining-tokens: 149999970\r\n"
-    b"x-ratelimit-reset-requests: 2ms\r\n"
-    b"x-ratelimit-reset-tokens: 0s\r\n"
-)
-_SSE_HEAD = (
-    b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
-    + _COMMON_HEADERS
-    + b"transfer-encoding: chunked\r\n"
-)
+_SSE_HEAD = sse_head(OPENAI_HEADERS)
+_MESSAGES_SSE_HEAD = sse_head(ANTHROPIC_HEADERS)
 _DONE = b"data: [DONE]\n\n"
 _LAST_CHUNK = b"0\r\n\r\n"
 
@@ -180,20 +67,21 @@ class Mock:
 
     def __init__(self, config: MockConfig) -> None:
         self.config = config
-        self.templates = Templates(config)
+        self.templates = ChatTemplates(config)
+        self.messages = MessagesTemplates(config)
         self.requests = 0
         self.streams = 0
         self.open_connections = 0
         self._ids = itertools.count(int(time.time() * 1000) % 10**12)
 
-    def next_id(self) -> bytes:
+    def next_id(self, prefix: str = "chatcmpl-", length: int = 29) -> bytes:
         # Distinct per request and random-looking, like OpenAI's ids; no RNG on the hot path.
-        n = (next(self._ids) * 0x9E3779B97F4A7C15) % (62**29)
+        n = (next(self._ids) * 0x9E3779B97F4A7C15) % (62**length)
         tail = []
-        for _ in range(29):
+        for _ in range(length):
             n, r = divmod(n, 62)
             tail.append(_ID_ALPHABET[r])
-        return ("chatcmpl-" + "".join(tail)).encode()
+        return (prefix + "".join(tail)).encode()
 
     def configure(self, values: dict[str, Any]) -> None:
         fields = asdict(self.config)
@@ -202,7 +90,8 @@ class Mock:
                 raise ValueError(f"unknown setting {key!r}")
             fields[key] = type(fields[key])(value)
         self.config = MockConfig(**fields)
-        self.templates = Templates(self.config)
+        self.templates = ChatTemplates(self.config)
+        self.messages = MessagesTemplates(self.config)
         self.requests = self.streams = 0
 
     def stats(self) -> dict[str, Any]:
@@ -280,14 +169,16 @@ class Connection(asyncio.Protocol):
         if self.pending:
             self._handle(*self.pending.popleft())
 
-    def _send_plain(self, status: int, body: bytes, *, keep_alive: bool = True) -> None:
+    def _send_plain(
+        self, status: int, body: bytes, *, keep_alive: bool = True, headers: bytes = OPENAI_HEADERS
+    ) -> None:
         if self.transport is None:
             return
         reason = {200: b"OK", 400: b"Bad Request", 404: b"Not Found"}.get(status, b"Error")
         head = b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n%scontent-length: %d\r\n" % (
             status,
             reason,
-            _COMMON_HEADERS if status == 200 else b"",
+            headers if status == 200 else b"",
             len(body),
         )
         if not keep_alive:
@@ -300,6 +191,8 @@ class Connection(asyncio.Protocol):
         path = url.split(b"?", 1)[0]
         if method == b"POST" and path.endswith(b"/chat/completions"):
             self._chat(body, keep_alive)
+        elif method == b"POST" and path.endswith(b"/v1/messages"):
+            self._messages(body, keep_alive)
         elif path == b"/_mock/config" and method == b"POST":
             try:
                 self.mock.configure(orjson.loads(body or b"{}"))
@@ -345,8 +238,50 @@ class Connection(asyncio.Protocol):
         events = [completion_id.join(parts) for parts in templates.chunks]
         final = completion_id.join(templates.usage) + _DONE if include_usage else _DONE
         head = _SSE_HEAD if keep_alive else _SSE_HEAD + b"connection: close\r\n"
-        config = mock.config
-        stream = _Stream(self, events, final, keep_alive, config.gap_ms / 1000)
+        self._start_stream(_Stream(self, events, final, keep_alive, 0.0), head)
+
+    def _messages(self, body: bytes, keep_alive: bool) -> None:
+        try:
+            request = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            request = None
+        if (
+            not isinstance(request, dict)
+            or not request.get("messages")
+            or not isinstance(request.get("max_tokens"), int)
+        ):
+            error = (
+                b'{"type":"error","error":{"type":"invalid_request_error",'
+                b'"message":"messages and max_tokens are required"}}'
+            )
+            self._send_plain(400, error, keep_alive=keep_alive)
+            return
+        mock = self.mock
+        mock.requests += 1
+        message_id = mock.next_id("msg_01", 22)
+        templates = mock.messages
+        if not request.get("stream"):
+            payload = message_id.join(templates.plain)
+            delay = mock.config.delay_ms
+            if delay > 0:
+                self.timer = self.loop.call_later(
+                    delay / 1000, self._send_message, payload, keep_alive
+                )
+            else:
+                self._send_message(payload, keep_alive)
+            return
+        mock.streams += 1
+        events = [message_id.join(parts) for parts in templates.chunks]
+        head = _MESSAGES_SSE_HEAD if keep_alive else _MESSAGES_SSE_HEAD + b"connection: close\r\n"
+        self._start_stream(_Stream(self, events, templates.final, keep_alive, 0.0), head)
+
+    def _send_message(self, payload: bytes, keep_alive: bool) -> None:
+        self._send_plain(200, payload, keep_alive=keep_alive, headers=ANTHROPIC_HEADERS)
+
+    def _start_stream(self, stream: _Stream, head: bytes) -> None:
+        """The head now; the first write after `ttft_ms`, the rest `gap_ms` apart."""
+        config = self.mock.config
+        stream.gap = config.gap_ms / 1000
         if config.ttft_ms > 0:
             assert self.transport is not None
             self.transport.write(head + b"\r\n")

@@ -33,6 +33,9 @@ class Cell:
     harness_core_pct: float  # mock + load generator CPU on the harness core, % of the window
     foreign_pct: float = 0.0  # CPU used by other processes on the machine, % of one core
     error_kinds: dict[str, int] = field(default_factory=dict)
+    round: int = 1  # which pass over the scenarios, when a run makes several (`--rounds`)
+    # CPU ms/request of each slice, in order, when the window was sliced (`--slices`).
+    slice_cpu_ms: list[float | None] = field(default_factory=list)
 
     @property
     def noisy(self) -> bool:
@@ -58,9 +61,11 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:,.2f}×"
 
 
-def find(cells: list[Cell], scenario: str, target: str) -> Cell | None:
+def find(cells: list[Cell], scenario: str, target: str, in_round: int | None = None) -> Cell | None:
+    """The first cell of `target` on `scenario` (of that round, if one is named)."""
     for cell in cells:
-        if cell.scenario == scenario and cell.target == target:
+        same_round = in_round is None or cell.round == in_round
+        if cell.scenario == scenario and cell.target == target and same_round:
             return cell
     return None
 
@@ -72,9 +77,10 @@ def table(cells: list[Cell], scenarios: dict[str, str]) -> str:
         "| CPU ms/req | peak RSS MB | errors | harness core | RP/LiteLLM | RP/Portkey | RP/direct |"
     )
     lines = [head, _separator(head)]
+    rounds = max((c.round for c in cells), default=1)
     for scenario, label in scenarios.items():
-        direct = find(cells, scenario, "direct")
         for cell in (c for c in cells if c.scenario == scenario):
+            direct = find(cells, scenario, "direct", cell.round) or find(cells, scenario, "direct")
             ratios = ["", "", ""]
             if cell.target.startswith("routeplex"):
                 others = [find(cells, scenario, t) for t in ("litellm", "portkey", "direct")]
@@ -85,7 +91,7 @@ def table(cells: list[Cell], scenarios: dict[str, str]) -> str:
                 + " | ".join(
                     [
                         label,
-                        cell.target,
+                        cell.target + (f" (round {cell.round})" if rounds > 1 else ""),
                         _num(cell.rps) + (" *" if cell.noisy else ""),
                         _num(cell.p50_ms, 2),
                         _num(cell.p99_ms, 2),

@@ -5,6 +5,7 @@
     .venv/bin/python -m bench.run --targets direct,routeplex --scenarios plain-1,plain-16
     .venv/bin/python -m bench.run --soak 600      # RoutePlex RSS curve under 10 minutes of load
     .venv/bin/python -m bench.run --soak 600 --soak-target routeplex-pg   # …on PostgreSQL + Redis
+    .venv/bin/python -m bench.run --compare-before 11c9050   # now against an earlier commit
 
 It starts the mock upstream (bench/mock_upstream.py) and runs this process — the load
 generator — pinned to core 1, and each target pinned to core 0, one target at a time: `direct`
@@ -13,12 +14,17 @@ runs against every target in the same run, so overheads over `direct` are same-r
 Per cell: requests/s, latency p50/p99, overhead over direct, time to first byte, the target's
 CPU ms per request (utime + stime of its process tree over the window) and its peak RSS.
 LiteLLM and Portkey are installed under bench/.work/ on first use (see bench/peers.py).
+
+`--compare-before REF` measures RoutePlex against itself at an earlier commit (built under
+bench/.work/ on first use: bench/before.py) on the chat scenarios and the other surfaces'
+(Anthropic's Messages, chat to Claude), both targets running at once and their cells
+interleaved, in rounds that reverse the order, and ends with the comparison's tables
+(bench/comparison.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import signal
@@ -30,14 +36,21 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/run.py` as well as `python -m bench.run`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import report, soak
-from bench.loadgen import percentile, run_load
-from bench.procstat import TreeProbe, busy_seconds
-from bench.scenarios import ALL_TARGETS, SCENARIOS, Mock, Scenario, specs, validate
+from bench import comparison, report, soak
+from bench.before import DEFAULT_BEFORE
+from bench.measure import measure, measure_sliced, print_cell, wait_for_quiet
+from bench.scenarios import (
+    ALL_TARGETS,
+    DEFAULT_SCENARIOS,
+    SCENARIOS,
+    Mock,
+    Scenario,
+    validate,
+    validate_surfaces,
+)
 from bench.targets import (
     HARNESS_CORE,
     WORK,
-    Endpoint,
     RoutePlex,
     Target,
     harness_lock,
@@ -46,123 +59,104 @@ from bench.targets import (
 )
 
 
-async def wait_for_quiet(threshold_pct: float, max_wait_s: float) -> float:
-    """Wait (up to `max_wait_s`) for a second in which the machine, our processes idle, is
-    less than `threshold_pct` % of a core busy; return the last second's load. On a shared
-    machine this keeps other people's test runs out of the measurements where possible."""
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        before = busy_seconds()
-        await asyncio.sleep(1.0)
-        load = 100 * (busy_seconds() - before)
-        if load < threshold_pct or time.monotonic() >= deadline:
-            return load
-        print(f"   (machine busy: {load:.0f}% of a core; waiting for it to settle)", flush=True)
+async def start(
+    target: Target, args: argparse.Namespace, mock: Mock, run_dir: Path, notes: list[str]
+) -> bool:
+    """Install (if need be), launch and check `target`; False, with a note, if it cannot run."""
+    print(f"\n== {target.label}", flush=True)
+    try:
+        target.prepare(install=not args.no_install)
+        endpoint = target.launch(mock.api_base, run_dir)
+        target.endpoints.setdefault("openai", endpoint)
+        await validate(endpoint, mock)
+        await validate_surfaces(target, mock, [SCENARIOS[n] for n in args.scenarios])
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        print(f"   skipped: {exc}", flush=True)
+        notes.append(f"{target.label} was not measured: {exc}")
+        target.stop()
+        return False
+    return True
 
 
-async def measure(
-    target: Target,
-    endpoint: Endpoint,
-    scenario: Scenario,
-    mock: Mock,
-    duration: float,
-    warmup: float,
+async def cell(
+    target: Target, scenario: Scenario, mock: Mock, args: argparse.Namespace, round_: int
 ) -> report.Cell:
-    mock.configure(scenario)
-    probe = TreeProbe(target.pid)
-    mock_probe = TreeProbe(mock.proc.pid)
-    marks: dict[str, float] = {}
+    await wait_for_quiet(args.quiet_pct, args.quiet_wait)
+    measured = await measure(target, scenario, mock, args.duration, args.warmup, round_)
+    print_cell(target, scenario, measured, args.interleave)
+    return measured
 
-    def window_start() -> None:
-        marks["cpu0"], marks["mock0"] = probe.cpu(), mock_probe.cpu()
-        marks["all0"] = busy_seconds()
 
-    def window_end() -> None:
-        marks["cpu1"], marks["mock1"] = probe.cpu(), mock_probe.cpu()
-        marks["all1"] = busy_seconds()
+def finish(target: Target, notes: list[str]) -> None:
+    target.stop()
+    if isinstance(target, RoutePlex):
+        rows = target.metadata_rows()
+        notes.append(
+            f"{target.label} recorded {sum(rows.values()):,} request-metadata rows in SQLite "
+            f"(by HTTP status: {rows}) for this run's requests, warm-ups and checks included."
+        )
 
-    result = await run_load(
-        endpoint.url,
-        specs(endpoint, scenario.stream),
-        concurrency=scenario.concurrency,
-        duration_s=duration,
-        warmup_s=warmup,
-        timeout_s=60,
-        on_window_start=window_start,
-        on_window_end=window_end,
-        on_tick=probe.rss,
-    )
-    cpu = marks["cpu1"] - marks["cpu0"]
-    harness = marks["mock1"] - marks["mock0"] + result.client_cpu_s
-    if target.name == "direct":
-        harness = result.client_cpu_s + cpu  # the mock is the target here
-        ours = harness
-    else:
-        ours = cpu + harness
-    # Anything else busy on the machine meanwhile (another user's tests, say) skews the cell.
-    foreign = max(0.0, marks["all1"] - marks["all0"] - ours)
-    return report.Cell(
-        scenario=scenario.name,
-        target=target.name,
-        rps=result.rps,
-        p50_ms=percentile(result.latency_ms, 50),
-        p99_ms=percentile(result.latency_ms, 99),
-        ttfb_p50_ms=percentile(result.ttfb_ms, 50),
-        ttfb_p99_ms=percentile(result.ttfb_ms, 99),
-        requests=result.requests,
-        errors=result.errors,
-        cpu_ms_per_req=cpu * 1000 / result.requests if result.requests else None,
-        peak_rss_mb=probe.peak_rss / 2**20,
-        harness_core_pct=100 * harness / result.duration_s,
-        foreign_pct=100 * foreign / result.duration_s,
-        error_kinds=result.error_kinds,
-    )
+
+def same_shape(scenarios: list[Scenario]) -> list[list[Scenario]]:
+    """The scenarios grouped by shape: each chat scenario with the other surfaces' scenarios
+    whose baseline it is, in the order given."""
+    groups: dict[str, list[Scenario]] = {}
+    for scenario in scenarios:
+        groups.setdefault(scenario.baseline or scenario.name, []).append(scenario)
+    return list(groups.values())
 
 
 async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, object]:
+    """Target after target (each launched, measured on every scenario, stopped), or with
+    `--interleave` every target at once and the cells interleaved."""
     scenarios = [SCENARIOS[name] for name in args.scenarios]
     mock = Mock(run_dir / "mock.log")
     cells: list[report.Cell] = []
     versions: dict[str, str] = {}
     notes: list[str] = []
+    targets = make_targets(args.targets, mock.proc.pid, args.before)
     try:
-        for target in make_targets(args.targets, mock.proc.pid):
-            print(f"\n== {target.label}", flush=True)
+        if args.interleave:
+            live = []
+            for target in targets:
+                if await start(target, args, mock, run_dir, notes):
+                    versions[target.label] = target.version()
+                    live.append(target)
             try:
-                target.prepare(install=not args.no_install)
-                endpoint = target.launch(mock.api_base, run_dir)
-                versions[target.label] = target.version()
-                await validate(endpoint, mock)
-            except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
-                print(f"   skipped: {exc}", flush=True)
-                notes.append(f"{target.label} was not measured: {exc}")
-                target.stop()
-                continue
-            try:
-                for scenario in scenarios:
-                    await wait_for_quiet(args.quiet_pct, args.quiet_wait)
-                    cell = await measure(
-                        target, endpoint, scenario, mock, args.duration, args.warmup
-                    )
-                    cells.append(cell)
-                    print(
-                        f"   {scenario.label:<46} {cell.rps:>9,.1f} req/s  p50 "
-                        f"{report._num(cell.p50_ms, 2):>8} ms  p99 {report._num(cell.p99_ms, 2):>8}"
-                        f" ms  cpu {report._num(cell.cpu_ms_per_req, 2)} ms/req  "
-                        f"rss {cell.peak_rss_mb:.0f} MB  errors {cell.errors}  "
-                        f"other load {cell.foreign_pct:.0f}%",
-                        flush=True,
-                    )
+                for round_ in range(1, args.rounds + 1):
+                    print(f"\n== round {round_} of {args.rounds}", flush=True)
+                    # Reversed every other round, so neither target is always measured first.
+                    order = live if round_ % 2 else live[::-1]
+                    for group in same_shape(scenarios):
+                        # Every target on every scenario of one shape, sliced together: the
+                        # ratios between them (before/after, surface/chat) see the same load.
+                        arms = [
+                            (t, s) for s in group for t in order if s.surface.name in t.surfaces
+                        ]
+                        if not arms:
+                            continue
+                        await wait_for_quiet(args.quiet_pct, args.quiet_wait)
+                        measured = await measure_sliced(arms, mock, args, round_)
+                        for (target, scenario), one in zip(arms, measured, strict=True):
+                            print_cell(target, scenario, one, named=True)
+                        cells += measured
             finally:
-                target.stop()
-            if isinstance(target, RoutePlex):
-                rows = target.metadata_rows()
-                notes.append(
-                    f"RoutePlex recorded {sum(rows.values()):,} request-metadata rows in SQLite "
-                    f"(by HTTP status: {rows}) for this run's requests, warm-ups and checks "
-                    "included."
-                )
+                for target in live:
+                    finish(target, notes)
+        else:
+            for target in targets:
+                if not await start(target, args, mock, run_dir, notes):
+                    continue
+                versions[target.label] = target.version()
+                try:
+                    for scenario in scenarios:
+                        if scenario.surface.name in target.surfaces:
+                            cells.append(await cell(target, scenario, mock, args, 1))
+                finally:
+                    finish(target, notes)
     finally:
+        for target in targets:
+            target.stop()
         mock.stop()
     return {"cells": cells, "versions": versions, "notes": notes}
 
@@ -170,17 +164,44 @@ async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, objec
 def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -> str:
     cells: list[report.Cell] = outcome["cells"]  # type: ignore[assignment]
     labels = {name: SCENARIOS[name].label for name in args.scenarios}
+    how = f"{args.duration:g} s measured per cell after {args.warmup:g} s of warm-up"
+    if args.interleave:
+        how += (
+            f"; every target running at once, each cell cut into {args.slices} slice(s) "
+            "alternating between the targets and the scenarios of the same shape "
+            f"({args.slice_warmup:g} s warm-up each after the first), {args.rounds} round(s)"
+        )
+    load = [c.foreign_pct for c in cells]
+    if load:
+        how += (
+            f". Other processes on the machine during the measured windows: mean "
+            f"{sum(load) / len(load):.0f}% of a core (from {min(load):.0f}% to {max(load):.0f}%)"
+        )
     parts = [
         f"### Run of {time.strftime('%Y-%m-%d %H:%M %Z')}",
-        f"Command: `{command}` — {args.duration:g} s measured per cell after {args.warmup:g} s "
-        "of warm-up.",
+        f"Command: `{command}` — {how}.",
         "#### Machine and versions",
         report.render_machine(report.machine(), outcome["versions"]),  # type: ignore[arg-type]
         "#### Results",
         report.table(cells, labels),
-        "#### RoutePlex against the issue's targets",
-        report.render_checks(report.checks(cells)),
     ]
+    if args.compare_before is None:  # the issue's targets need direct and the peers
+        parts += [
+            "#### RoutePlex against the issue's targets",
+            report.render_checks(report.checks(cells)),
+        ]
+    if any(c.target == comparison.BEFORE for c in cells):
+        ref = args.before
+        parts += [
+            f"#### RoutePlex now against RoutePlex at {ref}: CPU ms per request",
+            comparison.before_after(cells, args.scenarios, ref),
+        ]
+    others = {n: (SCENARIOS[n].surface.name, SCENARIOS[n].baseline) for n in args.scenarios}
+    if any(baseline for _, baseline in others.values()):
+        parts += [
+            "#### The other surfaces over OpenAI chat of the same shape",
+            comparison.surface_overhead(cells, others),
+        ]
     notes: list[str] = outcome["notes"]  # type: ignore[assignment]
     noisy = [f"{c.target} / {c.scenario} ({c.foreign_pct:.0f}%)" for c in cells if c.noisy]
     if noisy:
@@ -196,11 +217,51 @@ def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -
     return "\n\n".join(parts) + "\n"
 
 
+OTHERS = [n for n in SCENARIOS if n not in DEFAULT_SCENARIOS]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="RoutePlex benchmark harness")
-    parser.add_argument("--targets", default=",".join(ALL_TARGETS))
-    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
-    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per cell")
+    parser.add_argument("--targets", help=f"default: {','.join(ALL_TARGETS)}")
+    parser.add_argument(
+        "--scenarios",
+        help=f"default: {','.join(DEFAULT_SCENARIOS)}; `all` adds {','.join(OTHERS)}",
+    )
+    parser.add_argument(
+        "--compare-before",
+        nargs="?",
+        const=DEFAULT_BEFORE,
+        metavar="REF",
+        help=f"RoutePlex against itself at REF (default {DEFAULT_BEFORE}): targets routeplex "
+        "and routeplex-before, every scenario, interleaved, 2 rounds of 15 s cells",
+    )
+    parser.add_argument(
+        "--before",
+        default=DEFAULT_BEFORE,
+        metavar="REF",
+        help="the commit the routeplex-before target is built from",
+    )
+    parser.add_argument(
+        "--interleave",
+        action="store_true",
+        help="run every target at once and interleave their cells (by scenario shape)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, help="with --interleave: passes over the scenarios (default 1)"
+    )
+    parser.add_argument(
+        "--slices",
+        type=int,
+        help="with --interleave: each cell's window cut into this many slices, alternating "
+        "between the targets and the scenarios of one shape (default 1; compare: 6)",
+    )
+    parser.add_argument(
+        "--slice-warmup",
+        type=float,
+        default=1.0,
+        help="warm-up seconds of every slice but a target's first in a cell",
+    )
+    parser.add_argument("--duration", type=float, help="measured seconds per cell (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per cell")
     parser.add_argument("--quick", action="store_true", help="2 s cells, 1 s warm-up")
     parser.add_argument("--no-install", action="store_true", help="skip missing targets")
@@ -211,7 +272,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=35.0,
         help="before each cell, wait for the idle machine to be below this %% of a core busy",
     )
-    parser.add_argument("--quiet-wait", type=float, default=60.0, help="…for at most this long")
+    parser.add_argument(
+        "--quiet-wait", type=float, help="…for at most this long (default 60 s; compare: 20 s)"
+    )
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="RoutePlex soak mode")
     parser.add_argument("--soak-interval", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument(
@@ -221,11 +284,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="routeplex-pg: metadata in PostgreSQL (BENCH_POSTGRES_URL), limits in Redis",
     )
     args = parser.parse_args(argv)
-    args.targets = [t.strip() for t in args.targets.split(",") if t.strip()]
-    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    compare = args.compare_before is not None
+    if compare:
+        args.before = args.compare_before
+        args.interleave = True
+    targets = args.targets or ("routeplex,routeplex-before" if compare else ",".join(ALL_TARGETS))
+    args.targets = [t.strip() for t in targets.split(",") if t.strip()]
+    scenarios = args.scenarios or ("all" if compare else ",".join(DEFAULT_SCENARIOS))
+    if scenarios == "all":
+        scenarios = ",".join(SCENARIOS)
+    args.scenarios = [s.strip() for s in scenarios.split(",") if s.strip()]
     unknown = [s for s in args.scenarios if s not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
+    if args.rounds is None:
+        args.rounds = 2 if compare else 1
+    if args.slices is None:
+        args.slices = 6 if compare else 1
+    if (args.rounds > 1 or args.slices > 1) and not args.interleave:
+        parser.error("--rounds and --slices need --interleave (or --compare-before)")
+    if args.duration is None:
+        args.duration = 15.0 if compare else 10.0
+    if args.quiet_wait is None:
+        args.quiet_wait = 20.0 if compare else 60.0
     if args.quick:
         args.duration, args.warmup = 2.0, 1.0
     return args

@@ -1,5 +1,11 @@
-"""What the harness runs: the scenarios, the mock upstream process that serves every target,
-and the request specs and correctness check used against each target.
+"""What the harness runs: the scenarios, the surfaces they go through, the mock upstream
+process that serves every target, and the request specs and correctness check used against
+each target.
+
+A surface is an API and a model behind it: OpenAI's chat completions to GPT (`chat`, what
+every target serves) or to Claude (`chat-claude`), Anthropic's Messages to GPT
+(`messages-gpt`: translated both ways) or to Claude (`messages-claude`: passed through). A
+target measures only the scenarios of the surfaces it serves (`Target.surfaces`).
 """
 
 from __future__ import annotations
@@ -8,12 +14,37 @@ import json
 import subprocess
 import sys
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.loadgen import RequestSpec, chat_body, run_load
-from bench.mock_upstream import ANSWER
-from bench.targets import HARNESS_CORE, Endpoint, pinning
+from bench.messages_wire import messages_body
+from bench.mock_wire import ANSWER
+from bench.targets import HARNESS_CORE, Endpoint, Target, pinning
+
+
+@dataclass(frozen=True)
+class Surface:
+    name: str
+    wire: str  # the caller's wire format: "openai" (chat completions) or "anthropic" (Messages)
+    model: str
+
+    def body(self, stream: bool) -> bytes:
+        if self.wire == "anthropic":
+            return messages_body(stream=stream, model=self.model)
+        return chat_body(stream=stream, model=self.model)
+
+
+SURFACES = {
+    s.name: s
+    for s in [
+        Surface("chat", "openai", "gpt-4o-mini"),
+        Surface("chat-claude", "openai", "claude-haiku-4-5"),
+        Surface("messages-gpt", "anthropic", "gpt-4o-mini"),
+        Surface("messages-claude", "anthropic", "claude-haiku-4-5"),
+    ]
+}
+CHAT = SURFACES["chat"]
 
 
 @dataclass(frozen=True)
@@ -25,18 +56,45 @@ class Scenario:
     chunks: int = 20
     ttft_ms: float = 0.0
     gap_ms: float = 0.0
+    surface: Surface = CHAT
+    # The chat scenario of the same shape, that another surface's overhead is measured over.
+    baseline: str | None = None
 
 
-SCENARIOS = {
-    s.name: s
-    for s in [
-        Scenario("plain-1", "non-streaming @1", False, 1),
-        Scenario("plain-16", "non-streaming @16", False, 16),
-        Scenario("plain-64", "non-streaming @64", False, 64),
-        Scenario("stream-16", "streaming 20 chunks @16", True, 16),
-        Scenario("paced-256", "paced streams @256 (TTFT 100 ms, 20×10 ms)", True, 256, 20, 100, 10),
-    ]
-}
+def _on(surface: str, name: str, label: str, baseline: Scenario) -> Scenario:
+    """`baseline`'s load through another surface."""
+    return replace(
+        baseline, name=name, label=label, surface=SURFACES[surface], baseline=baseline.name
+    )
+
+
+_PLAIN_16 = Scenario("plain-16", "non-streaming @16", False, 16)
+_STREAM_16 = Scenario("stream-16", "streaming 20 chunks @16", True, 16)
+CHAT_SCENARIOS = [
+    Scenario("plain-1", "non-streaming @1", False, 1),
+    _PLAIN_16,
+    Scenario("plain-64", "non-streaming @64", False, 64),
+    _STREAM_16,
+    Scenario("paced-256", "paced streams @256 (TTFT 100 ms, 20×10 ms)", True, 256, 20, 100, 10),
+]
+OTHER_SURFACES = [
+    _on("chat-claude", "claude-16", "chat to Claude, non-streaming @16", _PLAIN_16),
+    _on("chat-claude", "claude-stream-16", "chat to Claude, streaming @16", _STREAM_16),
+    _on("messages-gpt", "messages-gpt-16", "Messages to GPT, non-streaming @16", _PLAIN_16),
+    _on("messages-gpt", "messages-gpt-stream-16", "Messages to GPT, streaming @16", _STREAM_16),
+    _on(
+        "messages-claude", "messages-claude-16", "Messages to Claude, non-streaming @16", _PLAIN_16
+    ),
+    _on(
+        "messages-claude",
+        "messages-claude-stream-16",
+        "Messages to Claude, streaming @16",
+        _STREAM_16,
+    ),
+]
+SCENARIOS = {s.name: s for s in CHAT_SCENARIOS + OTHER_SURFACES}
+# What a run measures unless told otherwise: the chat scenarios every target serves.
+DEFAULT_SCENARIOS = [s.name for s in CHAT_SCENARIOS]
 ALL_TARGETS = ["direct", "passthrough", "routeplex", "portkey", "litellm"]
 
 
@@ -77,26 +135,34 @@ class Mock:
         self.log.close()
 
 
-def specs(endpoint: Endpoint, stream: bool, check: str = "light") -> list[RequestSpec]:
+def specs(
+    endpoint: Endpoint, stream: bool, check: str = "light", surface: Surface = CHAT
+) -> list[RequestSpec]:
     return [
         RequestSpec.chat(
             endpoint.url,
             stream=stream,
             headers=endpoint.headers,
-            body=chat_body(stream=stream),
+            body=surface.body(stream),
             check=check,
             expect=ANSWER if check == "full" else None,
+            wire=surface.wire,
         )
     ]
 
 
-async def validate(endpoint: Endpoint, mock: Mock) -> None:
+def scenario_specs(target: Target, scenario: Scenario) -> list[RequestSpec]:
+    surface = scenario.surface
+    return specs(target.endpoints[surface.wire], scenario.stream, surface=surface)
+
+
+async def validate(endpoint: Endpoint, mock: Mock, surface: Surface = CHAT) -> None:
     """Every target must answer both kinds correctly (content checked) before it is measured."""
     mock.configure(Scenario("check", "", True, 1, chunks=20))
     for stream in (False, True):
         result = await run_load(
             endpoint.url,
-            specs(endpoint, stream, check="full"),
+            specs(endpoint, stream, check="full", surface=surface),
             concurrency=2,
             duration_s=2.0,
             warmup_s=0.0,  # every response counts: a cold, slow target still gets judged
@@ -104,4 +170,11 @@ async def validate(endpoint: Endpoint, mock: Mock) -> None:
         )
         if result.errors or not result.completed_total:
             kind = "streaming" if stream else "non-streaming"
-            raise RuntimeError(f"{kind} check failed: {result.summary()}")
+            raise RuntimeError(f"{surface.name} {kind} check failed: {result.summary()}")
+
+
+async def validate_surfaces(target: Target, mock: Mock, scenarios: list[Scenario]) -> None:
+    """`validate` for each surface the run's scenarios go through that the target serves."""
+    for surface in dict.fromkeys(s.surface for s in scenarios):
+        if surface.name in target.surfaces:
+            await validate(target.endpoints[surface.wire], mock, surface)

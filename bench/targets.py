@@ -5,7 +5,8 @@ proxy and Portkey's gateway.
 
 Every target is configured to do the same job: authenticate the client (except Portkey, which
 has no client auth in its open-source gateway), send the request to the mock as gpt-4o-mini,
-and relay the answer or the stream.
+and relay the answer or the stream. RoutePlex serves the other surfaces too (`surfaces`):
+Claude through the mock's Anthropic wire, and Anthropic's Messages API in front of both.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ TARGET_CORE = 0
 HARNESS_CORE = 1
 
 UPSTREAM_KEY = "sk-bench-upstream"
+ANTHROPIC_UPSTREAM_KEY = "sk-ant-bench-upstream"
+ANTHROPIC_VERSION = "2023-06-01"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 # A server where the harness may create (and drop) a database of its own.
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
@@ -87,11 +90,15 @@ class Target:
     name = "target"
     label = "target"
     pinned = True  # on TARGET_CORE; a multi-process target spreads over both cores instead
+    # The surfaces it is measured on (`scenarios.SURFACES`): chat to GPT, unless it says more.
+    surfaces: frozenset[str] = frozenset({"chat"})
 
     def __init__(self) -> None:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path: Path | None = None
         self.notes: list[str] = []
+        # Where each wire format is served, once launched: "openai" is what `launch` returns.
+        self.endpoints: dict[str, Endpoint] = {}
 
     @property
     def pid(self) -> int:
@@ -158,6 +165,9 @@ class Direct(Target):
 
     name = "direct"
     label = "direct (mock)"
+    # Messages to Claude directly is the mock's Anthropic wire; the other surfaces have no
+    # upstream of their own.
+    surfaces = frozenset({"chat", "messages-claude"})
 
     def __init__(self, mock_pid: int) -> None:
         super().__init__()
@@ -168,6 +178,10 @@ class Direct(Target):
         return self._mock_pid
 
     def launch(self, mock_base: str, workdir: Path) -> Endpoint:
+        self.endpoints["anthropic"] = Endpoint(
+            f"{mock_base}/messages",
+            {"x-api-key": ANTHROPIC_UPSTREAM_KEY, "anthropic-version": ANTHROPIC_VERSION},
+        )
         return Endpoint(
             f"{mock_base}/chat/completions", {"Authorization": f"Bearer {UPSTREAM_KEY}"}
         )
@@ -181,11 +195,13 @@ class RoutePlex(Target):
     label = "RoutePlex"
     serve_args: tuple[str, ...] = ()
     serve_env: tuple[tuple[str, str], ...] = ()
+    ALL_SURFACES = frozenset({"chat", "chat-claude", "messages-gpt", "messages-claude"})
 
     def __init__(self) -> None:
         super().__init__()
         self.data_dir: Path | None = None
         self.bin = Path(sys.executable).parent / "routeplex"
+        self.surfaces = self.ALL_SURFACES
 
     def prepare(self, install: bool) -> None:
         if not self.bin.exists():
@@ -212,10 +228,12 @@ class RoutePlex(Target):
             "ROUTEPLEX_HOST": "127.0.0.1",
             "ROUTEPLEX_PORT": str(port),
             "ROUTEPLEX_LOG_LEVEL": "warning",
-            # A provider key, so no simulator starts; the base URL points the built-in OpenAI
-            # provider at the mock.
+            # Provider keys, so no simulator starts; the base URLs point the built-in OpenAI
+            # and Anthropic providers at the mock (Anthropic's without /v1: it adds it).
             "OPENAI_API_KEY": UPSTREAM_KEY,
             "OPENAI_BASE_URL": mock_base,
+            "ANTHROPIC_API_KEY": ANTHROPIC_UPSTREAM_KEY,
+            "ANTHROPIC_BASE_URL": mock_base.removesuffix("/v1"),
             **self.database_env(),
         }
         self._cli(env, "accounts", "create", "bench", "--plan", "usage", "--json")
@@ -234,6 +252,13 @@ class RoutePlex(Target):
         )
         base = f"http://127.0.0.1:{port}"
         self.wait_http(f"{base}/health", 60)
+        messages = Endpoint(
+            f"{base}/v1/messages", {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+        )
+        self.endpoints["anthropic"] = messages
+        self.surfaces = self.ALL_SURFACES
+        if not serves(messages):  # a build from before the Messages surface
+            self.surfaces = frozenset(s for s in self.surfaces if not s.startswith("messages"))
         return Endpoint(f"{base}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
 
     def database_env(self) -> dict[str, str]:
@@ -269,6 +294,18 @@ class RoutePlex(Target):
         except (OSError, subprocess.CalledProcessError):
             rev, dirty = "?", ""
         return f"{metadata.version('routeplex-gateway')} ({rev}{'+dirty src' if dirty else ''})"
+
+
+def serves(endpoint: Endpoint) -> bool:
+    """Whether the server has a route at the endpoint: an empty POST is refused as invalid,
+    not found (404) where there is none."""
+    headers = {**endpoint.headers, "Content-Type": "application/json"}
+    request = urllib.request.Request(endpoint.url, b"{}", headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return True
+    except urllib.error.HTTPError as exc:
+        return exc.code != 404
 
 
 class RoutePlexRedis(RoutePlex):
@@ -364,8 +401,11 @@ class Passthrough(Target):
         return "bench/passthrough.py"
 
 
-def make_targets(names: list[str], mock_pid: int) -> list[Target]:
-    from bench.peers import LiteLLM, Portkey  # they build on Target: imported here, not above
+def make_targets(names: list[str], mock_pid: int, before: str | None = None) -> list[Target]:
+    """The targets named; `routeplex-before` is RoutePlex at the commit `before` names."""
+    # They build on Target: imported here, not above.
+    from bench.before import DEFAULT_BEFORE, RoutePlexBefore
+    from bench.peers import LiteLLM, Portkey
 
     known: dict[str, type[Target]] = {
         "routeplex": RoutePlex,
@@ -379,8 +419,11 @@ def make_targets(names: list[str], mock_pid: int) -> list[Target]:
     for name in names:
         if name == "direct":
             targets.append(Direct(mock_pid))
+        elif name == "routeplex-before":
+            targets.append(RoutePlexBefore(before or DEFAULT_BEFORE))
         elif name in known:
             targets.append(known[name]())
         else:
-            raise SystemExit(f"unknown target {name!r}; choose from direct, {', '.join(known)}")
+            choices = ", ".join(["direct", *known, "routeplex-before"])
+            raise SystemExit(f"unknown target {name!r}; choose from {choices}")
     return targets

@@ -12,7 +12,8 @@ from pathlib import Path
 import orjson
 import pytest
 from bench.loadgen import RequestSpec, percentile, run_load
-from bench.mock_upstream import ANSWER, MockConfig, bound_port, split_answer, start_mock
+from bench.mock_upstream import bound_port, start_mock
+from bench.mock_wire import ANSWER, MockConfig, split_answer
 from bench.procstat import TreeProbe, tree_pids
 from bench.report import Cell, checks, table
 from bench.targets import Passthrough, RoutePlexWorkers
