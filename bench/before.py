@@ -9,11 +9,14 @@ backend comes from the same lock). It is built once per commit, which takes abou
 a directory left half-built by an interrupted build is removed and built again.
 
 It is then started exactly like the `routeplex` target (`targets.RoutePlex`): the same
-settings, a fresh SQLite data directory, an account and a key made with its own CLI.
+settings, a fresh SQLite data directory, an account and a key made with its own CLI. In a
+comparison the `routeplex` target itself runs from a venv built the same way from this tree
+(`RoutePlexAfter`), so the two sides differ in their code only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 import shutil
 import subprocess
@@ -49,12 +52,16 @@ def build_commands(
     commit: str, tree: Path, repo: Path = REPO, python: str = sys.executable
 ) -> list[list[str]]:
     """The commands that build `commit` into `tree`, in order (each run with `check=True`)."""
-    venv = tree / ".venv"
+    archive = f"git -C {_quote(repo)} archive --format=tar {commit} | tar -x -C {_quote(tree)}"
+    return [["sh", "-c", archive], *venv_commands(tree, tree / ".venv", python)]
+
+
+def venv_commands(tree: Path, venv: Path, python: str = sys.executable) -> list[list[str]]:
+    """A venv for the project in `tree`, made as the Makefile makes one: the tree's own
+    runtime lock with hashes, then the project editable, its build backend from that lock."""
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
     pip.append("--disable-pip-version-check")
-    archive = f"git -C {_quote(repo)} archive --format=tar {commit} | tar -x -C {_quote(tree)}"
     return [
-        ["sh", "-c", archive],
         [python, "-m", "venv", str(venv)],
         [*pip, "--require-hashes", "-r", str(tree / "requirements" / "runtime.lock")],
         [*pip, "--no-deps", "--no-build-isolation", "-e", str(tree)],
@@ -76,13 +83,48 @@ def build(commit: str, install: bool, work: Path = WORK) -> Path:
         shutil.rmtree(tree)  # an interrupted build: start again
     tree.mkdir(parents=True)
     print(f"   building RoutePlex at {commit[:7]} into {tree} (about a minute) …", flush=True)
-    for cmd in build_commands(commit, tree):
+    _run(build_commands(commit, tree), commit[:7])
+    (tree / _BUILT).write_text(commit + "\n")
+    return tree
+
+
+def _run(commands: list[list[str]], what: str) -> None:
+    for cmd in commands:
         done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         if done.returncode != 0:  # pip's warnings are noise unless the step failed
             tail = "\n".join(done.stderr.splitlines()[-5:])
-            raise RuntimeError(f"building {commit[:7]} failed at {cmd[:4]}:\n{tail}")
-    (tree / _BUILT).write_text(commit + "\n")
-    return tree
+            raise RuntimeError(f"building {what} failed at {cmd[:4]}:\n{tail}")
+
+
+def build_after(install: bool, repo: Path = REPO, work: Path = WORK) -> Path:
+    """The venv `routeplex` runs from in a comparison: this tree's runtime lock, made like
+    the before-target's (the project's own venv holds the test tools too, and the same code
+    ran about 5% cheaper from it than from a runtime-lock venv). The project is editable, so
+    uncommitted changes count; the venv is remade when the lock or pyproject.toml change."""
+    venv = work / "after-venv"
+    digest = hashlib.sha256()
+    for name in ("requirements/runtime.lock", "pyproject.toml"):
+        digest.update((repo / name).read_bytes())
+    stamp = venv / _BUILT
+    if stamp.exists() and stamp.read_text().strip() == digest.hexdigest():
+        return venv
+    if not install:
+        raise RuntimeError("the comparison's runtime-lock venv is not built (drop --no-install)")
+    if venv.exists():
+        shutil.rmtree(venv)
+    print(f"   building this tree's runtime-lock venv into {venv} (about a minute) …", flush=True)
+    _run(venv_commands(repo, venv), "this tree's venv")
+    stamp.write_text(digest.hexdigest() + "\n")
+    return venv
+
+
+class RoutePlexAfter(RoutePlex):
+    """`routeplex serve` of this tree from the runtime-lock venv (`build_after`), configured
+    like `routeplex`: the after side of a comparison, built as the before side is."""
+
+    def prepare(self, install: bool) -> None:
+        self.bin = build_after(install) / "bin" / "routeplex"
+        self.label = "RoutePlex (this tree, runtime-lock venv)"
 
 
 class RoutePlexBefore(RoutePlex):

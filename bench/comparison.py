@@ -9,9 +9,10 @@ requests/s or latency do — but it still moves, and the VM's own speed wanders 
 percent from one minute to the next. So each ratio is also estimated from the slices
 (`--slices`): a slice of one cell and the slice of the other taken next to it make a pair,
 and the geometric mean of the pairs' ratios is given with its 95% confidence interval
-(Student's t over the log ratios). The verdict on the 5% bar reads that interval: within it
-when the whole interval is at most 1.05, over it when the whole interval is above, and "can't
-tell" otherwise — run longer (`--duration`, `--rounds`) to narrow it.
+(Student's t over the rounds' mean log ratios, each round a fresh launch of both targets;
+over the slices when there are fewer than 3 rounds). The verdict on the 5% bar reads that
+interval: within it when the whole interval is at most 1.05, over it when the whole interval
+is above, and "can't tell" otherwise — more `--rounds` narrow it.
 """
 
 from __future__ import annotations
@@ -63,18 +64,34 @@ class Ratio:
 
 def paired(cells: list[Cell], refs: list[Cell | None]) -> Ratio | None:
     """cells ÷ refs from their slices: slice i of a cell against slice i of its reference
-    of the same round (taken next to each other)."""
-    logs = []
+    of the same round (taken next to each other), averaged in logs within each round.
+
+    With 3 rounds or more the interval is taken over the rounds' means: each round is a
+    fresh launch of both targets (`--relaunch`), and a launch's own luck (memory layout)
+    moves its cost by a few percent for its whole life, so slices of one launch are not
+    independent of each other. With fewer rounds it is taken over the slices, which
+    understates it."""
+    by_round: list[list[float]] = []
     for cell, ref in zip(cells, refs, strict=True):
         if ref is None:
             continue
-        for a, b in zip(cell.slice_cpu_ms, ref.slice_cpu_ms, strict=False):
-            if a and b:
-                logs.append(math.log(a / b))
-    if len(logs) < 2:
+        logs = [
+            math.log(a / b)
+            for a, b in zip(cell.slice_cpu_ms, ref.slice_cpu_ms, strict=False)
+            if a and b
+        ]
+        if logs:
+            by_round.append(logs)
+    units = (
+        [fmean(logs) for logs in by_round]
+        if len(by_round) >= 3
+        else [x for logs in by_round for x in logs]
+    )
+    if len(units) < 2:
         return None
-    mean, spread = fmean(logs), _t95(len(logs) - 1) * stdev(logs) / math.sqrt(len(logs))
-    return Ratio(math.exp(mean), math.exp(mean - spread), math.exp(mean + spread), len(logs))
+    mean, spread = fmean(units), _t95(len(units) - 1) * stdev(units) / math.sqrt(len(units))
+    pairs = sum(len(logs) for logs in by_round)
+    return Ratio(math.exp(mean), math.exp(mean - spread), math.exp(mean + spread), pairs)
 
 
 def _rounds(cells: list[Cell], scenario: str, target: str) -> list[Cell]:

@@ -67,7 +67,7 @@ async def start(
     try:
         target.prepare(install=not args.no_install)
         endpoint = target.launch(mock.api_base, run_dir)
-        target.endpoints.setdefault("openai", endpoint)
+        target.endpoints["openai"] = endpoint
         await validate(endpoint, mock)
         await validate_surfaces(target, mock, [SCENARIOS[n] for n in args.scenarios])
     except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
@@ -87,14 +87,21 @@ async def cell(
     return measured
 
 
-def finish(target: Target, notes: list[str]) -> None:
+def finish(target: Target, rows: dict[str, dict[str, int]]) -> None:
+    """Stop `target`; add the metadata rows it recorded (by HTTP status) to its label's."""
     target.stop()
     if isinstance(target, RoutePlex):
-        rows = target.metadata_rows()
-        notes.append(
-            f"{target.label} recorded {sum(rows.values()):,} request-metadata rows in SQLite "
-            f"(by HTTP status: {rows}) for this run's requests, warm-ups and checks included."
-        )
+        mine = rows.setdefault(target.label, {})
+        for status, count in target.metadata_rows().items():
+            mine[status] = mine.get(status, 0) + count
+
+
+def row_notes(rows: dict[str, dict[str, int]]) -> list[str]:
+    return [
+        f"{label} recorded {sum(by.values()):,} request-metadata rows in SQLite (by HTTP "
+        f"status: {by}) for this run's requests, warm-ups and checks included."
+        for label, by in rows.items()
+    ]
 
 
 def same_shape(scenarios: list[Scenario]) -> list[list[Scenario]]:
@@ -114,7 +121,8 @@ async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, objec
     cells: list[report.Cell] = []
     versions: dict[str, str] = {}
     notes: list[str] = []
-    targets = make_targets(args.targets, mock.proc.pid, args.before)
+    rows: dict[str, dict[str, int]] = {}
+    targets = make_targets(args.targets, mock.proc.pid, args.before, args.same_build)
     try:
         if args.interleave:
             live = []
@@ -124,6 +132,12 @@ async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, objec
                     live.append(target)
             try:
                 for round_ in range(1, args.rounds + 1):
+                    if round_ > 1 and args.relaunch:
+                        # Fresh processes each round: what one launch happens to cost more or
+                        # less for its whole life shows as rounds that disagree.
+                        for target in live:
+                            finish(target, rows)
+                        live = [t for t in live if await start(t, args, mock, run_dir, notes)]
                     print(f"\n== round {round_} of {args.rounds}", flush=True)
                     # Reversed every other round, so neither target is always measured first.
                     order = live if round_ % 2 else live[::-1]
@@ -142,7 +156,7 @@ async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, objec
                         cells += measured
             finally:
                 for target in live:
-                    finish(target, notes)
+                    finish(target, rows)
         else:
             for target in targets:
                 if not await start(target, args, mock, run_dir, notes):
@@ -153,12 +167,12 @@ async def run_matrix(args: argparse.Namespace, run_dir: Path) -> dict[str, objec
                         if scenario.surface.name in target.surfaces:
                             cells.append(await cell(target, scenario, mock, args, 1))
                 finally:
-                    finish(target, notes)
+                    finish(target, rows)
     finally:
         for target in targets:
             target.stop()
         mock.stop()
-    return {"cells": cells, "versions": versions, "notes": notes}
+    return {"cells": cells, "versions": versions, "notes": notes + row_notes(rows)}
 
 
 def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -> str:
@@ -170,6 +184,7 @@ def render(args: argparse.Namespace, outcome: dict[str, object], command: str) -
             f"; every target running at once, each cell cut into {args.slices} slice(s) "
             "alternating between the targets and the scenarios of the same shape "
             f"({args.slice_warmup:g} s warm-up each after the first), {args.rounds} round(s)"
+            + (", the targets relaunched for each" if args.relaunch else "")
         )
     load = [c.foreign_pct for c in cells]
     if load:
@@ -233,7 +248,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         const=DEFAULT_BEFORE,
         metavar="REF",
         help=f"RoutePlex against itself at REF (default {DEFAULT_BEFORE}): targets routeplex "
-        "and routeplex-before, every scenario, interleaved, 2 rounds of 15 s cells",
+        "and routeplex-before, every scenario, interleaved in slices, 4 rounds of 12 s cells, "
+        "fresh processes each round",
     )
     parser.add_argument(
         "--before",
@@ -248,6 +264,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--rounds", type=int, help="with --interleave: passes over the scenarios (default 1)"
+    )
+    parser.add_argument(
+        "--same-build",
+        action=argparse.BooleanOptionalAction,
+        help="run routeplex from a runtime-lock venv built like routeplex-before's, not the "
+        "project venv (compare: on)",
+    )
+    parser.add_argument(
+        "--relaunch",
+        action=argparse.BooleanOptionalAction,
+        help="with --interleave: fresh target processes every round (compare: on)",
     )
     parser.add_argument(
         "--slices",
@@ -298,13 +325,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if unknown:
         parser.error(f"unknown scenario(s) {unknown}; choose from {', '.join(SCENARIOS)}")
     if args.rounds is None:
-        args.rounds = 2 if compare else 1
+        args.rounds = 4 if compare else 1
+    if args.relaunch is None:
+        args.relaunch = compare
+    if args.same_build is None:
+        args.same_build = compare
     if args.slices is None:
         args.slices = 6 if compare else 1
     if (args.rounds > 1 or args.slices > 1) and not args.interleave:
         parser.error("--rounds and --slices need --interleave (or --compare-before)")
     if args.duration is None:
-        args.duration = 15.0 if compare else 10.0
+        args.duration = 12.0 if compare else 10.0
     if args.quiet_wait is None:
         args.quiet_wait = 20.0 if compare else 60.0
     if args.quick:

@@ -122,7 +122,7 @@ class Target:
             # child inherits that affinity unless told otherwise.
             cores = str(TARGET_CORE) if self.pinned else f"0-{(os.cpu_count() or 1) - 1}"
             prefix = ["taskset", "-c", cores]
-        with self.log_path.open("wb") as log:
+        with self.log_path.open("ab") as log:  # a target relaunched keeps one log
             self.proc = subprocess.Popen(
                 prefix + cmd,
                 env={**os.environ, **env},
@@ -200,6 +200,7 @@ class RoutePlex(Target):
     def __init__(self) -> None:
         super().__init__()
         self.data_dir: Path | None = None
+        self.launches = 0
         self.bin = Path(sys.executable).parent / "routeplex"
         self.surfaces = self.ALL_SURFACES
 
@@ -221,13 +222,18 @@ class RoutePlex(Target):
         return out.stdout
 
     def launch(self, mock_base: str, workdir: Path) -> Endpoint:
-        self.data_dir = workdir / f"{self.name}-data"
+        self.launches += 1  # a fresh data directory for each launch (`--relaunch`)
+        suffix = f"-{self.launches}" if self.launches > 1 else ""
+        self.data_dir = workdir / f"{self.name}-data{suffix}"
         port = free_port()
         env = {
             "ROUTEPLEX_DATA_DIR": str(self.data_dir),
             "ROUTEPLEX_HOST": "127.0.0.1",
             "ROUTEPLEX_PORT": str(port),
             "ROUTEPLEX_LOG_LEVEL": "warning",
+            # One string-hash seed for every launch of every RoutePlex: a random one moves a
+            # process's CPU per request by a few percent for its whole life (dict layouts).
+            "PYTHONHASHSEED": "0",
             # Provider keys, so no simulator starts; the base URLs point the built-in OpenAI
             # and Anthropic providers at the mock (Anthropic's without /v1: it adds it).
             "OPENAI_API_KEY": UPSTREAM_KEY,
@@ -401,10 +407,13 @@ class Passthrough(Target):
         return "bench/passthrough.py"
 
 
-def make_targets(names: list[str], mock_pid: int, before: str | None = None) -> list[Target]:
-    """The targets named; `routeplex-before` is RoutePlex at the commit `before` names."""
+def make_targets(
+    names: list[str], mock_pid: int, before: str | None = None, same_build: bool = False
+) -> list[Target]:
+    """The targets named; `routeplex-before` is RoutePlex at the commit `before` names, and
+    with `same_build`, `routeplex` runs from a venv built as that one's is."""
     # They build on Target: imported here, not above.
-    from bench.before import DEFAULT_BEFORE, RoutePlexBefore
+    from bench.before import DEFAULT_BEFORE, RoutePlexAfter, RoutePlexBefore
     from bench.peers import LiteLLM, Portkey
 
     known: dict[str, type[Target]] = {
@@ -419,6 +428,8 @@ def make_targets(names: list[str], mock_pid: int, before: str | None = None) -> 
     for name in names:
         if name == "direct":
             targets.append(Direct(mock_pid))
+        elif name == "routeplex" and same_build:
+            targets.append(RoutePlexAfter())
         elif name == "routeplex-before":
             targets.append(RoutePlexBefore(before or DEFAULT_BEFORE))
         elif name in known:

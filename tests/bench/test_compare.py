@@ -138,6 +138,25 @@ def test_the_before_target_is_built_from_its_own_lock(tmp_path: Path) -> None:
         before.build(commit, install=False, work=tmp_path)
 
 
+def test_the_after_side_of_a_comparison_is_built_like_the_before_side(tmp_path: Path) -> None:
+    [after, then] = make_targets(["routeplex", "routeplex-before"], 0, "11c9050", same_build=True)
+    assert isinstance(after, before.RoutePlexAfter) and after.name == "routeplex"
+    assert isinstance(then, before.RoutePlexBefore)
+    [plain] = make_targets(["routeplex"], 0)
+    assert type(plain) is before.RoutePlex  # a plain run uses the project's own venv
+    venv = tmp_path / "after-venv"
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    pip.append("--disable-pip-version-check")
+    # The before-target's venv steps, for this tree (editable: uncommitted changes count).
+    assert before.venv_commands(REPO, venv, "py") == [
+        ["py", "-m", "venv", str(venv)],
+        [*pip, "--require-hashes", "-r", str(REPO / "requirements" / "runtime.lock")],
+        [*pip, "--no-deps", "--no-build-isolation", "-e", str(REPO)],
+    ]
+    with pytest.raises(RuntimeError, match="not built"):
+        before.build_after(install=False, work=tmp_path)
+
+
 def test_the_before_ref_resolves_to_a_commit() -> None:
     try:
         commit = before.resolve(before.DEFAULT_BEFORE)
@@ -164,10 +183,11 @@ def test_compare_mode_runs_both_targets_on_every_scenario_interleaved() -> None:
     assert args.targets == ["routeplex", "routeplex-before"]
     assert args.before == "abc1234"
     assert args.scenarios == list(SCENARIOS)
-    assert args.interleave and args.rounds == 2 and args.duration == 15 and args.slices == 6
+    assert args.interleave and args.relaunch and args.rounds == 4 and args.duration == 12
+    assert args.slices == 6
     assert parse_args(["--compare-before"]).before == before.DEFAULT_BEFORE
     plain = parse_args([])
-    assert not plain.interleave and plain.rounds == 1
+    assert not plain.interleave and plain.rounds == 1 and not plain.relaunch
     assert "messages-claude-16" not in plain.scenarios  # the default matrix is the chat one
     for needs_interleave in (["--rounds", "2"], ["--slices", "4"]):
         with pytest.raises(SystemExit):
@@ -257,6 +277,13 @@ def test_the_verdict_reads_the_interval() -> None:
         1.0, 1.0, 1.0, 2
     )
     assert comparison.paired(same, [None]) is None
+    # From 3 rounds on, the interval is over the rounds (fresh launches), not the slices.
+    now = [_cell("x", "a", [1.1, 1.1], 1, r) for r in (1, 2, 3)]
+    then = [_cell("x", "b", [1.0, 1.0], 1, r) for r in (1, 2, 3)]
+    then[2].slice_cpu_ms = [1.1, 1.1]
+    ratio = comparison.paired(now, list(then))
+    assert ratio is not None and ratio.pairs == 6
+    assert ratio.low < 1.0 < ratio.high  # one round of three disagrees: a wide interval
 
 
 def test_the_harness_modules_run_as_scripts() -> None:
