@@ -27,6 +27,8 @@ MAX_NESTING = 64
 # The request fields an error may name; any other name is the caller's and is not echoed.
 _FIELDS = frozenset(ChatCompletionRequest.model_fields)
 _MESSAGES: TypeAdapter[list[Any]] = TypeAdapter(message_schema.Messages)
+# A tuple, not `dict | list`: that expression builds a union object at every check.
+_CONTAINERS = (dict, list)
 
 
 def validate_messages(messages: Any) -> None:
@@ -49,7 +51,7 @@ def _too_deep(value: Any, limit: int) -> bool:
         item, depth = stack.pop()
         children = item.values() if isinstance(item, dict) else item
         for child in children:
-            if isinstance(child, dict | list):
+            if isinstance(child, _CONTAINERS):
                 if depth >= limit:
                     return True
                 stack.append((child, depth + 1))
@@ -60,7 +62,7 @@ def validate_nesting(body: dict[str, Any]) -> None:
     """Refuse a body nested deeper than MAX_NESTING, naming the field (a message by its
     index; a field of the caller's own naming only as "a field")."""
     for name, value in body.items():
-        if not isinstance(value, dict | list):
+        if not isinstance(value, _CONTAINERS):
             continue
         if name == "messages":
             _messages_nesting(value)
