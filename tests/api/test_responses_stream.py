@@ -229,3 +229,17 @@ def test_a_canonical_answer_is_a_valid_response() -> None:
     assert [item["type"] for item in out["output"]] == ["reasoning", "message", "function_call"]
     assert "encrypted_content" not in out["output"][0]  # not asked for
     assert out["usage"]["input_tokens_details"] == {"cached_tokens": 1, "cache_write_tokens": 0}
+
+
+def test_a_text_that_names_an_event_is_not_taken_for_one() -> None:
+    events = _upstream_events()
+    said = events[5].replace(b'"delta":" there"', b'"delta":"event: response.completed\\n"')
+    assert said != events[5]
+    rest = b"".join(events[6:])
+    relayed = relay(
+        _Stream(wire=WIRE), [Chunk(native=b"".join(events[:5])), Chunk(native=said + rest)]
+    )
+    assert said + b"".join(events[6:-1]) in relayed
+    found = parse(relayed)
+    assert [e["type"] for e in found].count("response.completed") == 1
+    assert found[-1]["response"]["x_routeplex"]["request_id"] == REQUEST_ID

@@ -36,7 +36,9 @@ from .responses_encode import answer, response_id
 from .responses_stream import ResponseStream
 from .wire import authenticate, exchange_headers, json_response
 
-_TERMINAL = (b"event: response.completed", b"event: response.incomplete")
+# An event's first line; only at the start or after a blank line is it one (a `data:` line's
+# JSON holds no raw newline, while a text delta may well say "event: response.completed").
+_TERMINAL = (b"event: response.completed\n", b"event: response.incomplete\n")
 _SEQUENCE = re.compile(rb'"sequence_number":\s*(\d+)')
 _STORED_TRUE = re.compile(rb'"store":\s*true')
 
@@ -134,7 +136,9 @@ class ResponseEvents:
         if _STORED_TRUE.search(raw):
             raw = _STORED_TRUE.sub(b'"store":false', raw)
         for marker in _TERMINAL:
-            at = raw.find(marker)
+            at = 0 if raw.startswith(marker) else raw.find(b"\n\n" + marker)
+            if at > 0:
+                at += 2
             if at >= 0:
                 self._held = raw[at:]
                 return raw[:at]
