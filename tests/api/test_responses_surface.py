@@ -345,3 +345,18 @@ def test_json_object_format(gateway: RunningGateway, model: str) -> None:
         text={"format": {"type": "json_object"}},
     )
     assert isinstance(json.loads(response.output_text), dict)
+
+
+def test_only_anthropic_thinking_comes_back_sealed(gateway: RunningGateway) -> None:
+    """A Gemini thought signature rides in its call ids, not in a reasoning item: sealing
+    it would hand Claude a signature it cannot verify if the thread moved there."""
+    response = client(gateway).responses.create(
+        model="gemini-2.5-flash",
+        input=PROMPT,
+        reasoning={"effort": "high"},
+        include=["reasoning.encrypted_content"],
+        max_output_tokens=4000,
+    )
+    reasoning = [item for item in response.output if item.type == "reasoning"]
+    assert all(item.encrypted_content is None for item in reasoning)
+    assert response.usage is not None and response.usage.output_tokens_details.reasoning_tokens

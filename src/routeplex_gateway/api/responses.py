@@ -56,6 +56,14 @@ def _model_name(ex: Exchange) -> str:
     return ex.model.id if ex.model is not None else ""
 
 
+def _sealed(ex: Exchange, decoded: Decoded) -> bool:
+    """Whether thinking comes back sealed in `encrypted_content`: when the caller asked for
+    it and the model was Anthropic's, whose signature lets it take its thinking back (a
+    Gemini thought signature rides in its call ids instead)."""
+    asked = bool(decoded.options.get("sealed"))
+    return asked and ex.deployment is not None and ex.deployment.kind == "anthropic"
+
+
 def _unstored(data: dict[str, Any]) -> dict[str, Any]:
     """OpenAI's response object as the gateway answers it: nothing stored."""
     return {**data, "store": False}
@@ -90,14 +98,14 @@ class Responses:
                 ex.usage,
                 request_id=ex.request_id,
                 model=_model_name(ex),
-                sealed=bool(decoded.options.get("sealed")),
+                sealed=_sealed(ex, decoded),
             )
         out["x_routeplex"] = ex.routeplex_info()
         return json_response(orjson.dumps(out), 200, _headers(ex))
 
     def stream(self, ex: Exchange, decoded: Decoded) -> ResponseEvents:
         body = decoded.chat.native_for(WIRE) or {}
-        return ResponseEvents(ex, body, sealed=bool(decoded.options.get("sealed")))
+        return ResponseEvents(ex, body, sealed=_sealed(ex, decoded))
 
     def error(self, error: GatewayError, ex: Exchange | None = None) -> Response:
         return error_response(error, ex)
