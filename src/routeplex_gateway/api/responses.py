@@ -31,7 +31,7 @@ from ..gateway import Gateway
 from ..metering.record import Endpoint
 from .openai import error_response
 from .pipeline import Decoded, run
-from .responses_decode import WIRE, decode
+from .responses_decode import SEALED_WIRE, WIRE, decode
 from .responses_encode import answer, response_id
 from .responses_stream import ResponseStream
 from .wire import authenticate, exchange_headers, json_response
@@ -58,10 +58,10 @@ def _model_name(ex: Exchange) -> str:
 
 def _sealed(ex: Exchange, decoded: Decoded) -> bool:
     """Whether thinking comes back sealed in `encrypted_content`: when the caller asked for
-    it and the model was Anthropic's, whose signature lets it take its thinking back (a
-    Gemini thought signature rides in its call ids instead)."""
+    it and the model speaks `SEALED_WIRE`, whose signature lets it take its thinking back
+    (another's signature is not its to verify)."""
     asked = bool(decoded.options.get("sealed"))
-    return asked and ex.deployment is not None and ex.deployment.kind == "anthropic"
+    return asked and ex.deployment is not None and ex.deployment.kind == SEALED_WIRE
 
 
 def _unstored(data: dict[str, Any]) -> dict[str, Any]:

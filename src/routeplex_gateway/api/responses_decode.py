@@ -16,7 +16,7 @@ is generated from) and how deep it nests, then maps it:
 * a reasoning item's `encrypted_content` is OpenAI's own, readable by OpenAI only: it stays in
   the body an OpenAI upstream is sent as it came; canonically the reasoning is unsigned text,
   which other providers leave out — except the gateway's own wrapping of another provider's
-  signed thinking (`SIGNED`), which is that provider's signature again;
+  signed thinking (`SEALED`), which is that provider's signature again;
 * function `tools` → `Tool`s; built-in tools (web search, file search, code interpreter,
   computer use, image generation, MCP, shell…) are refused, named: they run on OpenAI's side;
 * `tool_choice` and `parallel_tool_calls` → `ToolChoice`; `text.format` → `ResponseFormat`;
@@ -56,15 +56,19 @@ from ..canonical import (
     ToolResult,
 )
 from ..errors import GatewayError, validation
+from .anthropic_blocks import WIRE as ANTHROPIC_WIRE
 from .openai_decode import media_of_url
 from .schemas.openai_responses import ResponsesRequest
 from .schemas.refusal import check
 from .validation import validate_nesting
 
 WIRE = "openai-responses"
-# How the gateway wraps another provider's signed thinking as a reasoning item's
-# `encrypted_content`, so the caller can send it back (`SIGNED + "anthropic:" + signature`).
-SIGNED = "routeplex:"
+# The wire format whose signed thinking comes back sealed (the Messages surface's: its
+# translator sends a signed thinking part back as that provider's thinking block).
+SEALED_WIRE = ANTHROPIC_WIRE
+# How the gateway wraps that signed thinking as a reasoning item's `encrypted_content`, so
+# the caller can send it back: `SEALED` + ("redacted:" for a redacted block) + signature.
+SEALED = f"routeplex:{SEALED_WIRE}:"
 REDACTED = "redacted:"
 _FIELDS = frozenset(ResponsesRequest.model_fields)
 _EFFORTS: dict[str, Effort] = {
@@ -225,8 +229,8 @@ def _thinking(item: dict[str, Any]) -> Thinking:
         texts = [p["text"] for p in item.get("summary") or () if isinstance(p, dict)]
     text = "\n\n".join(texts)
     sealed = item.get("encrypted_content")
-    if isinstance(sealed, str) and sealed.startswith(SIGNED + "anthropic:"):
-        signature = sealed[len(SIGNED + "anthropic:") :]
+    if isinstance(sealed, str) and sealed.startswith(SEALED):
+        signature = sealed[len(SEALED) :]
         redacted = signature.startswith(REDACTED)
         if redacted:
             signature = signature[len(REDACTED) :]

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from ..canonical import ChatResponse, FinishReason, Refusal, Text, Thinking, ToolCall, Usage
 from ..errors import ErrorCode, GatewayError
-from .responses_decode import REDACTED, SIGNED
+from .responses_decode import REDACTED, SEALED
 
 Status = Literal["completed", "incomplete", "failed", "in_progress"]
 # The Responses error codes (`ResponseErrorCode`) a failed response may carry.
@@ -143,14 +143,14 @@ def reasoning_item(
 ) -> dict[str, Any]:
     """A reasoning item: the thinking as its summary, and — when the caller asked for
     `reasoning.encrypted_content` — the provider's signature wrapped as the gateway reads it
-    back (`SIGNED`), so the thinking can go back to the model that wrote it."""
+    back (`SEALED`), so the thinking can go back to the model that wrote it."""
     item: dict[str, Any] = {
         "id": iid,
         "type": "reasoning",
         "summary": [{"type": "summary_text", "text": text}] if text else [],
     }
     if sealed and signature:
-        item["encrypted_content"] = f"{SIGNED}anthropic:{REDACTED if redacted else ''}{signature}"
+        item["encrypted_content"] = f"{SEALED}{REDACTED if redacted else ''}{signature}"
     return item
 
 
