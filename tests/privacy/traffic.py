@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from tests.privacy.messages_traffic import MessagesTraffic
+from tests.privacy.responses_traffic import ResponsesTraffic
 from tests.privacy.stores import Canaries
 
 CHAT = "/v1/chat/completions"
@@ -92,6 +93,7 @@ class Traffic:
         ):
             case()
         MessagesTraffic(self.t, self.c, self.http).run()
+        ResponsesTraffic(self.t, self.c, self.http).run()
 
     def rich_body(self, label: str, model: str) -> dict[str, Any]:
         """An OpenAI request with a canary in every place a caller can put text."""

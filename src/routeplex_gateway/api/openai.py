@@ -41,7 +41,6 @@ _MODELS_CREATED = 1_700_000_000  # the catalog has no creation dates; a fixed, h
 _NOT_SERVED = {
     "/v1/completions": "legacy Completions API",
     "/v1/embeddings": "Embeddings API",
-    "/v1/responses": "Responses API",
     "/v1/images": "Images API",
     "/v1/audio": "Audio API",
     "/v1/moderations": "Moderations API",

@@ -58,16 +58,16 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
-def validate_nesting(body: dict[str, Any]) -> None:
+def validate_nesting(body: dict[str, Any], fields: frozenset[str] = _FIELDS) -> None:
     """Refuse a body nested deeper than MAX_NESTING, naming the field (a message by its
-    index; a field of the caller's own naming only as "a field")."""
+    index; a field of the caller's own naming — not one of `fields` — only as "a field")."""
     for name, value in body.items():
         if not isinstance(value, _CONTAINERS):
             continue
         if name == "messages":
             _messages_nesting(value)
         elif _too_deep(value, MAX_NESTING - 1):
-            raise _nested_too_deep(name if name in _FIELDS else None)
+            raise _nested_too_deep(name if name in fields else None)
 
 
 def _nested_too_deep(field: str | None) -> GatewayError:
