@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from routeplex_gateway.simulator.answer import plan_answer, stable_token
+from routeplex_gateway.simulator.answer import digest, plan_answer
 from routeplex_gateway.simulator.delivery import (
     JsonPayload,
     SimulatedResponse,
@@ -108,10 +108,9 @@ def responses_routes(sim: Simulator) -> list[Route]:
 def _reply(parsed: ResponsesRequest, sequence: int) -> Reply:
     spec = parsed.spec
     answer = plan_answer(spec)
-    # The counter keeps ids unique; the hash ties them to the conversation for debugging.
-    token = stable_token(spec.seed, "id", 16).lower()
+    # 48 hex digits, as OpenAI's; the counter in the digest keeps ids unique.
     return Reply(
-        id=f"resp_{token}{sequence:032x}"[:53],
+        id="resp_" + digest(spec.seed, str(sequence).encode()).hex()[:48],
         created_at=int(time.time()),
         model=parsed.model,
         seed=spec.seed,

@@ -260,7 +260,7 @@ def _reasoning_item(reply: Reply) -> dict[str, Any]:
     item: dict[str, Any] = {"id": "rs_" + _id_body(reply, "reasoning"), "type": "reasoning"}
     if reply.encrypted_reasoning:
         # Opaque to everyone but the provider, as OpenAI's: only its own later turns read it.
-        item["encrypted_content"] = "gAAAAA" + stable_token(reply.seed, "encrypted", 64)
+        item["encrypted_content"] = "gAAAAA" + stable_token(reply.seed, "encrypted", 40)
     item["summary"] = []
     return item
 
