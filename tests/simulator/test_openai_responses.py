@@ -248,6 +248,8 @@ REFUSED: list[tuple[dict[str, Any], str | None, str | None]] = [
         "unknown_parameter",
     ),
     ({"input": [{"type": "function_call_output"}]}, "input[0].call_id", None),
+    # An output whose call is not sent along: a stateless API has nothing to find it in.
+    ({"input": [{"type": "function_call_output", "call_id": "c", "output": "x"}]}, "input", None),
     ({"input": "hi", "max_output_tokens": 5}, "max_output_tokens", "integer_below_min_value"),
     ({"input": "hi", "top_p": 1.5}, "top_p", "decimal_above_max_value"),
     ({"input": "hi", "reasoning": {"effort": "low"}}, "reasoning.effort", None),

@@ -32,8 +32,6 @@ from routeplex_gateway.simulator.answer import Answer, digest, stable_token
 from routeplex_gateway.simulator.openai_format import SERVICE_TIER, argument_fragments
 
 SERVER_ERROR_MESSAGE = "The server had an error while processing your request. Sorry about that!"
-# The events held back by a relay that may still fall back: nothing in them is content.
-OPENING_EVENTS = ("response.created", "response.in_progress")
 
 
 @dataclass(frozen=True)

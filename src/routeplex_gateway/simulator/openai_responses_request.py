@@ -4,8 +4,7 @@ the answer spec and what the response object echoes back.
 Validation covers what a gateway translating into this format gets wrong, with OpenAI's own
 messages, `param` and `code`: a field the API does not have (`messages`, `max_tokens`,
 `stream_options` without `stream` — OpenAI answers `unknown_parameter`), a missing `model` or
-`input`, input items of the wrong shape (Chat Completions' `tool_calls` or `role: tool`
-instead of `function_call` / `function_call_output` items), function tools in Chat
+`input`, input items of the wrong shape (`openai_responses_items`), function tools in Chat
 Completions' nested shape (`tools[0].name` is missing), `tool_choice`, `text.format`, ranges
 of `temperature` / `top_p` / `max_output_tokens`, `reasoning` on a model that does not
 reason, and `previous_response_id` (this simulator, like a gateway that promises to store
@@ -15,7 +14,6 @@ nothing, keeps no responses: every id is unknown).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,25 +23,31 @@ from routeplex_gateway.simulator.answer import (
     AnswerSpec,
     JsonObjectOutput,
     JsonSchemaOutput,
-    LastTurn,
     OutputMode,
     PromptMessage,
     TextOutput,
     ToolSpec,
     conversation_seed,
     count_prompt_tokens,
-    image_tokens,
     is_reasoning_model,
 )
 from routeplex_gateway.simulator.openai_request import (
     NOT_JSON_MESSAGE,
     PARALLEL_WORD,
     RequestError,
-    _described,
-    _invalid_type,
-    _missing,
+    expect,
+    invalid_type,
+    missing,
 )
 from routeplex_gateway.simulator.openai_responses_format import echo_settings
+from routeplex_gateway.simulator.openai_responses_items import (
+    input_items,
+    invalid_value,
+    last_item,
+    last_turn,
+    prompt_message,
+    text_of,
+)
 
 # `CreateResponse`'s fields in OpenAI's schema, and the two sampling penalties its answers
 # echo; anything else is refused as OpenAI refuses it.
@@ -57,9 +61,6 @@ KNOWN_FIELDS = frozenset((
     "text", "tool_choice", "tools", "top_logprobs", "top_p", "truncation", "user",
 ))
 # fmt: on
-MESSAGE_ROLES = ("user", "assistant", "system", "developer")
-ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning", "item_reference")
-PART_TYPES = ("input_text", "input_image", "input_file", "output_text", "refusal")
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 MIN_OUTPUT_TOKENS = 16
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
@@ -91,44 +92,44 @@ def parse_responses_request(raw: bytes) -> ResponsesRequest:
         raise RequestError(f"Unknown parameter: '{unknown[0]}'.", unknown[0], "unknown_parameter")
     model = body.get("model")
     if model is None or model == "":
-        raise _missing("model")
+        raise missing("model")
     if not isinstance(model, str):
-        raise _invalid_type("model", "a string", model)
+        raise invalid_type("model", "a string", model)
     if body.get("previous_response_id") is not None:
         raise RequestError(
             f"Previous response with id '{body['previous_response_id']}' not found.",
             "previous_response_id",
             "previous_response_not_found",
         )
-    stream = _typed(body, "stream", bool, "a boolean") is True
-    options = _typed(body, "stream_options", dict, "an object")
+    stream = expect(body, "stream", bool, "a boolean") is True
+    options = expect(body, "stream_options", dict, "an object")
     if options is not None and not stream:
         raise RequestError(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
             "stream_options",
         )
-    instructions = _typed(body, "instructions", str, "a string")
-    items = _input(body)
+    instructions = expect(body, "instructions", str, "a string")
+    items = input_items(body)
     tools = _tools(body)
     forced, use_tools, required = _tool_choice(body, tools)
-    parallel_allowed = _typed(body, "parallel_tool_calls", bool, "a boolean") is not False
+    parallel_allowed = expect(body, "parallel_tool_calls", bool, "a boolean") is not False
     _range(body, "temperature", 0, 2)
     _range(body, "top_p", 0, 1)
     max_tokens = _max_output_tokens(body)
     reasoning = _reasoning(body, model)
-    include = _typed(body, "include", list, "an array of strings") or []
-    _typed(body, "metadata", dict, "an object")
-    _typed(body, "user", str, "a string")
-    _typed(body, "store", bool, "a boolean")
+    include = expect(body, "include", list, "an array of strings") or []
+    expect(body, "metadata", dict, "an object")
+    expect(body, "user", str, "a string")
+    expect(body, "store", bool, "a boolean")
 
     conversation = [item for item in items if item.get("type", "message") != "reasoning"]
-    last = _last_user_or_tool(conversation)
-    last_turn = _last_turn(last)
-    wants_parallel = last_turn == "user" and bool(PARALLEL_WORD.search(_text_of(last)))
+    last = last_item(conversation)
+    turn = last_turn(last)
+    wants_parallel = turn == "user" and bool(PARALLEL_WORD.search(text_of(last)))
     spec = AnswerSpec(
         seed=conversation_seed([instructions, items]),
         model=model,
-        last_turn=last_turn,
+        last_turn=turn,
         tools=tools,
         use_tools=use_tools,
         tool_required=required,
@@ -139,7 +140,7 @@ def parse_responses_request(raw: bytes) -> ResponsesRequest:
         max_tokens=max_tokens,
         reasoning=reasoning,
     )
-    prompt = [_prompt_message(item) for item in conversation]
+    prompt = [prompt_message(item) for item in conversation]
     if instructions:
         prompt.insert(0, PromptMessage("developer", (instructions,)))
     tool_texts = [orjson.dumps(tool).decode() for tool in body.get("tools") or []]
@@ -154,85 +155,20 @@ def parse_responses_request(raw: bytes) -> ResponsesRequest:
     )
 
 
-def _input(body: dict[str, Any]) -> list[dict[str, Any]]:
-    value = body.get("input")
-    if value is None:
-        raise _missing("input")
-    if isinstance(value, str):
-        return [{"type": "message", "role": "user", "content": value}]
-    if not isinstance(value, list):
-        raise _invalid_type("input", "a string or an array of input items", value)
-    for index, item in enumerate(value):
-        _item(item, f"input[{index}]")
-    return value
-
-
-def _item(item: Any, where: str) -> None:
-    if not isinstance(item, dict):
-        raise _invalid_type(where, "an object", item)
-    kind = item.get("type", "message" if "role" in item else None)
-    if kind is None:
-        raise _missing(f"{where}.type")
-    if kind not in ITEM_TYPES:
-        raise _invalid_value(f"{where}.type", kind, ITEM_TYPES)
-    if kind == "message":
-        role = item.get("role")
-        if role is None:
-            raise _missing(f"{where}.role")
-        if role not in MESSAGE_ROLES:
-            raise _invalid_value(f"{where}.role", role, MESSAGE_ROLES)
-        if "tool_calls" in item:
-            raise RequestError(
-                f"Unknown parameter: '{where}.tool_calls'.", f"{where}.tool_calls",
-                "unknown_parameter",
-            )  # fmt: skip
-        content = item.get("content")
-        if content is None:
-            raise _missing(f"{where}.content")
-        if isinstance(content, list):
-            for index, part in enumerate(content):
-                _part(part, f"{where}.content[{index}]")
-        elif not isinstance(content, str):
-            raise _invalid_type(f"{where}.content", "a string or an array", content)
-    elif kind == "function_call":
-        for name in ("call_id", "name", "arguments"):
-            if not isinstance(item.get(name), str):
-                raise _missing(f"{where}.{name}")
-    elif kind == "function_call_output":
-        if not isinstance(item.get("call_id"), str):
-            raise _missing(f"{where}.call_id")
-        if not isinstance(item.get("output"), str | list):
-            raise _missing(f"{where}.output")
-    elif kind == "reasoning" and not isinstance(item.get("summary"), list):
-        raise _missing(f"{where}.summary")
-
-
-def _part(part: Any, where: str) -> None:
-    if not isinstance(part, dict):
-        raise _invalid_type(where, "an object", part)
-    kind = part.get("type")
-    if kind is None:
-        raise _missing(f"{where}.type")
-    if kind not in PART_TYPES:
-        raise _invalid_value(f"{where}.type", kind, PART_TYPES)
-    if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
-        raise _missing(f"{where}.text")
-
-
 def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
-    tools = _typed(body, "tools", list, "an array of objects") or []
+    tools = expect(body, "tools", list, "an array of objects") or []
     specs = []
     for index, tool in enumerate(tools):
         where = f"tools[{index}]"
         if not isinstance(tool, dict):
-            raise _invalid_type(where, "an object", tool)
+            raise invalid_type(where, "an object", tool)
         if tool.get("type") is None:
-            raise _missing(f"{where}.type")
+            raise missing(f"{where}.type")
         if tool["type"] != "function":
             continue  # built-in tools exist, but the simulator only calls functions
         name = tool.get("name")
         if not isinstance(name, str):
-            raise _missing(f"{where}.name")  # Chat Completions' nested `function` shape
+            raise missing(f"{where}.name")  # Chat Completions' nested `function` shape
         if not TOOL_NAME.match(name):
             raise RequestError(
                 f"Invalid '{where}.name': string does not match pattern. Expected a string that"
@@ -242,7 +178,7 @@ def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
             )
         parameters = tool.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
-            raise _invalid_type(f"{where}.parameters", "an object", parameters)
+            raise invalid_type(f"{where}.parameters", "an object", parameters)
         specs.append(ToolSpec(name, parameters or {"type": "object", "properties": {}}))
     return tuple(specs)
 
@@ -256,17 +192,17 @@ def _tool_choice(
         return None, True, False
     if isinstance(choice, str):
         if choice not in ("none", "auto", "required"):
-            raise _invalid_value("tool_choice", choice, ("none", "auto", "required"))
+            raise invalid_value("tool_choice", choice, ("none", "auto", "required"))
         return None, choice != "none", choice == "required"
     if not isinstance(choice, dict):
-        raise _invalid_type("tool_choice", "a string or an object", choice)
+        raise invalid_type("tool_choice", "a string or an object", choice)
     if choice.get("type") == "allowed_tools":
         return None, True, choice.get("mode") == "required"
     if choice.get("type") != "function":
         return None, True, True  # a built-in tool: the simulator calls none of those
     name = choice.get("name")
     if not isinstance(name, str):
-        raise _missing("tool_choice.name")
+        raise missing("tool_choice.name")
     if name not in {tool.name for tool in tools}:
         raise RequestError(
             f"Tool choice '{name}' not found in 'tools' parameter.", "tool_choice", None
@@ -275,30 +211,30 @@ def _tool_choice(
 
 
 def _output(body: dict[str, Any]) -> OutputMode:
-    text = _typed(body, "text", dict, "an object")
+    text = expect(body, "text", dict, "an object")
     response_format = (text or {}).get("format")
     if response_format is None:
         return TextOutput()
     if not isinstance(response_format, dict):
-        raise _invalid_type("text.format", "an object", response_format)
+        raise invalid_type("text.format", "an object", response_format)
     kind = response_format.get("type")
     if kind == "json_object":
         return JsonObjectOutput()
     if kind == "json_schema":
         # The Responses shape: name and schema beside the type, not under `json_schema`.
         if not isinstance(response_format.get("name"), str):
-            raise _missing("text.format.name")
+            raise missing("text.format.name")
         schema = response_format.get("schema")
         if not isinstance(schema, dict):
-            raise _missing("text.format.schema")
+            raise missing("text.format.schema")
         return JsonSchemaOutput(schema)
     if kind == "text":
         return TextOutput()
-    raise _invalid_value("text.format.type", kind, ("text", "json_schema", "json_object"))
+    raise invalid_value("text.format.type", kind, ("text", "json_schema", "json_object"))
 
 
 def _reasoning(body: dict[str, Any], model: str) -> bool | None:
-    reasoning = _typed(body, "reasoning", dict, "an object")
+    reasoning = expect(body, "reasoning", dict, "an object")
     if not reasoning or reasoning.get("effort") is None:
         return None
     if not is_reasoning_model(model):
@@ -309,7 +245,7 @@ def _reasoning(body: dict[str, Any], model: str) -> bool | None:
         )
     efforts = ("none", "minimal", "low", "medium", "high", "xhigh")
     if reasoning["effort"] not in efforts:
-        raise _invalid_value("reasoning.effort", reasoning["effort"], efforts)
+        raise invalid_value("reasoning.effort", reasoning["effort"], efforts)
     return bool(reasoning["effort"] != "none")
 
 
@@ -318,7 +254,7 @@ def _max_output_tokens(body: dict[str, Any]) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid_type("max_output_tokens", "an integer", value)
+        raise invalid_type("max_output_tokens", "an integer", value)
     if value < MIN_OUTPUT_TOKENS:
         raise RequestError(
             "Invalid 'max_output_tokens': integer below minimum value. Expected a value >="
@@ -334,7 +270,7 @@ def _range(body: dict[str, Any], name: str, low: float, high: float) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _invalid_type(name, "a number", value)
+        raise invalid_type(name, "a number", value)
     # Wording and code as in the recorded 400 (responses_error_400_invalid_param.yaml).
     if value < low:
         side, word, relation, limit = "below", "min", ">=", low
@@ -347,68 +283,4 @@ def _range(body: dict[str, Any], name: str, low: float, high: float) -> None:
         f" {limit:g}, but got {value:g} instead.",
         name,
         f"decimal_{side}_{word}_value",
-    )
-
-
-def _last_user_or_tool(items: list[dict[str, Any]]) -> Mapping[str, Any]:
-    # A system or developer message after the user's does not end the user's turn.
-    found: Mapping[str, Any] = items[-1] if items else {"role": "user", "content": ""}
-    for item in reversed(items):
-        if item.get("role") not in ("system", "developer"):
-            found = item
-            break
-    return found
-
-
-def _last_turn(item: Mapping[str, Any]) -> LastTurn:
-    if item.get("type") == "function_call_output":
-        return "tool"
-    return "user" if item.get("role") == "user" else "other"
-
-
-def _prompt_message(item: Mapping[str, Any]) -> PromptMessage:
-    kind = item.get("type", "message")
-    if kind == "function_call":
-        return PromptMessage("assistant", (str(item["name"]), str(item["arguments"])))
-    if kind == "function_call_output":
-        output = item.get("output")
-        texts = (output,) if isinstance(output, str) else tuple(_part_texts(output))
-        return PromptMessage("tool", texts)
-    if kind != "message":
-        return PromptMessage("other")
-    content = item.get("content")
-    if isinstance(content, str):
-        return PromptMessage(str(item.get("role")), (content,))
-    images = sum(
-        image_tokens(part.get("detail"))
-        for part in content or ()
-        if isinstance(part, dict) and part.get("type") == "input_image"
-    )
-    return PromptMessage(str(item.get("role")), tuple(_part_texts(content)), images)
-
-
-def _part_texts(parts: Any) -> list[str]:
-    texts = []
-    for part in parts or ():
-        if isinstance(part, dict) and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-    return texts
-
-
-def _text_of(item: Mapping[str, Any]) -> str:
-    return " ".join(_prompt_message(item).texts)
-
-
-def _typed(body: dict[str, Any], name: str, kind: type, described: str) -> Any:
-    value = body.get(name)
-    if value is None or isinstance(value, kind):
-        return value
-    raise _invalid_type(name, described, value)
-
-
-def _invalid_value(param: str, value: Any, supported: tuple[str, ...]) -> RequestError:
-    listed = ", ".join(f"'{s}'" for s in supported[:-1]) + f", and '{supported[-1]}'"
-    shown = value if isinstance(value, str) else _described(value)
-    return RequestError(
-        f"Invalid value: '{shown}'. Supported values are: {listed}.", param, "invalid_value"
     )
