@@ -401,3 +401,17 @@ def test_a_tool_call_answer_reads_as_tool_calls() -> None:
     call_id = "call_kL0PCQV7M2WMoVX8V8OtYSAL"
     assert answer.parts == [ToolCall(id=call_id, name="get_capital", arguments=arguments)]
     assert answer.finish_reason == "tool_calls" and answer.usage.output_tokens == 16
+
+
+async def test_an_answer_cut_by_the_output_cap_finishes_with_length(simulator_url: str) -> None:
+    body = {"input": "Say a lot.", "max_output_tokens": 16}
+    deployment = _deployment(f"{simulator_url}/v1", model=MODEL)
+    async with provider() as openai:
+        answer = await openai.complete(_request(body, stream=False), deployment)
+        stream = await openai.stream(_request(body, stream=True), deployment)
+        chunks = await _drain(stream)
+    assert answer.native is not None and answer.native["status"] == "incomplete"
+    assert answer.finish_reason == "length" and answer.usage.output_tokens == 16
+    assert stream.finish_reason == "length" and chunks[-1].deltas == (Finish("length"),)
+    assert b"event: response.incomplete" in (chunks[-1].native or b"")
+    assert stream.usage.output_tokens == 16
