@@ -20,8 +20,7 @@ upstream SSE event byte for byte beside its typed deltas.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 
@@ -33,8 +32,20 @@ from .openai_responses_answer import WIRE, ResponsesStream, completion, error_fi
 
 PATH = "/responses"
 
-# How the OpenAI provider posts a body to one of its paths (its `_post`).
-Post = Callable[..., Awaitable[aiohttp.ClientResponse]]
+
+class Post(Protocol):
+    """How the OpenAI provider posts a body to one of its paths (its `_post`): the open
+    response, or the upstream's failure as a `GatewayError`."""
+
+    async def __call__(
+        self,
+        body: dict[str, Any],
+        deployment: Deployment,
+        limits: aiohttp.ClientTimeout,
+        retry_started: bool = True,
+        *,
+        path: str = ...,
+    ) -> aiohttp.ClientResponse: ...
 
 
 def native_body(request: ChatRequest, deployment: Deployment) -> dict[str, Any] | None:
