@@ -368,3 +368,29 @@ def test_a_hung_request_times_out(upstream: Upstream) -> None:
     upstream.add_fault(model="gpt-4o", hang=True, count=1)
     with pytest.raises(openai.APITimeoutError):
         upstream.client(timeout=0.5).responses.create(model="gpt-4o", input="hi")
+
+
+def test_a_stalled_stream_times_out_after_its_first_events(upstream: Upstream) -> None:
+    upstream.add_fault(model="gpt-4o", stall_after_chunks=4, count=1)
+    seen: list[str] = []
+    with (
+        pytest.raises(openai.APITimeoutError),
+        upstream.client(timeout=0.5).responses.stream(model="gpt-4o", input="hi") as stream,
+    ):
+        for event in stream:
+            seen.append(event.type)
+    assert seen == [
+        "response.created",
+        "response.in_progress",
+        "response.output_item.added",
+        "response.content_part.added",
+    ]
+
+
+def test_obfuscation_can_be_turned_off(upstream: Upstream) -> None:
+    body = {"model": "gpt-4o", "input": "hi", "stream": True}
+    padded = events(post(upstream, body)[2])
+    plain = events(post(upstream, {**body, "stream_options": {"include_obfuscation": False}})[2])
+    kinds = ("response.output_text.delta",)
+    assert all("obfuscation" in e for e in padded if e["type"] in kinds)
+    assert not any("obfuscation" in e for e in plain)
