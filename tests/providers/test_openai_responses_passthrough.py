@@ -415,3 +415,23 @@ async def test_an_answer_cut_by_the_output_cap_finishes_with_length(simulator_ur
     assert stream.finish_reason == "length" and chunks[-1].deltas == (Finish("length"),)
     assert b"event: response.incomplete" in (chunks[-1].native or b"")
     assert stream.usage.output_tokens == 16
+
+
+async def test_arguments_that_come_only_with_the_finished_call() -> None:
+    """The recorded call stream without its argument fragments: the arguments of the finished
+    item are the call's, once (with the fragments, they are not repeated)."""
+    [call, _] = load("openai/responses_stream_function_call.yaml")
+    kept = [e for e in _events(call.body) if b"function_call_arguments.delta" not in e]
+    whole = Exchange(call.request, 200, call.content_type, b"".join(kept))
+    async with provider() as openai:
+        with replay([whole, call]) as url:
+            streams = []
+            for _ in range(2):
+                stream = await openai.stream(
+                    _request({"input": "hi"}, stream=True), _deployment(url)
+                )
+                streams.append([d for c in await _drain(stream) for d in c.deltas])
+    for deltas in streams:
+        fragments = [d.fragment for d in deltas if isinstance(d, ToolArgumentsDelta)]
+        assert "".join(fragments) == '{"country":"France"}'
+    assert len([d for d in streams[0] if isinstance(d, ToolArgumentsDelta)]) == 1

@@ -195,6 +195,7 @@ class ResponsesStream:
         self.finish_reason: FinishReason | None = None
         self._calls: dict[Any, int] = {}  # upstream item id → canonical call index
         self._started = 0  # calls started so far
+        self._argued: set[int] = set()  # calls whose arguments came in fragments
         self._done = False
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
@@ -225,9 +226,12 @@ class ResponsesStream:
             text = _text(data.get("delta"))
             return (TextDelta(text),) if text else ()
         if kind == "response.function_call_arguments.delta":
-            index = self._calls.get(data.get("item_id"), self._calls.get(data.get("output_index")))
+            index = self._call_index(data)
             fragment = _text(data.get("delta"))
-            return (ToolArgumentsDelta(index, fragment),) if fragment and index is not None else ()
+            if not fragment or index is None:
+                return ()
+            self._argued.add(index)
+            return (ToolArgumentsDelta(index, fragment),)
         if kind in _THINKING_DELTAS:
             text = _text(data.get("delta"))
             return (ThinkingDelta(text),) if text else ()
@@ -237,11 +241,7 @@ class ResponsesStream:
         if kind == "response.output_item.added":
             return self._item_added(data)
         if kind == "response.output_item.done":
-            item = data.get("item")
-            signature = item.get("encrypted_content") if isinstance(item, dict) else None
-            if isinstance(item, dict) and item.get("type") == "reasoning" and signature:
-                return (ThinkingDelta(signature=str(signature)),)
-            return ()
+            return self._item_done(data)
         if kind in ("response.created", "response.in_progress"):
             self._describe(data.get("response"))
             return ()
@@ -275,7 +275,28 @@ class ResponsesStream:
         self._calls.setdefault(data.get("output_index"), index)
         start = ToolCallStart(index, _text(item.get("call_id")), _text(item.get("name")))
         arguments = _text(item.get("arguments"))
-        return (start, ToolArgumentsDelta(index, arguments)) if arguments else (start,)
+        if not arguments:
+            return (start,)
+        self._argued.add(index)
+        return (start, ToolArgumentsDelta(index, arguments))
+
+    def _call_index(self, data: dict[str, Any]) -> int | None:
+        return self._calls.get(data.get("item_id"), self._calls.get(data.get("output_index")))
+
+    def _item_done(self, data: dict[str, Any]) -> tuple[Delta, ...]:
+        item = data.get("item")
+        if not isinstance(item, dict):
+            return ()
+        if item.get("type") == "reasoning" and item.get("encrypted_content"):
+            return (ThinkingDelta(signature=str(item["encrypted_content"])),)
+        if item.get("type") == "function_call":
+            # Arguments that came whole with the finished item, never in fragments.
+            index = self._calls.get(item.get("id"), self._call_index(data))
+            arguments = _text(item.get("arguments"))
+            if index is not None and index not in self._argued and arguments:
+                self._argued.add(index)
+                return (ToolArgumentsDelta(index, arguments),)
+        return ()
 
     def _finish(self, response: Any) -> tuple[Delta, ...]:
         self._done = True
