@@ -18,7 +18,8 @@ In streams it comes only with the final `response.completed` / `response.incompl
 Streams: `response.output_text.delta` → `TextDelta`, `response.refusal.delta` →
 `RefusalDelta`, reasoning summary / text deltas → `ThinkingDelta`, a `function_call` item's
 `output_item.added` → `ToolCallStart` (calls numbered from 0) and its
-`function_call_arguments.delta` → `ToolArgumentsDelta`, a finished reasoning item's
+`function_call_arguments.delta` → `ToolArgumentsDelta` (the finished item's arguments when
+none came in fragments), a finished reasoning item's
 `encrypted_content` → a `ThinkingDelta` signature, the final event → `Finish`. Nothing is
 handed over before the first content (the opening events are held, see `HeldEvents`), so a
 stream that fails before any can still fall back. An `error` event or `response.failed`
