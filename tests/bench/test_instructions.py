@@ -12,7 +12,7 @@ from bench.targets import Target
 def test_the_total_is_read_from_the_dump_callgrind_writes(tmp_path: Path) -> None:
     out = tmp_path / "callgrind-routeplex-1.out"
     dump = tmp_path / "callgrind-routeplex-1.out.4242"  # callgrind may add the pid
-    dump.write_text("version: 1\ncreator: callgrind-3.19.0\nevents: Ir\nsummary: 1234567\n")
+    dump.write_text("version: 1\nevents: Ir\nsummary: 0\nfn=x\n1 5\ntotals: 1234567\n")
     assert _total(out) == 1234567
 
 
