@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import account, admin, anthropic, health, native, openai, openapi
+from .api import account, admin, anthropic, embeddings, health, native, openai, openapi
 from .api.wire import BodyDeadline
 from .config import Settings
 from .dashboard import dashboard_routes
@@ -184,6 +184,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
 
     routes = [
         Route("/v1/chat/completions", openai.chat_completions, methods=["POST"]),
+        Route("/v1/embeddings", embeddings.embeddings, methods=["POST"]),
         Route("/v1/messages", anthropic.messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", anthropic.count_tokens, methods=["POST"]),
         Route("/v1/models", openai.list_models, methods=["GET"]),

@@ -196,6 +196,23 @@ def completion_limits(deployment: Deployment, cap: int | None) -> aiohttp.Client
     )
 
 
+def embedding_limits(deployment: Deployment) -> aiohttp.ClientTimeout:
+    """Timeouts of an embeddings call: 10 s to connect, the deployment's timeout in total
+    (there is no output to wait for)."""
+    return aiohttp.ClientTimeout(total=deployment.timeout_s, sock_connect=10)
+
+
+def not_embeddings(provider: str) -> GatewayError:
+    """A 200 response whose body is not the embeddings the provider's API promises (one
+    vector per input)."""
+    return GatewayError(
+        ErrorCode.PROVIDER_ERROR,
+        f"The provider '{provider}' sent a response that is not one embedding per input.",
+        retryable=True,
+        details={"provider": provider},
+    )
+
+
 def new_session() -> aiohttp.ClientSession:
     """One pooled session per provider: keep-alive connections are the point."""
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)

@@ -18,8 +18,18 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, FinishReason, Usage
+from ..canonical import (
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    Deployment,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    FinishReason,
+    Usage,
+)
 from ..errors import ErrorCode, GatewayError
+from . import openai_embeddings as embeddings
 from .base import (
     broken_stream,
     completion_limits,
@@ -207,6 +217,9 @@ class OpenAIProvider:
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post(body, deployment, timeout)
         return OpenAIStream(response, deployment)
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        return await embeddings.embed(self.session, request, deployment)
 
     async def close(self) -> None:
         if self._session is not None:

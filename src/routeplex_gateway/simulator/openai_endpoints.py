@@ -1,4 +1,5 @@
-"""The OpenAI HTTP surface: `POST /v1/chat/completions` and `GET /v1/models`.
+"""The OpenAI HTTP surface: `POST /v1/chat/completions`, `GET /v1/models`, and
+`POST /v1/embeddings` (`openai_embeddings`).
 
 Order of checks, as on OpenAI: authentication (a missing Bearer key, or the key `sk-invalid`,
 gets the real 401 body), then request validation (400), then the faults registered for the
@@ -23,6 +24,7 @@ from routeplex_gateway.simulator.delivery import (
     json_response,
 )
 from routeplex_gateway.simulator.faults import StatusFault
+from routeplex_gateway.simulator.openai_embeddings import embedding_routes
 from routeplex_gateway.simulator.openai_format import (
     MISSING_KEY_MESSAGE,
     Completion,
@@ -90,9 +92,14 @@ def openai_routes(sim: Simulator) -> list[Route]:
             return _auth_error(key)
         return json_response(models_body())
 
+    def key_check(request: Request) -> tuple[Response | None, str]:
+        key = bearer_key(request)
+        return (_auth_error(key), "") if key is None or key == INVALID_KEY else (None, key)
+
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
+        *embedding_routes(sim, key_check),
     ]
 
 

@@ -93,7 +93,7 @@ class SurfaceUsage(TypedDict):
         str,
         Field(
             description="The endpoint value stored in request metadata: "
-            "openai.chat_completions, native.chat or anthropic.messages."
+            "openai.chat_completions, native.chat, anthropic.messages or openai.embeddings."
         ),
     ]
     requests: int
