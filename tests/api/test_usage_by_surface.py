@@ -1,7 +1,7 @@
 """Usage split by surface: `by_surface` in `GET /api/v1/usage`, and `GET /admin/usage/surfaces`.
 
-OpenAI chat, embeddings and native requests are made through the gateway; Anthropic Messages usage is stored
-as the recorder stores it (its metadata rows are what the split counts).
+OpenAI chat, embeddings and native requests are made through the gateway; Anthropic Messages
+usage is stored as the recorder stores it (its metadata rows are what the split counts).
 """
 
 from __future__ import annotations
