@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .canonical import EmbeddingRequest, EmbeddingResponse, Usage
+from .canonical import Embedder, EmbeddingRequest, EmbeddingResponse, Usage
 from .errors import ErrorCode, GatewayError, validation
 from .exchange import Exchange
 from .metering.tokens import estimate_embedding_tokens, typical_embedding_tokens
@@ -20,9 +20,6 @@ from .routing.router import Attempt
 
 if TYPE_CHECKING:
     from .gateway import Gateway
-
-# Token ids are OpenAI's tokenizer's: only deployments speaking its wire format read them.
-_TOKEN_WIRE = "openai"
 
 
 async def route(
@@ -67,13 +64,16 @@ async def route(
         if _same_vectors(model, f, request.dimensions)
     ]
     models = [model, *fallbacks]
-    plan = gw.router.plan(models, wire=_TOKEN_WIRE if request.has_tokens else None)
-    if not plan and request.has_tokens:
-        raise validation(
-            f"'{model.id}' embeds text only: token ids are read only by OpenAI-format "
-            "models. Send 'input' as strings.",
-            "input",
-        )
+    plan = gw.router.plan(models)
+    if request.has_tokens:
+        # Token ids are one tokenizer's: only the wire formats that take them may get them.
+        plan = [(m, d) for m, d in plan if _reads_token_ids(gw, d.kind)]
+        if not plan:
+            raise validation(
+                f"'{model.id}' embeds text only: token ids are read only by OpenAI-format "
+                "models. Send 'input' as strings.",
+                "input",
+            )
     if plan and plan[0][0] is not model:
         ex.rerouted = True  # every deployment of the chosen model has its circuit open
     if debug:
@@ -82,6 +82,11 @@ async def route(
             "plan": [{"model": m.id, "deployment": d.id} for m, d in plan],
         }
     return plan
+
+
+def _reads_token_ids(gw: Gateway, kind: str) -> bool:
+    provider = gw.providers.get(kind)
+    return isinstance(provider, Embedder) and provider.embeds_token_ids
 
 
 def _check_dimensions(model: CatalogModel, dimensions: int | None) -> None:

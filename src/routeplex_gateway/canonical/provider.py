@@ -49,7 +49,10 @@ class Provider(Protocol):
 
 @runtime_checkable
 class Embedder(Protocol):
-    """A provider whose wire format has an embeddings endpoint (OpenAI's, Gemini's)."""
+    """A provider whose wire format has an embeddings endpoint (OpenAI's, Gemini's);
+    `embeds_token_ids` when it also takes inputs as token ids (OpenAI's tokenizer's)."""
+
+    embeds_token_ids: bool
 
     async def embed(
         self, request: EmbeddingRequest, deployment: Deployment

@@ -58,6 +58,7 @@ def read_error(provider: str) -> ErrorReader:
 
 class GeminiProvider(PooledSession):
     kind = "gemini"
+    embeds_token_ids = False  # Gemini embeds text only
 
     async def _post(
         self,

@@ -149,6 +149,7 @@ class OpenAIStream:
 
 class OpenAIProvider:
     kind = "openai"
+    embeds_token_ids = True  # OpenAI's embeddings (and vLLM's) take token ids as input
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
