@@ -221,6 +221,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         hot={
             "/v1/chat/completions": openai.chat_completions,
             "/v1/messages": anthropic.messages,
+            "/v1/embeddings": embeddings.embeddings,
             "/api/v1/chat": native.chat,
         },
         routes=routes,
