@@ -86,6 +86,20 @@ def test_a_provider_4xx_is_the_callers_and_is_not_retried(backed_up: RunningGate
     assert (row["http_status"], row["attempts"], row["input_tokens"]) == (400, 1, None)
 
 
+@pytest.mark.parametrize("model", [MODEL, "gemini-embedding-001"])
+def test_an_input_too_long_is_the_callers_400_naming_input(
+    backed_up: RunningGateway, model: str
+) -> None:
+    gw = backed_up
+    fault(gw.simulator_url, model=model, status=400, code="context_length_exceeded", count=1)
+    refused = post(gw.url, gw.keys["alice"], model=model)
+    assert refused.status_code == 400
+    assert_valid(refused.json(), "ErrorResponse")
+    error = refused.json()["error"]
+    assert (error["code"], error["param"]) == ("context_length_exceeded", "input")
+    assert "shorten or split it" in error["message"]
+
+
 def test_a_provider_5xx_falls_back_to_the_next_deployment(backed_up: RunningGateway) -> None:
     gw = backed_up
     fault(gw.simulator_url, model=MODEL, status=500, count=1)

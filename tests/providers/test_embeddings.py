@@ -23,11 +23,7 @@ def test_openai_body_sends_only_what_was_given() -> None:
     plain = openai_embeddings.request_body(
         EmbeddingRequest(inputs=("a", (1, 2))), _deployment("text-embedding-3-small")
     )
-    assert plain == {
-        "model": "text-embedding-3-small",
-        "input": ["a", [1, 2]],
-        "encoding_format": "float",
-    }
+    assert plain == {"model": "text-embedding-3-small", "input": ["a", [1, 2]]}
     full = openai_embeddings.request_body(
         EmbeddingRequest(inputs=("a",), dimensions=8, encoding_format="base64", user="u"),
         _deployment("m"),

@@ -202,6 +202,18 @@ def embedding_limits(deployment: Deployment) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=deployment.timeout_s, sock_connect=10)
 
 
+def embedding_refusal(error: GatewayError) -> GatewayError:
+    """A provider's refusal of an embedding request: a context overflow is an input too long
+    (there are no messages to shorten, nor an output cap to lower)."""
+    if error.code is ErrorCode.CONTEXT_LENGTH_EXCEEDED:
+        error.param = "input"
+        error.message = (
+            "An input is longer than the model takes (its context window, in tokens); "
+            "shorten or split it."
+        )
+    return error
+
+
 def not_embeddings(provider: str) -> GatewayError:
     """A 200 response whose body is not the embeddings the provider's API promises (one
     vector per input)."""

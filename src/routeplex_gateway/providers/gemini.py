@@ -23,6 +23,7 @@ from .base import (
     completion_limits,
     credentials_error,
     embedding_limits,
+    embedding_refusal,
     json_object,
     not_a_completion,
     post_json,
@@ -107,7 +108,10 @@ class GeminiProvider(PooledSession):
         retry = deployment.retry_started_timeouts
 
         async def send(body: dict[str, Any]) -> dict[str, Any] | None:
-            response = await self._post("batchEmbedContents", body, deployment, limits, retry)
+            try:
+                response = await self._post("batchEmbedContents", body, deployment, limits, retry)
+            except GatewayError as refused:
+                raise embedding_refusal(refused) from None
             return json_object(await read_all(response, deployment.provider, retry_started=retry))
 
         return await embeddings.embed(request, deployment.upstream_model, deployment.provider, send)

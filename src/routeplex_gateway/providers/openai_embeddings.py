@@ -3,8 +3,9 @@ OpenAI-compatible server: the canonical request as its body, its answer as canon
 
 The caller's `encoding_format` is the one asked of the provider, so vectors come in the form
 the caller wants (JSON floats, or base64 of little-endian float32) and are relayed without
-conversion; `dimensions` and `user` are sent only when given (servers that are not OpenAI
-may refuse what they do not know).
+conversion (a server that answers floats anyway has them encoded by the surface);
+`encoding_format` (when base64), `dimensions` and `user` are sent only when given: servers
+that are not OpenAI may refuse what they do not know.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..canonical import Deployment, EmbeddingRequest, EmbeddingResponse, Usage, 
 from ..errors import GatewayError
 from .base import (
     embedding_limits,
+    embedding_refusal,
     json_object,
     not_embeddings,
     post_json,
@@ -30,8 +32,9 @@ def request_body(request: EmbeddingRequest, deployment: Deployment) -> dict[str,
     body: dict[str, Any] = {
         "model": deployment.upstream_model,
         "input": [i if isinstance(i, str) else list(i) for i in request.inputs],
-        "encoding_format": request.encoding_format,
     }
+    if request.encoding_format != "float":  # floats are every server's default
+        body["encoding_format"] = request.encoding_format
     if request.dimensions is not None:
         body["dimensions"] = request.dimensions
     if request.user is not None:
@@ -92,16 +95,19 @@ async def embed(
     if deployment.api_key:
         headers["Authorization"] = f"Bearer {deployment.api_key}"
     retry = deployment.retry_started_timeouts
-    response = await post_json(
-        session,
-        f"{deployment.base_url}/embeddings",
-        request_body(request, deployment),
-        headers,
-        provider=deployment.provider,
-        limits=embedding_limits(deployment),
-        read_error=_read_error(deployment.provider),
-        secret=deployment.api_key,
-        retry_started=retry,
-    )
+    try:
+        response = await post_json(
+            session,
+            f"{deployment.base_url}/embeddings",
+            request_body(request, deployment),
+            headers,
+            provider=deployment.provider,
+            limits=embedding_limits(deployment),
+            read_error=_read_error(deployment.provider),
+            secret=deployment.api_key,
+            retry_started=retry,
+        )
+    except GatewayError as refused:
+        raise embedding_refusal(refused) from None
     raw = await read_all(response, deployment.provider, retry_started=retry)
     return answer(json_object(raw), deployment.provider, len(request.inputs))
