@@ -110,6 +110,14 @@ def test_gemini_model_is_metered_on_the_estimate(gateway: RunningGateway) -> Non
     assert row["cost_picousd"] == expected * PRICES["gemini-embedding-001"] * PICO / 10**6
 
 
+def test_gemini_floats_are_encoded_as_openai_base64(gateway: RunningGateway) -> None:
+    # Gemini answers floats; the SDK asks for base64 by default: the gateway encodes them.
+    raw = raw_create(gateway, model="gemini-embedding-001", input=TEXTS[1])
+    assert isinstance(raw["data"][0]["embedding"], str)
+    decoded = sdk(gateway).embeddings.create(model="gemini-embedding-001", input=TEXTS[1])
+    assert decoded.data[0].embedding == vector("gemini-embedding-001", TEXTS[1]).tolist()
+
+
 def test_more_inputs_than_one_gemini_batch_keep_their_order(gateway: RunningGateway) -> None:
     texts = [f"canary number {i}" for i in range(150)]  # Gemini takes 100 a batch
     reply = sdk(gateway).embeddings.create(
