@@ -146,6 +146,23 @@ def test_a_hung_provider_times_out(backed_up: RunningGateway) -> None:
     assert (row["http_status"], row["error_code"]) == (504, "provider_timeout")
 
 
+def test_a_client_that_leaves_is_one_row_charged_the_estimate(backed_up: RunningGateway) -> None:
+    gw = backed_up
+    fault(gw.simulator_url, model="gemini-embedding-001", latency_ms=3000, count=1)
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{gw.url}/v1/embeddings",
+            json={"model": "gemini-embedding-001", "input": "the canary"},
+            headers={"Authorization": f"Bearer {gw.keys['alice']}"},
+            timeout=0.5,
+        )
+    (row,) = gw.metadata(expect=1)
+    # The provider had the input, and bills it: the admission's bound, marked an estimate.
+    assert (row["http_status"], row["usage_estimated"]) == (499, 1)
+    assert row["input_tokens"] == len("the canary") + 1 and row["output_tokens"] == 0
+    assert row["cost_picousd"] > 0
+
+
 def test_rate_limit_and_daily_cap_refuse_embeddings(gateway: RunningGateway) -> None:
     trial = gateway.add_account("trial", plan="evaluation")  # 5 a minute, 20,000 tokens a day
     # 25,000 bytes of input: more than the day's tokens could hold, refused before it is sent.
