@@ -108,6 +108,12 @@ class EmbeddingUsage(TypedDict):
     total_tokens: int
 
 
+class EmbeddingsRoutePlexInfo(RoutePlexInfo):
+    # True when the provider reported no usage (Gemini) and the tokens are the gateway's
+    # estimate.
+    usage_estimated: bool
+
+
 class EmbeddingList(TypedDict):
     """OpenAI's `list` of embeddings, plus `x_routeplex`."""
 
@@ -115,4 +121,4 @@ class EmbeddingList(TypedDict):
     data: list[Embedding]
     model: str
     usage: EmbeddingUsage
-    x_routeplex: NotRequired[RoutePlexInfo]
+    x_routeplex: NotRequired[EmbeddingsRoutePlexInfo]
