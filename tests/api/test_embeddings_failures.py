@@ -183,3 +183,18 @@ def test_rate_limit_and_daily_cap_refuse_embeddings(gateway: RunningGateway) -> 
     ).json()["data"]
     # Settled at the provider's count, not held at the reservation (the bytes of the input).
     assert 0 < account["today"]["tokens"] <= 5 * 2  # "the canary": two tokens
+
+
+def test_a_cost_cap_refuses_what_it_could_not_pay_for(gateway: RunningGateway) -> None:
+    # A millionth of a dollar a day: "the canary" (11 tokens reserved, $0.00000022) fits; a
+    # hundred longer inputs (over 5,000 tokens reserved at $0.02 a million) do not.
+    key = gateway.add_account("frugal", limits={"cost_per_day_usd": "0.000001"})
+    assert post(gateway.url, key).status_code == 200
+    refused = post(
+        gateway.url, key, input=[f"canary input number {i:03d} " * 2 for i in range(100)]
+    )
+    assert refused.status_code == 429
+    assert refused.json()["error"]["code"] == "quota_exceeded"
+    assert_valid(refused.json(), "ErrorResponse")
+    rows = gateway.metadata(expect=2)
+    assert [r["http_status"] for r in rows] == [200, 429]
