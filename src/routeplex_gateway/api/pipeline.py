@@ -13,6 +13,10 @@ exchange is handed over to its `EventStream`, which closes it when the stream en
 ends it (the last event, the client leaving, the server stopping, an exception).
 `Gateway.close` is idempotent and these two are its only callers, so no path can leak a
 concurrency slot, a reservation or a metadata row.
+
+An embeddings surface is an `EmbeddingCodec`: its decoded request is an `EmbeddingRequest`,
+whose life (`_embed`: route, admit, the router's `embed`, settle) `run` opens and closes
+exactly like a chat request's.
 """
 
 from __future__ import annotations
