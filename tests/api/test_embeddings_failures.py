@@ -100,9 +100,16 @@ def test_an_input_too_long_is_the_callers_400_naming_input(
     assert "shorten or split it" in error["message"]
 
 
-def test_a_provider_5xx_falls_back_to_the_next_deployment(backed_up: RunningGateway) -> None:
+@pytest.mark.parametrize(
+    "failure",
+    [{"status": 500}, {"malformed_after_chunks": 0}, {"cut_after_chunks": 0}],
+    ids=["500", "malformed", "cut"],
+)
+def test_a_provider_failure_falls_back_to_the_next_deployment(
+    backed_up: RunningGateway, failure: dict[str, Any]
+) -> None:
     gw = backed_up
-    fault(gw.simulator_url, model=MODEL, status=500, count=1)
+    fault(gw.simulator_url, model=MODEL, count=1, **failure)
     served = post(gw.url, gw.keys["alice"])
     assert served.status_code == 200
     assert_valid(served.json(), "CreateEmbeddingResponse")
