@@ -86,6 +86,15 @@ def test_a_provider_4xx_is_the_callers_and_is_not_retried(backed_up: RunningGate
     assert (row["http_status"], row["attempts"], row["input_tokens"]) == (400, 1, None)
 
 
+def test_openais_refusal_of_a_long_input_is_the_callers_400(gateway: RunningGateway) -> None:
+    refused = post(gateway.url, gateway.keys["alice"], input=["short", "canary " * 9000])
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert (error["code"], error["param"]) == ("context_length_exceeded", "input")
+    assert "maximum context length is 8192 tokens" in error["message"]  # OpenAI's own words
+    assert "canary" not in refused.text
+
+
 @pytest.mark.parametrize("model", [MODEL, "gemini-embedding-001"])
 def test_an_input_too_long_is_the_callers_400_naming_input(
     backed_up: RunningGateway, model: str

@@ -2,7 +2,7 @@
 
 Order of checks, as on OpenAI: authentication (the real 401 bodies), request validation (400
 with OpenAI's wording: a missing model or input, an empty string, more than 2048 inputs, an
-unknown `encoding_format`, `dimensions` on a model that cannot shorten its vectors or beyond
+input over 8192 tokens, an unknown `encoding_format`, `dimensions` on a model that cannot shorten its vectors or beyond
 their length), then the faults registered for the model, then the vectors
 (`embedding_vectors`), as floats or base64. Usage counts the simulator's tokens of each text
 (at least one) and each token-id array's length.
@@ -33,6 +33,7 @@ from routeplex_gateway.simulator.openai_request import NOT_JSON_MESSAGE, Request
 from routeplex_gateway.simulator.state import Simulator
 
 MAX_INPUTS = 2048
+MAX_INPUT_TOKENS = 8192  # every OpenAI embedding model's context window, per input
 _INVALID_INPUT = (
     "'$.input' is invalid. Please check the API reference: "
     "https://platform.openai.com/docs/api-reference."
@@ -120,7 +121,19 @@ def parse_embedding_request(raw: bytes) -> EmbeddingCall:
                 f"to {dimensions_of(model)}.",
                 "dimensions",
             )
+    for item in inputs:
+        tokens = _tokens(item)
+        if tokens > MAX_INPUT_TOKENS:
+            raise RequestError(
+                f"This model's maximum context length is {MAX_INPUT_TOKENS} tokens, however "
+                f"you requested {tokens} tokens ({tokens} in your prompt; 0 for the "
+                "completion). Please reduce your prompt; or completion length."
+            )
     return EmbeddingCall(model, inputs, encoding == "base64", dimensions)
+
+
+def _tokens(item: str | list[int]) -> int:
+    return max(1, count_tokens(item)) if isinstance(item, str) else len(item)
 
 
 _KNOWN = frozenset({"text-embedding-3-small", "text-embedding-3-large", "text-embedding-ada-002"})
@@ -156,7 +169,7 @@ def embedding_body(call: EmbeddingCall) -> dict[str, Any]:
     tokens = 0
     for index, item in enumerate(call.inputs):
         values = vector(call.model, item, call.dimensions)
-        tokens += max(1, count_tokens(item)) if isinstance(item, str) else len(item)
+        tokens += _tokens(item)
         data.append(
             {
                 "object": "embedding",
