@@ -2,10 +2,10 @@
 
 Order of checks, as on OpenAI: authentication (the real 401 bodies), request validation (400
 with OpenAI's wording: a missing model or input, an empty string, more than 2048 inputs, an
-input over 8192 tokens, an unknown `encoding_format`, `dimensions` on a model that cannot shorten its vectors or beyond
-their length), then the faults registered for the model, then the vectors
-(`embedding_vectors`), as floats or base64. Usage counts the simulator's tokens of each text
-(at least one) and each token-id array's length.
+input over 8192 tokens, an unknown `encoding_format`, `dimensions` on a model that cannot
+shorten its vectors or beyond their length), then the faults registered for the model, then
+the vectors (`embedding_vectors`), as floats or base64. Usage counts the simulator's tokens
+of each text (at least one) and each token-id array's length.
 """
 
 from __future__ import annotations
