@@ -11,6 +11,7 @@ import pytest
 from routeplex_gateway.canonical import Deployment, EmbeddingRequest, Usage, Vector
 from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.providers import gemini_embeddings, openai_embeddings
+from routeplex_gateway.providers.base import MAX_RESPONSE_BYTES
 
 
 def _deployment(model: str) -> Deployment:
@@ -90,3 +91,9 @@ def test_gemini_batches_hold_100_requests_each() -> None:
     with pytest.raises(GatewayError) as refused:
         gemini_embeddings.batch_bodies(EmbeddingRequest(inputs=((1, 2),)), "gemini-embedding-001")
     assert refused.value.param == "input"
+
+
+def test_an_openai_answer_may_be_as_large_as_the_inputs_asked_for() -> None:
+    # 2,048 vectors of text-embedding-3-large as JSON floats: some 130 MB, all legitimate.
+    assert openai_embeddings.response_limit(2048) > 2048 * 3072 * 21
+    assert openai_embeddings.response_limit(1) < 2 * MAX_RESPONSE_BYTES

@@ -295,27 +295,31 @@ async def post_json(
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
-def too_large(provider: str) -> GatewayError:
+def too_large(provider: str, limit: int = MAX_RESPONSE_BYTES) -> GatewayError:
     return GatewayError(
         ErrorCode.PROVIDER_ERROR,
-        f"The provider '{provider}' sent more than {MAX_RESPONSE_BYTES} bytes; refused.",
+        f"The provider '{provider}' sent more than {limit} bytes; refused.",
         details={"provider": provider},
     )
 
 
 async def read_all(
-    response: aiohttp.ClientResponse, provider: str, *, retry_started: bool = True
+    response: aiohttp.ClientResponse,
+    provider: str,
+    *,
+    retry_started: bool = True,
+    limit: int = MAX_RESPONSE_BYTES,
 ) -> bytes:
-    """The whole body of a response (at most MAX_RESPONSE_BYTES), released either way."""
+    """The whole body of a response (at most `limit` bytes), released either way."""
     try:
-        if (response.content_length or 0) > MAX_RESPONSE_BYTES:
-            raise too_large(provider)
+        if (response.content_length or 0) > limit:
+            raise too_large(provider, limit)
         pieces: list[bytes] = []
         size = 0
         async for piece in response.content.iter_chunked(1 << 16):
             size += len(piece)
-            if size > MAX_RESPONSE_BYTES:
-                raise too_large(provider)
+            if size > limit:
+                raise too_large(provider, limit)
             pieces.append(piece)
         return b"".join(pieces)
     except (TimeoutError, aiohttp.ClientError) as exc:

@@ -18,6 +18,7 @@ import aiohttp
 from ..canonical import Deployment, EmbeddingRequest, EmbeddingResponse, Usage, Vector
 from ..errors import GatewayError
 from .base import (
+    MAX_RESPONSE_BYTES,
     embedding_limits,
     embedding_refusal,
     json_object,
@@ -26,6 +27,16 @@ from .base import (
     read_all,
     upstream_error,
 )
+
+# Room for one vector in an answer: 4,096 components as JSON floats (~26 bytes each). An
+# answer's size follows the inputs asked for — 2,048 of text-embedding-3-large as floats are
+# over 130 MB — so the cap on what is held in memory grows with them.
+_BYTES_PER_INPUT = 128 * 1024
+
+
+def response_limit(inputs: int) -> int:
+    """The most bytes an answer to `inputs` inputs may take."""
+    return MAX_RESPONSE_BYTES + inputs * _BYTES_PER_INPUT
 
 
 def request_body(request: EmbeddingRequest, deployment: Deployment) -> dict[str, Any]:
@@ -109,5 +120,6 @@ async def embed(
         )
     except GatewayError as refused:
         raise embedding_refusal(refused) from None
-    raw = await read_all(response, deployment.provider, retry_started=retry)
+    limit = response_limit(len(request.inputs))
+    raw = await read_all(response, deployment.provider, retry_started=retry, limit=limit)
     return answer(json_object(raw), deployment.provider, len(request.inputs))
