@@ -269,3 +269,14 @@ def test_embedding_models_are_listed_with_their_vectors(gateway: RunningGateway)
     small = next(m for m in catalog if m["id"] == "text-embedding-3-small")
     assert small["embedding"] == {"dimensions": 1536, "custom_dimensions": True}
     assert "embedding" not in next(m for m in catalog if m["id"] == "gpt-4o-mini")
+
+
+def test_a_key_narrowed_to_other_models_is_refused(gateway: RunningGateway) -> None:
+    key = gateway.add_account("narrow", allowed_models=["gpt-4o-mini"])
+    with pytest.raises(openai.PermissionDeniedError) as refused:
+        sdk(gateway, key).embeddings.create(model="text-embedding-3-small", input="canary")
+    assert refused.value.code == "forbidden_model"
+    assert_valid(refused.value.response.json(), "ErrorResponse")
+    allowed = gateway.add_account("rag", allowed_models=["text-embedding-3-small"])
+    reply = sdk(gateway, allowed).embeddings.create(model="text-embedding-3-small", input="x")
+    assert len(reply.data) == 1
