@@ -89,7 +89,9 @@ def gateway(tmp_path: Path, simulator_url: str) -> Iterator[RunningGateway]:
     settings = gateway_settings(data_dir)
     running = RunningGateway(url="", data_dir=data_dir, simulator_url=simulator_url)
     running.keys["alice"] = create_account_with_key(settings, "alice")
-    with serve_in_thread(create_app(settings, simulator_url=simulator_url)) as url:
+    with serve_in_thread(
+        create_app(settings, simulator_url=simulator_url), settings=settings
+    ) as url:
         running.url = url
         yield running
     assert_nothing_sent_was_stored(running)

@@ -47,6 +47,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from .api.departure import DEPARTURE
 from .config import Settings
 from .errors import ErrorCode, GatewayError
 
@@ -134,6 +135,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._deadline = self.loop.time() + self._header_allowance()
         _Sweep.ensure(self.server_state, self.loop)
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        cycle = self.cycle
+        super().connection_lost(exc)
+        # The app's callback for a client gone mid-request (`api/departure.py`): told here,
+        # where uvicorn learns it, rather than by a task per request reading `receive`.
+        if cycle is not None and not cycle.response_complete:
+            left = cycle.scope.get(DEPARTURE)
+            if callable(left):
+                left()
+
     def data_received(self, data: bytes) -> None:
         # uvicorn's, with the refusals made in the parser's callbacks answered here.
         if self._lingering:
@@ -166,6 +177,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     # --- the parser's callbacks -----------------------------------------------------------
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self.scope[DEPARTURE] = None  # type: ignore[literal-required]  # offered to the app
         self._in_head = True
         self._head_bytes = 0
         self._header_count = 0

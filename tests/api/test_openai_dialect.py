@@ -414,7 +414,7 @@ def test_endpoints_not_served_name_the_one_that_is(gateway: RunningGateway) -> N
     responses = [legacy.value.response, moderations.value.response]
     auth = {"Authorization": f"Bearer {gateway.keys['alice']}"}
     for method, path in [
-        ("POST", "/v1/responses"),
+        ("POST", "/v1/uploads"),
         ("POST", "/v1/images/generations"),
         ("POST", "/v1/audio/speech"),
         ("GET", "/v1/models/gpt-4o-mini/canary-path"),

@@ -27,10 +27,11 @@ COUNTS = ("requests", "input_tokens", "output_tokens", "unknown_cost_requests", 
 
 def _make_traffic(gateway: RunningGateway) -> None:
     """alice: one OpenAI request served and one refused, one embeddings request, one native,
-    two Anthropic (one of them without a known price); bob: one native."""
+    two Anthropic (one of them without a known price), one Responses; bob: one native."""
     key = gateway.keys["alice"]
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
     client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT, max_tokens=10)
+    client.responses.create(model="gpt-4o-mini", input="hello", max_output_tokens=16)
     refused = httpx.post(
         f"{gateway.url}/v1/chat/completions",
         headers=auth(key),
@@ -80,13 +81,16 @@ def test_usage_is_split_by_surface(gateway: RunningGateway) -> None:
         ("OpenAI Chat Completions", "openai.chat_completions"),
         ("Native API", "native.chat"),
         ("Anthropic Messages", "anthropic.messages"),
+        ("OpenAI Responses", "openai.responses"),
         ("OpenAI Embeddings", "openai.embeddings"),
     ]
-    openai_chat, native, anthropic, embeddings = surfaces
+    openai_chat, native, anthropic, responses, embeddings = surfaces
     assert (embeddings["requests"], embeddings["refused_requests"]) == (1, 0)
     assert embeddings["input_tokens"] > 0 and embeddings["output_tokens"] == 0
     assert embeddings["cost_usd"] > 0
     assert (openai_chat["requests"], openai_chat["refused_requests"]) == (2, 1)
+    assert (responses["requests"], responses["refused_requests"]) == (1, 0)
+    assert responses["cost_usd"] > 0 and responses["output_tokens"] > 0
     assert (native["requests"], native["refused_requests"]) == (1, 0)
     assert openai_chat["cost_usd"] > 0 and native["cost_usd"] > 0
     assert anthropic == {
@@ -129,6 +133,7 @@ def test_the_operator_sees_the_split_of_every_account_or_one(gateway: RunningGat
         "openai.chat_completions": 2,
         "native.chat": 2,
         "anthropic.messages": 2,
+        "openai.responses": 1,
         "openai.embeddings": 1,
     }
     alice = httpx.get(f"{gateway.url}/admin/accounts", headers=auth(key)).json()["data"]

@@ -40,6 +40,7 @@ def _store_usage(gateway: RunningGateway) -> None:
         {"created_at": NOW, "cost_picousd": 27_000_000},
         {"created_at": NOW, "endpoint": Endpoint.ANTHROPIC_MESSAGES, "cost_picousd": 1_234_567_890},
         {"created_at": NOW, "endpoint": Endpoint.ANTHROPIC_MESSAGES, "cost_picousd": None},
+        {"created_at": NOW, "endpoint": Endpoint.OPENAI_RESPONSES, "cost_picousd": 5_000_000},
         # 64 tokens of text-embedding-3-small at $0.02 a million: no output.
         {
             "created_at": NOW,
@@ -87,6 +88,16 @@ def test_the_account_usage_page_shows_usage_by_surface(gateway: RunningGateway) 
             "$0.0012",  # exact money: 0.00123456789 to two significant digits
             "1",
         ],
+        "openai.responses": [
+            "OpenAI Responses",
+            "openai.responses",
+            "1",
+            "0",
+            "100",
+            "20",
+            picodollars(5_000_000),
+            "0",
+        ],
         "openai.embeddings": [
             "OpenAI Embeddings",
             "openai.embeddings",
@@ -115,6 +126,7 @@ def test_the_operator_usage_page_shows_every_account_by_surface(gateway: Running
         "openai.chat_completions": "1",
         "native.chat": "1",
         "anthropic.messages": "2",
+        "openai.responses": "1",
         "openai.embeddings": "1",
     }
     assert 'id="surface-window"' in page

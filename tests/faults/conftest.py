@@ -34,7 +34,9 @@ def gateway_on_redis(
         )
         running = RunningGateway(url="", data_dir=data_dir, simulator_url=simulator_url)
         running.keys["alice"] = create_account_with_key(config, "alice")
-        with serve_in_thread(create_app(config, simulator_url=simulator_url)) as url:
+        with serve_in_thread(
+            create_app(config, simulator_url=simulator_url), settings=config
+        ) as url:
             running.url = url
             yield running, proxy
 

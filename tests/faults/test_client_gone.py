@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import orjson
 import pytest
 
-from tests.conftest import RunningGateway
+from routeplex_gateway.app import create_app
+from tests.conftest import RunningGateway, gateway_settings
 from tests.faults.conftest import today
+from tests.support.accounts import create_account_with_key
+from tests.support.servers import serve_in_thread
 
 MESSAGES = [{"role": "user", "content": "Tell me about the sea."}]
 
@@ -50,11 +55,30 @@ def _send_and_leave(gw: RunningGateway, key: str, path: str, stream: bool) -> No
             time.sleep(0.02)
 
 
+@pytest.fixture(params=["routeplex-serve", "another-asgi-server"])
+def server(
+    request: pytest.FixtureRequest, tmp_path: Path, simulator_url: str
+) -> Iterator[RunningGateway]:
+    """The gateway under `routeplex serve`'s connections, which tell the app when a client
+    leaves, and under plain uvicorn's, where the app watches `receive` itself."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    settings = gateway_settings(data_dir)
+    running = RunningGateway(url="", data_dir=data_dir, simulator_url=simulator_url)
+    running.keys["alice"] = create_account_with_key(settings, "alice")
+    own = request.param == "routeplex-serve"
+    app = create_app(settings, simulator_url=simulator_url)
+    with serve_in_thread(app, settings=settings if own else None) as url:
+        running.url = url
+        yield running
+
+
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream-before-first-chunk"])
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/v1/chat"])
 def test_a_client_leaving_before_the_answer_frees_its_slot_at_once(
-    gateway: RunningGateway, path: str, stream: bool
+    server: RunningGateway, path: str, stream: bool
 ) -> None:
+    gateway = server
     key = gateway.add_account("solo", plan="evaluation")  # one request at a time
     httpx.post(
         f"{gateway.simulator_url}/_simulator/faults",

@@ -21,6 +21,7 @@ import httpx
 
 from tests.privacy.embeddings_traffic import EmbeddingsTraffic
 from tests.privacy.messages_traffic import MessagesTraffic
+from tests.privacy.responses_traffic import ResponsesTraffic
 from tests.privacy.stores import Canaries
 
 CHAT = "/v1/chat/completions"
@@ -93,6 +94,7 @@ class Traffic:
         ):
             case()
         MessagesTraffic(self.t, self.c, self.http).run()
+        ResponsesTraffic(self.t, self.c, self.http).run()
         EmbeddingsTraffic(self.t, self.c, self.http).run()
 
     def rich_body(self, label: str, model: str) -> dict[str, Any]:

@@ -4,9 +4,9 @@ recorded response over a real socket.
 
 Three recording styles are read: VCR cassettes (`.yaml`, parsed or raw bodies), and vercel/ai
 `.chunks.jsonl.txt` files, which hold one SSE `data:` payload per line and nothing else — they
-are re-framed here as the provider frames its stream (Anthropic: `event:` + `data:` lines
-and LF; Gemini / Vertex: `data:` lines and CRLF), with no recorded request. Gemini streams
-recorded without `alt=sse` (one JSON array) can be re-framed as SSE by
+are re-framed here as the provider frames its stream (Anthropic and OpenAI Responses:
+`event:` + `data:` lines and LF; Gemini / Vertex: `data:` lines and CRLF), with no recorded
+request. Gemini streams recorded without `alt=sse` (one JSON array) can be re-framed as SSE by
 `json_array_as_sse`, since the gateway always asks for SSE.
 """
 
@@ -51,7 +51,8 @@ SSE = "text/event-stream"
 
 def _reframed_chunks(relative: str) -> Exchange:
     payloads = [line for line in (PROVIDERS / relative).read_text().splitlines() if line.strip()]
-    if relative.startswith("anthropic/"):
+    # Anthropic and OpenAI's Responses API name each event; Gemini and Vertex do not.
+    if relative.startswith(("anthropic/", "openai/responses_")):
         events = [f"event: {json.loads(p)['type']}\ndata: {p}\n\n" for p in payloads]
     else:
         events = [f"data: {p}\r\n\r\n" for p in payloads]

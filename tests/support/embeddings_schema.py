@@ -8,34 +8,10 @@ to the arrays of numbers the schema describes.
 from __future__ import annotations
 
 import base64
-import json
 import struct
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
-from tests.support.openai_schema import _with_nullable
-
-_SPEC = (
-    Path(__file__).resolve().parents[1]
-    / "fixtures"
-    / "openai-openapi"
-    / "responses_embeddings.components.json"
-)
-_URI = "urn:openai:responses-embeddings-components"
-
-
-@cache
-def _validator(name: str) -> Draft202012Validator:
-    spec = _with_nullable(json.loads(_SPEC.read_text()))
-    registry: Registry[Any] = Registry().with_resource(
-        _URI, Resource.from_contents(spec, default_specification=DRAFT202012)
-    )
-    return Draft202012Validator({"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry)
+from tests.support.openai_schema import assert_responses_valid
 
 
 def floats_of(packed: str) -> list[float]:
@@ -57,5 +33,4 @@ def assert_valid(instance: Any, schema: str) -> None:
                     for item in data
                 ],
             }
-    errors = sorted(_validator(schema).iter_errors(instance), key=lambda e: list(e.path))
-    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+    assert_responses_valid(instance, schema)

@@ -11,13 +11,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-_SPEC = (
-    Path(__file__).resolve().parents[1]
-    / "fixtures"
-    / "openai-openapi"
-    / "chat_completions.components.json"
-)
-_URI = "urn:openai:chat-components"
+_SPECS = Path(__file__).resolve().parents[1] / "fixtures" / "openai-openapi"
+_CHAT, _RESPONSES = "chat_completions", "responses_embeddings"
 
 
 def _with_nullable(node: Any) -> Any:
@@ -34,18 +29,27 @@ def _with_nullable(node: Any) -> Any:
 
 
 @cache
-def _validator(name: str) -> Draft202012Validator:
-    spec = _with_nullable(json.loads(_SPEC.read_text()))
+def _validator(name: str, spec_name: str = _CHAT) -> Draft202012Validator:
+    spec = _with_nullable(json.loads((_SPECS / f"{spec_name}.components.json").read_text()))
+    uri = f"urn:openai:{spec_name}"
     registry: Registry[Any] = Registry().with_resource(
-        _URI, Resource.from_contents(spec, default_specification=DRAFT202012)
+        uri, Resource.from_contents(spec, default_specification=DRAFT202012)
     )
-    return Draft202012Validator({"$ref": f"{_URI}#/components/schemas/{name}"}, registry=registry)
+    return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{name}"}, registry=registry)
 
 
 def assert_valid(instance: Any, schema: str) -> None:
     """Raise with every violation when `instance` does not validate against `schema`."""
     errors = sorted(_validator(schema).iter_errors(instance), key=lambda e: list(e.path))
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+
+
+def assert_responses_valid(instance: Any, schema: str) -> None:
+    """`assert_valid` against the Responses and embeddings schemas (`Response`,
+    `ResponseStreamEvent`, `ErrorResponse`, …)."""
+    validator = _validator(schema, _RESPONSES)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors][:5]
 
 
 def errors(schema: str, instance: Any) -> list[str]:
@@ -59,3 +63,25 @@ def errors(schema: str, instance: Any) -> list[str]:
 def assert_all_valid(schema: str, *instances: Any) -> None:
     for instance in instances:
         assert_valid(instance, schema)
+
+
+@cache
+def _event_schemas() -> dict[str, str]:
+    spec = json.loads((_SPECS / f"{_RESPONSES}.components.json").read_text())
+    schemas = spec["components"]["schemas"]
+    named: dict[str, str] = {}
+    for ref in schemas["ResponseStreamEvent"]["anyOf"]:
+        name = ref["$ref"].rsplit("/", 1)[-1]
+        kind = schemas[name].get("properties", {}).get("type", {}).get("enum", [None])[0]
+        if kind is not None:
+            named[kind] = name
+    return named
+
+
+def assert_event_valid(event: Any) -> None:
+    """One Responses stream event validated against the schema of its own `type` (whose
+    errors are readable) and against `ResponseStreamEvent`."""
+    name = _event_schemas().get(event.get("type"))
+    assert name is not None, f"no such Responses stream event: {event.get('type')}"
+    assert_responses_valid(event, name)
+    assert_responses_valid(event, "ResponseStreamEvent")

@@ -8,9 +8,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import uvicorn
+
+from routeplex_gateway.config import Settings
+from routeplex_gateway.protocol import BoundedHttpProtocol, HttpBounds
 
 _GIVEN: set[int] = set()
 
@@ -28,12 +32,19 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_in_thread(app: Any, *, port: int | None = None, **config: Any) -> Iterator[str]:
+def serve_in_thread(
+    app: Any, *, port: int | None = None, settings: Settings | None = None, **config: Any
+) -> Iterator[str]:
     """Serve `app` with uvicorn on 127.0.0.1 in a background thread; yield its base URL.
 
     The server runs its own event loop, so tests may be sync or async. Lifespan events run,
-    so the app starts and shuts down exactly as it does under `routeplex serve`.
+    so the app starts and shuts down exactly as it does under `routeplex serve`. With
+    `settings`, the connections are `routeplex serve`'s own (`protocol.py`: its HTTP bounds,
+    and the connection telling the app when a client leaves); without, plain uvicorn's, as
+    another ASGI server would serve the app.
     """
+    if settings is not None:
+        config.setdefault("http", partial(BoundedHttpProtocol, bounds=HttpBounds.of(settings)))
     port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **config)

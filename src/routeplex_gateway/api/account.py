@@ -30,6 +30,7 @@ SURFACE_NAMES = {
     Endpoint.OPENAI_CHAT: "OpenAI Chat Completions",
     Endpoint.NATIVE_CHAT: "Native API",
     Endpoint.ANTHROPIC_MESSAGES: "Anthropic Messages",
+    Endpoint.OPENAI_RESPONSES: "OpenAI Responses",
     Endpoint.OPENAI_EMBEDDINGS: "OpenAI Embeddings",
 }
 

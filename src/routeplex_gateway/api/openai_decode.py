@@ -23,6 +23,7 @@ The body itself rides along as the `NativeRequest` an OpenAI-shaped upstream for
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, cast
 
 import orjson
@@ -73,21 +74,31 @@ def media_of_url(url: str) -> Media:
     return Media(media_type=match.group(1) or "application/octet-stream", data=match.group(3))
 
 
+# The fields that turn on more than a conversation. Most requests carry none of them, and
+# then their readers (each of which would return its "absent" value) are not called.
+_FEATURES = frozenset(
+    ("tools", "functions", "tool_choice", "parallel_tool_calls", "response_format",
+     "reasoning_effort", "user", "safety_identifier", "prediction")
+)  # fmt: skip
+
+
 def decode(body: dict[str, Any], *, stream: bool, max_output_tokens: int | None) -> ChatRequest:
     """The validated OpenAI body as the canonical request (with the body as its native form)."""
-    return ChatRequest(
+    request = ChatRequest(
         messages=decode_messages(body.get("messages") or []),
         stream=stream,
         max_output_tokens=max_output_tokens,
-        tools=_tools(body),
-        tool_choice=_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls")),
-        response_format=_response_format(body.get("response_format")),
-        reasoning=_reasoning(body.get("reasoning_effort")),
         sampling=_sampling(body),
-        user=_first_str(body, "user", "safety_identifier"),
-        prediction=_prediction(body.get("prediction")),
         native=NativeRequest(WIRE, body),
     )
+    if not _FEATURES.isdisjoint(body):
+        request.tools = _tools(body)
+        request.tool_choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
+        request.response_format = _response_format(body.get("response_format"))
+        request.reasoning = _reasoning(body.get("reasoning_effort"))
+        request.user = _first_str(body, "user", "safety_identifier")
+        request.prediction = _prediction(body.get("prediction"))
+    return request
 
 
 def decode_messages(messages: list[Any]) -> list[Message]:
@@ -283,37 +294,36 @@ def _stop(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _number(body: dict[str, Any], name: str) -> float | None:
-    value = body.get(name)
-    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+def _number(value: Any) -> float | None:
+    # By exact type: a JSON number is an int or a float, and a bool is neither here.
+    return value if type(value) is float or type(value) is int else None
 
 
-def _integer(body: dict[str, Any], name: str) -> int | None:
-    value = body.get(name)
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+def _integer(value: Any) -> int | None:
+    return value if type(value) is int else None
 
 
-_SAMPLING_FIELDS = frozenset(
-    ("temperature", "top_p", "top_k", "stop", "seed", "frequency_penalty", "presence_penalty",
-     "n", "logprobs", "top_logprobs")
-)  # fmt: skip
+# How each sampling field is read (the schema has checked its type already).
+_SAMPLING_FIELDS: dict[str, Callable[[Any], Any]] = {
+    "temperature": _number,
+    "top_p": _number,
+    "top_k": _integer,
+    "stop": _stop,
+    "seed": _integer,
+    "frequency_penalty": _number,
+    "presence_penalty": _number,
+    "n": _integer,
+    "logprobs": lambda value: value is True,
+    "top_logprobs": _integer,
+}
 
 
 def _sampling(body: dict[str, Any]) -> Sampling:
-    if _SAMPLING_FIELDS.isdisjoint(body):
+    # Only the fields present are read: most requests carry one or two of the ten.
+    present = _SAMPLING_FIELDS.keys() & body.keys()
+    if not present:
         return Sampling()
-    return Sampling(
-        temperature=_number(body, "temperature"),
-        top_p=_number(body, "top_p"),
-        top_k=_integer(body, "top_k"),
-        stop=_stop(body.get("stop")),
-        seed=_integer(body, "seed"),
-        frequency_penalty=_number(body, "frequency_penalty"),
-        presence_penalty=_number(body, "presence_penalty"),
-        n=_integer(body, "n"),
-        logprobs=body.get("logprobs") is True,
-        top_logprobs=_integer(body, "top_logprobs"),
-    )
+    return Sampling(**{name: _SAMPLING_FIELDS[name](body[name]) for name in present})
 
 
 def _first_str(body: dict[str, Any], *names: str) -> str | None:

@@ -24,6 +24,7 @@ from .schemas import anthropic_messages as amsg
 from .schemas import embeddings as emb
 from .schemas import native as nat
 from .schemas import openai_chat as oai
+from .schemas import openai_responses as ores
 from .schemas import operations as ops
 from .schemas.anthropic_answers import AnthropicError
 from .schemas.envelopes import NativeError, OpenAIError
@@ -137,6 +138,7 @@ _MODEL_PAGE = (
     ),
 )
 _MODEL_ID = _path_id("model_id", "A catalog id or alias, or `routeplex-ai`.")
+_RESPONSE_ID = _path_id("response_id", "A response's id (nothing is stored: never found).")
 _ROUTEPLEX_HEADERS = [
     {
         "name": "X-RoutePlex-Strategy",
@@ -185,6 +187,26 @@ OPERATIONS = (
     Operation("post", "/v1/chat/completions", "OpenAI Chat Completions, streaming (SSE) or not.",
               "OpenAI dialect", "key", oai.ChatCompletion, _CHAT_ERRORS,
               oai.ChatCompletionRequest, streams=True, params=tuple(_ROUTEPLEX_HEADERS)),
+    Operation("post", "/v1/responses",
+              "OpenAI Responses, stateless, streaming (SSE semantic events) or not, with any "
+              "catalog model behind it.",
+              "OpenAI dialect", "key", ores.ResponseObject, _CHAT_ERRORS,
+              ores.ResponsesRequest, streams=True, params=tuple(_ROUTEPLEX_HEADERS),
+              description="Nothing is stored: `store` is answered false, and "
+              "`previous_response_id`, `conversation` and `background` are refused — send "
+              "the whole input each time. Built-in tools are refused; function tools work "
+              "with every provider."),
+    *(
+        Operation(method, path, "Stored responses: there are none (404 always).",
+                  "OpenAI dialect", "key", ores.ResponseObject, (401, 404, 429),
+                  params=(_RESPONSE_ID,))
+        for method, path in (
+            ("get", "/v1/responses/{response_id}"),
+            ("delete", "/v1/responses/{response_id}"),
+            ("get", "/v1/responses/{response_id}/input_items"),
+            ("post", "/v1/responses/{response_id}/cancel"),
+        )
+    ),
     Operation("post", "/v1/embeddings",
               "OpenAI Embeddings, for OpenAI, Gemini and OpenAI-compatible embedding models; "
               "vectors as floats or base64.",

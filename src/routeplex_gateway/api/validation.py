@@ -27,6 +27,8 @@ MAX_NESTING = 64
 # The request fields an error may name; any other name is the caller's and is not echoed.
 _FIELDS = frozenset(ChatCompletionRequest.model_fields)
 _MESSAGES: TypeAdapter[list[Any]] = TypeAdapter(message_schema.Messages)
+# A tuple, not `dict | list`: that expression builds a union object at every check.
+_CONTAINERS = (dict, list)
 
 
 def validate_messages(messages: Any) -> None:
@@ -49,23 +51,23 @@ def _too_deep(value: Any, limit: int) -> bool:
         item, depth = stack.pop()
         children = item.values() if isinstance(item, dict) else item
         for child in children:
-            if isinstance(child, dict | list):
+            if isinstance(child, _CONTAINERS):
                 if depth >= limit:
                     return True
                 stack.append((child, depth + 1))
     return False
 
 
-def validate_nesting(body: dict[str, Any]) -> None:
+def validate_nesting(body: dict[str, Any], fields: frozenset[str] = _FIELDS) -> None:
     """Refuse a body nested deeper than MAX_NESTING, naming the field (a message by its
-    index; a field of the caller's own naming only as "a field")."""
+    index; a field of the caller's own naming — not one of `fields` — only as "a field")."""
     for name, value in body.items():
-        if not isinstance(value, dict | list):
+        if not isinstance(value, _CONTAINERS):
             continue
         if name == "messages":
             _messages_nesting(value)
         elif _too_deep(value, MAX_NESTING - 1):
-            raise _nested_too_deep(name if name in _FIELDS else None)
+            raise _nested_too_deep(name if name in fields else None)
 
 
 def _nested_too_deep(field: str | None) -> GatewayError:

@@ -20,6 +20,7 @@ from starlette.types import Message, Receive, Scope, Send
 from ..auth import KeyCache, Principal
 from ..errors import ErrorCode, GatewayError, internal_error
 from ..exchange import Exchange
+from .departure import on_departure
 
 log = logging.getLogger(__name__)
 
@@ -113,19 +114,25 @@ class EventStream(Response):
         self._delivered = False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The events are pumped in this task; one small watcher cancels it if the client goes
-        # away (uvicorn's send() ignores a gone client, so pumping alone would never notice
-        # while the upstream keeps it waiting).
+        # The events are pumped in this task, which is cancelled if the client goes away
+        # (uvicorn's send() ignores a gone client, so pumping alone would never notice while
+        # the upstream keeps it waiting).
         pumping = asyncio.current_task()
         assert pumping is not None
-        gone = asyncio.Event()
-        watcher = asyncio.ensure_future(_cancel_on_disconnect(receive, pumping, gone))
+        gone = False
+
+        def left() -> None:
+            nonlocal gone
+            gone = True
+            pumping.cancel()
+
+        stop_listening = on_departure(scope, receive, left)
         status, error = 499, None
         try:
             await self._pump(send)
         except asyncio.CancelledError:
             pumping.uncancel()
-            if not gone.is_set():
+            if not gone:
                 # Not the client leaving: the server stopping, its shutdown grace over.
                 status, error = 503, shutting_down()
                 await self._end(send, error)
@@ -135,7 +142,7 @@ class EventStream(Response):
             with contextlib.suppress(Exception):
                 await self._end(send, error)
         finally:
-            watcher.cancel()
+            stop_listening()
             if self._delivered:
                 status, error = 200, None
             try:
@@ -174,17 +181,6 @@ def shutting_down() -> GatewayError:
         "The gateway is shutting down; the answer was cut short. Retry the request.",
         retryable=True,
     )
-
-
-async def _cancel_on_disconnect(
-    receive: Receive, task: asyncio.Task[None], gone: asyncio.Event
-) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            gone.set()
-            task.cancel()
-            return
 
 
 def exchange_headers(ex: Exchange) -> dict[str, str]:

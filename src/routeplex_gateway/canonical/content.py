@@ -52,7 +52,10 @@ class Media:
         return f"data:{self.media_type or 'application/octet-stream'};base64,{self.data or ''}"
 
 
-@dataclass(frozen=True, slots=True)
+# Text and Message are made for every turn of every request, so they are not `frozen`
+# (read-only by convention): a frozen dataclass's __init__ sets each field through
+# object.__setattr__, about 2.5x the cost.
+@dataclass(slots=True)
 class Text:
     text: str
     cache: CacheMark | None = None
@@ -126,7 +129,7 @@ class Refusal:
 Part = Text | Image | Audio | Document | ToolCall | ToolResult | Thinking | Refusal | Opaque
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
     """One turn. A `system` message may stand anywhere (OpenAI allows it; other providers get
     a later one where it stood, see each provider); a `tool` message holds only `ToolResult`s."""

@@ -11,9 +11,10 @@ by the provider of that wire format:
   OpenAI part type newer than this code), kept as the caller sent it. Other providers refuse
   it, and the routing is narrowed to the models that can read it.
 * `NativeRequest`: the whole body as the caller sent it, when it came in a provider's wire
-  format (OpenAI's Chat Completions, Anthropic's Messages). That provider forwards it as it
-  is — no lossy round trip through the canonical shape — with only the model, `stream` and
-  an output cap the gateway lowered changed.
+  format (OpenAI's Chat Completions or Responses, Anthropic's Messages). That provider
+  forwards it as it is — no lossy round trip through the canonical shape — with only the
+  model, `stream` and an output cap the gateway lowered changed (and, for the Responses
+  API, `store` forced off).
 """
 
 from __future__ import annotations
@@ -80,16 +81,17 @@ class Sampling:
     top_logprobs: int | None = None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class NativeRequest:
     """A request as the caller sent it in a provider's own wire format.
 
     `body` is the caller's validated body, forwarded untouched but for the model, `stream`
     and an output cap lowered by the gateway; `headers` the caller's headers that go with it
-    (`anthropic-beta`), never its credentials.
+    (`anthropic-beta`), never its credentials. Read-only by convention (one per request:
+    a frozen dataclass's __init__ costs about 2.5x).
     """
 
-    wire: str  # "openai", "anthropic"
+    wire: str  # "openai", "openai-responses", "anthropic"
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
 

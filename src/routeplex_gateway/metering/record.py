@@ -20,6 +20,7 @@ class Endpoint(StrEnum):
     OPENAI_CHAT = "openai.chat_completions"
     NATIVE_CHAT = "native.chat"
     ANTHROPIC_MESSAGES = "anthropic.messages"
+    OPENAI_RESPONSES = "openai.responses"
     OPENAI_EMBEDDINGS = "openai.embeddings"
 
 

@@ -116,15 +116,17 @@ class HeldEvents:
     """Turns each upstream event, with its typed deltas, into the chunk a stream yields.
 
     Each event is one chunk carrying its bytes (an event with no deltas, such as `ping` or
-    `message_stop`, a chunk of its bytes alone). Until the first event that is content,
-    events are held and nothing is yielded; that event's chunk then carries every held event
-    and itself, in order, and their deltas together. A chunk has `more` set when further
-    events already arrived with its own.
+    `message_stop`, a chunk of its bytes alone). Until the first event that is content —
+    any whose type is not one of `held` (Anthropic's opening events by default; OpenAI's
+    Responses stream names its own) — events are held and nothing is yielded; that event's
+    chunk then carries every held event and itself, in order, and their deltas together. A
+    chunk has `more` set when further events already arrived with its own.
     """
 
-    __slots__ = ("_deltas", "_held")
+    __slots__ = ("_deltas", "_held", "_kinds")
 
-    def __init__(self) -> None:
+    def __init__(self, held: frozenset[str] = _HELD) -> None:
+        self._kinds = held
         self._held: list[bytes] | None = []  # None once the first content was handed over
         self._deltas: tuple[Delta, ...] = ()
 
@@ -132,7 +134,7 @@ class HeldEvents:
         self, kind: Any, event: bytes, deltas: tuple[Delta, ...], *, more: bool
     ) -> Chunk | None:
         if self._held is not None:
-            if kind in _HELD:
+            if kind in self._kinds:
                 self._held.append(event)
                 self._deltas += deltas
                 return None

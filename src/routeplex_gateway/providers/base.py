@@ -156,7 +156,15 @@ def broken_stream(provider: str, reason: str) -> GatewayError:
 
 # Error types a provider names in a mid-stream error event, by what they say about it.
 _UNAVAILABLE_TYPES = frozenset(
-    ("overloaded_error", "rate_limit_error", "UNAVAILABLE", "RESOURCE_EXHAUSTED")
+    (
+        "overloaded_error",
+        "rate_limit_error",
+        "UNAVAILABLE",
+        "RESOURCE_EXHAUSTED",
+        # OpenAI's Responses stream names the same failures as its HTTP 429s do.
+        "rate_limit_exceeded",
+        "insufficient_quota",
+    )
 )
 
 

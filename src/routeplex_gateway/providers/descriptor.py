@@ -63,6 +63,10 @@ class Descriptor:
     # True when the gateway's tokenizer (o200k) is the one its models count with, so an
     # estimate of their tokens is exact rather than approximate.
     exact_tokenizer: bool = False
+    # True when it serves OpenAI's Responses API (`POST {base}/responses`): a request in
+    # that format is forwarded to it as the caller sent it. OpenAI-compatible servers speak
+    # Chat Completions only, so a configured endpoint of the same kind never gets it.
+    responses_api: bool = False
 
     @property
     def settings(self) -> tuple[str, str]:
@@ -92,6 +96,7 @@ BUILTIN: tuple[Descriptor, ...] = (
         simulator_format="openai",
         make=_load("openai", "OpenAIProvider"),
         exact_tokenizer=True,
+        responses_api=True,
     ),
     Descriptor(
         kind="anthropic",

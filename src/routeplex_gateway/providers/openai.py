@@ -1,5 +1,7 @@
 """The OpenAI Chat Completions provider — also every OpenAI-compatible server (vLLM, Ollama,
 Groq, Together, DeepSeek…), which is configuration (a base URL, a key, models), not code.
+A request the caller sent in OpenAI's Responses format, served by OpenAI itself, goes to the
+Responses API instead (`openai_responses`); everything below is about Chat Completions.
 
 A request that came in OpenAI's shape is forwarded with every field the caller sent; any other
 is encoded from the canonical shape (`openai_translate`). Answers are read into canonical
@@ -30,6 +32,7 @@ from ..canonical import (
 )
 from ..errors import ErrorCode, GatewayError
 from . import openai_embeddings as embeddings
+from . import openai_responses as responses
 from .base import (
     broken_stream,
     completion_limits,
@@ -39,6 +42,7 @@ from .base import (
     upstream_error,
 )
 from .openai_answer import WIRE, ChunkReader, completion, parse_usage
+from .openai_responses_answer import ResponsesStream
 from .openai_translate import request_body
 from .sse import SSEDecoder, event_data
 
@@ -166,6 +170,8 @@ class OpenAIProvider:
         deployment: Deployment,
         limits: aiohttp.ClientTimeout,
         retry_started: bool = True,
+        *,
+        path: str = "/chat/completions",
     ) -> aiohttp.ClientResponse:
         headers = {"Content-Type": "application/json"}
         if deployment.api_key:
@@ -183,7 +189,7 @@ class OpenAIProvider:
 
         return await post_json(
             self.session,
-            f"{deployment.base_url}/chat/completions",
+            f"{deployment.base_url}{path}",
             body,
             headers,
             provider=deployment.provider,
@@ -194,6 +200,9 @@ class OpenAIProvider:
         )
 
     async def complete(self, request: ChatRequest, deployment: Deployment) -> ChatResponse:
+        native = responses.native_body(request, deployment)
+        if native is not None:
+            return await responses.complete(self._post, native, request, deployment)
         body = request_body(request, deployment, stream=False)
         timeout = completion_limits(deployment, request.max_output_tokens)
         retry = deployment.retry_started_timeouts
@@ -212,7 +221,12 @@ class OpenAIProvider:
             )
         return completion(data)
 
-    async def stream(self, request: ChatRequest, deployment: Deployment) -> OpenAIStream:
+    async def stream(
+        self, request: ChatRequest, deployment: Deployment
+    ) -> OpenAIStream | ResponsesStream:
+        native = responses.native_body(request, deployment)
+        if native is not None:
+            return await responses.stream(self._post, native, request, deployment)
         body = request_body(request, deployment, stream=True)
         # Time to the headers and between chunks, not the whole stream.
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)

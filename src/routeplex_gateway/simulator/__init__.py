@@ -6,7 +6,8 @@ where RoutePlex is tested). It owns:
 * provider wire formats. A format is three small modules: `<provider>_format.py` (bodies,
   SSE chunks, error bodies), `<provider>_request.py` (validation, the request as answer
   specs) and `<provider>_endpoints.py` (auth, routes), plus one entry in `formats.py`. Today:
-  OpenAI Chat Completions, Anthropic Messages and Gemini `generateContent`, on one port.
+  OpenAI Chat Completions and Responses, Anthropic Messages and Gemini `generateContent`,
+  on one port.
 * deterministic, format-independent answers and token counts (`answer.py`,
   `schema_values.py`);
 * injectable faults — status errors, latency, hangs, cut / malformed / stalled streams —

@@ -15,7 +15,9 @@ from starlette.routing import Route
 
 from routeplex_gateway.simulator.anthropic_endpoints import anthropic_routes
 from routeplex_gateway.simulator.gemini_endpoints import gemini_routes
+from routeplex_gateway.simulator.openai_embeddings import embedding_routes
 from routeplex_gateway.simulator.openai_endpoints import openai_routes
+from routeplex_gateway.simulator.openai_responses_endpoints import responses_routes
 from routeplex_gateway.simulator.state import Simulator
 
 
@@ -27,8 +29,13 @@ class Format:
     routes: Callable[[Simulator], list[Route]]
 
 
+def _openai_routes(sim: Simulator) -> list[Route]:
+    # One provider, three APIs under one base URL: Chat Completions, Responses, Embeddings.
+    return [*openai_routes(sim), *responses_routes(sim), *embedding_routes(sim)]
+
+
 FORMATS: dict[str, Format] = {
-    "openai": Format("/v1", openai_routes),
+    "openai": Format("/v1", _openai_routes),
     "anthropic": Format("", anthropic_routes),
     "gemini": Format("", gemini_routes),
 }

@@ -10,7 +10,6 @@ of each text (at least one) and each token-id array's length.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from routeplex_gateway.simulator.embedding_vectors import (
     vector,
 )
 from routeplex_gateway.simulator.faults import StatusFault
+from routeplex_gateway.simulator.openai_endpoints import INVALID_KEY, auth_error, bearer_key
 from routeplex_gateway.simulator.openai_format import error, status_error
 from routeplex_gateway.simulator.openai_request import NOT_JSON_MESSAGE, RequestError
 from routeplex_gateway.simulator.state import Simulator
@@ -48,20 +48,15 @@ class EmbeddingCall:
     dimensions: int | None
 
 
-# A request's key check: the refusal to answer (None to let it through), and the key.
-KeyCheck = Callable[[Request], tuple[Response | None, str]]
-
-
-def embedding_routes(sim: Simulator, auth: KeyCheck) -> list[Route]:
-    """The embeddings endpoint of one simulator app; `auth` is the chat endpoints' own key
-    check (a missing or refused key gets OpenAI's 401)."""
+def embedding_routes(sim: Simulator) -> list[Route]:
+    """The embeddings endpoint of one simulator app."""
 
     async def embeddings(request: Request) -> Response:
         raw = await request.body()
         sim.received(request, raw)
-        refused, key = auth(request)
-        if refused is not None:
-            return refused
+        key = bearer_key(request)
+        if key is None or key == INVALID_KEY:
+            return auth_error(key)
         try:
             call = parse_embedding_request(raw)
         except RequestError as problem:

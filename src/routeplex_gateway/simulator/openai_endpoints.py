@@ -1,5 +1,5 @@
-"""The OpenAI HTTP surface: `POST /v1/chat/completions`, `GET /v1/models`, and
-`POST /v1/embeddings` (`openai_embeddings`).
+"""The OpenAI HTTP surface: `POST /v1/chat/completions` and `GET /v1/models` (the Responses
+API's routes are `openai_responses_endpoints`, the embeddings' `openai_embeddings`).
 
 Order of checks, as on OpenAI: authentication (a missing Bearer key, or the key `sk-invalid`,
 gets the real 401 body), then request validation (400), then the faults registered for the
@@ -24,7 +24,6 @@ from routeplex_gateway.simulator.delivery import (
     json_response,
 )
 from routeplex_gateway.simulator.faults import StatusFault
-from routeplex_gateway.simulator.openai_embeddings import embedding_routes
 from routeplex_gateway.simulator.openai_format import (
     MISSING_KEY_MESSAGE,
     Completion,
@@ -55,15 +54,15 @@ def openai_routes(sim: Simulator) -> list[Route]:
         sim.received(request, raw)
         key = bearer_key(request)
         if key is None or key == INVALID_KEY:
-            return _auth_error(key)
+            return auth_error(key)
         try:
             chat = parse_chat_request(raw)
         except RequestError as problem:
             body = error(problem.message, "invalid_request_error", problem.param, problem.code)
-            return json_response(body, status=400, headers=_request_id(raw))
+            return json_response(body, status=400, headers=request_id(raw))
         plan = sim.faults.take(chat.model)
         completion = _complete(chat, sim.next_sequence())
-        headers = {**_request_id(completion.id.encode()), **_limit_headers(chat)}
+        headers = {**request_id(completion.id.encode()), **limit_headers(chat.prompt_tokens)}
         payload: JsonPayload | StreamPayload
         if chat.stream:
             events = stream_events(
@@ -79,7 +78,7 @@ def openai_routes(sim: Simulator) -> list[Route]:
 
         def render_error(fault: StatusFault) -> JsonPayload:
             body = status_error(fault.status, fault.code, model=chat.model, api_key=key or "")
-            error_headers = _request_id(completion.id.encode())
+            error_headers = request_id(completion.id.encode())
             if fault.retry_after is not None:
                 error_headers["retry-after"] = f"{fault.retry_after:g}"
             return JsonPayload(orjson.dumps(body), status=fault.status, headers=error_headers)
@@ -89,17 +88,12 @@ def openai_routes(sim: Simulator) -> list[Route]:
     async def models(request: Request) -> Response:
         key = bearer_key(request)
         if key is None or key == INVALID_KEY:
-            return _auth_error(key)
+            return auth_error(key)
         return json_response(models_body())
-
-    def key_check(request: Request) -> tuple[Response | None, str]:
-        key = bearer_key(request)
-        return (_auth_error(key), "") if key is None or key == INVALID_KEY else (None, key)
 
     return [
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
-        *embedding_routes(sim, key_check),
     ]
 
 
@@ -122,7 +116,8 @@ def _complete(chat: ChatRequest, sequence: int) -> Completion:
     )
 
 
-def _auth_error(key: str | None) -> Response:
+def auth_error(key: str | None) -> Response:
+    """OpenAI's 401 for a missing key, or for the refused one."""
     if key is None:
         body: dict[str, Any] = error(MISSING_KEY_MESSAGE, "invalid_request_error", None, None)
     else:
@@ -130,17 +125,19 @@ def _auth_error(key: str | None) -> Response:
     return json_response(body, status=401)
 
 
-def _request_id(basis: bytes) -> dict[str, str]:
+def request_id(basis: bytes) -> dict[str, str]:
+    """An `x-request-id` header shaped like OpenAI's, stable for `basis`."""
     return {"x-request-id": "req_" + digest(basis, b"request-id").hex()[:32]}
 
 
-def _limit_headers(chat: ChatRequest) -> dict[str, str]:
+def limit_headers(prompt_tokens: int) -> dict[str, str]:
+    """OpenAI's version and rate-limit headers for a request of `prompt_tokens`."""
     return {
         "openai-version": "2020-10-01",
         "x-ratelimit-limit-requests": str(REQUEST_LIMIT),
         "x-ratelimit-limit-tokens": str(TOKEN_LIMIT),
         "x-ratelimit-remaining-requests": str(REQUEST_LIMIT - 1),
-        "x-ratelimit-remaining-tokens": str(TOKEN_LIMIT - chat.prompt_tokens),
+        "x-ratelimit-remaining-tokens": str(TOKEN_LIMIT - prompt_tokens),
         "x-ratelimit-reset-requests": "2ms",
         "x-ratelimit-reset-tokens": "0s",
     }

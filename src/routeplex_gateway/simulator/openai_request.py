@@ -75,13 +75,13 @@ def parse_chat_request(raw: bytes) -> ChatRequest:
     model = body.get("model")
     if model is None or model == "":
         raise RequestError("you must provide a model parameter")
-    _expect(body, "model", str, "a string")
+    expect(body, "model", str, "a string")
     messages = _messages(body)
     tools = _tools(body)
     forced, use_tools, required = _tool_choice(body, tools)
-    parallel_allowed = _expect(body, "parallel_tool_calls", bool, "a boolean") is not False
-    stream = _expect(body, "stream", bool, "a boolean") is True
-    options = _expect(body, "stream_options", dict, "an object")
+    parallel_allowed = expect(body, "parallel_tool_calls", bool, "a boolean") is not False
+    stream = expect(body, "stream", bool, "a boolean") is True
+    options = expect(body, "stream_options", dict, "an object")
     if options is not None and not stream:
         raise RequestError(
             "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
@@ -138,16 +138,16 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
         raise RequestError(
             "Missing required parameter: 'messages'.", "messages", "missing_required_parameter"
         )
-    messages: list[dict[str, Any]] = _expect(body, "messages", list, "an array of objects")
+    messages: list[dict[str, Any]] = expect(body, "messages", list, "an array of objects")
     if not messages:
         raise _empty_array("messages")
     for index, message in enumerate(messages):
         where = f"messages[{index}]"
         if not isinstance(message, dict):
-            raise _invalid_type(where, "an object", message)
+            raise invalid_type(where, "an object", message)
         role = message.get("role")
         if role is None:
-            raise _missing(f"{where}.role")
+            raise missing(f"{where}.role")
         if role not in ROLES:
             supported = ", ".join(f"'{r}'" for r in ROLES[:-1]) + f", and '{ROLES[-1]}'"
             raise RequestError(
@@ -156,34 +156,34 @@ def _messages(body: dict[str, Any]) -> list[dict[str, Any]]:
                 "invalid_value",
             )
         if role in ROLES_NEEDING_CONTENT and message.get("content") is None:
-            raise _missing(f"{where}.content")
+            raise missing(f"{where}.content")
         content = message.get("content")
         if content is not None and not isinstance(content, str | list):
-            raise _invalid_type(f"{where}.content", "a string or an array", content)
+            raise invalid_type(f"{where}.content", "a string or an array", content)
         if role == "tool" and not isinstance(message.get("tool_call_id"), str):
-            raise _missing(f"{where}.tool_call_id")
+            raise missing(f"{where}.tool_call_id")
     return messages
 
 
 def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
-    tools = _expect(body, "tools", list, "an array of objects")
+    tools = expect(body, "tools", list, "an array of objects")
     if tools == []:
         raise _empty_array("tools")
     specs = []
     for index, tool in enumerate(tools or []):
         where = f"tools[{index}]"
         if not isinstance(tool, dict):
-            raise _invalid_type(where, "an object", tool)
+            raise invalid_type(where, "an object", tool)
         if tool.get("type") is None:
-            raise _missing(f"{where}.type")
+            raise missing(f"{where}.type")
         if tool["type"] != "function":
             continue  # custom tools exist, but the simulator only calls functions
         function = tool.get("function")
         if not isinstance(function, dict):
-            raise _missing(f"{where}.function")
+            raise missing(f"{where}.function")
         name = function.get("name")
         if not isinstance(name, str):
-            raise _missing(f"{where}.function.name")
+            raise missing(f"{where}.function.name")
         if not TOOL_NAME.match(name):
             raise RequestError(
                 f"Invalid '{where}.function.name': string does not match pattern. Expected a"
@@ -193,7 +193,7 @@ def _tools(body: dict[str, Any]) -> tuple[ToolSpec, ...]:
             )
         parameters = function.get("parameters")
         if parameters is not None and not isinstance(parameters, dict):
-            raise _invalid_type(f"{where}.function.parameters", "an object", parameters)
+            raise invalid_type(f"{where}.function.parameters", "an object", parameters)
         specs.append(ToolSpec(name, parameters or {"type": "object", "properties": {}}))
     return tuple(specs)
 
@@ -226,7 +226,7 @@ def _tool_choice(
     function = choice.get("function") if isinstance(choice, dict) else None
     name = function.get("name") if isinstance(function, dict) else None
     if not isinstance(name, str):
-        raise _missing("tool_choice.function.name")
+        raise missing("tool_choice.function.name")
     if name not in {tool.name for tool in tools}:
         raise RequestError(
             f"Invalid value for 'tool_choice': no function named '{name}' in 'tools'.",
@@ -237,7 +237,7 @@ def _tool_choice(
 
 
 def _output(body: dict[str, Any]) -> OutputMode:
-    response_format = _expect(body, "response_format", dict, "an object")
+    response_format = expect(body, "response_format", dict, "an object")
     if response_format is None:
         return TextOutput()
     kind = response_format.get("type")
@@ -246,9 +246,9 @@ def _output(body: dict[str, Any]) -> OutputMode:
     if kind == "json_schema":
         spec = response_format.get("json_schema")
         if not isinstance(spec, dict):
-            raise _missing("response_format.json_schema")
+            raise missing("response_format.json_schema")
         if not isinstance(spec.get("name"), str):
-            raise _missing("response_format.json_schema.name")
+            raise missing("response_format.json_schema.name")
         schema = spec.get("schema")
         return JsonSchemaOutput(schema if isinstance(schema, dict) else {})
     if kind == "text":
@@ -268,7 +268,7 @@ def _stop(body: dict[str, Any]) -> tuple[str, ...]:
         return (stop,)
     if isinstance(stop, list) and all(isinstance(item, str) for item in stop):
         return tuple(stop)
-    raise _invalid_type("stop", "a string or an array of strings", stop)
+    raise invalid_type("stop", "a string or an array of strings", stop)
 
 
 def _prompt_message(message: dict[str, Any]) -> PromptMessage:
@@ -306,12 +306,13 @@ def _text_of(message: dict[str, Any]) -> str:
     return " ".join(_prompt_message(message).texts)
 
 
-def _expect(body: dict[str, Any], name: str, kind: type, described: str) -> Any:
-    """`body[name]` if absent, null or of `kind`; otherwise OpenAI's invalid-type error."""
+def expect(body: dict[str, Any], name: str, kind: type, wanted: str) -> Any:
+    """`body[name]` if absent, null or of `kind`; otherwise OpenAI's invalid-type error
+    (`wanted`: the type in its words, "an object")."""
     value = body.get(name)
     if value is None or isinstance(value, kind):
         return value
-    raise _invalid_type(name, described, value)
+    raise invalid_type(name, wanted, value)
 
 
 def _positive(body: dict[str, Any], name: str) -> int | None:
@@ -319,7 +320,7 @@ def _positive(body: dict[str, Any], name: str) -> int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _invalid_type(name, "an integer", value)
+        raise invalid_type(name, "an integer", value)
     if value < 1:
         raise _out_of_range(name, value, below=True, limit=1)
     return value
@@ -345,21 +346,24 @@ def _empty_array(param: str) -> RequestError:
     )
 
 
-def _missing(param: str) -> RequestError:
+def missing(param: str) -> RequestError:
+    """OpenAI's error for a required field that is absent."""
     return RequestError(
         f"Missing required parameter: '{param}'.", param, "missing_required_parameter"
     )
 
 
-def _invalid_type(param: str, expected: str, value: Any) -> RequestError:
+def invalid_type(param: str, expected: str, value: Any) -> RequestError:
+    """OpenAI's error for a field of the wrong JSON type (its value is not quoted)."""
     return RequestError(
-        f"Invalid type for '{param}': expected {expected}, but got {_described(value)} instead.",
+        f"Invalid type for '{param}': expected {expected}, but got {described(value)} instead.",
         param,
         "invalid_type",
     )
 
 
-def _described(value: Any) -> str:
+def described(value: Any) -> str:
+    """A JSON value's type as OpenAI's errors name it ("an integer")."""
     if isinstance(value, bool):
         return "a boolean"
     if isinstance(value, int):

@@ -203,6 +203,20 @@ class StreamOptions(Shape):
     include_obfuscation: Boolean | None = None
 
 
+Metadata = Annotated[
+    dict[
+        Annotated[str, Field(max_length=_METADATA_KEY)],
+        Annotated[str, Field(max_length=_METADATA_VALUE)],
+    ],
+    Field(max_length=_METADATA_PAIRS),
+    Takes(
+        f"an object of at most {_METADATA_PAIRS} string values (keys of at most "
+        f"{_METADATA_KEY} characters, values of at most {_METADATA_VALUE})",
+        bounded=False,
+    ),
+]
+
+
 class PassThrough(RequestSchema):
     """The fields passed to the provider without being read, by the types OpenAI gives them."""
 
@@ -235,21 +249,7 @@ class PassThrough(RequestSchema):
         ]
         | None
     ) = None
-    metadata: (
-        Annotated[
-            dict[
-                Annotated[str, Field(max_length=_METADATA_KEY)],
-                Annotated[str, Field(max_length=_METADATA_VALUE)],
-            ],
-            Field(max_length=_METADATA_PAIRS),
-            Takes(
-                f"an object of at most {_METADATA_PAIRS} string values (keys of at most "
-                f"{_METADATA_KEY} characters, values of at most {_METADATA_VALUE})",
-                bounded=False,
-            ),
-        ]
-        | None
-    ) = None
+    metadata: Metadata | None = None
     modalities: Strings | None = None
     stop: Annotated[str | list[str], Takes("a string or an array of strings")] | None = None
     stream_options: Annotated[StreamOptions, Takes("an object")] | None = None
