@@ -112,6 +112,31 @@ def test_built_in_tools_are_refused_by_name(
 
 
 @pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"prompt": {"id": "pmpt_1"}}, "a stored prompt ('prompt')"),
+        ({"top_logprobs": 5}, "log probabilities ('top_logprobs')"),
+        ({"include": ["message.output_text.logprobs"]}, "log probabilities ('include'"),
+        ({"max_tool_calls": 1}, "a cap on tool calls ('max_tool_calls')"),
+    ],
+)
+def test_what_only_openai_serves_goes_only_to_openai(
+    gateway: RunningGateway, fields: dict[str, Any], named: str
+) -> None:
+    """Another provider's request has no place for these: refused by name there (rather
+    than dropped, changing the answer), forwarded as sent to OpenAI."""
+    for model in ("claude-haiku-4-5", "gemini-2.5-flash"):
+        error = refused(post(gateway, {"model": model, "input": "hello", **fields}))
+        assert error["param"] == "model" and named in error["message"]
+        assert "'openai' models" in error["message"]
+    served = post(gateway, {**OK, **fields})
+    assert served.status_code == 200, served.text
+    routed = post(gateway, {**OK, "model": "routeplex-ai", **fields})
+    assert routed.status_code == 200, routed.text
+    assert routed.json()["x_routeplex"]["provider"] == "openai"
+
+
+@pytest.mark.parametrize(
     ("body", "param"),
     [
         ({"input": "hi"}, "model"),

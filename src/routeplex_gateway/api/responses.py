@@ -30,6 +30,7 @@ from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
 from .openai import error_response
+from .openai_decode import WIRE as OPENAI_WIRE
 from .pipeline import Decoded, run
 from .responses_decode import SEALED_WIRE, WIRE, decode
 from .responses_encode import answer, response_id
@@ -83,7 +84,12 @@ class Responses:
         chat = decoded.chat
         chat.native = NativeRequest(wire=WIRE, body={**body, "store": False}, headers={})
         return Decoded(
-            chat=chat, model=decoded.model, options={"sealed": decoded.encrypted_reasoning}
+            chat=chat,
+            model=decoded.model,
+            # OpenAI's models only (the routing narrowed to them, others refused by name).
+            only_wire=OPENAI_WIRE if decoded.openai_only else None,
+            only_reason=", ".join(decoded.openai_only),
+            options={"sealed": decoded.encrypted_reasoning},
         )
 
     def answer(self, ex: Exchange, decoded: Decoded, response: ChatResponse) -> Response:

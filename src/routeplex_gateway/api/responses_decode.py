@@ -97,11 +97,23 @@ _BUILT_IN_TOOLS = {
 }
 
 
+# What only OpenAI's own Responses API serves: another provider's request has no place for
+# it, and dropping it would change the answer without a word. (The body goes to OpenAI as
+# it came, so there these work.)
+_OPENAI_ONLY = {
+    "prompt": "a stored prompt ('prompt')",
+    "top_logprobs": "log probabilities ('top_logprobs')",
+    "max_tool_calls": "a cap on tool calls ('max_tool_calls')",
+}
+_LOGPROBS = "message.output_text.logprobs"
+
+
 @dataclass(frozen=True, slots=True)
 class DecodedResponses:
     model: str
     chat: ChatRequest
     encrypted_reasoning: bool  # the caller asked for include: ["reasoning.encrypted_content"]
+    openai_only: tuple[str, ...] = ()  # what the request asks that only OpenAI serves
 
 
 def stateless(body: Any) -> None:
@@ -125,9 +137,13 @@ def decode(body: Any) -> DecodedResponses:
     request = check(ResponsesRequest, body)
     validate_nesting(body, _FIELDS)
     include = request.include or []
+    openai_only = [what for name, what in _OPENAI_ONLY.items() if body.get(name) is not None]
+    if _LOGPROBS in include and _OPENAI_ONLY["top_logprobs"] not in openai_only:
+        openai_only.append(f"log probabilities ('include': {_LOGPROBS})")
     return DecodedResponses(
         model=request.model,
         encrypted_reasoning="reasoning.encrypted_content" in include,
+        openai_only=tuple(openai_only),
         chat=ChatRequest(
             messages=_messages(body),
             stream=bool(request.stream),
