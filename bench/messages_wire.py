@@ -63,7 +63,7 @@ def judge_events(body: bytes, check: str, expect: str | None) -> str | None:
     text: list[str] = []
     usage = False
     for block in blocks:
-        name, data = _fields(block)
+        name, data = sse_fields(block)
         if name is None or data is None:
             return "malformed"
         try:
@@ -98,7 +98,8 @@ def _text_delta(delta: Any) -> bool:
     )
 
 
-def _fields(block: bytes) -> tuple[str | None, bytes | None]:
+def sse_fields(block: bytes) -> tuple[str | None, bytes | None]:
+    """An SSE event's name and data (the Messages and Responses streams both name theirs)."""
     name: str | None = None
     data: bytes | None = None
     for line in block.split(b"\n"):
