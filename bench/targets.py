@@ -107,6 +107,8 @@ class Target:
         self.notes: list[str] = []
         # Where each wire format is served, once launched: "openai" is what `launch` returns.
         self.endpoints: dict[str, Endpoint] = {}
+        # A command the target runs under (`bench.instructions`: valgrind), after pinning.
+        self.under: tuple[str, ...] = ()
 
     @property
     def pid(self) -> int:
@@ -124,12 +126,12 @@ class Target:
 
     def spawn(self, cmd: list[str], env: dict[str, str], workdir: Path, cwd: Path) -> None:
         self.log_path = workdir / f"{self.name}.log"
-        prefix: list[str] = []
+        prefix: list[str] = list(self.under)
         if pinning():
             # Unpinned means every core: the harness has pinned itself to its own core, and a
             # child inherits that affinity unless told otherwise.
             cores = str(TARGET_CORE) if self.pinned else f"0-{(os.cpu_count() or 1) - 1}"
-            prefix = ["taskset", "-c", cores]
+            prefix = ["taskset", "-c", cores, *prefix]
         with self.log_path.open("ab") as log:  # a target relaunched keeps one log
             self.proc = subprocess.Popen(
                 prefix + cmd,
@@ -268,7 +270,7 @@ class RoutePlex(Target):
             cwd=workdir,
         )
         base = f"http://127.0.0.1:{port}"
-        self.wait_http(f"{base}/health", 60)
+        self.wait_http(f"{base}/health", 300 if self.under else 60)
         bearer = {"Authorization": f"Bearer {key}"}
         self.endpoints["anthropic"] = Endpoint(
             f"{base}/v1/messages", {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
