@@ -6,7 +6,6 @@ metadata row per request the gateway saw and the concurrency slot given back."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ import pytest
 
 from tests.conftest import RunningGateway
 from tests.faults.conftest import fault, rows_by_id, today
+from tests.support.named_events import named_events
 from tests.support.openai_schema import assert_event_valid, assert_responses_valid
 
 GPT, CLAUDE, GEMINI = "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"
@@ -58,17 +58,6 @@ def assert_closed(gw: RunningGateway, seen: list[str], *statuses: int) -> dict[s
     assert {row["endpoint"] for row in rows.values()} <= {"openai.responses"}
     assert today(gw, gw.keys["alice"])["in_flight"] == 0
     return rows
-
-
-def raw_events(text: str) -> list[dict[str, Any]]:
-    found = []
-    for block in text.split("\n\n"):
-        if block.strip():
-            name, data = block.split("\n", 1)
-            payload = json.loads(data.removeprefix("data: "))
-            assert payload["type"] == name.removeprefix("event: ")
-            found.append(payload)
-    return found
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -118,7 +107,7 @@ def test_a_stream_cut_mid_way_ends_with_response_failed(gw: RunningGateway, mode
     body = {"model": model, "input": PROMPT, "stream": True, "max_output_tokens": 300}
     response = httpx.post(f"{gw.url}/v1/responses", json=body, headers=headers, timeout=20)
     assert response.status_code == 200
-    found = raw_events(response.text)
+    found = named_events(response.text)
     for event in found:
         assert_event_valid(event)
     assert [e["sequence_number"] for e in found] == list(range(len(found)))
