@@ -360,7 +360,7 @@ async def audit(settings: Settings) -> Report:
 def render(report: Report, retention_days: int) -> str:
     """The audit's full output: what is stored, what was scanned, and every finding."""
     lines = [
-        "What RoutePlex stores — nothing else is written down (DESIGN.md §4):",
+        "What RoutePlex stores — nothing else is written down (docs/design.md §4):",
         "",
         describe(retention_days),
         "",

@@ -539,6 +539,7 @@ def test_server_tools_and_blocks_are_opaque_in_place() -> None:
         "messages[0].content[1] (container_upload block)",
         "messages[1].content[0] (server_tool_use block)",
         "messages[1].content[1] (web_search_tool_result block)",
+        "messages[1] (an assistant prefill to continue)",  # it ends with the answer's text
         "tools[1] (web search server tool)",
     ]
 

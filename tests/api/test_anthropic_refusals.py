@@ -141,6 +141,29 @@ def _tool(name: str = "f") -> dict[str, Any]:
                 "messages[2].content[0].content[0] (tool_reference block)",
             ],
         ),
+        (
+            {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "B"}]},
+            ["messages[1] (an assistant prefill to continue)"],
+        ),
+        (
+            {
+                "messages": [
+                    {"role": "user", "content": "search"},
+                    {
+                        "role": "assistant",
+                        "content": [
+                            {
+                                "type": "server_tool_use",
+                                "id": "srvtoolu_1",
+                                "name": "web_search",
+                                "input": {},
+                            }
+                        ],
+                    },
+                ]
+            },
+            ["messages[1].content[0] (server_tool_use block)"],  # a paused turn, no prefill
+        ),
     ],
 )
 def test_anthropic_only_features_are_named(

@@ -188,6 +188,29 @@ def test_server_tools_narrow_the_routing_to_anthropic_models(gateway: RunningGat
     assert len(gateway.metadata(expect=3)) == 3
 
 
+def test_a_prefill_goes_only_to_claude(gateway: RunningGateway) -> None:
+    """An answer begun by the caller is continued by Claude; another model would answer it
+    as a finished turn, so it is refused there rather than silently changed."""
+    body = {
+        "max_tokens": 100,
+        "messages": [
+            {"role": "user", "content": "Name a colour."},
+            {"role": "assistant", "content": [{"type": "text", "text": "The colour is"}]},
+        ],
+    }
+    refused = raw_post(gateway, "/v1/messages", {**body, "model": "gpt-4o-mini"})
+    assert refused.status_code == 400
+    error = refused.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert "messages[1] (an assistant prefill to continue)" in error["message"]
+    served = raw_post(gateway, "/v1/messages", {**body, "model": "claude-haiku-4-5"})
+    assert served.status_code == 200, served.text
+    routed = raw_post(gateway, "/v1/messages", {**body, "model": "routeplex-ai"})
+    assert routed.status_code == 200, routed.text
+    assert routed.json()["x_routeplex"]["provider"] == "anthropic"
+    assert sorted(r["http_status"] for r in gateway.metadata(expect=3)) == [200, 200, 400]
+
+
 @pytest.mark.parametrize("model", ("claude-haiku-4-5", "gpt-4o-mini"))
 def test_count_tokens_is_free(gateway: RunningGateway, model: str) -> None:
     counted = client(gateway).messages.count_tokens(

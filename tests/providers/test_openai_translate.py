@@ -36,12 +36,14 @@ from tests.support.openai_schema import assert_valid
 
 def _deployment(provider: str = "openai", **fields: Any) -> Deployment:
     return Deployment(
-        provider=provider,
-        kind="openai",
-        base_url="http://x",
-        api_key="k",
-        upstream_model="up",
-        **fields,
+        **{
+            "provider": provider,
+            "kind": "openai",
+            "base_url": "http://x",
+            "api_key": "k",
+            "upstream_model": "gpt-5-mini",  # a model that reasons
+            **fields,
+        }
     )
 
 
@@ -274,6 +276,26 @@ def test_no_tool_choice_without_tools_and_json_object() -> None:
     assert body["messages"] == [{"role": "user", "content": "hi"}]
 
 
+@pytest.mark.parametrize(
+    ("provider", "model", "sent"),
+    [
+        ("openai", "o4-mini", "high"),
+        ("openai", "gpt-5", "high"),
+        ("openai", "gpt-4o-mini", None),  # OpenAI refuses it for a model that does not reason
+        ("openai", "gpt-4.1", None),
+        ("groq", "llama-3.3-70b", "high"),  # another server decides for itself
+    ],
+)
+def test_reasoning_goes_to_the_models_that_take_it(
+    provider: str, model: str, sent: str | None
+) -> None:
+    request = ChatRequest(
+        messages=[Message("user", (Text("hi"),))], reasoning=Reasoning(budget=20000)
+    )
+    body = request_body(request, _deployment(provider, upstream_model=model), stream=False)
+    assert body.get("reasoning_effort") == sent
+
+
 def test_temperature_alone_for_a_model_that_refuses_both() -> None:
     request = ChatRequest(
         messages=[Message("user", (Text("hi"),))],
@@ -378,7 +400,7 @@ def test_an_openai_body_is_forwarded_with_every_field() -> None:
     sent = _send(request, stream=True)
     assert sent == {
         **BODY,
-        "model": "up",
+        "model": "gpt-5-mini",
         "stream": True,
         "stream_options": {"include_obfuscation": False, "include_usage": True},
     }

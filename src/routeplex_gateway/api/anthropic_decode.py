@@ -120,6 +120,11 @@ def decode(body: Any, schema: type[Conversation] = MessagesRequest) -> DecodedMe
         top_k=request.top_k,
         stop=tuple(item for item in request.stop_sequences or () if item),
     )
+    if _prefilled(body["messages"]):
+        # Claude continues the caller's words; another model would take them for a finished
+        # turn and answer anew, changing the request without a word.
+        where = f"messages[{len(body['messages']) - 1}]"
+        notes.anthropic_only(where, "an assistant prefill to continue")
     tools, tool_choice = _tools(request, body, notes)
     reasoning, response_format = _reasoning(request, notes)
     _untranslated_fields(body, notes)
@@ -142,6 +147,17 @@ def decode(body: Any, schema: type[Conversation] = MessagesRequest) -> DecodedMe
         untranslatable=notes.untranslatable,
         dropped=notes.dropped,
     )
+
+
+def _prefilled(turns: list[dict[str, Any]]) -> bool:
+    """Whether the conversation ends with the start of the answer: an assistant turn with
+    text (a turn of server-tool blocks only is a paused turn, not a prefill)."""
+    if not turns or turns[-1].get("role") != "assistant":
+        return False
+    content = turns[-1].get("content")
+    if isinstance(content, str):
+        return bool(content)
+    return any(isinstance(b, dict) and b.get("type") == "text" for b in content or ())
 
 
 def _check_nesting(body: dict[str, Any]) -> None:

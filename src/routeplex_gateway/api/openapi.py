@@ -305,7 +305,8 @@ _INFO = {
     "description": "A privacy-first AI gateway: the OpenAI dialect under /v1 (and Anthropic's "
     "Messages, at /v1/messages and for callers sending `anthropic-version`), the native dialect "
     "under /api/v1, the operator's API under /admin. Prompts and answers are never stored; see "
-    "DESIGN.md §4. Errors use one set of RoutePlex codes in each dialect's envelope.",
+    "docs/design.md §4 in the repository. Errors use one set of RoutePlex codes in each "
+    "dialect's envelope.",
     "license": {"name": "Apache-2.0"},
 }
 _SECURITY_SCHEMES = {

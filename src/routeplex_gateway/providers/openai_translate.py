@@ -24,6 +24,7 @@ naming the field, never its value.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..canonical import (
@@ -53,6 +54,11 @@ _PART_TYPES = ("text", "image_url", "input_audio", "file")
 # Anthropic's thinking budgets read as an effort (the budgets the Anthropic translator
 # gives each effort, ascending): below 4,096 low, below 16,384 medium, else high.
 _EFFORT_BY_BUDGET = ((16384, "high"), (4096, "medium"), (0, "low"))
+# OpenAI's models that take `reasoning_effort` (the o-series and GPT-5 on); the others
+# (gpt-4o, gpt-4.1) refuse it, so a translated request's reasoning — Anthropic's `thinking`,
+# say — is left out for them, as Gemini's translation leaves it out for models that do not
+# think. An OpenAI-shaped caller's own body still goes as it was sent.
+_REASONING_MODELS = re.compile(r"(o\d|gpt-5)")
 # Audio media types as OpenAI's `input_audio.format` names them.
 _AUDIO_FORMATS = {"audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/wav": "wav", "audio/x-wav": "wav"}
 
@@ -113,7 +119,9 @@ def encoded(request: ChatRequest, deployment: Deployment, *, stream: bool) -> di
     if request.response_format is not None:
         body["response_format"] = _response_format(request.response_format)
     effort = _effort(request.reasoning)
-    if effort is not None:
+    if effort is not None and (
+        deployment.provider != "openai" or _REASONING_MODELS.match(deployment.upstream_model)
+    ):
         body["reasoning_effort"] = effort
     _sampling(body, request, deployment)
     if request.user is not None:
