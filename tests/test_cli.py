@@ -228,6 +228,38 @@ def test_usage_table(tmp_path: Path) -> None:
     assert table.returncode == 0 and "requests" in table.stdout and "cost" in table.stdout
 
 
+def test_usage_shows_embedding_requests_as_their_model(tmp_path: Path) -> None:
+    """An embeddings request is a row of its model: input tokens, no output, exact cost."""
+    account_id = json.loads(run(["accounts", "create", "rag", "--json"], tmp_path).stdout)["id"]
+    day = datetime.now(UTC)
+
+    async def record_usage() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'routeplex.db'}")
+        await store.insert_metadata(
+            [
+                metadata_record(
+                    account_id=account_id,
+                    created_at=day,
+                    endpoint=Endpoint.OPENAI_EMBEDDINGS,
+                    requested_model="text-embedding-3-small",
+                    served_model="text-embedding-3-small",
+                    input_tokens=64,
+                    output_tokens=0,
+                    cost_picousd=64 * 20_000,  # $0.02 a million tokens
+                )
+            ]
+        )
+        await store.close()
+
+    asyncio.run(record_usage())
+    rows = json.loads(run(["usage", "--json"], tmp_path).stdout)
+    (row,) = [r for r in rows if r["model"] == "text-embedding-3-small"]
+    assert (row["requests"], row["input_tokens"], row["output_tokens"]) == (1, 64, 0)
+    assert row["cost_usd"] == "0.00000128"
+    table = run(["usage"], tmp_path).stdout
+    assert re.search(rf"{day.date().isoformat()} .* text-embedding-3-small ", table), table
+
+
 def test_tables_piped_at_80_columns_keep_every_cell_whole(tmp_path: Path) -> None:
     """Ids are copied into `keys revoke`, days and models grepped: none may be cut short."""
     account = "a-customer-with-a-long-name-" + "x" * 40

@@ -18,7 +18,17 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .api import account, admin, anthropic, health, native, openai, openapi, responses
+from .api import (
+    account,
+    admin,
+    anthropic,
+    embeddings,
+    health,
+    native,
+    openai,
+    openapi,
+    responses,
+)
 from .api.wire import BodyDeadline
 from .config import Settings
 from .dashboard import dashboard_routes
@@ -188,6 +198,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
         Route("/v1/responses/{response_id}", responses.stored, methods=["GET", "DELETE"]),
         Route("/v1/responses/{response_id}/input_items", responses.stored, methods=["GET"]),
         Route("/v1/responses/{response_id}/cancel", responses.stored, methods=["POST"]),
+        Route("/v1/embeddings", embeddings.embeddings, methods=["POST"]),
         Route("/v1/messages", anthropic.messages, methods=["POST"]),
         Route("/v1/messages/count_tokens", anthropic.count_tokens, methods=["POST"]),
         Route("/v1/models", openai.list_models, methods=["GET"]),
@@ -225,6 +236,7 @@ def create_app(settings: Settings, *, simulator_url: str | None = None) -> Gatew
             "/v1/chat/completions": openai.chat_completions,
             "/v1/messages": anthropic.messages,
             "/v1/responses": responses.create,
+            "/v1/embeddings": embeddings.embeddings,
             "/api/v1/chat": native.chat,
         },
         routes=routes,

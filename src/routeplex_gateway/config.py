@@ -74,6 +74,9 @@ class ProviderConfig(ConfigTable):
     # Upstream model names this endpoint serves that the shipped catalog does not know;
     # each becomes the catalog id "<name>/<model>".
     models: list[str] = []
+    # Its embedding models the same way (catalog id "<name>/<model>"), each with the length
+    # of the vectors it answers (`embedding_models = { "bge-m3" = 1024 }`).
+    embedding_models: dict[str, Count] = {}
     timeout_s: Seconds = 120.0
     weight: Count = 1
 
@@ -84,6 +87,14 @@ class DeploymentConfig(ConfigTable):
     provider: str
     upstream_model: str | None = None
     weight: Count = 1
+
+
+class EmbeddingConfig(ConfigTable):
+    """What makes a catalog model an embedding model: the length of its vectors, and whether
+    it answers shorter ones on request (OpenAI's `dimensions`)."""
+
+    dimensions: Count
+    custom_dimensions: bool = False
 
 
 class ModelOverride(ConfigTable):
@@ -98,6 +109,7 @@ class ModelOverride(ConfigTable):
     max_output_tokens: Count | None = None
     capabilities: dict[str, bool] | None = None
     deprecation_date: str | None = None
+    embedding: EmbeddingConfig | None = None  # an embedding model (served on /v1/embeddings)
     # Extra deployments, balanced by weight with the model's own; and, in manual mode, the
     # models to fall back to when every deployment fails.
     deployments: list[DeploymentConfig] | None = None

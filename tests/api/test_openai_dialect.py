@@ -408,10 +408,10 @@ def test_endpoints_not_served_name_the_one_that_is(gateway: RunningGateway) -> N
     with pytest.raises(openai.NotFoundError) as legacy:
         sdk.completions.create(model="gpt-4o-mini", prompt="hello canary-prompt")
     assert "legacy Completions API" in legacy.value.message
-    with pytest.raises(openai.NotFoundError) as embeddings:
-        sdk.embeddings.create(model="text-embedding-3-small", input="hello canary-input")
-    assert "Embeddings API" in embeddings.value.message
-    responses = [legacy.value.response, embeddings.value.response]
+    with pytest.raises(openai.NotFoundError) as moderations:
+        sdk.moderations.create(input="hello canary-input")
+    assert "Moderations API" in moderations.value.message
+    responses = [legacy.value.response, moderations.value.response]
     auth = {"Authorization": f"Bearer {gateway.keys['alice']}"}
     for method, path in [
         ("POST", "/v1/uploads"),
@@ -427,5 +427,6 @@ def test_endpoints_not_served_name_the_one_that_is(gateway: RunningGateway) -> N
         error = response.json()["error"]
         assert error["code"] == "not_found" and error["type"] == "not_found_error"
         assert "POST /v1/chat/completions" in error["message"]
+        assert "POST /v1/embeddings" in error["message"]
         assert "canary" not in response.text
     assert gateway.metadata(expect=0, timeout=0.2) == []

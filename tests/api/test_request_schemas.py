@@ -16,6 +16,7 @@ from schemathesis.specs.openapi.definitions import OPENAPI_31_VALIDATOR
 from routeplex_gateway.api import openapi
 from routeplex_gateway.api.native import _openai_body
 from routeplex_gateway.api.schemas.anthropic_messages import Conversation, MessagesRequest
+from routeplex_gateway.api.schemas.embeddings import CreateEmbeddingRequest
 from routeplex_gateway.api.schemas.native import EstimateRequest, NativeChatRequest
 from routeplex_gateway.api.schemas.openai_chat import ChatCompletionRequest
 from routeplex_gateway.api.schemas.refusal import _fields, check
@@ -228,6 +229,7 @@ def test_openapi_is_generated_from_the_schemas_that_validate() -> None:
         ("/api/v1/chat/estimate", EstimateRequest),
         ("/v1/messages", MessagesRequest),
         ("/v1/messages/count_tokens", Conversation),
+        ("/v1/embeddings", CreateEmbeddingRequest),
     ):
         body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert body["schema"] == {"$ref": f"#/components/schemas/{schema.__name__}"}

@@ -1,7 +1,7 @@
 """Usage split by surface: `by_surface` in `GET /api/v1/usage`, and `GET /admin/usage/surfaces`.
 
-OpenAI and native requests are made through the gateway; Anthropic Messages usage is stored
-as the recorder stores it (its metadata rows are what the split counts).
+OpenAI chat, embeddings and native requests are made through the gateway; Anthropic Messages
+usage is stored as the recorder stores it (its metadata rows are what the split counts).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ COUNTS = ("requests", "input_tokens", "output_tokens", "unknown_cost_requests", 
 
 
 def _make_traffic(gateway: RunningGateway) -> None:
-    """alice: one OpenAI request served and one refused, one native, two Anthropic (one of
-    them without a known price), one Responses; bob: one native."""
+    """alice: one OpenAI request served and one refused, one embeddings request, one native,
+    two Anthropic (one of them without a known price), one Responses; bob: one native."""
     key = gateway.keys["alice"]
     client = openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=key, max_retries=0)
     client.chat.completions.create(model="gpt-4o-mini", messages=PROMPT, max_tokens=10)
@@ -38,6 +38,7 @@ def _make_traffic(gateway: RunningGateway) -> None:
         json={"model": "no-such-model", "messages": PROMPT},
     )
     assert refused.status_code == 400
+    client.embeddings.create(model="text-embedding-3-small", input="hello")
     for who in ("alice", "bob"):
         native = httpx.post(
             f"{gateway.url}/api/v1/chat",
@@ -81,8 +82,12 @@ def test_usage_is_split_by_surface(gateway: RunningGateway) -> None:
         ("Native API", "native.chat"),
         ("Anthropic Messages", "anthropic.messages"),
         ("OpenAI Responses", "openai.responses"),
+        ("OpenAI Embeddings", "openai.embeddings"),
     ]
-    openai_chat, native, anthropic, responses = surfaces
+    openai_chat, native, anthropic, responses, embeddings = surfaces
+    assert (embeddings["requests"], embeddings["refused_requests"]) == (1, 0)
+    assert embeddings["input_tokens"] > 0 and embeddings["output_tokens"] == 0
+    assert embeddings["cost_usd"] > 0
     assert (openai_chat["requests"], openai_chat["refused_requests"]) == (2, 1)
     assert (responses["requests"], responses["refused_requests"]) == (1, 0)
     assert responses["cost_usd"] > 0 and responses["output_tokens"] > 0
@@ -129,6 +134,7 @@ def test_the_operator_sees_the_split_of_every_account_or_one(gateway: RunningGat
         "native.chat": 2,
         "anthropic.messages": 2,
         "openai.responses": 1,
+        "openai.embeddings": 1,
     }
     alice = httpx.get(f"{gateway.url}/admin/accounts", headers=auth(key)).json()["data"]
     alice_id = next(a["id"] for a in alice if a["name"] == "alice")

@@ -41,6 +41,15 @@ def _store_usage(gateway: RunningGateway) -> None:
         {"created_at": NOW, "endpoint": Endpoint.ANTHROPIC_MESSAGES, "cost_picousd": 1_234_567_890},
         {"created_at": NOW, "endpoint": Endpoint.ANTHROPIC_MESSAGES, "cost_picousd": None},
         {"created_at": NOW, "endpoint": Endpoint.OPENAI_RESPONSES, "cost_picousd": 5_000_000},
+        # 64 tokens of text-embedding-3-small at $0.02 a million: no output.
+        {
+            "created_at": NOW,
+            "endpoint": Endpoint.OPENAI_EMBEDDINGS,
+            "served_model": "text-embedding-3-small",
+            "input_tokens": 64,
+            "output_tokens": 0,
+            "cost_picousd": 1_280_000,
+        },
         # Before the 7 days shown: not in the table.
         {"created_at": NOW - timedelta(days=8), "endpoint": Endpoint.NATIVE_CHAT},
     )
@@ -89,6 +98,16 @@ def test_the_account_usage_page_shows_usage_by_surface(gateway: RunningGateway) 
             picodollars(5_000_000),
             "0",
         ],
+        "openai.embeddings": [
+            "OpenAI Embeddings",
+            "openai.embeddings",
+            "1",
+            "0",
+            "64",
+            "0",
+            picodollars(1_280_000),
+            "0",
+        ],
     }
     assert picodollars(1_234_567_890) == "$0.0012"
     note = re.search(r'id="surface-window">([^<]*)<', page)
@@ -108,5 +127,6 @@ def test_the_operator_usage_page_shows_every_account_by_surface(gateway: Running
         "native.chat": "1",
         "anthropic.messages": "2",
         "openai.responses": "1",
+        "openai.embeddings": "1",
     }
     assert 'id="surface-window"' in page

@@ -19,9 +19,11 @@ from tests.support.openai_schema import assert_event_valid, assert_responses_val
 
 GPT, CLAUDE, GEMINI = "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"
 MODELS = (GPT, CLAUDE, GEMINI)
-# Upstream chunks before the first content, after which a break comes after the first byte
-# (GPT's upstream is OpenAI's Responses API: four opening events are held, then a delta).
-STARTED = {GPT: 5, CLAUDE: 5, GEMINI: 2}
+# Upstream chunks before the first content, after which a break comes after the first byte.
+# Upstream events to let through before a cut, so that the client has had content: a GPT
+# model's Responses stream opens with four events the gateway holds (created, in_progress,
+# output_item.added, content_part.added) before its first delta.
+STARTED = {GPT: 6, CLAUDE: 5, GEMINI: 2}
 UPSTREAM_PATHS = ("/messages", "/chat/completions", "/responses", "enerateContent")
 PROMPT = "Tell me about the sea. gannet-canary-3307"
 

@@ -34,6 +34,9 @@ class Canaries:
     """One fresh canary per place a request carried one."""
 
     by_label: dict[str, str] = field(default_factory=dict)
+    # What the provider answered that must not be kept either (an embedding's tell-tale
+    # bytes), searched for as it is.
+    answers: dict[str, bytes] = field(default_factory=dict)
 
     def new(self, label: str) -> str:
         assert label not in self.by_label, label
@@ -47,6 +50,7 @@ class Canaries:
             digits = token.removeprefix("CANARY-")
             for needle in {digits, digits.upper(), digits[:16], digits[:16].upper()}:
                 found.append((label, needle.encode()))
+        found += self.answers.items()
         return found
 
     def search(self, data: bytes, where: str) -> list[Leak]:

@@ -6,8 +6,9 @@ prompt back, in OpenAI's and in Anthropic's format) gets the traffic of `traffic
 upstream 4xx/5xx that quote the prompt, timeouts, fallback, a malformed chunk, rate limits,
 bad keys, oversize and invalid bodies, the estimate, account and admin endpoints, the
 dashboard, and Anthropic's Messages surface (Claude passed through, GPT translated,
-count_tokens, the models listing) and OpenAI's Responses surface (`responses_traffic.py`) —
-each request carrying fresh canaries. The gateway logs at
+count_tokens, the models listing), OpenAI's Responses surface (`responses_traffic.py`) and
+the embeddings surface (its inputs, and the vectors it answered) — each request carrying fresh
+canaries. The gateway logs at
 DEBUG and has a temp directory of its own. Then every place it could have written is searched,
 and not one copy of any canary may be there: its logs (stdout and stderr), `/metrics`, every
 file under its data directory (database, WAL and SHM while it runs, the database after it

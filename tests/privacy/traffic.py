@@ -1,8 +1,8 @@
 """The canary traffic: every way a request can go through the gateway, each carrying fresh
 canaries in every place a caller can put text — messages (text and content parts), tool
 definitions, tool-call arguments and tool results, `user`, `metadata`, headers, the query
-string, the path, field values the gateway refuses — on both dialects, and on Anthropic's
-Messages surface (`messages_traffic`).
+string, the path, field values the gateway refuses — on both dialects, on Anthropic's
+Messages surface (`messages_traffic`) and on the embeddings surface (`embeddings_traffic`).
 
 Each case checks the status it expects, so a path that silently stopped being exercised
 fails here rather than making the privacy search vacuous; the echo cases check that the
@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from tests.privacy.embeddings_traffic import EmbeddingsTraffic
 from tests.privacy.messages_traffic import MessagesTraffic
 from tests.privacy.responses_traffic import ResponsesTraffic
 from tests.privacy.stores import Canaries
@@ -94,6 +95,7 @@ class Traffic:
             case()
         MessagesTraffic(self.t, self.c, self.http).run()
         ResponsesTraffic(self.t, self.c, self.http).run()
+        EmbeddingsTraffic(self.t, self.c, self.http).run()
 
     def rich_body(self, label: str, model: str) -> dict[str, Any]:
         """An OpenAI request with a canary in every place a caller can put text."""

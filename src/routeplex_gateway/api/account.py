@@ -31,6 +31,7 @@ SURFACE_NAMES = {
     Endpoint.NATIVE_CHAT: "Native API",
     Endpoint.ANTHROPIC_MESSAGES: "Anthropic Messages",
     Endpoint.OPENAI_RESPONSES: "OpenAI Responses",
+    Endpoint.OPENAI_EMBEDDINGS: "OpenAI Embeddings",
 }
 
 

@@ -224,7 +224,9 @@ def _model_info(model: CatalogModel | None) -> dict[str, Any]:
 
 def _listing(gw: Gateway) -> list[dict[str, Any]]:
     return [_model_info(None)] + [
-        _model_info(m) for m in gw.catalog.available() if gw.router.servable(m)
+        _model_info(m)
+        for m in gw.catalog.available()
+        if gw.router.servable(m) and m.embedding is None  # Messages serves chat models only
     ]
 
 

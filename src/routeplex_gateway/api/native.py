@@ -327,4 +327,9 @@ async def models(request: Request) -> Response:
                 else None,
             }
         )
+        if model.embedding is not None:  # served on POST /v1/embeddings, never for chat
+            data[-1]["embedding"] = {
+                "dimensions": model.embedding.dimensions,
+                "custom_dimensions": model.embedding.custom_dimensions,
+            }
     return _ok(data)

@@ -40,7 +40,6 @@ _MODELS_CREATED = 1_700_000_000  # the catalog has no creation dates; a fixed, h
 # OpenAI endpoints a newcomer's code may call that RoutePlex does not serve, by path prefix.
 _NOT_SERVED = {
     "/v1/completions": "legacy Completions API",
-    "/v1/embeddings": "Embeddings API",
     "/v1/images": "Images API",
     "/v1/audio": "Audio API",
     "/v1/moderations": "Moderations API",
@@ -64,8 +63,9 @@ def not_served(path: str) -> GatewayError:
     return GatewayError(
         ErrorCode.NOT_FOUND,
         f"RoutePlex does not serve {what}. It serves OpenAI's Chat Completions at "
-        "POST /v1/chat/completions, Anthropic's Messages at POST /v1/messages, and the model "
-        "list at GET /v1/models.",
+        "POST /v1/chat/completions, its Responses at POST /v1/responses, its Embeddings at "
+        "POST /v1/embeddings, Anthropic's Messages at POST /v1/messages, and the model list "
+        "at GET /v1/models.",
     )
 
 

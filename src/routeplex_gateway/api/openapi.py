@@ -21,6 +21,7 @@ from .. import __version__
 from .schemas import account as acc
 from .schemas import anthropic_answers as ant
 from .schemas import anthropic_messages as amsg
+from .schemas import embeddings as emb
 from .schemas import native as nat
 from .schemas import openai_chat as oai
 from .schemas import openai_responses as ores
@@ -206,6 +207,13 @@ OPERATIONS = (
             ("post", "/v1/responses/{response_id}/cancel"),
         )
     ),
+    Operation("post", "/v1/embeddings",
+              "OpenAI Embeddings, for OpenAI, Gemini and OpenAI-compatible embedding models; "
+              "vectors as floats or base64.",
+              "OpenAI dialect", "key", emb.EmbeddingList, _CHAT_ERRORS,
+              emb.CreateEmbeddingRequest, params=(_ROUTEPLEX_HEADERS[1],),
+              description="Embedding models are named, never chosen by routeplex-ai; a chat "
+              "model is refused. Inputs and vectors are never stored."),
     Operation("get", "/v1/models", "The models this gateway serves, plus routeplex-ai.",
               "OpenAI dialect", "x-api-key", oai.OpenAIModelList | ant.AnthropicModelList,
               (400, 401, 429), params=(_ANTHROPIC_VERSION, *_MODEL_PAGE),

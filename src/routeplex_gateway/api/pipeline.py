@@ -13,12 +13,17 @@ exchange is handed over to its `EventStream`, which closes it when the stream en
 ends it (the last event, the client leaving, the server stopping, an exception).
 `Gateway.close` is idempotent and these two are its only callers, so no path can leak a
 concurrency slot, a reservation or a metadata row.
+
+An embeddings surface is an `EmbeddingCodec`: its decoded request is an `EmbeddingRequest`,
+whose life (`_embed`: route, admit, the router's `embed`, settle) `run` opens and closes
+exactly like a chat request's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -27,7 +32,16 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, Usage
+from .. import embedding_steps
+from ..canonical import (
+    ChatRequest,
+    ChatResponse,
+    ChatStream,
+    Chunk,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    Usage,
+)
 from ..errors import ErrorCode, GatewayError, internal_error
 from ..exchange import Exchange
 from ..gateway import Gateway
@@ -96,7 +110,7 @@ class Codec(Protocol):
     def error(self, error: GatewayError, ex: Exchange | None = None) -> Response: ...
 
 
-async def run(request: Request, codec: Codec) -> Response:
+async def run(request: Request, codec: Codec | EmbeddingCodec) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
         ex = gw.begin(codec.endpoint)
@@ -106,7 +120,10 @@ async def run(request: Request, codec: Codec) -> Response:
     departure = Departure(request)
     try:
         try:
-            response = await _serve(gw, ex, departure.request, codec)
+            if isinstance(codec, EmbeddingCodec):
+                response = await _embed(gw, ex, departure.request, codec)
+            else:
+                response = await _serve(gw, ex, departure.request, codec)
         finally:
             departure.stop()  # before any other await: a later cancel would hit no request
     except GatewayError as refusal:
@@ -234,3 +251,58 @@ async def _relay(
     gw.settle(ex, started.stream.usage)
     held.append(encoder.close(started.stream))
     yield b"".join(held)
+
+
+# --- embedding requests ----------------------------------------------------------------------
+# The same life for a surface whose requests are embedding requests: no stream, no output to
+# reserve; `run` opens and closes its exchange exactly as a chat request's.
+
+
+@dataclass(slots=True, kw_only=True)
+class DecodedEmbedding:
+    """An embeddings surface's request in canonical form, with the model it names."""
+
+    embedding: EmbeddingRequest
+    model: str
+
+
+class EmbeddingCodec(ABC):
+    """An embeddings surface (see `Codec`): it decodes its wire request into the canonical
+    `EmbeddingRequest` and encodes the vectors and every error in its own shape."""
+
+    endpoint: Endpoint
+    models_listing: str
+
+    @abstractmethod
+    def credential(self, request: Request) -> str | None: ...
+
+    @abstractmethod
+    def decode(self, body: Any, headers: Headers) -> DecodedEmbedding: ...
+
+    @abstractmethod
+    def answer(
+        self, ex: Exchange, decoded: DecodedEmbedding, response: EmbeddingResponse
+    ) -> Response: ...
+
+    @abstractmethod
+    def error(self, error: GatewayError, ex: Exchange | None = None) -> Response: ...
+
+
+async def _embed(gw: Gateway, ex: Exchange, request: Request, codec: EmbeddingCodec) -> Response:
+    ex.principal = await authenticate(request, gw.keys, codec.credential(request))
+    headers = request.headers
+    decoded = codec.decode(await read_json(request, gw.settings.max_body_bytes), headers)
+    embedding = decoded.embedding
+    plan = await embedding_steps.route(
+        gw,
+        ex,
+        embedding,
+        decoded.model,
+        test_mode=truthy(headers.get("x-routeplex-test-mode")),
+        debug=truthy(headers.get("x-routeplex-debug")),
+        listing=codec.models_listing,
+    )
+    await embedding_steps.admit(gw, ex, embedding, plan)
+    response = await gw.router.embed(ex, embedding, plan)
+    embedding_steps.settle(gw, ex, embedding, response)
+    return codec.answer(ex, decoded, response)

@@ -19,7 +19,8 @@ from .content import (
     ToolCall,
     ToolResult,
 )
-from .provider import Deployment, Provider
+from .embedding import EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EncodingFormat, Vector
+from .provider import Deployment, Embedder, Provider
 from .request import (
     ChatRequest,
     ChoiceMode,
@@ -50,10 +51,11 @@ from .response import (
 
 __all__ = [
     "AnswerPart", "Audio", "CacheMark", "ChatRequest", "ChatResponse", "ChatStream",
-    "ChoiceMode", "Chunk", "Delta", "Deployment", "Document", "Effort", "Finish",
-    "FinishReason", "Image", "Media", "Message", "NativeRequest", "Opaque", "Part",
-    "Provider", "Reasoning", "Refusal", "RefusalDelta", "ResponseFormat", "ResultPart",
-    "Role", "Sampling", "Text", "TextDelta", "Thinking", "ThinkingDelta", "TokenLogprob",
-    "Tool", "ToolArgumentsDelta", "ToolCall", "ToolCallStart", "ToolChoice", "ToolResult",
-    "Usage",
+    "ChoiceMode", "Chunk", "Delta", "Deployment", "Document", "Effort", "Embedder",
+    "EmbeddingInput", "EmbeddingRequest", "EmbeddingResponse", "EncodingFormat", "Finish",
+    "FinishReason", "Image", "Media", "Message", "NativeRequest", "Opaque", "Part", "Provider",
+    "Reasoning", "Refusal", "RefusalDelta", "ResponseFormat", "ResultPart", "Role", "Sampling",
+    "Text", "TextDelta", "Thinking", "ThinkingDelta", "TokenLogprob", "Tool",
+    "ToolArgumentsDelta", "ToolCall", "ToolCallStart", "ToolChoice", "ToolResult", "Usage",
+    "Vector",
 ]  # fmt: skip

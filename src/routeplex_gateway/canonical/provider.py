@@ -4,8 +4,9 @@ provider module implements, translating the canonical request and answer both wa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from .embedding import EmbeddingRequest, EmbeddingResponse
 from .request import ChatRequest
 from .response import ChatResponse, ChatStream
 
@@ -44,3 +45,15 @@ class Provider(Protocol):
     async def stream(self, request: ChatRequest, deployment: Deployment) -> ChatStream: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """A provider whose wire format has an embeddings endpoint (OpenAI's, Gemini's);
+    `embeds_token_ids` when it also takes inputs as token ids (OpenAI's tokenizer's)."""
+
+    embeds_token_ids: bool
+
+    async def embed(
+        self, request: EmbeddingRequest, deployment: Deployment
+    ) -> EmbeddingResponse: ...

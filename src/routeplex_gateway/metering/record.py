@@ -21,6 +21,7 @@ class Endpoint(StrEnum):
     NATIVE_CHAT = "native.chat"
     ANTHROPIC_MESSAGES = "anthropic.messages"
     OPENAI_RESPONSES = "openai.responses"
+    OPENAI_EMBEDDINGS = "openai.embeddings"
 
 
 class RoutingMode(StrEnum):

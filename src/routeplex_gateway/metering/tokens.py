@@ -29,6 +29,7 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
@@ -205,3 +206,18 @@ def confidence(family: str) -> str:
     if _encoding() is None:
         return "low"
     return "high" if counted_exactly(family) else "medium"
+
+
+def estimate_embedding_tokens(inputs: Sequence[str | Sequence[int]]) -> int:
+    """An upper bound on the input tokens of an embedding request: token ids count as
+    themselves, a text as its UTF-8 bytes (no tokenizer makes more tokens of a text than it
+    has bytes; OpenAI's embedding models count with cl100k, not the o200k on disk)."""
+    counter = _Counter(exact=False)
+    return sum(counter.text(i) if isinstance(i, str) else len(i) for i in inputs)
+
+
+def typical_embedding_tokens(inputs: Sequence[str | Sequence[int]]) -> int:
+    """A typical count of an embedding request's input tokens (four characters a token, at
+    least one an input): what a request whose provider reports no usage (Gemini's
+    embeddings) is charged, marked as an estimate."""
+    return sum(max(1, approximate_text_tokens(i)) if isinstance(i, str) else len(i) for i in inputs)

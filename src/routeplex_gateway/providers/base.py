@@ -204,6 +204,35 @@ def completion_limits(deployment: Deployment, cap: int | None) -> aiohttp.Client
     )
 
 
+def embedding_limits(deployment: Deployment) -> aiohttp.ClientTimeout:
+    """Timeouts of an embeddings call: 10 s to connect, the deployment's timeout in total
+    (there is no output to wait for)."""
+    return aiohttp.ClientTimeout(total=deployment.timeout_s, sock_connect=10)
+
+
+def embedding_refusal(error: GatewayError) -> GatewayError:
+    """A provider's refusal of an embedding request: a context overflow is an input too long
+    (there are no messages to shorten, nor an output cap to lower)."""
+    if error.code is ErrorCode.CONTEXT_LENGTH_EXCEEDED:
+        error.param = "input"
+        error.message = (
+            "An input is longer than the model takes (its context window, in tokens); "
+            "shorten or split it."
+        )
+    return error
+
+
+def not_embeddings(provider: str) -> GatewayError:
+    """A 200 response whose body is not the embeddings the provider's API promises (one
+    vector per input)."""
+    return GatewayError(
+        ErrorCode.PROVIDER_ERROR,
+        f"The provider '{provider}' sent a response that is not one embedding per input.",
+        retryable=True,
+        details={"provider": provider},
+    )
+
+
 def new_session() -> aiohttp.ClientSession:
     """One pooled session per provider: keep-alive connections are the point."""
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=300, enable_cleanup_closed=True)
@@ -274,27 +303,31 @@ async def post_json(
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
-def too_large(provider: str) -> GatewayError:
+def too_large(provider: str, limit: int = MAX_RESPONSE_BYTES) -> GatewayError:
     return GatewayError(
         ErrorCode.PROVIDER_ERROR,
-        f"The provider '{provider}' sent more than {MAX_RESPONSE_BYTES} bytes; refused.",
+        f"The provider '{provider}' sent more than {limit} bytes; refused.",
         details={"provider": provider},
     )
 
 
 async def read_all(
-    response: aiohttp.ClientResponse, provider: str, *, retry_started: bool = True
+    response: aiohttp.ClientResponse,
+    provider: str,
+    *,
+    retry_started: bool = True,
+    limit: int = MAX_RESPONSE_BYTES,
 ) -> bytes:
-    """The whole body of a response (at most MAX_RESPONSE_BYTES), released either way."""
+    """The whole body of a response (at most `limit` bytes), released either way."""
     try:
-        if (response.content_length or 0) > MAX_RESPONSE_BYTES:
-            raise too_large(provider)
+        if (response.content_length or 0) > limit:
+            raise too_large(provider, limit)
         pieces: list[bytes] = []
         size = 0
         async for piece in response.content.iter_chunked(1 << 16):
             size += len(piece)
-            if size > MAX_RESPONSE_BYTES:
-                raise too_large(provider)
+            if size > limit:
+                raise too_large(provider, limit)
             pieces.append(piece)
         return b"".join(pieces)
     except (TimeoutError, aiohttp.ClientError) as exc:

@@ -14,13 +14,16 @@ from typing import Any
 
 import aiohttp
 
-from ..canonical import ChatRequest, ChatResponse, Deployment
+from ..canonical import ChatRequest, ChatResponse, Deployment, EmbeddingRequest, EmbeddingResponse
 from ..errors import GatewayError
+from . import gemini_embeddings as embeddings
 from .base import (
     ErrorReader,
     PooledSession,
     completion_limits,
     credentials_error,
+    embedding_limits,
+    embedding_refusal,
     json_object,
     not_a_completion,
     post_json,
@@ -56,6 +59,7 @@ def read_error(provider: str) -> ErrorReader:
 
 class GeminiProvider(PooledSession):
     kind = "gemini"
+    embeds_token_ids = False  # Gemini embeds text only
 
     async def _post(
         self,
@@ -98,3 +102,16 @@ class GeminiProvider(PooledSession):
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post("streamGenerateContent?alt=sse", body, deployment, timeout)
         return GeminiStream(response, deployment.provider, secret=deployment.api_key)
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        limits = embedding_limits(deployment)
+        retry = deployment.retry_started_timeouts
+
+        async def send(body: dict[str, Any]) -> dict[str, Any] | None:
+            try:
+                response = await self._post("batchEmbedContents", body, deployment, limits, retry)
+            except GatewayError as refused:
+                raise embedding_refusal(refused) from None
+            return json_object(await read_all(response, deployment.provider, retry_started=retry))
+
+        return await embeddings.embed(request, deployment.upstream_model, deployment.provider, send)

@@ -20,8 +20,18 @@ from typing import Any
 import aiohttp
 import orjson
 
-from ..canonical import ChatRequest, ChatResponse, Chunk, Deployment, FinishReason, Usage
+from ..canonical import (
+    ChatRequest,
+    ChatResponse,
+    Chunk,
+    Deployment,
+    EmbeddingRequest,
+    EmbeddingResponse,
+    FinishReason,
+    Usage,
+)
 from ..errors import ErrorCode, GatewayError
+from . import openai_embeddings as embeddings
 from . import openai_responses as responses
 from .base import (
     broken_stream,
@@ -143,6 +153,7 @@ class OpenAIStream:
 
 class OpenAIProvider:
     kind = "openai"
+    embeds_token_ids = True  # OpenAI's embeddings (and vLLM's) take token ids as input
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
@@ -221,6 +232,9 @@ class OpenAIProvider:
         timeout = aiohttp.ClientTimeout(sock_connect=10, sock_read=deployment.timeout_s)
         response = await self._post(body, deployment, timeout)
         return OpenAIStream(response, deployment)
+
+    async def embed(self, request: EmbeddingRequest, deployment: Deployment) -> EmbeddingResponse:
+        return await embeddings.embed(self.session, request, deployment)
 
     async def close(self) -> None:
         if self._session is not None:

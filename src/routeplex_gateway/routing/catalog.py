@@ -41,6 +41,15 @@ class Capabilities:
     temperature_with_top_p: bool = True
 
 
+@dataclass(frozen=True, slots=True)
+class Embedding:
+    """An embedding model's vectors: their length, and whether the model answers shorter
+    ones on request (`dimensions`: OpenAI's text-embedding-3, Gemini's outputDimensionality)."""
+
+    dimensions: int
+    custom_dimensions: bool = False
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CatalogModel:
     id: str
@@ -54,6 +63,8 @@ class CatalogModel:
     deprecation_date: date | None = None
     deployments: tuple[Deployment, ...] = field(default=(), compare=False)
     fallbacks: tuple[str, ...] = ()  # manual mode: models to try when every deployment fails
+    # Set for embedding models: served on /v1/embeddings only, never for chat.
+    embedding: Embedding | None = None
 
     @property
     def available(self) -> bool:
@@ -84,14 +95,17 @@ class Catalog:
         model_id = self._names.get(name)
         return self.models[model_id] if model_id is not None else None
 
-    def suggest(self, name: str, limit: int = 3) -> list[str]:
+    def suggest(self, name: str, limit: int = 3, *, embedding: bool = False) -> list[str]:
         """The catalog names (ids, aliases, `provider/id`) closest to an unknown `name`, best
-        first, one per model: what a typo most likely meant."""
+        first, one per model: what a typo most likely meant — among the embedding models with
+        `embedding`, else among the chat models."""
         if len(name) > _SUGGEST_MAX_CHARS:
             return []
         seen: set[str] = set()
         names: list[str] = []
         for close in difflib.get_close_matches(name.lower(), self._names, n=10, cutoff=0.6):
+            if (self.models[self._names[close]].embedding is not None) is not embedding:
+                continue
             if self._names[close] not in seen:
                 seen.add(self._names[close])
                 names.append(close)
@@ -211,6 +225,21 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
                     "_upstream": upstream,
                 },
             )
+        for upstream, dimensions in endpoint.embedding_models.items():
+            entries.setdefault(
+                f"{endpoint.name}/{upstream}",
+                {
+                    "display_name": upstream,
+                    "provider": endpoint.kind,
+                    "tier": "default",
+                    "context_window": 8192,
+                    "max_output_tokens": 1,
+                    "capabilities": {"streaming": False},
+                    "embedding": {"dimensions": dimensions},
+                    "_endpoint": endpoint.name,
+                    "_upstream": upstream,
+                },
+            )
     for model_id, override in settings.models.items():
         entry = entries.setdefault(
             model_id,
@@ -256,6 +285,7 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
                 deployment.weight = int(extra.get("weight", 1))
                 deployments.append(deployment)
         deprecation = entry.get("deprecation_date")
+        embedding = entry.get("embedding")
         models.append(
             CatalogModel(
                 id=model_id,
@@ -269,6 +299,7 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
                 deprecation_date=date.fromisoformat(deprecation) if deprecation else None,
                 deployments=tuple(deployments),
                 fallbacks=tuple(entry.get("fallbacks") or ()),
+                embedding=Embedding(**embedding) if embedding else None,
             )
         )
         prices[model_id] = _price(model_id, family, settings.models.get(model_id))

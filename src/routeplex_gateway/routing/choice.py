@@ -22,13 +22,17 @@ class ModelChoice:
         self.router = router
         self.scorer = scorer
 
-    def resolve(self, name: str, *, listing: str) -> CatalogModel:
+    def resolve(self, name: str, *, listing: str, embedding: bool = False) -> CatalogModel:
         """The catalog model `name` names, or `invalid_model` suggesting the closest names
-        (catalog names only: the caller's own string is never repeated back)."""
+        (catalog names only: the caller's own string is never repeated back). `embedding`:
+        an embedding model is asked for (else a chat model); a model of the other kind is
+        refused, naming the endpoint that serves it."""
         model = self.catalog.resolve(name)
-        if model is not None:
+        if model is not None and (model.embedding is not None) is embedding:
             return model
-        suggestions = self.catalog.suggest(name)
+        if model is not None:
+            raise self._wrong_kind(model, embedding=embedding)
+        suggestions = self.catalog.suggest(name, embedding=embedding)
         hint = f" Did you mean {either(suggestions)}?" if suggestions else ""
         raise GatewayError(
             ErrorCode.INVALID_MODEL,
@@ -37,11 +41,40 @@ class ModelChoice:
             details={"suggestions": suggestions},
         )
 
+    def _wrong_kind(self, model: CatalogModel, *, embedding: bool) -> GatewayError:
+        """A chat model asked for embeddings, or an embedding model asked to chat."""
+        usable = [
+            m.id
+            for m in self.catalog.models.values()
+            if (m.embedding is not None) is embedding
+            and self.router.servable(m)
+            and not m.deprecated(utc_today())
+        ][:3]
+        hint = f" Did you mean {either(usable)}?" if usable else ""
+        if embedding:
+            what = f"'{model.id}' is a chat model; POST /v1/embeddings takes an embedding model."
+        else:
+            what = (
+                f"'{model.id}' is an embedding model: POST /v1/embeddings serves it. "
+                "Chat takes a chat model."
+            )
+        return GatewayError(
+            ErrorCode.INVALID_MODEL,
+            what + hint,
+            param="model",
+            details={"suggestions": usable},
+        )
+
+    def chat_models(self) -> list[CatalogModel]:
+        """The catalog's chat models: what `routeplex-ai` chooses from (never an embedding
+        model)."""
+        return [m for m in self.catalog.models.values() if m.embedding is None]
+
     def premium_in_test_mode(self, allowed: tuple[str, ...] | None) -> GatewayError:
         today = utc_today()
         usable = [
             m.id
-            for m in self.catalog.models.values()
+            for m in self.chat_models()
             if m.tier == "default"
             and self.router.servable(m)
             and not m.deprecated(today)
@@ -63,9 +96,7 @@ class ModelChoice:
             per_in = model_price.per_1k()[0] if model_price is not None else None
             return (per_in if per_in is not None else Decimal("Infinity"), model.id)
 
-        models = [
-            m for m in self.catalog.models.values() if self.router.servable(m) and needs.met_by(m)
-        ]
+        models = [m for m in self.chat_models() if self.router.servable(m) and needs.met_by(m)]
         if not models:
             raise GatewayError(ErrorCode.PROVIDER_UNAVAILABLE, "No model is available.")
         return min(models, key=price)
@@ -100,7 +131,7 @@ class ModelChoice:
         ranked for it (the eligible ones best first, then the excluded with their reasons)."""
         classification = classify(request)
         ranked, weights = self.scorer.rank(
-            list(self.catalog.models.values()),
+            self.chat_models(),
             classification,
             strategy,
             max_output_tokens=max_output_tokens,

@@ -14,7 +14,16 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, Deployment
+from ..canonical import (
+    ChatRequest,
+    ChatResponse,
+    ChatStream,
+    Chunk,
+    Deployment,
+    Embedder,
+    EmbeddingRequest,
+    EmbeddingResponse,
+)
 from ..errors import ErrorCode, GatewayError
 from ..exchange import Exchange
 from ..providers import ProviderRegistry
@@ -159,6 +168,37 @@ class Router:
             started = time.perf_counter()
             try:
                 response = await self.providers.get(deployment.kind).complete(request, deployment)
+            except asyncio.CancelledError:
+                self.health.release(deployment.id)
+                raise
+            except GatewayError as exc:
+                self._record(deployment, started, exc)
+                if not exc.retryable:
+                    raise
+                last = exc
+                continue
+            finally:
+                ex.upstream_s += time.perf_counter() - started
+            self._record(deployment, started, None)
+            return response
+        raise _exhausted(ex, last)
+
+    async def embed(
+        self, ex: Exchange, request: EmbeddingRequest, plan: list[Attempt]
+    ) -> EmbeddingResponse:
+        """`complete`'s loop for an embedding request: the plan's attempts in order, moving
+        on only for retryable failures."""
+        last: GatewayError | None = None
+        for model, deployment in self._admitted(ex, plan):
+            provider = self.providers.get(deployment.kind)
+            if not isinstance(provider, Embedder):  # a wire format with no embeddings
+                self.health.release(deployment.id)
+                continue
+            await _pause_for(last)
+            ex.attempt(model, deployment)
+            started = time.perf_counter()
+            try:
+                response = await provider.embed(request, deployment)
             except asyncio.CancelledError:
                 self.health.release(deployment.id)
                 raise

@@ -155,7 +155,9 @@ class Scorer:
             m = cand.model
             out = min(max_output_tokens or 1024, m.max_output_tokens)
             caps = m.capabilities
-            if not servable(m):
+            if m.embedding is not None:
+                cand.excluded = "embedding model"  # it answers vectors, not chat
+            elif not servable(m):
                 cand.excluded = "no provider configured"
             elif m.deprecated(today):
                 cand.excluded = "deprecated"

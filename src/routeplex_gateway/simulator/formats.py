@@ -15,6 +15,7 @@ from starlette.routing import Route
 
 from routeplex_gateway.simulator.anthropic_endpoints import anthropic_routes
 from routeplex_gateway.simulator.gemini_endpoints import gemini_routes
+from routeplex_gateway.simulator.openai_embeddings import embedding_routes
 from routeplex_gateway.simulator.openai_endpoints import openai_routes
 from routeplex_gateway.simulator.openai_responses_endpoints import responses_routes
 from routeplex_gateway.simulator.state import Simulator
@@ -29,8 +30,8 @@ class Format:
 
 
 def _openai_routes(sim: Simulator) -> list[Route]:
-    # One provider, two APIs under one base URL: Chat Completions and Responses.
-    return [*openai_routes(sim), *responses_routes(sim)]
+    # One provider, three APIs under one base URL: Chat Completions, Responses, Embeddings.
+    return [*openai_routes(sim), *responses_routes(sim), *embedding_routes(sim)]
 
 
 FORMATS: dict[str, Format] = {

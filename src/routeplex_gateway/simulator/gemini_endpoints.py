@@ -1,5 +1,6 @@
 """The Gemini HTTP surface: `POST /v1beta/models/{model}:generateContent` and
-`:streamGenerateContent` (SSE with `?alt=sse`, otherwise one streamed JSON array).
+`:streamGenerateContent` (SSE with `?alt=sse`, otherwise one streamed JSON array), and
+`:batchEmbedContents` (`gemini_embeddings`).
 
 Order of checks, as on Gemini: the API key (`x-goog-api-key` header or `key` query
 parameter; none gets 403 `PERMISSION_DENIED`, the key `sk-invalid` gets 400
@@ -27,6 +28,7 @@ from routeplex_gateway.simulator.delivery import (
     json_response,
 )
 from routeplex_gateway.simulator.faults import StatusFault
+from routeplex_gateway.simulator.gemini_embeddings import embedding_routes
 from routeplex_gateway.simulator.gemini_format import (
     MISSING_KEY_MESSAGE,
     Generated,
@@ -96,4 +98,4 @@ def gemini_routes(sim: Simulator) -> list[Route]:
 
         return SimulatedResponse(payload, plan=plan, pacing=sim.pacing, render_error=render_error)
 
-    return [Route("/v1beta/models/{target}", generate, methods=["POST"])]
+    return [*embedding_routes(sim), Route("/v1beta/models/{target}", generate, methods=["POST"])]

@@ -1,5 +1,5 @@
 """The OpenAI HTTP surface: `POST /v1/chat/completions` and `GET /v1/models` (the Responses
-API's routes are `openai_responses_endpoints`).
+API's routes are `openai_responses_endpoints`, the embeddings' `openai_embeddings`).
 
 Order of checks, as on OpenAI: authentication (a missing Bearer key, or the key `sk-invalid`,
 gets the real 401 body), then request validation (400), then the faults registered for the

@@ -93,7 +93,8 @@ class SurfaceUsage(TypedDict):
         str,
         Field(
             description="The endpoint value stored in request metadata: "
-            "openai.chat_completions, native.chat, anthropic.messages or openai.responses."
+            "openai.chat_completions, native.chat, anthropic.messages, openai.responses or "
+            "openai.embeddings."
         ),
     ]
     requests: int

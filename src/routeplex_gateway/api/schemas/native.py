@@ -146,6 +146,11 @@ class Estimate(TypedDict):
     pricing: NotRequired[Pricing]
 
 
+class EmbeddingInfo(TypedDict):
+    dimensions: int
+    custom_dimensions: bool
+
+
 class CatalogModel(TypedDict):
     id: str
     display_name: NotRequired[str]
@@ -159,3 +164,6 @@ class CatalogModel(TypedDict):
     aliases: NotRequired[list[str]]
     deprecated: NotRequired[bool]
     deprecation_date: NotRequired[str | None]
+    # Only on embedding models (POST /v1/embeddings): their vectors' length, and whether
+    # `dimensions` may ask for shorter ones.
+    embedding: NotRequired[EmbeddingInfo]
