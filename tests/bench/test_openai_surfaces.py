@@ -277,32 +277,26 @@ async def test_a_surface_the_server_has_no_route_for_is_not_served() -> None:
     assert found == [True, True, False]
 
 
-async def test_routeplex_is_measured_on_responses_through_the_mock(tmp_path: Path) -> None:
-    """RoutePlex forwards the Responses scenarios to the mock's `/v1/responses`, and every
-    answer passes the full judge; embeddings are measured where the build serves them."""
+async def test_routeplex_is_measured_on_responses_and_embeddings_through_the_mock(
+    tmp_path: Path,
+) -> None:
+    """RoutePlex forwards the Responses scenarios to the mock's `/v1/responses` and the
+    embeddings one to its `/v1/embeddings`, and every answer passes the full judge."""
     server, mock = await start_mock(config=MockConfig(chunks=5))
     target = RoutePlex()
+    results = {}
     try:
         await asyncio.to_thread(target.prepare, False)
         await asyncio.to_thread(
             target.launch, f"http://127.0.0.1:{bound_port(server)}/v1", tmp_path
         )
-        assert "responses" in target.surfaces
-        endpoint = target.endpoints["responses"]
-        surface = SCENARIOS["responses-stream-16"].surface
-        both = [
-            *specs(endpoint, False, check="full", surface=surface),
-            *specs(endpoint, True, check="full", surface=surface),
-        ]
-        result = await run_load(
-            endpoint.url, both, concurrency=4, duration_s=0.6, warmup_s=0.2, timeout_s=10
-        )
-        embeddings = None
-        if "embeddings" in target.surfaces:
-            url = target.endpoints["embeddings"]
-            embeddings = await run_load(
-                url.url,
-                specs(url, False, check="full", surface=SCENARIOS["embeddings-16"].surface),
+        assert {"responses", "embeddings"} <= target.surfaces
+        for name in ("responses-16", "responses-stream-16", "embeddings-16"):
+            scenario = SCENARIOS[name]
+            endpoint = target.endpoints[scenario.surface.wire]
+            results[name] = await run_load(
+                endpoint.url,
+                specs(endpoint, scenario.stream, check="full", surface=scenario.surface),
                 concurrency=4,
                 duration_s=0.4,
                 warmup_s=0.1,
@@ -311,6 +305,8 @@ async def test_routeplex_is_measured_on_responses_through_the_mock(tmp_path: Pat
     finally:
         await asyncio.to_thread(target.stop)
         server.close()
-    assert result.errors == 0, result.summary()
-    assert result.requests > 4 and mock.streams > 0
-    assert embeddings is None or (embeddings.errors == 0 and embeddings.requests > 4)
+    for name, result in results.items():
+        assert result.errors == 0 and result.requests > 4, (name, result.summary())
+    assert mock.streams > 0
+    rows = target.metadata_rows()
+    assert rows.get("200", 0) >= sum(r.requests for r in results.values())
