@@ -1,6 +1,7 @@
 """OpenAI's embeddings wire as the harness speaks it: the request (a retrieval pipeline's
 batch of a few short passages, as `client.embeddings.create` sends it: base64 vectors, the
-SDK's default), the one fixed vector the mock answers with, and the judge of an answer.
+SDK's default), the one fixed vector the mock answers with and its answers' bytes (built once
+per shape asked: embeddings have no id to change per request), and the judge of an answer.
 
 A "light" judge (what measured cells use) parses the answer and checks one vector came back
 per input. A "full" one (what the check before measuring uses) also checks each vector's
@@ -77,3 +78,35 @@ def _is_the_vector(embedding: Any) -> bool:
     if isinstance(embedding, str):
         return embedding == packed(DIMENSIONS)
     return isinstance(embedding, list) and tuple(embedding) == vector(DIMENSIONS)
+
+
+class EmbeddingAnswers:
+    """OpenAI's embeddings `list`: one fixed vector (`embeddings_wire.vector`) per input, as
+    JSON floats or base64, built once per shape asked — model, inputs, dimensions, encoding —
+    and kept (a run asks one or two shapes)."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[str, int, int, str], bytes] = {}
+
+    def answer(self, model: str, inputs: int, dimensions: int, encoding: str) -> bytes:
+        key = (model, inputs, dimensions, encoding)
+        found = self._built.get(key)
+        if found is None:
+            if len(self._built) >= 64:  # bounded, whatever requests come in
+                self._built.clear()
+            one: str | list[float] = (
+                packed(dimensions) if encoding == "base64" else list(vector(dimensions))
+            )
+            tokens = inputs * TOKENS_PER_INPUT
+            found = orjson.dumps(
+                {
+                    "object": "list",
+                    "data": [
+                        {"object": "embedding", "index": i, "embedding": one} for i in range(inputs)
+                    ],
+                    "model": model,
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                }
+            )
+            self._built[key] = found
+        return found

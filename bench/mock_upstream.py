@@ -51,13 +51,12 @@ import orjson
 if __package__ in (None, ""):  # `python bench/mock_upstream.py`, as the harness starts it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.embeddings_wire import DIMENSIONS
+from bench.embeddings_wire import DIMENSIONS, EmbeddingAnswers
 from bench.mock_wire import (
     ANTHROPIC_HEADERS,
     OPENAI_HEADERS,
     RESPONSE_ID_LENGTH,
     ChatTemplates,
-    EmbeddingAnswers,
     MessagesTemplates,
     MockConfig,
     ResponsesTemplates,

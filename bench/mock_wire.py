@@ -1,11 +1,10 @@
 """The bytes the mock upstream sends, built once per configuration: OpenAI's chat completion,
 OpenAI's Responses answer and Anthropic's Messages answer, each plain and as its SSE stream,
-OpenAI's embeddings, and the response heads each provider sends.
+and the response heads each provider sends (OpenAI's embeddings: `embeddings_wire`).
 
 Only an id changes per request, so every template is the response's bytes split around a
 marker of the id's length (`ChatTemplates`: `chatcmpl-…`; `ResponsesTemplates`: `resp_…`;
-`MessagesTemplates`: `msg_01…`) and a request joins the pieces with its own id. Embeddings
-have no id: an answer's bytes are built once per shape asked (`EmbeddingAnswers`).
+`MessagesTemplates`: `msg_01…`) and a request joins the pieces with its own id.
 
 The streams cut the same answer into the same pieces with the same pacing, so a Messages,
 Responses and chat stream of one configuration differ only in their wire format: `chunks`
@@ -18,12 +17,11 @@ with the usage) in the last.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-
-from bench.embeddings_wire import TOKENS_PER_INPUT, packed, vector
 
 UPSTREAM_MODEL = "gpt-4o-mini-2024-07-18"
 CLAUDE_MODEL = "claude-haiku-4-5-20251001"
@@ -202,22 +200,38 @@ class MessagesTemplates:
                 "usage": {"output_tokens": COMPLETION_TOKENS},
             },
         )
-        count = max(1, config.chunks)
-        pieces = split_answer(max(1, count - 1))
-        writes: list[list[bytes]] = []
-        for i in range(count):
-            data = opening if i == 0 else b""
-            if i < len(pieces):
-                delta = {"type": "text_delta", "text": pieces[i]}
-                data += _sse(
-                    "content_block_delta",
-                    {"type": "content_block_delta", "index": 0, "delta": delta},
-                )
-            if i == count - 1:
-                data += closing
-            writes.append(data.split(MESSAGE_ID_MARK))
-        self.chunks = writes
+
+        def delta(piece: str) -> bytes:
+            text = {"type": "text_delta", "text": piece}
+            return _sse(
+                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": text}
+            )
+
+        self.chunks = _writes(config, opening, delta, lambda: closing, MESSAGE_ID_MARK)
         self.final = _sse("message_stop", {"type": "message_stop"})
+
+
+def _writes(
+    config: MockConfig,
+    opening: bytes,
+    delta: Callable[[str], bytes],
+    closing: Callable[[], bytes],
+    marker: bytes,
+) -> list[list[bytes]]:
+    """A stream of named events as its `chunks` writes, each split around the id's `marker`:
+    `opening` and the first piece's delta in the first, a piece's delta in each of the next,
+    and `closing()` after the last one's (with a single write, all of it)."""
+    count = max(1, config.chunks)
+    pieces = split_answer(max(1, count - 1))
+    writes: list[list[bytes]] = []
+    for i in range(count):
+        data = opening if i == 0 else b""
+        if i < len(pieces):
+            data += delta(pieces[i])
+        if i == count - 1:
+            data += closing()
+        writes.append(data.split(marker))
+    return writes
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -307,59 +321,26 @@ class ResponsesTemplates:
             )
             + event("response.content_part.added", **at, part={**part, "text": ""})
         )
-        count = max(1, config.chunks)
-        pieces = split_answer(max(1, count - 1))
-        writes: list[list[bytes]] = []
-        for i in range(count):
-            data = opening if i == 0 else b""
-            if i < len(pieces):
-                # OpenAI pads each delta with `obfuscation` unless asked not to.
-                data += event(
-                    "response.output_text.delta",
-                    **at,
-                    delta=pieces[i],
-                    logprobs=[],
-                    obfuscation="bench0obfusc",
-                )
-            if i == count - 1:
-                data += (
-                    event("response.output_text.done", **at, text=ANSWER, logprobs=[])
-                    + event("response.content_part.done", **at, part=part)
-                    + event("response.output_item.done", item=item, output_index=0)
-                )
-            writes.append(data.split(RESPONSE_ID_MARK))
-        self.chunks = writes
-        self.final = event("response.completed", response=response).split(RESPONSE_ID_MARK)
 
-
-class EmbeddingAnswers:
-    """OpenAI's embeddings `list`: one fixed vector (`embeddings_wire.vector`) per input, as
-    JSON floats or base64, built once per shape asked — model, inputs, dimensions, encoding —
-    and kept (a run asks one or two shapes)."""
-
-    def __init__(self) -> None:
-        self._built: dict[tuple[str, int, int, str], bytes] = {}
-
-    def answer(self, model: str, inputs: int, dimensions: int, encoding: str) -> bytes:
-        key = (model, inputs, dimensions, encoding)
-        found = self._built.get(key)
-        if found is None:
-            if len(self._built) >= 64:  # bounded, whatever requests come in
-                self._built.clear()
-            one = packed(dimensions) if encoding == "base64" else list(vector(dimensions))
-            tokens = inputs * TOKENS_PER_INPUT
-            found = orjson.dumps(
-                {
-                    "object": "list",
-                    "data": [
-                        {"object": "embedding", "index": i, "embedding": one} for i in range(inputs)
-                    ],
-                    "model": model,
-                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
-                }
+        def delta(piece: str) -> bytes:
+            # OpenAI pads each delta with `obfuscation` unless asked not to.
+            return event(
+                "response.output_text.delta",
+                **at,
+                delta=piece,
+                logprobs=[],
+                obfuscation="bench0obfusc",
             )
-            self._built[key] = found
-        return found
+
+        def closing() -> bytes:  # numbered after every delta
+            return (
+                event("response.output_text.done", **at, text=ANSWER, logprobs=[])
+                + event("response.content_part.done", **at, part=part)
+                + event("response.output_item.done", item=item, output_index=0)
+            )
+
+        self.chunks = _writes(config, opening, delta, closing, RESPONSE_ID_MARK)
+        self.final = event("response.completed", response=response).split(RESPONSE_ID_MARK)
 
 
 OPENAI_HEADERS = (

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from bench.messages_wire import sse_fields
+from bench.messages_wire import named_payloads, stream_blocks
 
 
 def responses_body(*, stream: bool, model: str = "gpt-4o-mini") -> bytes:
@@ -77,24 +77,18 @@ def judge_response(body: bytes, expect: str | None) -> str | None:
 
 def judge_response_events(body: bytes, check: str, expect: str | None) -> str | None:
     """None for a good Responses event stream, else a short reason."""
-    blocks = body.replace(b"\r\n", b"\n").strip().split(b"\n\n")
-    if len(blocks) < 2 or not blocks[-1].startswith(b"event: response.completed"):
+    blocks = stream_blocks(body, b"event: response.completed")
+    if blocks is None:
         return "no_completed"
     if check != "full":
         return None
+    events = named_payloads(blocks)
+    if events is None:
+        return "malformed"
     names: list[str] = []
     text: list[str] = []
     last: dict[str, Any] = {}
-    for number, block in enumerate(blocks):
-        name, data = sse_fields(block)
-        if name is None or data is None:
-            return "malformed"
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return "malformed"
-        if not isinstance(payload, dict) or payload.get("type") != name:
-            return "malformed"
+    for number, (name, payload) in enumerate(events):
         if payload.get("sequence_number") != number:
             return "bad_sequence"
         names.append(name)
