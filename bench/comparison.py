@@ -1,7 +1,7 @@
 """The two compact tables of a before/after run (`python -m bench.run --compare-before REF`):
 RoutePlex now against RoutePlex at REF, scenario by scenario, in CPU ms per request; and what
-the other surfaces (Anthropic's Messages; OpenAI chat to Claude) cost over OpenAI chat of the
-same shape.
+the other surfaces (Anthropic's Messages; OpenAI chat to Claude; OpenAI's Responses and
+embeddings) cost over OpenAI chat of the same shape.
 
 CPU ms per request (the target's process CPU time over the window ÷ requests) is the figure
 compared: on a shared two-core machine it moves far less with other people's load than
@@ -28,7 +28,7 @@ AFTER, BEFORE = "routeplex", "routeplex-before"
 # The issue's bar: the chat path's CPU per request within 5% of what it was.
 TOLERANCE = 1.05
 # The same model through OpenAI's chat, for each surface other than chat to GPT.
-_SAME_MODEL = {"messages-gpt": "chat", "messages-claude": "chat-claude"}
+_SAME_MODEL = {"messages-gpt": "chat", "messages-claude": "chat-claude", "responses": "chat"}
 
 
 # Two-sided 95% quantiles of Student's t by degrees of freedom; past the table, the normal's.

@@ -35,7 +35,9 @@ if __package__ in (None, ""):  # `python bench/loadgen.py` as well as `python -m
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.embeddings_wire import EMBEDDING_MODEL, embeddings_body, judge_embeddings
 from bench.messages_wire import judge_events, judge_message, messages_body
+from bench.responses_wire import judge_response, judge_response_events, responses_body
 
 SYSTEM_PROMPT = "You are a concise assistant that explains engineering practice clearly."
 USER_PROMPT = (
@@ -71,7 +73,8 @@ class RequestSpec:
     # "light": status, shape and [DONE]; "full": every event parsed, content must equal `expect`.
     check: str = "light"
     expect: str | None = None
-    # The answer's wire format: "openai" (chat completions) or "anthropic" (Messages).
+    # The answer's wire format: "openai" (chat completions), "anthropic" (Messages),
+    # "responses" (OpenAI's Responses) or "embeddings" (OpenAI's embeddings).
     wire: str = "openai"
 
     @classmethod
@@ -111,6 +114,12 @@ class RequestSpec:
             if self.stream:
                 return judge_events(body, self.check, self.expect)
             return judge_message(body, self.expect)
+        if self.wire == "responses":
+            if self.stream:
+                return judge_response_events(body, self.check, self.expect)
+            return judge_response(body, self.expect)
+        if self.wire == "embeddings":
+            return judge_embeddings(body, self.check)
         if self.stream:
             return _judge_stream(body, self.check, self.expect)
         try:
@@ -463,28 +472,33 @@ def main() -> None:
     parser.add_argument("-d", "--duration", type=float, default=10.0, help="measured seconds")
     parser.add_argument("-w", "--warmup", type=float, default=2.0)
     parser.add_argument("--stream", action="store_true")
-    parser.add_argument("--model", default="gpt-4o-mini")
+    parser.add_argument("--model", help="default: gpt-4o-mini, or the embedding model")
     parser.add_argument("-H", "--header", action="append", default=[], help="'Name: value'")
     parser.add_argument("--check", choices=["light", "full"], default="light")
     parser.add_argument(
-        "--messages",
-        action="store_true",
-        help="Anthropic's Messages body and answers (send x-api-key, anthropic-version with -H)",
+        "--wire",
+        choices=["openai", "anthropic", "responses", "embeddings"],
+        default="openai",
+        help="the body and answers: OpenAI chat, Anthropic's Messages (send x-api-key and "
+        "anthropic-version with -H), OpenAI's Responses, or OpenAI's embeddings",
     )
+    parser.add_argument("--messages", action="store_true", help="the same as --wire anthropic")
     args = parser.parse_args()
     headers = dict(h.split(":", 1) for h in args.header)
     headers = {k.strip(): v.strip() for k, v in headers.items()}
-    if args.messages:
-        body = messages_body(stream=args.stream, model=args.model)
+    wire = "anthropic" if args.messages else args.wire
+    if wire == "embeddings":
+        body = embeddings_body(model=args.model or EMBEDDING_MODEL)
     else:
-        body = chat_body(stream=args.stream, model=args.model)
+        make = {"anthropic": messages_body, "responses": responses_body}.get(wire, chat_body)
+        body = make(stream=args.stream, model=args.model or "gpt-4o-mini")
     spec = RequestSpec.chat(
         args.url,
-        stream=args.stream,
+        stream=args.stream and wire != "embeddings",
         headers=headers,
         body=body,
         check=args.check,
-        wire="anthropic" if args.messages else "openai",
+        wire=wire,
     )
     import uvloop
 

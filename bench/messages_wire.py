@@ -54,24 +54,18 @@ def judge_message(body: bytes, expect: str | None) -> str | None:
 
 def judge_events(body: bytes, check: str, expect: str | None) -> str | None:
     """None for a good Messages event stream, else a short reason."""
-    blocks = body.replace(b"\r\n", b"\n").strip().split(b"\n\n")
-    if len(blocks) < 2 or not blocks[-1].startswith(b"event: message_stop"):
+    blocks = stream_blocks(body, b"event: message_stop")
+    if blocks is None:
         return "no_message_stop"
     if check != "full":
         return None
+    events = named_payloads(blocks)
+    if events is None:
+        return "malformed"
     names: list[str] = []
     text: list[str] = []
     usage = False
-    for block in blocks:
-        name, data = _fields(block)
-        if name is None or data is None:
-            return "malformed"
-        try:
-            payload = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return "malformed"
-        if not isinstance(payload, dict) or payload.get("type") != name:
-            return "malformed"
+    for name, payload in events:
         names.append(name)
         delta = payload.get("delta")
         if name == "content_block_delta" and _text_delta(delta):
@@ -98,7 +92,35 @@ def _text_delta(delta: Any) -> bool:
     )
 
 
-def _fields(block: bytes) -> tuple[str | None, bytes | None]:
+def stream_blocks(body: bytes, last: bytes) -> list[bytes] | None:
+    """A stream's SSE blocks, when it has more than one and the last begins with `last` (a
+    whole stream, not one cut short); else None."""
+    blocks = body.replace(b"\r\n", b"\n").strip().split(b"\n\n")
+    if len(blocks) < 2 or not blocks[-1].startswith(last):
+        return None
+    return blocks
+
+
+def named_payloads(blocks: list[bytes]) -> list[tuple[str, dict[str, Any]]] | None:
+    """Each block's event name and JSON data, whose `type` must be that name (the Messages
+    and Responses streams both name their events so); None when a block is not so."""
+    events = []
+    for block in blocks:
+        name, data = sse_fields(block)
+        if name is None or data is None:
+            return None
+        try:
+            payload = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return None
+        if not isinstance(payload, dict) or payload.get("type") != name:
+            return None
+        events.append((name, payload))
+    return events
+
+
+def sse_fields(block: bytes) -> tuple[str | None, bytes | None]:
+    """An SSE event's name and data (the Messages and Responses streams both name theirs)."""
     name: str | None = None
     data: bytes | None = None
     for line in block.split(b"\n"):

@@ -1,5 +1,5 @@
-"""A fast mock upstream for the benchmark harness: OpenAI's chat completions and Anthropic's
-Messages, each plain and streamed.
+"""A fast mock upstream for the benchmark harness: OpenAI's chat completions, OpenAI's
+Responses and Anthropic's Messages, each plain and streamed, and OpenAI's embeddings.
 
 It shares a core with the load generator, so it is written to cost as little as possible per
 request: a raw asyncio `Protocol` on uvloop, httptools for parsing, keep-alive connections,
@@ -15,6 +15,15 @@ OpenAI sends it.
 `"stream": true`, Anthropic's event sequence (`message_start` … `message_stop`) in the same
 `chunks` writes with the same pacing, so the two wire formats differ in nothing else.
 
+`POST …/v1/responses` answers like gpt-4o-mini on OpenAI's Responses API: a plain `response`
+with usage, or, with `"stream": true`, its semantic events (`response.created` …
+`response.completed`, which carries the usage), each with its `sequence_number`, in the same
+`chunks` writes with the same pacing.
+
+`POST …/v1/embeddings` answers like text-embedding-3-small: one fixed unit vector per input,
+of the `dimensions` asked (1536 by default), as floats or, with `"encoding_format": "base64"`,
+as OpenAI's base64 of little-endian float32.
+
 The harness reconfigures a running mock between scenarios with `POST /_mock/config`
 (`{"chunks", "ttft_ms", "gap_ms", "delay_ms"}`) and reads counters from `GET /_mock/stats`, so
 one mock, started once, serves every target of a run.
@@ -27,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import sys
 import time
@@ -41,12 +51,15 @@ import orjson
 if __package__ in (None, ""):  # `python bench/mock_upstream.py`, as the harness starts it
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.embeddings_wire import DIMENSIONS, EmbeddingAnswers
 from bench.mock_wire import (
     ANTHROPIC_HEADERS,
     OPENAI_HEADERS,
+    RESPONSE_ID_LENGTH,
     ChatTemplates,
     MessagesTemplates,
     MockConfig,
+    ResponsesTemplates,
     sse_head,
 )
 
@@ -55,6 +68,15 @@ _SSE_HEAD = sse_head(OPENAI_HEADERS)
 _MESSAGES_SSE_HEAD = sse_head(ANTHROPIC_HEADERS)
 _DONE = b"data: [DONE]\n\n"
 _LAST_CHUNK = b"0\r\n\r\n"
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The request body when it is a JSON object."""
+    try:
+        request = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return request if isinstance(request, dict) else None
 
 
 def _framed(event: bytes) -> bytes:
@@ -69,6 +91,8 @@ class Mock:
         self.config = config
         self.templates = ChatTemplates(config)
         self.messages = MessagesTemplates(config)
+        self.responses = ResponsesTemplates(config)
+        self.embeddings = EmbeddingAnswers()
         self.requests = 0
         self.streams = 0
         self.open_connections = 0
@@ -92,6 +116,7 @@ class Mock:
         self.config = MockConfig(**fields)
         self.templates = ChatTemplates(self.config)
         self.messages = MessagesTemplates(self.config)
+        self.responses = ResponsesTemplates(self.config)
         self.requests = self.streams = 0
 
     def stats(self) -> dict[str, Any]:
@@ -193,6 +218,10 @@ class Connection(asyncio.Protocol):
             self._chat(body, keep_alive)
         elif method == b"POST" and path.endswith(b"/v1/messages"):
             self._messages(body, keep_alive)
+        elif method == b"POST" and path.endswith(b"/responses"):
+            self._responses(body, keep_alive)
+        elif method == b"POST" and path.endswith(b"/embeddings"):
+            self._embeddings(body, keep_alive)
         elif path == b"/_mock/config" and method == b"POST":
             try:
                 self.mock.configure(orjson.loads(body or b"{}"))
@@ -210,11 +239,8 @@ class Connection(asyncio.Protocol):
             self._send_plain(404, b'{"error":{"message":"not found"}}', keep_alive=keep_alive)
 
     def _chat(self, body: bytes, keep_alive: bool) -> None:
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            request = None
-        if not isinstance(request, dict) or not request.get("messages"):
+        request = _json_object(body)
+        if request is None or not request.get("messages"):
             error = b'{"error":{"message":"messages is required","type":"invalid_request_error"}}'
             self._send_plain(400, error, keep_alive=keep_alive)
             return
@@ -223,14 +249,7 @@ class Connection(asyncio.Protocol):
         completion_id = mock.next_id()
         templates = mock.templates
         if not request.get("stream"):
-            payload = completion_id.join(templates.plain)
-            delay = mock.config.delay_ms
-            if delay > 0:
-                self.timer = self.loop.call_later(
-                    delay / 1000, self._send_plain, 200, payload, keep_alive=keep_alive
-                )
-            else:
-                self._send_plain(200, payload, keep_alive=keep_alive)
+            self._send_later(completion_id.join(templates.plain), keep_alive)
             return
         mock.streams += 1
         options = request.get("stream_options")
@@ -241,12 +260,9 @@ class Connection(asyncio.Protocol):
         self._start_stream(_Stream(self, events, final, keep_alive, 0.0), head)
 
     def _messages(self, body: bytes, keep_alive: bool) -> None:
-        try:
-            request = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            request = None
+        request = _json_object(body)
         if (
-            not isinstance(request, dict)
+            request is None
             or not request.get("messages")
             or not isinstance(request.get("max_tokens"), int)
         ):
@@ -261,22 +277,72 @@ class Connection(asyncio.Protocol):
         message_id = mock.next_id("msg_01", 22)
         templates = mock.messages
         if not request.get("stream"):
-            payload = message_id.join(templates.plain)
-            delay = mock.config.delay_ms
-            if delay > 0:
-                self.timer = self.loop.call_later(
-                    delay / 1000, self._send_message, payload, keep_alive
-                )
-            else:
-                self._send_message(payload, keep_alive)
+            self._send_later(message_id.join(templates.plain), keep_alive, ANTHROPIC_HEADERS)
             return
         mock.streams += 1
         events = [message_id.join(parts) for parts in templates.chunks]
         head = _MESSAGES_SSE_HEAD if keep_alive else _MESSAGES_SSE_HEAD + b"connection: close\r\n"
         self._start_stream(_Stream(self, events, templates.final, keep_alive, 0.0), head)
 
-    def _send_message(self, payload: bytes, keep_alive: bool) -> None:
-        self._send_plain(200, payload, keep_alive=keep_alive, headers=ANTHROPIC_HEADERS)
+    def _responses(self, body: bytes, keep_alive: bool) -> None:
+        request = _json_object(body)
+        if request is None or not request.get("input") or not request.get("model"):
+            error = (
+                b'{"error":{"message":"input and model are required",'
+                b'"type":"invalid_request_error","param":"input","code":null}}'
+            )
+            self._send_plain(400, error, keep_alive=keep_alive)
+            return
+        mock = self.mock
+        mock.requests += 1
+        response_id = mock.next_id("resp_", RESPONSE_ID_LENGTH)
+        templates = mock.responses
+        if not request.get("stream"):
+            self._send_later(response_id.join(templates.plain), keep_alive)
+            return
+        mock.streams += 1
+        events = [response_id.join(parts) for parts in templates.chunks]
+        final = response_id.join(templates.final)
+        head = _SSE_HEAD if keep_alive else _SSE_HEAD + b"connection: close\r\n"
+        self._start_stream(_Stream(self, events, final, keep_alive, 0.0), head)
+
+    def _embeddings(self, body: bytes, keep_alive: bool) -> None:
+        request = _json_object(body) or {}
+        inputs, model = request.get("input"), request.get("model")
+        dimensions = request.get("dimensions", DIMENSIONS)
+        encoding = request.get("encoding_format", "float")
+        if (
+            not isinstance(inputs, str | list)
+            or not inputs
+            or not isinstance(model, str)
+            or not (isinstance(dimensions, int) and 1 <= dimensions <= DIMENSIONS)
+            or encoding not in ("float", "base64")
+        ):
+            error = (
+                b'{"error":{"message":"model, input, dimensions or encoding_format is invalid",'
+                b'"type":"invalid_request_error","param":null,"code":null}}'
+            )
+            self._send_plain(400, error, keep_alive=keep_alive)
+            return
+        self.mock.requests += 1
+        count = 1 if isinstance(inputs, str) else len(inputs)
+        answer = self.mock.embeddings.answer(model, count, dimensions, encoding)
+        self._send_later(answer, keep_alive)
+
+    def _send_later(
+        self, payload: bytes, keep_alive: bool, headers: bytes = OPENAI_HEADERS
+    ) -> None:
+        """A plain answer, after the configured `delay_ms` (if any)."""
+        delay = self.mock.config.delay_ms
+        if delay > 0:
+            self.timer = self.loop.call_later(
+                delay / 1000,
+                functools.partial(self._send_plain, keep_alive=keep_alive, headers=headers),
+                200,
+                payload,
+            )
+        else:
+            self._send_plain(200, payload, keep_alive=keep_alive, headers=headers)
 
     def _start_stream(self, stream: _Stream, head: bytes) -> None:
         """The head now; the first write after `ttft_ms`, the rest `gap_ms` apart."""

@@ -1,21 +1,23 @@
-"""The bytes the mock upstream sends, built once per configuration: OpenAI's chat completion
-and Anthropic's Messages answer, each plain and as its SSE stream, with the response heads
-each provider sends.
+"""The bytes the mock upstream sends, built once per configuration: OpenAI's chat completion,
+OpenAI's Responses answer and Anthropic's Messages answer, each plain and as its SSE stream,
+and the response heads each provider sends (OpenAI's embeddings: `embeddings_wire`).
 
 Only an id changes per request, so every template is the response's bytes split around a
-marker of the id's length (`ChatTemplates`: `chatcmpl-…`; `MessagesTemplates`: `msg_01…`)
-and a request joins the pieces with its own id.
+marker of the id's length (`ChatTemplates`: `chatcmpl-…`; `ResponsesTemplates`: `resp_…`;
+`MessagesTemplates`: `msg_01…`) and a request joins the pieces with its own id.
 
-Both streams cut the same answer into the same pieces with the same pacing, so a Messages
-stream and a chat stream of one configuration differ only in their wire format: `chunks`
+The streams cut the same answer into the same pieces with the same pacing, so a Messages,
+Responses and chat stream of one configuration differ only in their wire format: `chunks`
 writes, the first after `ttft_ms` and the rest `gap_ms` apart, the answer's text in the
-first `chunks - 1` and the finish (OpenAI: `finish_reason`; Anthropic: `content_block_stop`
-and `message_delta` with the usage) in the last.
+first `chunks - 1` and the finish (OpenAI: `finish_reason`; Responses: the `….done` events
+and `response.completed` with the usage; Anthropic: `content_block_stop` and `message_delta`
+with the usage) in the last.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +38,10 @@ COMPLETION_TOKENS = 64
 
 CHAT_ID_MARK = b"chatcmpl-@@@@@@@@@@@@@@@@@@@@@@@@@@@@@"  # same length as a real id
 MESSAGE_ID_MARK = b"msg_01@@@@@@@@@@@@@@@@@@@@@@"  # msg_01 and 22 characters, like Anthropic's
+RESPONSE_ID_MARK = b"resp_" + b"@" * 50  # resp_ and 50 characters, like OpenAI's
+RESPONSE_ID_LENGTH = 50
+# The message item's id: fixed per configuration (only the response's id is per request).
+RESPONSE_ITEM_ID = "msg_0bench" + "0" * 40
 
 
 @dataclass
@@ -194,26 +200,147 @@ class MessagesTemplates:
                 "usage": {"output_tokens": COMPLETION_TOKENS},
             },
         )
-        count = max(1, config.chunks)
-        pieces = split_answer(max(1, count - 1))
-        writes: list[list[bytes]] = []
-        for i in range(count):
-            data = opening if i == 0 else b""
-            if i < len(pieces):
-                delta = {"type": "text_delta", "text": pieces[i]}
-                data += _sse(
-                    "content_block_delta",
-                    {"type": "content_block_delta", "index": 0, "delta": delta},
-                )
-            if i == count - 1:
-                data += closing
-            writes.append(data.split(MESSAGE_ID_MARK))
-        self.chunks = writes
+
+        def delta(piece: str) -> bytes:
+            text = {"type": "text_delta", "text": piece}
+            return _sse(
+                "content_block_delta", {"type": "content_block_delta", "index": 0, "delta": text}
+            )
+
+        self.chunks = _writes(config, opening, delta, lambda: closing, MESSAGE_ID_MARK)
         self.final = _sse("message_stop", {"type": "message_stop"})
+
+
+def _writes(
+    config: MockConfig,
+    opening: bytes,
+    delta: Callable[[str], bytes],
+    closing: Callable[[], bytes],
+    marker: bytes,
+) -> list[list[bytes]]:
+    """A stream of named events as its `chunks` writes, each split around the id's `marker`:
+    `opening` and the first piece's delta in the first, a piece's delta in each of the next,
+    and `closing()` after the last one's (with a single write, all of it)."""
+    count = max(1, config.chunks)
+    pieces = split_answer(max(1, count - 1))
+    writes: list[list[bytes]] = []
+    for i in range(count):
+        data = opening if i == 0 else b""
+        if i < len(pieces):
+            data += delta(pieces[i])
+        if i == count - 1:
+            data += closing()
+        writes.append(data.split(marker))
+    return writes
 
 
 def _text(text: str) -> dict[str, Any]:
     return {"type": "text", "text": text}
+
+
+def _responses_usage() -> dict[str, Any]:
+    return {
+        "input_tokens": PROMPT_TOKENS,
+        "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+        "output_tokens": COMPLETION_TOKENS,
+        "output_tokens_details": {"reasoning_tokens": 0},
+        "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS,
+    }
+
+
+class ResponsesTemplates:
+    """OpenAI's Responses `response` and its event stream (`response.created`,
+    `response.in_progress`, `response.output_item.added`, `response.content_part.added`, the
+    `response.output_text.delta`s, `response.output_text.done`, `response.content_part.done`,
+    `response.output_item.done`, `response.completed` with the usage), each event with its
+    `sequence_number`, split around the response id.
+
+    `chunks` are the stream's writes before the last, as in `MessagesTemplates`: the first is
+    response.created through the first text delta, the last the `….done` events; `final`
+    (response.completed) goes out with that last one."""
+
+    def __init__(self, config: MockConfig) -> None:
+        created = int(time.time())
+        part = {"type": "output_text", "annotations": [], "logprobs": [], "text": ANSWER}
+        item = {
+            "id": RESPONSE_ITEM_ID,
+            "type": "message",
+            "status": "completed",
+            "content": [part],
+            "role": "assistant",
+        }
+        response: dict[str, Any] = {
+            "id": RESPONSE_ID_MARK.decode(),
+            "object": "response",
+            "created_at": created,
+            "status": "completed",
+            "background": False,
+            "completed_at": created + 1,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": None,
+            "max_output_tokens": 256,
+            "max_tool_calls": None,
+            "model": UPSTREAM_MODEL,
+            "output": [item],
+            "parallel_tool_calls": True,
+            "previous_response_id": None,
+            "prompt_cache_key": None,
+            "reasoning": {"effort": None, "summary": None},
+            "safety_identifier": None,
+            "service_tier": "default",
+            "store": False,
+            "temperature": 0.7,
+            "text": {"format": {"type": "text"}, "verbosity": "medium"},
+            "tool_choice": "auto",
+            "tools": [],
+            "top_logprobs": 0,
+            "top_p": 1.0,
+            "truncation": "disabled",
+            "usage": _responses_usage(),
+            "metadata": {},
+        }
+        self.plain = orjson.dumps(response).split(RESPONSE_ID_MARK)
+        # OpenAI sends `"usage": null` until the end and `"user": null` when none was given;
+        # its own schema allows neither, so they are left out (as the simulator does).
+        started = {**response, "status": "in_progress", "completed_at": None, "output": []}
+        del started["usage"]
+        numbers = iter(range(1_000_000))
+
+        def event(kind: str, **fields: Any) -> bytes:
+            return _sse(kind, {"type": kind, **fields, "sequence_number": next(numbers)})
+
+        at = {"item_id": RESPONSE_ITEM_ID, "output_index": 0, "content_index": 0}
+        opening = (
+            event("response.created", response=started)
+            + event("response.in_progress", response=started)
+            + event(
+                "response.output_item.added",
+                item={**item, "status": "in_progress", "content": []},
+                output_index=0,
+            )
+            + event("response.content_part.added", **at, part={**part, "text": ""})
+        )
+
+        def delta(piece: str) -> bytes:
+            # OpenAI pads each delta with `obfuscation` unless asked not to.
+            return event(
+                "response.output_text.delta",
+                **at,
+                delta=piece,
+                logprobs=[],
+                obfuscation="bench0obfusc",
+            )
+
+        def closing() -> bytes:  # numbered after every delta
+            return (
+                event("response.output_text.done", **at, text=ANSWER, logprobs=[])
+                + event("response.content_part.done", **at, part=part)
+                + event("response.output_item.done", item=item, output_index=0)
+            )
+
+        self.chunks = _writes(config, opening, delta, closing, RESPONSE_ID_MARK)
+        self.final = event("response.completed", response=response).split(RESPONSE_ID_MARK)
 
 
 OPENAI_HEADERS = (

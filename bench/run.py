@@ -17,7 +17,8 @@ LiteLLM and Portkey are installed under bench/.work/ on first use (see bench/pee
 
 `--compare-before REF` measures RoutePlex against itself at an earlier commit (built under
 bench/.work/ on first use: bench/before.py) on the chat scenarios and the other surfaces'
-(Anthropic's Messages, chat to Claude), both targets running at once and their cells
+(Anthropic's Messages, chat to Claude, OpenAI's Responses and embeddings; each where the
+earlier build serves it), both targets running at once and their cells
 interleaved, in rounds that reverse the order, and ends with the comparison's tables
 (bench/comparison.py).
 """

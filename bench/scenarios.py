@@ -4,8 +4,10 @@ each target.
 
 A surface is an API and a model behind it: OpenAI's chat completions to GPT (`chat`, what
 every target serves) or to Claude (`chat-claude`), Anthropic's Messages to GPT
-(`messages-gpt`: translated both ways) or to Claude (`messages-claude`: passed through). A
-target measures only the scenarios of the surfaces it serves (`Target.surfaces`).
+(`messages-gpt`: translated both ways) or to Claude (`messages-claude`: passed through),
+OpenAI's Responses to GPT (`responses`: forwarded to OpenAI's own Responses API), OpenAI's
+embeddings (`embeddings`, text-embedding-3-small). A target measures only the scenarios of
+the surfaces it serves (`Target.surfaces`).
 """
 
 from __future__ import annotations
@@ -17,21 +19,33 @@ import urllib.request
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bench.embeddings_wire import EMBEDDING_MODEL, embeddings_body
 from bench.loadgen import RequestSpec, chat_body, run_load
 from bench.messages_wire import messages_body
 from bench.mock_wire import ANSWER
+from bench.responses_wire import responses_body
 from bench.targets import HARNESS_CORE, Endpoint, Target, pinning
 
 
 @dataclass(frozen=True)
 class Surface:
     name: str
-    wire: str  # the caller's wire format: "openai" (chat completions) or "anthropic" (Messages)
+    # The caller's wire format: "openai" (chat completions), "anthropic" (Messages),
+    # "responses" (OpenAI's Responses) or "embeddings" (OpenAI's embeddings).
+    wire: str
     model: str
+
+    @property
+    def streams(self) -> bool:
+        return self.wire != "embeddings"
 
     def body(self, stream: bool) -> bytes:
         if self.wire == "anthropic":
             return messages_body(stream=stream, model=self.model)
+        if self.wire == "responses":
+            return responses_body(stream=stream, model=self.model)
+        if self.wire == "embeddings":
+            return embeddings_body(model=self.model)
         return chat_body(stream=stream, model=self.model)
 
 
@@ -42,6 +56,8 @@ SURFACES = {
         Surface("chat-claude", "openai", "claude-haiku-4-5"),
         Surface("messages-gpt", "anthropic", "gpt-4o-mini"),
         Surface("messages-claude", "anthropic", "claude-haiku-4-5"),
+        Surface("responses", "responses", "gpt-4o-mini"),
+        Surface("embeddings", "embeddings", EMBEDDING_MODEL),
     ]
 }
 CHAT = SURFACES["chat"]
@@ -91,6 +107,11 @@ OTHER_SURFACES = [
         "Messages to Claude, streaming @16",
         _STREAM_16,
     ),
+    _on("responses", "responses-16", "Responses to GPT, non-streaming @16", _PLAIN_16),
+    _on("responses", "responses-stream-16", "Responses to GPT, streaming @16", _STREAM_16),
+    # Measured beside plain-16 (one JSON answer each, 16 at a time): a batch of 4 short inputs
+    # and 4 vectors of 1536 floats (base64) back, against a chat answer of ~300 characters.
+    _on("embeddings", "embeddings-16", "embeddings, 4 inputs a request @16", _PLAIN_16),
 ]
 SCENARIOS = {s.name: s for s in CHAT_SCENARIOS + OTHER_SURFACES}
 # What a run measures unless told otherwise: the chat scenarios every target serves.
@@ -159,7 +180,7 @@ def scenario_specs(target: Target, scenario: Scenario) -> list[RequestSpec]:
 async def validate(endpoint: Endpoint, mock: Mock, surface: Surface = CHAT) -> None:
     """Every target must answer both kinds correctly (content checked) before it is measured."""
     mock.configure(Scenario("check", "", True, 1, chunks=20))
-    for stream in (False, True):
+    for stream in (False, True) if surface.streams else (False,):
         result = await run_load(
             endpoint.url,
             specs(endpoint, stream, check="full", surface=surface),

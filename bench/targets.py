@@ -6,7 +6,8 @@ proxy and Portkey's gateway.
 Every target is configured to do the same job: authenticate the client (except Portkey, which
 has no client auth in its open-source gateway), send the request to the mock as gpt-4o-mini,
 and relay the answer or the stream. RoutePlex serves the other surfaces too (`surfaces`):
-Claude through the mock's Anthropic wire, and Anthropic's Messages API in front of both.
+Claude through the mock's Anthropic wire, Anthropic's Messages API in front of both, OpenAI's
+Responses API (forwarded to the mock's) and OpenAI's embeddings.
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ ANTHROPIC_VERSION = "2023-06-01"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 # A server where the harness may create (and drop) a database of its own.
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432")
+# RoutePlex's surfaces of each wire format a build may not have (Messages, Responses,
+# embeddings came later), checked at launch with `serves`.
+LATER_WIRES = {
+    "anthropic": ("messages-gpt", "messages-claude"),
+    "responses": ("responses",),
+    "embeddings": ("embeddings",),
+}
 BENCH_LIMITS = {
     "rpm": 1_000_000_000,
     "concurrency": 100_000,
@@ -167,9 +175,9 @@ class Direct(Target):
 
     name = "direct"
     label = "direct (mock)"
-    # Messages to Claude directly is the mock's Anthropic wire; the other surfaces have no
-    # upstream of their own.
-    surfaces = frozenset({"chat", "messages-claude"})
+    # Messages to Claude directly is the mock's Anthropic wire, Responses and embeddings its
+    # OpenAI ones; the other surfaces have no upstream of their own.
+    surfaces = frozenset({"chat", "messages-claude", "responses", "embeddings"})
 
     def __init__(self, mock_pid: int) -> None:
         super().__init__()
@@ -184,9 +192,10 @@ class Direct(Target):
             f"{mock_base}/messages",
             {"x-api-key": ANTHROPIC_UPSTREAM_KEY, "anthropic-version": ANTHROPIC_VERSION},
         )
-        return Endpoint(
-            f"{mock_base}/chat/completions", {"Authorization": f"Bearer {UPSTREAM_KEY}"}
-        )
+        bearer = {"Authorization": f"Bearer {UPSTREAM_KEY}"}
+        self.endpoints["responses"] = Endpoint(f"{mock_base}/responses", bearer)
+        self.endpoints["embeddings"] = Endpoint(f"{mock_base}/embeddings", bearer)
+        return Endpoint(f"{mock_base}/chat/completions", bearer)
 
     def version(self) -> str:
         return "bench/mock_upstream.py"
@@ -197,7 +206,9 @@ class RoutePlex(Target):
     label = "RoutePlex"
     serve_args: tuple[str, ...] = ()
     serve_env: tuple[tuple[str, str], ...] = ()
-    ALL_SURFACES = frozenset({"chat", "chat-claude", "messages-gpt", "messages-claude"})
+    ALL_SURFACES = frozenset(
+        {"chat", "chat-claude", "messages-gpt", "messages-claude", "responses", "embeddings"}
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -260,14 +271,22 @@ class RoutePlex(Target):
         )
         base = f"http://127.0.0.1:{port}"
         self.wait_http(f"{base}/health", 300 if self.under else 60)
-        messages = Endpoint(
+        bearer = {"Authorization": f"Bearer {key}"}
+        self.endpoints["anthropic"] = Endpoint(
             f"{base}/v1/messages", {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
         )
-        self.endpoints["anthropic"] = messages
-        self.surfaces = self.ALL_SURFACES
-        if not serves(messages):  # a build from before the Messages surface
-            self.surfaces = frozenset(s for s in self.surfaces if not s.startswith("messages"))
-        return Endpoint(f"{base}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
+        self.endpoints["responses"] = Endpoint(f"{base}/v1/responses", bearer)
+        self.endpoints["embeddings"] = Endpoint(f"{base}/v1/embeddings", bearer)
+        # A build from before a surface (Messages, Responses, embeddings) is measured on the
+        # others only.
+        missing = {
+            surface
+            for wire, surfaces in LATER_WIRES.items()
+            if not serves(self.endpoints[wire])
+            for surface in surfaces
+        }
+        self.surfaces = self.ALL_SURFACES - missing
+        return Endpoint(f"{base}/v1/chat/completions", bearer)
 
     def database_env(self) -> dict[str, str]:
         """Where the gateway keeps its data: SQLite in its data directory by default."""

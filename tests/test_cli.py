@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 import openai
 
+from routeplex_gateway.api.account import SURFACE_NAMES
 from routeplex_gateway.metering.record import Endpoint
 from routeplex_gateway.storage import Store
-from tests.storage.builders import metadata_record
+from tests.storage.builders import metadata_record, unanswered_record
 from tests.support.servers import free_port
 
 ROUTEPLEX = str(Path(sys.executable).with_name("routeplex"))
@@ -378,3 +379,81 @@ def test_accounts_create_refuses_an_unknown_plan(tmp_path: Path) -> None:
     created = run(["accounts", "create", "acme", "--plan", "gold", "--json", *config], tmp_path)
     assert created.returncode == 0, created.stderr
     assert json.loads(created.stdout)["plan"] == "gold"
+
+
+def test_usage_by_surface(tmp_path: Path) -> None:
+    """`usage --by surface`: every surface under the name the usage API and the dashboard
+    give it, in their order, counted as they count it (refused and unpriced apart)."""
+    ids = {
+        name: json.loads(run(["accounts", "create", name, "--json"], tmp_path).stdout)["id"]
+        for name in ("alice", "bob")
+    }
+    now = datetime.now(UTC)
+
+    async def record_usage() -> None:
+        store = await Store.open(f"sqlite:///{tmp_path / 'routeplex.db'}")
+        alice = {"account_id": ids["alice"], "created_at": now}
+        await store.insert_metadata(
+            [
+                metadata_record(
+                    **alice, endpoint=Endpoint.OPENAI_RESPONSES, cost_picousd=7_500_000
+                ),
+                metadata_record(
+                    **alice,
+                    endpoint=Endpoint.OPENAI_RESPONSES,
+                    input_tokens=5,
+                    output_tokens=1,
+                    cost_picousd=None,  # answered without a known price
+                ),
+                unanswered_record(
+                    **alice, endpoint=Endpoint.OPENAI_RESPONSES, attempts=0, http_status=429
+                ),
+                metadata_record(
+                    **alice,
+                    endpoint=Endpoint.ANTHROPIC_MESSAGES,
+                    served_model="claude-sonnet-4-20250514",
+                    input_tokens=300,
+                    output_tokens=40,
+                    cost_picousd=1_234_567,
+                ),
+                metadata_record(account_id=ids["bob"], created_at=now),  # OpenAI chat
+            ]
+        )
+        await store.close()
+
+    asyncio.run(record_usage())
+    done = run(["usage", "--by", "surface", "--account", "alice", "--json"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert [(r["surface"], r["endpoint"]) for r in rows] == [
+        (name, endpoint.value) for endpoint, name in SURFACE_NAMES.items()
+    ]
+    by_endpoint = {r["endpoint"]: r for r in rows}
+    responses = by_endpoint[Endpoint.OPENAI_RESPONSES]
+    assert responses["surface"] == "OpenAI Responses"
+    counts = ("requests", "refused_requests", "unknown_cost_requests")
+    assert [responses[c] for c in counts] == [3, 1, 1]
+    assert (responses["input_tokens"], responses["output_tokens"]) == (105, 21)
+    assert responses["cost_usd"] == "0.0000075"  # exact dollars, as `usage --json` gives
+    messages = by_endpoint[Endpoint.ANTHROPIC_MESSAGES]
+    assert (messages["requests"], messages["cost_usd"]) == (1, "0.000001234567")
+    # bob's request is not alice's; with no --account, it is counted.
+    assert by_endpoint[Endpoint.OPENAI_CHAT]["requests"] == 0
+    everyone = json.loads(run(["usage", "--by", "surface", "--json"], tmp_path).stdout)
+    assert [r["requests"] for r in everyone if r["endpoint"] == Endpoint.OPENAI_CHAT] == [1]
+
+    table = run(["usage", "--by", "surface", "--account", "alice"], tmp_path)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    (responses_line,) = [line for line in lines if "OpenAI Responses" in line]
+    assert re.search(r"openai\.responses .* 3 .* 1 .* 105 .* 21 .*\(\+1 unpriced\)", responses_line)
+    for name in SURFACE_NAMES.values():  # every surface, even one no request came in by
+        assert any(name in line for line in lines), (name, table.stdout)
+    assert "kept 90 days" in table.stdout
+    longer = run(["usage", "--by", "surface", "--days", "400"], tmp_path).stdout
+    assert "not the whole period" in longer
+
+
+def test_usage_refuses_an_unknown_view(tmp_path: Path) -> None:
+    refused = run(["usage", "--by", "week"], tmp_path)
+    assert refused.returncode == 2 and "day" in refused.stderr and "surface" in refused.stderr

@@ -7,7 +7,6 @@ one metadata row."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ import openai
 import pytest
 
 from tests.conftest import RunningGateway
+from tests.support.named_events import named_events
 from tests.support.openai_schema import assert_event_valid, assert_responses_valid
 
 MODEL = "gpt-4o-mini"
@@ -48,14 +48,9 @@ def fault(gw: RunningGateway, **spec: Any) -> None:
 
 
 def events(text: str) -> list[dict[str, Any]]:
-    found = []
-    for block in text.split("\n\n"):
-        if block.strip():
-            name, data = block.split("\n", 1)
-            payload = json.loads(data.removeprefix("data: "))
-            assert payload["type"] == name.removeprefix("event: ")
-            assert_event_valid(payload)
-            found.append(payload)
+    found = named_events(text)
+    for payload in found:
+        assert_event_valid(payload)
     return found
 
 

@@ -33,6 +33,7 @@ from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.exchange import Exchange
 from routeplex_gateway.metering.record import Endpoint
 from tests.support.cassettes import load
+from tests.support.named_events import named_events
 from tests.support.openai_schema import assert_event_valid, assert_responses_valid
 
 REQUEST_ID = "req_0123456789abcdef0123456789ab"
@@ -57,17 +58,6 @@ class _Stream:
 
     async def aclose(self) -> None:
         return None
-
-
-def parse(raw: bytes) -> list[dict[str, Any]]:
-    out = []
-    for block in raw.decode().split("\n\n"):
-        if block.strip():
-            name, data = block.split("\n", 1)
-            payload = json.loads(data.removeprefix("data: "))
-            assert payload["type"] == name.removeprefix("event: ")
-            out.append(payload)
-    return out
 
 
 def exchange() -> Exchange:
@@ -97,7 +87,7 @@ EVERY_KIND = [
 
 
 def test_every_delta_kind_is_a_valid_numbered_event() -> None:
-    found = parse(relay(_Stream(), EVERY_KIND))
+    found = named_events(relay(_Stream(), EVERY_KIND))
     for event in found:
         assert_event_valid(event)
     assert [e["sequence_number"] for e in found] == list(range(len(found)))
@@ -124,7 +114,7 @@ def test_every_delta_kind_is_a_valid_numbered_event() -> None:
 
 
 def test_the_reasoning_item_goes_back_as_the_same_signed_thinking() -> None:
-    found = parse(relay(_Stream(), EVERY_KIND))
+    found = named_events(relay(_Stream(), EVERY_KIND))
     output = found[-1]["response"]["output"]
     decoded = decode({"model": "m", "input": [*output, {"role": "user", "content": "go on"}]})
     (assistant, user) = decoded.chat.messages
@@ -139,7 +129,7 @@ def test_the_reasoning_item_goes_back_as_the_same_signed_thinking() -> None:
 
 def test_the_output_cap_ends_incomplete() -> None:
     chunks = [Chunk((TextDelta("Hel"),)), Chunk((Finish("length"),))]
-    found = parse(relay(_Stream(finish_reason="length"), chunks))
+    found = named_events(relay(_Stream(finish_reason="length"), chunks))
     for event in found:
         assert_event_valid(event)
     assert found[-1]["type"] == "response.incomplete"
@@ -148,7 +138,7 @@ def test_the_output_cap_ends_incomplete() -> None:
 
 def test_a_failure_is_an_error_event_then_response_failed() -> None:
     broken = GatewayError(ErrorCode.PROVIDER_ERROR, "The provider broke off.")
-    found = parse(relay(_Stream(), [Chunk((TextDelta("Hel"),))], fail=broken))
+    found = named_events(relay(_Stream(), [Chunk((TextDelta("Hel"),))], fail=broken))
     for event in found:
         assert_event_valid(event)
     assert [e["type"] for e in found][-2:] == ["error", "response.failed"]
@@ -179,9 +169,9 @@ def test_openai_events_are_relayed_as_they_came() -> None:
     deltas = (TextDelta("Hi"),)
     chunks = [Chunk(deltas, native=events[0] + events[1])] + [Chunk(native=e) for e in events[2:]]
     relayed = relay(stream, chunks)
-    found = parse(relayed)
+    found = named_events(relayed)
     assert [e["sequence_number"] for e in found] == list(range(len(events)))
-    upstream = parse(b"".join(events))
+    upstream = named_events(b"".join(events))
     for mine, theirs in zip(found[:-1], upstream[:-1], strict=True):
         assert mine == {**theirs, **({"response": {**theirs["response"], "store": False}}
                                      if "response" in theirs else {})}  # fmt: skip
@@ -197,7 +187,7 @@ def test_a_relayed_stream_that_fails_continues_the_upstreams_numbers() -> None:
     events = _upstream_events()[:4]
     stream = _Stream(wire=WIRE)
     broken = GatewayError(ErrorCode.PROVIDER_ERROR, "The provider broke off.")
-    found = parse(relay(stream, [Chunk(native=e) for e in events], fail=broken))
+    found = named_events(relay(stream, [Chunk(native=e) for e in events], fail=broken))
     assert [e["sequence_number"] for e in found] == list(range(len(found)))
     assert [e["type"] for e in found][-2:] == ["error", "response.failed"]
 
@@ -240,6 +230,6 @@ def test_a_text_that_names_an_event_is_not_taken_for_one() -> None:
         _Stream(wire=WIRE), [Chunk(native=b"".join(events[:5])), Chunk(native=said + rest)]
     )
     assert said + b"".join(events[6:-1]) in relayed
-    found = parse(relayed)
+    found = named_events(relayed)
     assert [e["type"] for e in found].count("response.completed") == 1
     assert found[-1]["response"]["x_routeplex"]["request_id"] == REQUEST_ID

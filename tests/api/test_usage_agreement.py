@@ -1,7 +1,8 @@
 """Usage is honest and the same everywhere: a request the gateway refused before calling any
 provider (400, 415, 429) is counted as refused — never as "used a model without a known
 price" — by `GET /api/v1/usage`, the dashboard's Usage and Overview pages, its CSV export and
-`routeplex usage` (table and --json) alike. A 401 has no account to be counted against."""
+`routeplex usage` (table and --json, by day and by surface) alike. A 401 has no account to be
+counted against."""
 
 from __future__ import annotations
 
@@ -95,6 +96,12 @@ def test_refused_requests_are_counted_apart_on_every_surface(gateway: RunningGat
         {f: r[f] for f in ("model", *COUNTS)} for r in api["usage"]
     ]
     assert {r["account"] for r in json.loads(cli.stdout)} == {"alice"}
+    by_surface = run(["usage", "--by", "surface", "--account", "alice", "--json"], gateway.data_dir)
+    assert by_surface.returncode == 0, by_surface.stderr
+    fields = ("surface", "endpoint", *COUNTS)
+    assert [{f: r[f] for f in fields} for r in json.loads(by_surface.stdout)] == [
+        {f: r[f] for f in fields} for r in api["by_surface"]
+    ]
     table = run(["usage"], gateway.data_dir).stdout
     assert "refused" in table and "alice" in table
     assert not re.search(r"acc_[0-9a-f]{16}", table), "the table names accounts, not ids"

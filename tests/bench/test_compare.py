@@ -232,7 +232,14 @@ async def test_sliced_cells_alternate_the_targets_and_scenarios(
 def test_scenarios_are_sliced_together_by_shape() -> None:
     groups = same_shape([SCENARIOS[n] for n in SCENARIOS])
     names = [[s.name for s in group] for group in groups]
-    assert names[1] == ["plain-16", "claude-16", "messages-gpt-16", "messages-claude-16"]
+    assert names[1] == [
+        "plain-16",
+        "claude-16",
+        "messages-gpt-16",
+        "messages-claude-16",
+        "responses-16",
+        "embeddings-16",
+    ]
     assert ["plain-1"] in names and ["paced-256"] in names
     assert sum(len(n) for n in names) == len(SCENARIOS)
 

@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from routeplex_gateway.app import create_app
-from tests.conftest import RunningGateway, gateway_settings
+from tests.conftest import RunningGateway, assert_nothing_sent_was_stored, gateway_settings
 from tests.support.accounts import create_account_with_key
 from tests.support.servers import serve_in_thread
 from tests.support.tcp_proxy import TcpProxy, tcp_proxy
@@ -39,6 +40,28 @@ def gateway_on_redis(
         ) as url:
             running.url = url
             yield running, proxy
+
+
+@pytest.fixture
+def gw(tmp_path: Path, simulator_url: str) -> Iterator[RunningGateway]:
+    """A gateway on the shared simulator whose providers time out after 1 s (plus 1 s per 50
+    tokens of a plain answer's cap), so that a hung provider is given up quickly; account
+    "alice". Nothing the tests sent may be stored anywhere, checked at the end."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    settings = gateway_settings(data_dir, upstream_timeout_s=1.0)
+    running = RunningGateway(url="", data_dir=data_dir, simulator_url=simulator_url)
+    running.keys["alice"] = create_account_with_key(settings, "alice")
+    with serve_in_thread(create_app(settings, simulator_url=simulator_url)) as url:
+        running.url = url
+        yield running
+    assert_nothing_sent_was_stored(running)
+
+
+def fault(gw: RunningGateway, **spec: Any) -> None:
+    """Register a fault with the simulator (`simulator/faults.py` says what `spec` takes)."""
+    response = httpx.post(f"{gw.simulator_url}/_simulator/faults", json=spec)
+    assert response.status_code == 201, response.text
 
 
 def today(gw: RunningGateway | str, key: str) -> dict[str, Any]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,12 +21,9 @@ import httpx2
 import orjson
 import pytest
 
-from routeplex_gateway.app import create_app
-from tests.conftest import RunningGateway, assert_nothing_sent_was_stored, gateway_settings
-from tests.faults.conftest import rows_by_id, today
-from tests.support.accounts import create_account_with_key
+from tests.conftest import RunningGateway
+from tests.faults.conftest import fault, rows_by_id, today
 from tests.support.anthropic_sdk import events
-from tests.support.servers import serve_in_thread
 
 CLAUDE, GPT = "claude-haiku-4-5", "gpt-4o-mini"
 MODELS = (CLAUDE, GPT)
@@ -37,26 +32,6 @@ HELLO = [{"role": "user", "content": "Tell me about the sea."}]
 # them than this happens after the caller has had bytes.
 STARTED = {CLAUDE: 5, GPT: 3}
 UPSTREAM_PATHS = ("/v1/messages", "/v1/chat/completions")
-
-
-@pytest.fixture
-def gw(tmp_path: Path, simulator_url: str) -> Iterator[RunningGateway]:
-    """A gateway on the shared simulator whose providers time out after 1 s (plus 1 s per 50
-    tokens of a plain answer's cap), so that a hung provider is given up quickly."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    settings = gateway_settings(data_dir, upstream_timeout_s=1.0)
-    running = RunningGateway(url="", data_dir=data_dir, simulator_url=simulator_url)
-    running.keys["alice"] = create_account_with_key(settings, "alice")
-    with serve_in_thread(create_app(settings, simulator_url=simulator_url)) as url:
-        running.url = url
-        yield running
-    assert_nothing_sent_was_stored(running)
-
-
-def fault(gw: RunningGateway, **spec: Any) -> None:
-    response = httpx.post(f"{gw.simulator_url}/_simulator/faults", json=spec)
-    assert response.status_code == 201, response.text
 
 
 def forget_upstream(gw: RunningGateway) -> None:

@@ -6,21 +6,16 @@ metadata row per request the gateway saw and the concurrency slot given back."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
-from routeplex_gateway.app import create_app
-from tests.conftest import RunningGateway, assert_nothing_sent_was_stored, gateway_settings
-from tests.faults.conftest import rows_by_id, today
-from tests.support.accounts import create_account_with_key
+from tests.conftest import RunningGateway
+from tests.faults.conftest import fault, rows_by_id, today
+from tests.support.named_events import named_events
 from tests.support.openai_schema import assert_event_valid, assert_responses_valid
-from tests.support.servers import serve_in_thread
 
 GPT, CLAUDE, GEMINI = "gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash"
 MODELS = (GPT, CLAUDE, GEMINI)
@@ -31,25 +26,6 @@ MODELS = (GPT, CLAUDE, GEMINI)
 STARTED = {GPT: 6, CLAUDE: 5, GEMINI: 2}
 UPSTREAM_PATHS = ("/messages", "/chat/completions", "/responses", "enerateContent")
 PROMPT = "Tell me about the sea. gannet-canary-3307"
-
-
-@pytest.fixture
-def gw(tmp_path: Path, simulator_url: str) -> Iterator[RunningGateway]:
-    """A gateway whose providers time out after 1 s, so a hung one is given up quickly."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    settings = gateway_settings(data_dir, upstream_timeout_s=1.0)
-    running = RunningGateway(url="", data_dir=data_dir, simulator_url=simulator_url)
-    running.keys["alice"] = create_account_with_key(settings, "alice")
-    with serve_in_thread(create_app(settings, simulator_url=simulator_url)) as url:
-        running.url = url
-        yield running
-    assert_nothing_sent_was_stored(running)
-
-
-def fault(gw: RunningGateway, **spec: Any) -> None:
-    response = httpx.post(f"{gw.simulator_url}/_simulator/faults", json=spec)
-    assert response.status_code == 201, response.text
 
 
 def upstream_calls(gw: RunningGateway) -> int:
@@ -85,17 +61,6 @@ def assert_closed(gw: RunningGateway, seen: list[str], *statuses: int) -> dict[s
     assert {row["endpoint"] for row in rows.values()} <= {"openai.responses"}
     assert today(gw, gw.keys["alice"])["in_flight"] == 0
     return rows
-
-
-def raw_events(text: str) -> list[dict[str, Any]]:
-    found = []
-    for block in text.split("\n\n"):
-        if block.strip():
-            name, data = block.split("\n", 1)
-            payload = json.loads(data.removeprefix("data: "))
-            assert payload["type"] == name.removeprefix("event: ")
-            found.append(payload)
-    return found
 
 
 @pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
@@ -145,7 +110,7 @@ def test_a_stream_cut_mid_way_ends_with_response_failed(gw: RunningGateway, mode
     body = {"model": model, "input": PROMPT, "stream": True, "max_output_tokens": 300}
     response = httpx.post(f"{gw.url}/v1/responses", json=body, headers=headers, timeout=20)
     assert response.status_code == 200
-    found = raw_events(response.text)
+    found = named_events(response.text)
     for event in found:
         assert_event_valid(event)
     assert [e["sequence_number"] for e in found] == list(range(len(found)))

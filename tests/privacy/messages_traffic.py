@@ -14,14 +14,11 @@ went to the provider and came back to the caller (and only there).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-from tests.privacy.stores import Canaries
-
-if TYPE_CHECKING:
-    from tests.privacy.traffic import Target
+from tests.privacy.surface_traffic import SurfaceTraffic
 
 MESSAGES, COUNT = "/v1/messages", "/v1/messages/count_tokens"
 MODELS = ("claude-haiku-4-5", "gpt-4o-mini")  # passed through, translated
@@ -29,11 +26,9 @@ ECHO = ("claude-echo/", "echo/")  # an Anthropic upstream, an OpenAI one
 PNG = "iVBORw0KGgo="
 
 
-class MessagesTraffic:
-    def __init__(self, target: Target, canaries: Canaries, http: httpx.Client) -> None:
-        self.t = target
-        self.c = canaries
-        self.http = http
+class MessagesTraffic(SurfaceTraffic):
+    path = MESSAGES
+    first_delta = "event: content_block_delta"
 
     # --- helpers ---------------------------------------------------------------------------
     def headers(self, label: str | None = None, key: str | None = None) -> dict[str, str]:
@@ -44,33 +39,9 @@ class MessagesTraffic:
             sent["anthropic-beta"] = self.c.new(f"{label}/beta")
         return sent
 
-    def expect(self, response: httpx.Response, status: int, label: str) -> httpx.Response:
-        if response.status_code != status:
-            response.read()
-            raise AssertionError(f"{label}: expected {status}, got {response.status_code}")
-        return response
-
     def post(self, label: str, path: str, body: Any, status: int, **kw: Any) -> httpx.Response:
         headers = kw.pop("headers", None) or self.headers()
         return self.expect(self.http.post(path, json=body, headers=headers, **kw), status, label)
-
-    def stream(self, label: str, body: Any, *, leave_early: bool = False, **kw: Any) -> str:
-        """A streamed answer read to its end (or left after its first delta)."""
-        headers = kw.pop("headers", None) or self.headers()
-        body = {**body, "stream": True}
-        with self.http.stream("POST", MESSAGES, json=body, headers=headers, **kw) as response:
-            self.expect(response, 200, label)
-            lines: list[str] = []
-            for line in response.iter_lines():
-                if line:
-                    lines.append(line)
-                if leave_early and line == "event: content_block_delta":
-                    break  # the client goes away mid-stream
-        return "\n".join(lines)
-
-    def fault(self, **spec: Any) -> None:
-        response = httpx.post(f"{self.t.simulator_url}/_simulator/faults", json=spec)
-        assert response.status_code < 300, response.text
 
     def hello(self, label: str, model: str, **fields: Any) -> dict[str, Any]:
         text = f"Please keep this safe: {self.c.new(label)}"

@@ -14,14 +14,11 @@ went to the provider and came back to the caller (and only there).
 from __future__ import annotations
 
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
-from tests.privacy.stores import Canaries
-
-if TYPE_CHECKING:
-    from tests.privacy.traffic import Target
+from tests.privacy.surface_traffic import SurfaceTraffic
 
 RESPONSES = "/v1/responses"
 MODELS = ("gpt-4o-mini", "claude-haiku-4-5", "gemini-2.5-flash")
@@ -31,11 +28,9 @@ PNG = (
 )
 
 
-class ResponsesTraffic:
-    def __init__(self, target: Target, canaries: Canaries, http: httpx.Client) -> None:
-        self.t = target
-        self.c = canaries
-        self.http = http
+class ResponsesTraffic(SurfaceTraffic):
+    path = RESPONSES
+    first_delta = "event: response.output_text.delta"
 
     # --- helpers ---------------------------------------------------------------------------
     def headers(self, label: str | None = None, key: str | None = None) -> dict[str, str]:
@@ -45,33 +40,10 @@ class ResponsesTraffic:
             sent["user-agent"] = self.c.new(f"{label}/user-agent")
         return sent
 
-    def expect(self, response: httpx.Response, status: int, label: str) -> httpx.Response:
-        if response.status_code != status:
-            response.read()
-            raise AssertionError(f"{label}: expected {status}, got {response.status_code}")
-        return response
-
     def post(self, label: str, body: Any, status: int, **kw: Any) -> httpx.Response:
         headers = kw.pop("headers", None) or self.headers()
         path = kw.pop("path", RESPONSES)
         return self.expect(self.http.post(path, json=body, headers=headers, **kw), status, label)
-
-    def stream(self, label: str, body: Any, *, leave_early: bool = False, **kw: Any) -> str:
-        headers = kw.pop("headers", None) or self.headers()
-        body = {**body, "stream": True}
-        with self.http.stream("POST", RESPONSES, json=body, headers=headers, **kw) as response:
-            self.expect(response, 200, label)
-            lines: list[str] = []
-            for line in response.iter_lines():
-                if line:
-                    lines.append(line)
-                if leave_early and line == "event: response.output_text.delta":
-                    break
-        return "\n".join(lines)
-
-    def fault(self, **spec: Any) -> None:
-        response = httpx.post(f"{self.t.simulator_url}/_simulator/faults", json=spec)
-        assert response.status_code < 300, response.text
 
     def hello(self, label: str, model: str, **fields: Any) -> dict[str, Any]:
         text = f"Please keep this safe: {self.c.new(label)}"

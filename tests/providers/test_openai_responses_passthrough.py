@@ -33,7 +33,7 @@ from routeplex_gateway.errors import ErrorCode, GatewayError
 from routeplex_gateway.providers.openai import OpenAIProvider
 from routeplex_gateway.providers.openai_responses_answer import ResponsesStream, completion
 from tests.support.cassettes import Exchange, Received, load, replay
-from tests.support.openai_responses_schema import assert_valid
+from tests.support.openai_schema import assert_event_valid, assert_responses_valid
 
 WIRE = "openai-responses"
 MODEL = "gpt-4o"
@@ -138,7 +138,7 @@ async def test_the_callers_body_reaches_openais_responses_api_untouched(
 
     assert answer.wire == WIRE and answer.native is not None
     assert answer.native_for(WIRE) is answer.native and answer.native_for("openai") is None
-    assert_valid(answer.native, "Response")
+    assert_responses_valid(answer.native, "Response")
     reasoning, call = answer.native["output"]
     # The typed parts beside it: the reasoning with its encrypted content, then the call.
     assert answer.parts == [
@@ -266,7 +266,7 @@ async def test_a_simulated_stream_matches_its_events(simulator_url: str) -> None
     raw = b"".join(c.native or b"" for c in chunks)
     events = [_data(e) for e in _events(raw)]
     for event in events:
-        assert_valid(event, "ResponseStreamEvent")
+        assert_event_valid(event)
     completed = events[-1]["response"]
     [reasoning, call] = completed["output"]
     assert reasoning["type"] == "reasoning" and "encrypted_content" not in reasoning

@@ -12,7 +12,7 @@ import pytest
 
 from routeplex_gateway.simulator.answer import AFTER_TOOL_SENTENCE
 from tests.simulator.conftest import API_KEY, Upstream
-from tests.support.openai_responses_schema import assert_valid
+from tests.support.openai_schema import assert_event_valid, assert_responses_valid
 
 WEATHER: Any = {
     "type": "function",
@@ -43,7 +43,7 @@ def events(raw: bytes) -> list[dict[str, Any]]:
         assert name.startswith(b"event: ") and data.startswith(b"data: "), block[:80]
         event = json.loads(data[len(b"data: ") :])
         assert event["type"] == name[len(b"event: ") :].decode()
-        assert_valid(event, "ResponseStreamEvent")
+        assert_event_valid(event)
         parsed.append(event)
     assert [e["sequence_number"] for e in parsed] == list(range(len(parsed)))
     return parsed
@@ -53,7 +53,7 @@ def body_of(upstream: Upstream, body: dict[str, Any]) -> dict[str, Any]:
     status, _, raw = post(upstream, body)
     assert status == 200, raw
     answer: dict[str, Any] = json.loads(raw)
-    assert_valid(answer, "Response")
+    assert_responses_valid(answer, "Response")
     return answer
 
 
@@ -267,7 +267,7 @@ def test_invalid_requests_get_openais_400(
     status, _, raw = post(upstream, {"model": "gpt-4o", **body})
     assert status == 400, raw
     error = json.loads(raw)
-    assert_valid(error, "ErrorResponse")
+    assert_responses_valid(error, "ErrorResponse")
     assert error["error"]["param"] == param and error["error"]["type"] == "invalid_request_error"
     if code is not None:
         assert error["error"]["code"] == code
@@ -286,7 +286,7 @@ def test_keys_are_checked_first(upstream: Upstream) -> None:
     for key in (None, "sk-invalid"):
         status, _, raw = post(upstream, {"model": "gpt-4o", "input": "hi"}, key=key)
         assert status == 401, raw
-        assert_valid(json.loads(raw), "ErrorResponse")
+        assert_responses_valid(json.loads(raw), "ErrorResponse")
     refused = openai.OpenAI(base_url=upstream.url + "/v1", api_key="sk-invalid", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         refused.responses.create(model="gpt-4o", input="hi")
@@ -326,7 +326,7 @@ def test_a_status_fault_on_a_stream_is_json(upstream: Upstream) -> None:
     status, headers, raw = post(upstream, {"model": "gpt-4o", "input": "hi", "stream": True})
     assert status == 429 and headers["content-type"] == "application/json"
     error = json.loads(raw)
-    assert_valid(error, "ErrorResponse")
+    assert_responses_valid(error, "ErrorResponse")
     assert error["error"]["code"] == "insufficient_quota"
 
 

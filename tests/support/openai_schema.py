@@ -29,8 +29,14 @@ def _with_nullable(node: Any) -> Any:
 
 
 @cache
+def _spec(spec_name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((_SPECS / f"{spec_name}.components.json").read_text())
+    return loaded
+
+
+@cache
 def _validator(name: str, spec_name: str = _CHAT) -> Draft202012Validator:
-    spec = _with_nullable(json.loads((_SPECS / f"{spec_name}.components.json").read_text()))
+    spec = _with_nullable(_spec(spec_name))
     uri = f"urn:openai:{spec_name}"
     registry: Registry[Any] = Registry().with_resource(
         uri, Resource.from_contents(spec, default_specification=DRAFT202012)
@@ -38,18 +44,22 @@ def _validator(name: str, spec_name: str = _CHAT) -> Draft202012Validator:
     return Draft202012Validator({"$ref": f"{uri}#/components/schemas/{name}"}, registry=registry)
 
 
+def _violations(instance: Any, schema: str, spec_name: str) -> list[str]:
+    errors = sorted(_validator(schema, spec_name).iter_errors(instance), key=lambda e: list(e.path))
+    return [f"{list(e.path)}: {e.message}" for e in errors]
+
+
 def assert_valid(instance: Any, schema: str) -> None:
     """Raise with every violation when `instance` does not validate against `schema`."""
-    errors = sorted(_validator(schema).iter_errors(instance), key=lambda e: list(e.path))
-    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors]
+    violations = _violations(instance, schema, _CHAT)
+    assert not violations, violations
 
 
 def assert_responses_valid(instance: Any, schema: str) -> None:
     """`assert_valid` against the Responses and embeddings schemas (`Response`,
     `ResponseStreamEvent`, `ErrorResponse`, …)."""
-    validator = _validator(schema, _RESPONSES)
-    errors = sorted(validator.iter_errors(instance), key=lambda e: list(e.path))
-    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors][:5]
+    violations = _violations(instance, schema, _RESPONSES)
+    assert not violations, violations[:5]
 
 
 def errors(schema: str, instance: Any) -> list[str]:
@@ -67,8 +77,7 @@ def assert_all_valid(schema: str, *instances: Any) -> None:
 
 @cache
 def _event_schemas() -> dict[str, str]:
-    spec = json.loads((_SPECS / f"{_RESPONSES}.components.json").read_text())
-    schemas = spec["components"]["schemas"]
+    schemas = _spec(_RESPONSES)["components"]["schemas"]
     named: dict[str, str] = {}
     for ref in schemas["ResponseStreamEvent"]["anyOf"]:
         name = ref["$ref"].rsplit("/", 1)[-1]

@@ -1,11 +1,11 @@
-"""The `routeplex` command: serve, simulate, migrate, accounts, keys, usage."""
+"""The `routeplex` command: serve, simulate, migrate, accounts, keys, usage (its own module)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,7 +22,7 @@ from ..server import (
     serve_workers,
     with_store,
 )
-from ..storage import AccountExists, InvalidAccountName, Store, UsageRow
+from ..storage import AccountExists, InvalidAccountName, Store
 from .keys import admin_app, keys_app
 from .options import (
     ConfigOption,
@@ -35,6 +35,7 @@ from .options import (
     run,
     show,
 )
+from .usage import usage
 
 app = typer.Typer(help="RoutePlex: a privacy-first AI gateway.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
@@ -244,66 +245,7 @@ def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> N
 
 
 # --- usage ---------------------------------------------------------------------------------
-@app.command()
-def usage(
-    account: Annotated[str | None, typer.Option(help="Account name (default: all).")] = None,
-    days: Annotated[int, typer.Option(help="How many days back, today included.", min=1)] = 7,
-    config: ConfigOption = None,
-    as_json: JsonOption = False,
-) -> None:
-    """Requests (refused ones among them), tokens and cost per day, account and model.
-
-    The rows of `GET /api/v1/usage` and the dashboard: billing records for billed days,
-    request metadata for the others."""
-    from ..api.account import usage_row
-    from ..metering.money import picodollars
-    from ..metering.pricing import picousd_to_usd
-
-    settings = load_settings(config)
-    since = (datetime.now(UTC) - timedelta(days=days - 1)).date()
-
-    async def fetch(store: Store) -> tuple[list[UsageRow], dict[str, str]]:
-        account_id = await find_account_id(store, account) if account else None
-        rows = await store.usage_by_day(account_id=account_id, since=since)
-        return rows, {a.id: a.name for a in await store.list_accounts()}
-
-    rows, names = run(lambda: with_store(settings, fetch))
-
-    def name_of(row: UsageRow) -> str:
-        return names.get(row.account_id, row.account_id)  # a deleted account: its id
-
-    if as_json:
-        print(
-            json.dumps(
-                [
-                    {
-                        **usage_row(r),
-                        "account": name_of(r),
-                        "account_id": r.account_id,
-                        # Exact dollars, not the float the HTTP API carries.
-                        "cost_usd": str(picousd_to_usd(r.cost_picousd)),
-                    }
-                    for r in rows
-                ]
-            )
-        )
-        return
-    table = Table("day", "account", "model", "requests", "refused", "input", "output", "cost")
-    for r in rows:
-        cost = picodollars(r.cost_picousd)
-        if r.unknown_cost_requests:
-            cost += f" (+{r.unknown_cost_requests} unpriced)"
-        table.add_row(
-            r.day.isoformat(),
-            name_of(r),
-            r.model,
-            f"{r.requests:,}",
-            "—" if r.refused_requests is None else f"{r.refused_requests:,}",
-            f"{r.input_tokens:,}",
-            f"{r.output_tokens:,}",
-            cost,
-        )
-    show(table)
+app.command()(usage)
 
 
 # --- privacy audit -------------------------------------------------------------------------

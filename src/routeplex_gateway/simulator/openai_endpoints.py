@@ -9,7 +9,8 @@ model, then the deterministic answer.
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 from starlette.requests import Request
@@ -40,6 +41,7 @@ from routeplex_gateway.simulator.state import Simulator
 
 # The one key the simulator refuses, so tests can exercise the provider's 401.
 INVALID_KEY = "sk-invalid"
+T = TypeVar("T")
 
 # Generous static rate-limit headers, shaped like OpenAI's, for gateways that read them.
 REQUEST_LIMIT = 30000
@@ -50,16 +52,10 @@ def openai_routes(sim: Simulator) -> list[Route]:
     """The OpenAI provider endpoints of one simulator app."""
 
     async def chat_completions(request: Request) -> Response:
-        raw = await request.body()
-        sim.received(request, raw)
-        key = bearer_key(request)
-        if key is None or key == INVALID_KEY:
-            return auth_error(key)
-        try:
-            chat = parse_chat_request(raw)
-        except RequestError as problem:
-            body = error(problem.message, "invalid_request_error", problem.param, problem.code)
-            return json_response(body, status=400, headers=request_id(raw))
+        admitted = await admit(sim, request, parse_chat_request)
+        if isinstance(admitted, Response):
+            return admitted
+        key, chat = admitted
         plan = sim.faults.take(chat.model)
         completion = _complete(chat, sim.next_sequence())
         headers = {**request_id(completion.id.encode()), **limit_headers(chat.prompt_tokens)}
@@ -76,13 +72,7 @@ def openai_routes(sim: Simulator) -> list[Route]:
             encoded = orjson.dumps(completion_body(completion))
             payload = JsonPayload(encoded, headers=headers, paced_pieces=pieces)
 
-        def render_error(fault: StatusFault) -> JsonPayload:
-            body = status_error(fault.status, fault.code, model=chat.model, api_key=key or "")
-            error_headers = request_id(completion.id.encode())
-            if fault.retry_after is not None:
-                error_headers["retry-after"] = f"{fault.retry_after:g}"
-            return JsonPayload(orjson.dumps(body), status=fault.status, headers=error_headers)
-
+        render_error = status_renderer(chat.model, key, completion.id)
         return SimulatedResponse(payload, plan=plan, pacing=sim.pacing, render_error=render_error)
 
     async def models(request: Request) -> Response:
@@ -95,6 +85,37 @@ def openai_routes(sim: Simulator) -> list[Route]:
         Route("/v1/chat/completions", chat_completions, methods=["POST"]),
         Route("/v1/models", models, methods=["GET"]),
     ]
+
+
+async def admit(
+    sim: Simulator, request: Request, parse: Callable[[bytes], T]
+) -> tuple[str, T] | Response:
+    """What OpenAI checks before any fault, in its order — the key (401), then the body
+    (400) — for each of its APIs' `parse`: the key and the parsed request, or the refusal."""
+    raw = await request.body()
+    sim.received(request, raw)
+    key = bearer_key(request)
+    if key is None or key == INVALID_KEY:
+        return auth_error(key)
+    try:
+        return key, parse(raw)
+    except RequestError as problem:
+        body = error(problem.message, "invalid_request_error", problem.param, problem.code)
+        return json_response(body, status=400, headers=request_id(raw))
+
+
+def status_renderer(model: str, key: str, answer_id: str) -> Callable[[StatusFault], JsonPayload]:
+    """How a `status` fault answers a request to `model`: OpenAI's error body for the status
+    (the same for every OpenAI API), its request id, and `retry-after` when the fault has one."""
+
+    def render(fault: StatusFault) -> JsonPayload:
+        body = status_error(fault.status, fault.code, model=model, api_key=key)
+        headers = request_id(answer_id.encode())
+        if fault.retry_after is not None:
+            headers["retry-after"] = f"{fault.retry_after:g}"
+        return JsonPayload(orjson.dumps(body), status=fault.status, headers=headers)
+
+    return render
 
 
 def bearer_key(request: Request) -> str | None:

@@ -29,16 +29,17 @@ from routeplex_gateway.simulator.delivery import (
     StreamPayload,
     json_response,
 )
-from routeplex_gateway.simulator.faults import BreakFault, StatusFault
+from routeplex_gateway.simulator.faults import BreakFault
 from routeplex_gateway.simulator.openai_endpoints import (
     INVALID_KEY,
+    admit,
     auth_error,
     bearer_key,
     limit_headers,
     request_id,
+    status_renderer,
 )
-from routeplex_gateway.simulator.openai_format import error, status_error
-from routeplex_gateway.simulator.openai_request import RequestError
+from routeplex_gateway.simulator.openai_format import error
 from routeplex_gateway.simulator.openai_responses_format import (
     Reply,
     failure_events,
@@ -56,16 +57,10 @@ def responses_routes(sim: Simulator) -> list[Route]:
     """The Responses endpoints of one simulator app."""
 
     async def create(request: Request) -> Response:
-        raw = await request.body()
-        sim.received(request, raw)
-        key = bearer_key(request)
-        if key is None or key == INVALID_KEY:
-            return auth_error(key)
-        try:
-            parsed = parse_responses_request(raw)
-        except RequestError as problem:
-            body = error(problem.message, "invalid_request_error", problem.param, problem.code)
-            return json_response(body, status=400, headers=request_id(raw))
+        admitted = await admit(sim, request, parse_responses_request)
+        if isinstance(admitted, Response):
+            return admitted
+        key, parsed = admitted
         plan = sim.faults.take(parsed.model)
         reply = _reply(parsed, sim.next_sequence())
         headers = {**request_id(reply.id.encode()), **limit_headers(parsed.prompt_tokens)}
@@ -82,13 +77,7 @@ def responses_routes(sim: Simulator) -> list[Route]:
             encoded = orjson.dumps(response_body(reply))
             payload = JsonPayload(encoded, headers=headers, paced_pieces=pieces)
 
-        def render_error(fault: StatusFault) -> JsonPayload:
-            body = status_error(fault.status, fault.code, model=parsed.model, api_key=key or "")
-            error_headers = request_id(reply.id.encode())
-            if fault.retry_after is not None:
-                error_headers["retry-after"] = f"{fault.retry_after:g}"
-            return JsonPayload(orjson.dumps(body), status=fault.status, headers=error_headers)
-
+        render_error = status_renderer(parsed.model, key, reply.id)
         return SimulatedResponse(payload, plan=plan, pacing=sim.pacing, render_error=render_error)
 
     async def stored(request: Request) -> Response:

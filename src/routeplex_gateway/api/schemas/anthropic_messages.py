@@ -21,6 +21,7 @@ from .fields import (
     Boolean,
     Integer,
     JsonSchema,
+    ModelName,
     Number,
     RequestSchema,
     Shape,
@@ -178,14 +179,7 @@ class Conversation(RequestSchema):
     """What `POST /v1/messages/count_tokens` takes: the Messages request but its output cap
     (which, when given, is checked as Messages checks it)."""
 
-    model: Annotated[
-        str,
-        Field(
-            min_length=1,
-            description="A catalog id or alias (GET /v1/models), or `routeplex-ai`.",
-        ),
-        Takes("a non-empty string"),
-    ]
+    model: ModelName
     messages: Turns
     system: SystemPrompt | None = None
     max_tokens: Annotated[Integer, Field(ge=1, le=MAX_TOKENS_CEILING)] | None = None

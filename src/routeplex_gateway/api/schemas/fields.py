@@ -81,3 +81,9 @@ Object = Annotated[dict[str, Any], Takes("an object")]
 JsonSchema = Annotated[dict[str, Any], Takes("an object (a JSON schema)")]
 Strings = Annotated[list[str], Takes("an array of strings")]
 PositiveInteger = Annotated[int, Field(ge=1), Takes("a positive integer", bounded=False)]
+# A chat surface's `model`: each of them takes a model the same way.
+ModelName = Annotated[
+    str,
+    Field(min_length=1, description="A catalog id or alias (GET /v1/models), or `routeplex-ai`."),
+    Takes("a non-empty string"),
+]

@@ -21,6 +21,7 @@ from .fields import (
     Boolean,
     Integer,
     JsonSchema,
+    ModelName,
     Number,
     Object,
     RequestSchema,
@@ -278,14 +279,7 @@ class ChatCompletionRequest(PassThrough, Sampling):
     """OpenAI's Chat Completions request. Fields not listed here are passed through to
     OpenAI-shaped providers untouched."""
 
-    model: Annotated[
-        str,
-        Field(
-            min_length=1,
-            description="A catalog id or alias (GET /v1/models), or `routeplex-ai`.",
-        ),
-        Takes("a non-empty string"),
-    ]
+    model: ModelName
     messages: Messages
     stream: Boolean | None = None
     max_tokens: OutputCap | None = None

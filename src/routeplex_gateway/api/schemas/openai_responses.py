@@ -21,6 +21,7 @@ from .fields import (
     Boolean,
     Integer,
     JsonSchema,
+    ModelName,
     Number,
     RequestSchema,
     Shape,
@@ -135,14 +136,7 @@ class ResponsesRequest(RequestSchema):
     """OpenAI's Responses request. The gateway keeps no state: `store` is answered false,
     and `previous_response_id`, `conversation` and `background` are refused."""
 
-    model: Annotated[
-        str,
-        Field(
-            min_length=1,
-            description="A catalog id or alias (GET /v1/models), or `routeplex-ai`.",
-        ),
-        Takes("a non-empty string"),
-    ]
+    model: ModelName
     input: ResponsesInput
     instructions: String | None = None
     stream: Boolean | None = None
