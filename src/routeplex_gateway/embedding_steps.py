@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .canonical import Embedder, EmbeddingRequest, EmbeddingResponse, Usage
-from .errors import ErrorCode, GatewayError, validation
+from .errors import validation
 from .exchange import Exchange
 from .metering.tokens import estimate_embedding_tokens, typical_embedding_tokens
 from .routing.catalog import AUTO_MODEL, CatalogModel
@@ -43,20 +43,7 @@ async def route(
     allowed = principal.allowed_models if principal is not None else None
     model = gw.choice.resolve(model_name, listing=listing, embedding=True)
     ex.requested_model = model.id
-    if allowed is not None and model.id not in allowed:
-        raise GatewayError(
-            ErrorCode.FORBIDDEN_MODEL,
-            "This API key is not allowed to use that model.",
-            param="model",
-        )
-    if test_mode and model.tier != "default":
-        raise gw.choice.premium_in_test_mode(allowed)
-    if not gw.router.servable(model):
-        raise GatewayError(
-            ErrorCode.PROVIDER_UNAVAILABLE,
-            f"The model '{model.id}' has no provider configured on this gateway.",
-            param="model",
-        )
+    gw.check_asked(model, allowed, test_mode=test_mode)
     _check_dimensions(model, request.dimensions)
     fallbacks = [
         f

@@ -170,6 +170,26 @@ class Gateway:
         )
         ex.usage_estimated = True
 
+    def check_asked(
+        self, model: CatalogModel, allowed: tuple[str, ...] | None, *, test_mode: bool
+    ) -> None:
+        """A model asked for by name (chat or embeddings): the key may use it, test mode
+        allows it, and a provider here serves it — or the refusal saying which is not so."""
+        if allowed is not None and model.id not in allowed:
+            raise GatewayError(
+                ErrorCode.FORBIDDEN_MODEL,
+                "This API key is not allowed to use that model.",
+                param="model",
+            )
+        if test_mode and model.tier != "default":
+            raise self.choice.premium_in_test_mode(allowed)
+        if not self.router.servable(model):
+            raise GatewayError(
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                f"The model '{model.id}' has no provider configured on this gateway.",
+                param="model",
+            )
+
     async def admit(self, ex: Exchange, request: ChatRequest, plan: list[Attempt]) -> None:
         """Hold the request's worst case against the caller's limits, or refuse it.
 
@@ -297,20 +317,7 @@ class Gateway:
             model = self.choice.resolve(model_name, listing=listing)
             ex.requested_model = model.id
             ex.strategy = strategy
-            if allowed is not None and model.id not in allowed:
-                raise GatewayError(
-                    ErrorCode.FORBIDDEN_MODEL,
-                    "This API key is not allowed to use that model.",
-                    param="model",
-                )
-            if test_mode and model.tier != "default":
-                raise self.choice.premium_in_test_mode(allowed)
-            if not self.router.servable(model):
-                raise GatewayError(
-                    ErrorCode.PROVIDER_UNAVAILABLE,
-                    f"The model '{model.id}' has no provider configured on this gateway.",
-                    param="model",
-                )
+            self.check_asked(model, allowed, test_mode=test_mode)
             limit = model.max_output_tokens
             if request.max_output_tokens is not None and request.max_output_tokens > limit:
                 if request.cap_to_model:
