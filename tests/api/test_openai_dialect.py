@@ -207,6 +207,11 @@ def test_models_list(gateway: RunningGateway) -> None:
         f"{gateway.url}/v1/models", headers={"Authorization": f"Bearer {gateway.keys['alice']}"}
     ).json()
     assert_valid(raw, "ListModelsResponse")
+    # A RoutePlex key in Anthropic's header is the same key (as on /v1/messages).
+    by_x_api_key = httpx.get(
+        f"{gateway.url}/v1/models", headers={"x-api-key": gateway.keys["alice"]}
+    )
+    assert by_x_api_key.status_code == 200 and by_x_api_key.json() == raw
 
 
 @pytest.mark.parametrize(

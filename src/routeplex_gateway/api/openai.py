@@ -187,7 +187,8 @@ async def list_models(request: Request) -> Response:
         return await anthropic.list_models(request)
     gw: Gateway = request.app.state.gateway
     try:
-        await authenticate(request, gw.keys)
+        # The key in `Authorization`, or in `x-api-key` as /v1/messages takes it.
+        await authenticate(request, gw.keys, anthropic.credential(request))
     except GatewayError as error:
         return error_response(error)
     data = [_model_object(gw, AUTO_MODEL)]
@@ -200,7 +201,7 @@ async def get_model(request: Request) -> Response:
         return await anthropic.get_model(request)
     gw: Gateway = request.app.state.gateway
     try:
-        await authenticate(request, gw.keys)
+        await authenticate(request, gw.keys, anthropic.credential(request))
         entry = _model_object(gw, request.path_params["model_id"])
         if entry is None:
             raise GatewayError(
