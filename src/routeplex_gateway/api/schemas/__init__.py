@@ -9,5 +9,5 @@ surfaces; `openai_chat`, `native`, `account` and `operations` are the surfaces; 
 the two error envelopes. Anthropic's Messages surface has its own conversation
 (`anthropic_turns`, `anthropic_blocks`), request (`anthropic_messages`) and answers and error
 envelope (`anthropic_answers`). A new surface is one more module here, one `check(Model, body)` in
-its decoder, and its operation in `api/openapi.OPERATIONS`.
+its decoder, and its operation in `api/operations.OPERATIONS`.
 """
