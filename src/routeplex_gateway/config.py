@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -51,6 +52,7 @@ from .config_values import (
     RedisUrl,
     Seconds,
 )
+from .data_policy import DataPolicy, DataPolicyError, region_codes
 from .providers.descriptor import DEFAULT_KIND, Descriptor, builtin
 from .storage.private_files import make_private_directory
 
@@ -60,6 +62,30 @@ class ConfigTable(BaseModel):
     since ignoring it would silently leave the setting at its default."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _regions(values: list[str]) -> list[str]:
+    try:
+        return sorted(region_codes(values))
+    except DataPolicyError as bad:
+        raise ValueError(str(bad)) from None
+
+
+class DataPolicyConfig(ConfigTable):
+    """What a provider does with the traffic it is sent, as the operator knows it
+    (`data_policy = {retention_days = 0, trains_on_data = false, regions = ["eu"]}`); a field
+    left out keeps the built-in provider's published default, or stays unknown."""
+
+    retention_days: Annotated[int, Field(ge=0, le=36_500)] | None = None
+    trains_on_data: bool | None = None
+    regions: Annotated[list[str], AfterValidator(_regions)] | None = None
+
+    def policy(self) -> DataPolicy:
+        return DataPolicy(
+            retention_days=self.retention_days,
+            trains_on_data=self.trains_on_data,
+            regions=frozenset(self.regions) if self.regions is not None else None,
+        )
 
 
 class ProviderConfig(ConfigTable):
@@ -79,6 +105,8 @@ class ProviderConfig(ConfigTable):
     embedding_models: dict[str, Count] = {}
     timeout_s: Seconds = 120.0
     weight: Count = 1
+    # Over the built-in provider's published policy (`providers.descriptor`), if it is one.
+    data_policy: DataPolicyConfig | None = None
 
 
 class DeploymentConfig(ConfigTable):
@@ -87,6 +115,8 @@ class DeploymentConfig(ConfigTable):
     provider: str
     upstream_model: str | None = None
     weight: Count = 1
+    # Over its provider's policy, for this deployment only (a region-pinned model name).
+    data_policy: DataPolicyConfig | None = None
 
 
 class EmbeddingConfig(ConfigTable):
@@ -114,6 +144,8 @@ class ModelOverride(ConfigTable):
     # models to fall back to when every deployment fails.
     deployments: list[DeploymentConfig] | None = None
     fallbacks: list[str] | None = None
+    # Over its provider's policy, for the model's own deployments.
+    data_policy: DataPolicyConfig | None = None
     # USD per million tokens; exact decimals.
     input_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
     output_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
@@ -213,6 +245,9 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None
     session_ttl_s: Count = 12 * 3600
     providers: list[ProviderConfig] = []
+    # Data policies by provider name (a built-in's, `openai`, or a `[[providers]]` entry's),
+    # over its published default: `[data_policies] openai = { regions = ["eu"] }`.
+    data_policies: dict[str, DataPolicyConfig] = {}
     models: dict[str, ModelOverride] = {}
 
     # The built-in providers' own variables, by setting name (`openai_api_key`): not fields,

@@ -32,7 +32,7 @@ from .anthropic_encode import error_body, event, message
 from .anthropic_stream import MessageStream
 from .pipeline import Decoded, run
 from .schemas.anthropic_messages import Conversation
-from .wire import authenticate, exchange_headers, json_response, read_json
+from .wire import authenticate, data_requirement, exchange_headers, json_response, read_json
 
 # The catalog has no release dates; one fixed, honest timestamp (the OpenAI listing's epoch).
 _CREATED_AT = datetime.fromtimestamp(1_700_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -181,7 +181,8 @@ async def count_tokens(request: Request) -> Response:
     request_id = new_request_id()
     headers = {"request-id": request_id, "X-Request-Id": request_id}
     try:
-        await authenticate(request, gw.keys, credential(request))
+        principal = await authenticate(request, gw.keys, credential(request))
+        requirement = data_requirement(principal, request.headers)
         body = await read_json(request, gw.settings.max_body_bytes)
         decoded = decode(body, Conversation)  # Messages' request but its output cap
         name = decoded.model
@@ -190,7 +191,9 @@ async def count_tokens(request: Request) -> Response:
         else:
             model = gw.choice.resolve(name, listing="GET /v1/models")
         forwarded = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
-        counted = await gw.router.count_tokens(model, body, forwarded, wire=WIRE)
+        counted = await gw.router.count_tokens(
+            model, body, forwarded, wire=WIRE, requirement=requirement
+        )
     except GatewayError as error:
         response = json_response(
             orjson.dumps(error_body(error, headers["request-id"])),

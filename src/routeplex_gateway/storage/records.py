@@ -37,6 +37,8 @@ class Account:
     disabled: bool
     created_at: datetime
     updated_at: datetime
+    # Its data-policy requirement's label (`data_policy.DataRequirement`); None: nothing.
+    data_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +61,8 @@ class ApiKey:
     # does not interpret them. None: the account's limits alone. Defaulted so values built
     # before the column existed still construct.
     limits: Mapping[str, Any] | None = None
+    # The key's own data-policy requirement's label, narrowing its account's; None: none.
+    data_policy: str | None = None
 
     def usable_at(self, now: datetime) -> bool:
         """Neither revoked nor expired at `now`."""
