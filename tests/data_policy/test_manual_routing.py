@@ -9,7 +9,7 @@ import pytest
 
 from tests.data_policy.conftest import HEADER, LABELS, MIXED, PolicyGateway, chat, served_by
 
-ROUNDS = 24  # five deployments of equal weight: a draw ignoring the policy shows within these
+ROUNDS = 16  # five deployments of equal weight: a draw ignoring the policy shows within these
 
 
 def test_without_a_requirement_every_deployment_is_drawn(

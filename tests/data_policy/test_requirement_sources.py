@@ -17,7 +17,7 @@ from tests.data_policy.conftest import (
     served_by,
 )
 
-ROUNDS = 16
+ROUNDS = 10
 
 
 def served(gw: PolicyGateway, key: str, policy: str | None = None) -> set[str]:
