@@ -201,6 +201,11 @@ class PolicyGateway(RunningGateway):
         self.http.delete(f"{self.simulator_url}/_simulator/requests")
         return seen
 
+    def sent(self) -> list[tuple[str, str]]:
+        """(path, upstream model) of each request the simulator received since the last
+        call."""
+        return [(r["path"], (r["body"] or {}).get("model", "")) for r in self.upstream()]
+
     def fault(self, **spec: Any) -> None:
         response = self.http.post(f"{self.simulator_url}/_simulator/faults", json=spec)
         assert response.status_code == 201, response.text

@@ -2,18 +2,15 @@
 OpenAI dialect (chat, plain and streamed; Responses, passed through to OpenAI and translated;
 embeddings), Anthropic's Messages (plain, streamed, and `count_tokens`, which sends the prompt
 only to a compliant deployment and otherwise estimates) and the native `/api/v1/chat`. Each
-answer names the serving deployment's policy; each refusal — for the policy (403) or for an
-unreadable requirement (400) — comes in the surface's own envelope, before any provider is
-asked; each request has one metadata row saying what was required, met and served."""
+answer goes only to a compliant deployment and names its policy in `X-RoutePlex-Data-Policy`
+(refusals: `test_surface_refusals.py`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
-import httpx
 import openai
 import pytest
 
@@ -35,14 +32,6 @@ def claude(gw: PolicyGateway, key: str, policy: str | None = None) -> anthropic.
     return anthropic.Anthropic(base_url=gw.url, api_key=key, max_retries=0, default_headers=headers)
 
 
-def sent(gw: PolicyGateway) -> list[tuple[str, str]]:
-    """(path, upstream model) of each request the simulator received since the last call."""
-    return [(r["path"], (r["body"] or {}).get("model", "")) for r in gw.upstream()]
-
-
-# --- answers -----------------------------------------------------------------------------------
-
-
 def test_openai_chat_names_the_serving_policy(policy_gw: PolicyGateway) -> None:
     key = policy_gw.account("surfaces")
     client = oai(policy_gw, key, "zero-retention, no-training, region=eu")
@@ -57,7 +46,7 @@ def test_openai_chat_names_the_serving_policy(policy_gw: PolicyGateway) -> None:
             "eu-zdr"
         )
         assert raw.headers[HEADER] == LABELS["eu-zdr"]
-    assert set(sent(policy_gw)) == {("/v1/chat/completions", "mixed-eu")}
+    assert set(policy_gw.sent()) == {("/v1/chat/completions", "mixed-eu")}
 
 
 def test_openai_chat_stream_names_the_serving_policy(policy_gw: PolicyGateway) -> None:
@@ -73,7 +62,7 @@ def test_openai_chat_stream_names_the_serving_policy(policy_gw: PolicyGateway) -
     assert text
     extra = chunks[-1].model_extra or {}
     assert extra["x_routeplex"]["provider"] == "us-keeps"
-    assert sent(policy_gw) == [("/v1/chat/completions", "mixed-us")]
+    assert policy_gw.sent() == [("/v1/chat/completions", "mixed-us")]
     row = policy_gw.row(raw.headers["X-Request-Id"])
     assert row["data_policy_required"] == "region=us" and row["data_policy_met"] == 1
     assert row["data_policy_served"] == LABELS["us-keeps"] and row["http_status"] == 200
@@ -97,7 +86,7 @@ def test_native_chat_names_the_serving_policy(policy_gw: PolicyGateway, stream: 
         assert '"type":"done"' in body
     else:
         assert json.loads(body)["data"]["provider"] == "unknown"
-    assert sent(policy_gw) == [("/v1/chat/completions", "pinned-eu")]
+    assert policy_gw.sent() == [("/v1/chat/completions", "pinned-eu")]
 
 
 def test_anthropic_messages_go_only_to_the_compliant_deployment(policy_gw: PolicyGateway) -> None:
@@ -114,7 +103,7 @@ def test_anthropic_messages_go_only_to_the_compliant_deployment(policy_gw: Polic
         assert message.content[0].type == "text" and message.content[0].text
         assert raw.headers[HEADER] == LABELS["anthropic-eu"]
         assert message.model_dump()["x_routeplex"]["provider"] == "anthropic-eu"
-    assert set(sent(policy_gw)) == {("/v1/messages", "claude-haiku-4-5-eu")}
+    assert set(policy_gw.sent()) == {("/v1/messages", "claude-haiku-4-5-eu")}
     # The control: without the requirement, Anthropic itself serves too.
     plain = claude(policy_gw, key)
     labels = {
@@ -138,7 +127,7 @@ def test_anthropic_stream_names_the_serving_policy(policy_gw: PolicyGateway) -> 
         headers = stream.response.headers
     assert final.content[0].type == "text" and final.usage.output_tokens > 0
     assert headers[HEADER] == LABELS["anthropic-eu"]
-    assert sent(policy_gw) == [("/v1/messages", "claude-haiku-4-5-eu")]
+    assert policy_gw.sent() == [("/v1/messages", "claude-haiku-4-5-eu")]
     row = policy_gw.row(headers["request-id"])
     assert row["endpoint"] == "anthropic.messages" and row["data_policy_met"] == 1
     assert row["data_policy_served"] == LABELS["anthropic-eu"]
@@ -153,19 +142,19 @@ def test_count_tokens_asks_only_a_compliant_deployment(policy_gw: PolicyGateway)
         model="claude-haiku-4-5", messages=messages
     )
     assert counted.input_tokens > 0
-    assert sent(policy_gw) == [("/v1/messages/count_tokens", "claude-haiku-4-5-eu")]
+    assert policy_gw.sent() == [("/v1/messages/count_tokens", "claude-haiku-4-5-eu")]
     # Claude Sonnet's only deployment is global: it is not sent the prompt; the gateway
     # estimates instead.
     estimated = claude(policy_gw, key, EU).messages.count_tokens(
         model="claude-sonnet-4-20250514", messages=messages
     )
     assert estimated.input_tokens > 0
-    assert sent(policy_gw) == []
+    assert policy_gw.sent() == []
     # The control: without the requirement, Anthropic counts it.
     claude(policy_gw, key).messages.count_tokens(
         model="claude-sonnet-4-20250514", messages=messages
     )
-    assert sent(policy_gw) == [("/v1/messages/count_tokens", "claude-sonnet-4-20250514")]
+    assert policy_gw.sent() == [("/v1/messages/count_tokens", "claude-sonnet-4-20250514")]
 
 
 WEB_SEARCH = {"type": "web_search_20250305", "name": "web_search", "max_uses": 1}
@@ -188,7 +177,7 @@ def test_an_anthropic_only_request_is_refused_for_the_policy_it_cannot_meet(
             tools=[WEB_SEARCH],  # type: ignore[list-item]
         )
     assert "region=eu" in refused.value.message
-    assert sent(policy_gw) == []
+    assert policy_gw.sent() == []
     row = policy_gw.row(refused.value.response.headers["request-id"])
     assert row["http_status"] == 403 and row["data_policy_met"] == 0
     # Without the tool, the EU deployment serves it (translated to its format)...
@@ -196,7 +185,7 @@ def test_an_anthropic_only_request_is_refused_for_the_policy_it_cannot_meet(
         model=model, max_tokens=32, messages=[{"role": "user", "content": "hi"}]
     )
     assert served.headers[HEADER] == LABELS["eu-zdr"]
-    assert sent(policy_gw) == [("/v1/chat/completions", "claude-3-5-haiku-eu")]
+    assert policy_gw.sent() == [("/v1/chat/completions", "claude-3-5-haiku-eu")]
     # ... and without the requirement, Anthropic serves the tool.
     with_tool = claude(policy_gw, key).messages.with_raw_response.create(
         model=model,
@@ -205,7 +194,7 @@ def test_an_anthropic_only_request_is_refused_for_the_policy_it_cannot_meet(
         tools=[WEB_SEARCH],  # type: ignore[list-item]
     )
     assert with_tool.headers[HEADER] == LABELS["anthropic"]
-    assert sent(policy_gw) == [("/v1/messages", model)]
+    assert policy_gw.sent() == [("/v1/messages", model)]
 
 
 def test_responses_pass_through_to_a_compliant_openai(policy_gw: PolicyGateway) -> None:
@@ -217,14 +206,14 @@ def test_responses_pass_through_to_a_compliant_openai(policy_gw: PolicyGateway) 
     response = raw.parse()
     assert response.output_text
     assert raw.headers[HEADER] == LABELS["openai"]
-    assert sent(policy_gw) == [("/v1/responses", "gpt-4o-mini")]
+    assert policy_gw.sent() == [("/v1/responses", "gpt-4o-mini")]
     with pytest.raises(openai.PermissionDeniedError) as refused:
         oai(policy_gw, key, "zero-retention").responses.create(
             model="gpt-4o-mini", input="hello canary"
         )
     assert refused.value.code == "forbidden_model"
     assert "zero-retention" in refused.value.message
-    assert sent(policy_gw) == []
+    assert policy_gw.sent() == []
 
 
 @pytest.mark.parametrize(
@@ -251,7 +240,7 @@ def test_translated_responses_go_only_to_a_compliant_deployment(
     )
     assert streamed.headers[HEADER] == label
     assert [e.type for e in streamed.parse()][-1] == "response.completed"
-    assert set(sent(policy_gw)) == {upstream}
+    assert set(policy_gw.sent()) == {upstream}
 
 
 def test_embeddings_go_only_to_a_compliant_deployment(policy_gw: PolicyGateway) -> None:
@@ -275,216 +264,3 @@ def test_embeddings_go_only_to_a_compliant_deployment(policy_gw: PolicyGateway) 
         for _ in range(12)
     }
     assert len(labels) > 1
-
-
-# --- refusals ----------------------------------------------------------------------------------
-
-Post = Callable[[PolicyGateway, str, dict[str, str]], httpx.Response]
-
-
-def _openai_chat(gw: PolicyGateway, key: str, headers: dict[str, str]) -> httpx.Response:
-    return gw.http.post(
-        f"{gw.url}/v1/chat/completions",
-        headers={"Authorization": f"Bearer {key}", **headers},
-        json={"model": "pol-mixed", "messages": PROMPT},
-        timeout=30,
-    )
-
-
-def _responses(gw: PolicyGateway, key: str, headers: dict[str, str]) -> httpx.Response:
-    return gw.http.post(
-        f"{gw.url}/v1/responses",
-        headers={"Authorization": f"Bearer {key}", **headers},
-        json={"model": "gpt-4o-mini", "input": "hello canary"},
-        timeout=30,
-    )
-
-
-def _embeddings(gw: PolicyGateway, key: str, headers: dict[str, str]) -> httpx.Response:
-    return gw.http.post(
-        f"{gw.url}/v1/embeddings",
-        headers={"Authorization": f"Bearer {key}", **headers},
-        json={"model": "text-embedding-3-small", "input": "the canary sings"},
-        timeout=30,
-    )
-
-
-def _messages(gw: PolicyGateway, key: str, headers: dict[str, str]) -> httpx.Response:
-    return gw.http.post(
-        f"{gw.url}/v1/messages",
-        headers={"x-api-key": key, "anthropic-version": "2023-06-01", **headers},
-        json={"model": "claude-haiku-4-5", "max_tokens": 32, "messages": PROMPT},
-        timeout=30,
-    )
-
-
-def _count_tokens(gw: PolicyGateway, key: str, headers: dict[str, str]) -> httpx.Response:
-    return gw.http.post(
-        f"{gw.url}/v1/messages/count_tokens",
-        headers={"x-api-key": key, "anthropic-version": "2023-06-01", **headers},
-        json={"model": "claude-haiku-4-5", "messages": PROMPT},
-        timeout=30,
-    )
-
-
-def _native(gw: PolicyGateway, key: str, headers: dict[str, str]) -> httpx.Response:
-    return gw.http.post(
-        f"{gw.url}/api/v1/chat",
-        headers={"Authorization": f"Bearer {key}", **headers},
-        json={"model": "pol-mixed", "messages": PROMPT},
-        timeout=30,
-    )
-
-
-def _native_stream(gw: PolicyGateway, key: str, headers: dict[str, str]) -> httpx.Response:
-    return gw.http.post(
-        f"{gw.url}/api/v1/chat",
-        headers={"Authorization": f"Bearer {key}", **headers},
-        json={"model": "pol-mixed", "messages": PROMPT, "stream": True},
-        timeout=30,
-    )
-
-
-OPENAI_SURFACES = {"chat": _openai_chat, "responses": _responses, "embeddings": _embeddings}
-SURFACES: dict[str, Post] = {
-    **OPENAI_SURFACES,
-    "messages": _messages,
-    "native": _native,
-    "native-stream": _native_stream,
-}
-
-
-def refusal(reply: httpx.Response, surface: str) -> tuple[str, str]:
-    """(code or type, message) of a refusal, checked to be in `surface`'s envelope."""
-    body = reply.json()
-    if surface in OPENAI_SURFACES:
-        assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "param", "code"}
-        return body["error"]["code"], body["error"]["message"]
-    if surface in ("messages", "count_tokens"):
-        assert body["type"] == "error" and body["request_id"] == reply.headers["request-id"]
-        return body["error"]["type"], body["error"]["message"]
-    assert body["success"] is False
-    return body["error"]["code"], body["error"]["message"]
-
-
-@pytest.mark.parametrize("surface", list(SURFACES))
-def test_no_compliant_deployment_is_403_in_each_envelope(
-    policy_gw: PolicyGateway, surface: str
-) -> None:
-    key = policy_gw.account("surfaces")
-    policy_gw.upstream()
-    reply = SURFACES[surface](policy_gw, key, {HEADER: "zero-retention, region=jp"})
-    assert reply.status_code == 403, reply.text
-    code, message = refusal(reply, surface)
-    assert code == ("permission_error" if surface == "messages" else "forbidden_model")
-    assert "zero-retention" in message and "region=jp" in message
-    if surface.startswith("native"):
-        details = reply.json()["error"]["details"]
-        assert details["reason"] == "data_policy"
-        assert details["required"] == "zero-retention, region=jp"
-        assert set(details["unmet"]) == {"zero-retention", "region=jp"}
-    assert HEADER not in reply.headers
-    assert sent(policy_gw) == []
-    row = policy_gw.row(reply.headers["X-Request-Id"])
-    assert row["http_status"] == 403 and row["data_policy_met"] == 0
-    assert row["data_policy_required"] == "zero-retention, region=jp"
-
-
-BAD_HEADERS: dict[str, str | bytes] = {
-    "unknown word": "zero-retention, cheap",
-    "bad region": "region=e",
-    "region with a space": "region=eu west",
-    "too long": ", ".join(["no-training"] * 90),  # 1258 characters
-    "non-ASCII word": "région=eu".encode(),
-    "non-ASCII region": "region=eü".encode(),
-    "latin-1": "zero-retention, region=\xe9u".encode("latin-1"),
-}
-
-
-# Every unreadable value on one surface; two of them on each of the others.
-UNREADABLE = [("chat", value) for value in BAD_HEADERS] + [
-    (surface, value)
-    for surface in [*SURFACES, "count_tokens"]
-    if surface != "chat"
-    for value in ("unknown word", "non-ASCII word")
-]
-
-
-@pytest.mark.parametrize(("surface", "value"), UNREADABLE)
-def test_an_unreadable_requirement_is_400_in_each_envelope(
-    policy_gw: PolicyGateway, surface: str, value: str
-) -> None:
-    key = policy_gw.account("surfaces")
-    policy_gw.upstream()
-    post = SURFACES.get(surface, _count_tokens)
-    reply = post(policy_gw, key, {HEADER: BAD_HEADERS[value]})  # type: ignore[dict-item]
-    assert reply.status_code == 400, reply.text
-    code, message = refusal(reply, surface)
-    assert code == (
-        "invalid_request_error" if surface in ("messages", "count_tokens") else ("validation_error")
-    )
-    assert message.startswith("X-RoutePlex-Data-Policy: ")
-    assert sent(policy_gw) == []
-
-
-def test_one_row_a_request_saying_what_was_required_met_and_served(
-    policy_gw: PolicyGateway,
-) -> None:
-    key = policy_gw.account("rows")
-    asked: list[tuple[httpx.Response, str | None, int | None, str | None]] = []
-
-    def expect(reply: httpx.Response, required: str | None, met: int | None, served: str | None):
-        asked.append((reply, required, met, served))
-
-    expect(_openai_chat(policy_gw, key, {HEADER: STRICT}), STRICT, 1, None)
-    expect(_native(policy_gw, key, {HEADER: "region=jp"}), "region=jp", 0, None)
-    expect(_messages(policy_gw, key, {HEADER: EU}), EU, 1, LABELS["anthropic-eu"])
-    expect(_embeddings(policy_gw, key, {HEADER: STRICT}), STRICT, 1, LABELS["eu-zdr"])
-    expect(_responses(policy_gw, key, {HEADER: "zero-retention"}), "zero-retention", 0, None)
-    expect(_openai_chat(policy_gw, key, {}), None, None, None)
-    expect(_openai_chat(policy_gw, key, {HEADER: "region=e"}), None, None, None)
-    _count_tokens(policy_gw, key, {HEADER: EU})  # free: no row
-    first = policy_gw.row(asked[0][0].headers["X-Request-Id"])
-    for reply, required, met, served in asked:
-        row = policy_gw.row(reply.headers["X-Request-Id"])
-        assert row["data_policy_required"] == required
-        assert row["data_policy_met"] == met
-        if reply.status_code == 200:
-            assert row["data_policy_served"] == reply.headers[HEADER]
-            assert served is None or row["data_policy_served"] == served
-        else:
-            assert row["data_policy_served"] is None and HEADER not in reply.headers
-    rows = policy_gw.rows(
-        "SELECT request_id FROM request_metadata WHERE account_id = ?", first["account_id"]
-    )
-    assert len(rows) == len(asked)
-
-
-def test_the_privacy_audit_reads_every_stored_label_as_one(policy_gw: PolicyGateway) -> None:
-    """Requirements (an account's, a key's, a header's), outcomes and served policies as
-    stored are labels of the closed vocabulary `routeplex privacy-audit` accepts: nothing in
-    them reads as free text."""
-    from routeplex_gateway.privacy import audit
-    from tests.conftest import gateway_settings
-    from tests.data_policy.conftest import in_thread
-
-    key = policy_gw.account("audited", account_policy="zero-retention", key_policy="region=eu")
-    plain = policy_gw.account("surfaces")
-    replies = [
-        _openai_chat(policy_gw, key, {HEADER: "no-training"}),
-        _messages(policy_gw, plain, {HEADER: EU}),
-        _native(policy_gw, plain, {HEADER: "region=jp, zero-retention"}),
-    ]
-    rows = [policy_gw.row(reply.headers["X-Request-Id"]) for reply in replies]
-    assert [r["data_policy_required"] for r in rows] == [
-        "zero-retention, no-training, region=eu",
-        EU,
-        "zero-retention, region=jp",
-    ]
-    assert [r["data_policy_served"] for r in rows] == [
-        LABELS["eu-zdr"],
-        LABELS["anthropic-eu"],
-        None,
-    ]
-    report = in_thread(lambda: audit(gateway_settings(policy_gw.data_dir)))
-    assert report.rows > 0 and report.findings == []
