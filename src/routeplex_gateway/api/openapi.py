@@ -29,6 +29,7 @@ _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "x-api-key": [{"apiKey": []}, {"anthropicKey": []}],
     "admin": [{"adminKey": []}],
     "none": [],
+    "optional-key": [{}, {"apiKey": []}],  # anyone; a key that is sent is checked
     "probe": [{}, {"adminKey": []}],  # anyone; an admin key sees more
 }
 _ERRORS = {
