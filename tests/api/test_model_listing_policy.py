@@ -203,6 +203,11 @@ def test_native_listing_shows_each_deployments_policy_and_filters(
         return [m["id"] for m in response.json()["data"]]
 
     assert listed(params={"data_policy": "zero-retention"}) == [EU_MODEL]
+    # Repeated, the parameter is one list (as the header's lines are): any of the regions…
+    repeated = listed(params=[("data_policy", "region=us"), ("data_policy", "region=eu")])
+    assert set(repeated) == {EU_MODEL} | {i for i, m in models.items() if m["provider"] == "openai"}
+    # …and every condition.
+    assert listed(params=[("data_policy", "zero-retention"), ("data_policy", "region=us")]) == []
     assert listed(headers={"X-RoutePlex-Data-Policy": "zero-retention"}) == [EU_MODEL]
     no_training = listed(params={"data_policy": "no-training"})
     assert set(no_training) == {i for i, m in models.items() if m["provider"] != "google"}

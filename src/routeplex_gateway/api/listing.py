@@ -12,7 +12,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from ..auth import Principal
-from ..data_policy import NOTHING, DataPolicyError, DataRequirement
+from ..data_policy import DataPolicyError, DataRequirement
 from ..errors import validation
 from ..gateway import Gateway
 from ..routing.catalog import CatalogModel
@@ -22,15 +22,14 @@ QUERY = "data_policy"
 
 
 def requirement(request: Request, principal: Principal | None) -> DataRequirement:
-    """The `?data_policy=` query parameter (the header's syntax; repeated, all of them),
-    narrowed by the `X-RoutePlex-Data-Policy` header and the caller's key and account — a
-    listing shows no model a request of theirs could not be served by. NOTHING: no filter."""
-    asked = NOTHING
-    for value in request.query_params.getlist(QUERY):
-        try:
-            asked = asked.narrow(DataRequirement.parse(value))
-        except DataPolicyError as bad:
-            raise validation(f"'{QUERY}': {bad}.", QUERY) from None
+    """The `?data_policy=` query parameter (the header's syntax; repeated, one list as the
+    header's lines are), narrowed by the `X-RoutePlex-Data-Policy` header and the caller's key
+    and account — a listing shows no model a request of theirs could not be served by.
+    NOTHING: no filter."""
+    try:
+        asked = DataRequirement.parse(", ".join(request.query_params.getlist(QUERY)))
+    except DataPolicyError as bad:
+        raise validation(f"'{QUERY}': {bad}.", QUERY) from None
     return asked.narrow(data_requirement(principal, request.headers))
 
 

@@ -106,7 +106,7 @@ _LISTING_POLICY = (
         "in": "query",
         "required": False,
         "description": f"List only the models that can serve a request requiring this "
-        f"({_DATA_POLICY_WORDS}).",
+        f"({_DATA_POLICY_WORDS}; repeated, one list, as the header's lines are).",
         "schema": {"type": "string", "maxLength": 1024},
     },
     _DATA_POLICY_HEADER,

@@ -208,11 +208,13 @@ def data_requirement(principal: Principal | None, headers: Headers) -> DataRequi
     without a key: the unauthenticated model listing), narrowed by an
     `X-RoutePlex-Data-Policy` header (which can never loosen it)."""
     own = principal.data_requirement if principal is not None else None
-    asked = headers.get(DATA_POLICY_HEADER)
-    if asked is None:
+    asked = headers.getlist(DATA_POLICY_HEADER)
+    if not asked:
         return own
     try:
-        narrowed = DataRequirement.parse(asked)
+        # Sent on several lines, the header is one comma-separated list (RFC 9110 §5.3):
+        # reading the first line alone would drop the conditions on the others.
+        narrowed = DataRequirement.parse(", ".join(asked))
     except DataPolicyError as bad:
         raise validation(f"X-RoutePlex-Data-Policy: {bad}.", "X-RoutePlex-Data-Policy") from None
     return narrowed.narrow(own) or None
