@@ -182,7 +182,7 @@ class CatalogModel(TypedDict):
     deprecated: NotRequired[bool]
     deprecation_date: NotRequired[str | None]
     # Every deployment's downstream data policy: why `?data_policy=` lists the model or not.
-    data_policies: NotRequired[list[DeploymentPolicy]]
+    data_policies: list[DeploymentPolicy]
     # Only on embedding models (POST /v1/embeddings): their vectors' length, and whether
     # `dimensions` may ask for shorter ones.
     embedding: NotRequired[EmbeddingInfo]
