@@ -27,8 +27,10 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -287,6 +289,23 @@ class Settings(BaseSettings):
         settings = handler(rest)
         settings._provider_variables = dict(variables)
         return settings
+
+    @field_validator("data_policies")
+    @classmethod
+    def _policies_name_providers(
+        cls, policies: dict[str, DataPolicyConfig], info: ValidationInfo
+    ) -> dict[str, DataPolicyConfig]:
+        # A misspelt name would leave the provider's published policy in force unnoticed,
+        # a declared `trains_on_data = true` lost with it.
+        builtins = {name for descriptor in builtin() for name in (descriptor.name, descriptor.kind)}
+        configured = {provider.name for provider in info.data.get("providers", ())}
+        for name in policies:
+            if name not in builtins | configured:
+                raise ValueError(
+                    f"'{name}' is neither a built-in provider ({', '.join(sorted(builtins))}) "
+                    "nor the name of a [[providers]] entry"
+                )
+        return policies
 
     @property
     def resolved_database_url(self) -> str:

@@ -178,10 +178,12 @@ class Gateway:
         *,
         test_mode: bool,
         requirement: DataRequirement | None = None,
+        wire: str | None = None,
     ) -> None:
         """A model asked for by name (chat or embeddings): the key may use it, test mode
-        allows it, a provider here serves it, and one of its deployments meets the data
-        policy `requirement` — or the refusal saying which is not so."""
+        allows it, a provider here serves it, and one of its deployments (of those speaking
+        `wire`, when the request needs that format) meets the data policy `requirement` — or
+        the refusal saying which is not so."""
         if allowed is not None and model.id not in allowed:
             raise GatewayError(
                 ErrorCode.FORBIDDEN_MODEL,
@@ -196,7 +198,7 @@ class Gateway:
                 f"The model '{model.id}' has no provider configured on this gateway.",
                 param="model",
             )
-        if requirement and (unmet := self.router.unmet(model, requirement)):
+        if requirement and (unmet := self.router.unmet(model, requirement, wire=wire)):
             raise data_policy_refusal(
                 f"No deployment of '{model.id}' meets this request's data policy "
                 f"({requirement.label()}).",
@@ -332,7 +334,9 @@ class Gateway:
             model = self.choice.resolve(model_name, listing=listing)
             ex.requested_model = model.id
             ex.strategy = strategy
-            self.check_asked(model, allowed, test_mode=test_mode, requirement=requirement)
+            self.check_asked(
+                model, allowed, test_mode=test_mode, requirement=requirement, wire=wire
+            )
             limit = model.max_output_tokens
             if request.max_output_tokens is not None and request.max_output_tokens > limit:
                 if request.cap_to_model:

@@ -245,9 +245,9 @@ OPERATIONS = (
     Operation("get", "/admin/accounts/{account_id}", "One account.", "Admin", "admin",
               acc.Account, (401, 404, 429), params=(_ACCOUNT_ID,)),
     Operation("patch", "/admin/accounts/{account_id}",
-              "Change an account's plan, e-mail, limit overrides or disabled flag.", "Admin",
-              "admin", acc.Account, (400, 401, 404, 413, 415, 429), acc.AccountUpdate,
-              params=(_ACCOUNT_ID,)),
+              "Change an account's plan, e-mail, limit overrides, data-policy requirement or "
+              "disabled flag.", "Admin", "admin", acc.Account, (400, 401, 404, 413, 415, 429),
+              acc.AccountUpdate, params=(_ACCOUNT_ID,)),
     Operation("delete", "/admin/accounts/{account_id}", "Delete an account and revoke its keys.",
               "Admin", "admin", acc.Deleted, (401, 404, 429), params=(_ACCOUNT_ID,)),
     Operation("get", "/admin/accounts/{account_id}/keys", "An account's keys.", "Admin",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -179,7 +180,30 @@ def key_form_body(form: Any) -> dict[str, Any]:
     # isdecimal, not isdigit ("²" would fail int()); anything else goes to the API's validation.
     number = expires.isdecimal() and len(expires) <= 9
     body["expires_in_days"] = int(expires) if number else (expires or None)
+    body["data_policy"] = requirement_form_body(form)
     return body
+
+
+def requirement_form_body(form: Any) -> dict[str, Any]:
+    """A form's data-policy controls as the JSON APIs' `data_policy` (all unset: none)."""
+    regions = [code.strip() for code in form.get("regions", "").split(",") if code.strip()]
+    return {
+        "zero_retention": form.get("zero_retention") == "on",
+        "no_training": form.get("no_training") == "on",
+        "regions": regions or None,
+    }
+
+
+def requirement_form_values(view: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A requirement as the JSON APIs show it, as the form's controls show it."""
+    if not view:
+        return {}
+    regions = view.get("regions")
+    return {
+        "zero_retention": view.get("zero_retention"),
+        "no_training": view.get("no_training"),
+        "regions": ", ".join(regions) if regions is not None else "",
+    }
 
 
 async def create_key(visit: Visit) -> Response:

@@ -73,14 +73,17 @@ class Router:
     def servable(self, model: CatalogModel) -> bool:
         return any(self.providers.supports(d.kind) for d in model.deployments)
 
-    def unmet(self, model: CatalogModel, requirement: DataRequirement) -> tuple[str, ...]:
-        """What keeps every deployment of `model` here from meeting `requirement`: nothing
-        when one of them complies (or nothing is required), else each unmet condition."""
+    def unmet(
+        self, model: CatalogModel, requirement: DataRequirement, *, wire: str | None = None
+    ) -> tuple[str, ...]:
+        """What keeps every deployment of `model` here (speaking `wire`, when given) from
+        meeting `requirement`: nothing when one of them complies (or nothing is required),
+        else each unmet condition."""
         if not requirement:
             return ()
         gaps: dict[str, None] = {}
         for deployment in model.deployments:
-            if self.providers.supports(deployment.kind):
+            if self.providers.supports(deployment.kind) and wire in (None, deployment.kind):
                 unmet = requirement.unmet(deployment.data_policy)
                 if not unmet:
                     return ()

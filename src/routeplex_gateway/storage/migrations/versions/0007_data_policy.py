@@ -37,11 +37,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # SQLite cannot always drop a column in place; batch mode rebuilds the table there and is
-    # a plain ALTER TABLE on PostgreSQL.
-    with op.batch_alter_table("request_metadata") as batch:
-        for column in _METADATA_COLUMNS:
-            batch.drop_column(column)
-    for table in ("api_keys", "accounts"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("data_policy")
+    # Plain ALTER TABLE … DROP COLUMN on both backends (SQLite has it since 3.35, for columns
+    # no index or constraint names, as these): batch mode would rebuild `accounts` by
+    # dropping it, which the keys' foreign key refuses.
+    for column in _METADATA_COLUMNS:
+        op.drop_column("request_metadata", column)
+    op.drop_column("api_keys", "data_policy")
+    op.drop_column("accounts", "data_policy")
