@@ -203,19 +203,21 @@ def exchange_headers(ex: Exchange) -> dict[str, str]:
 DATA_POLICY_HEADER = "x-routeplex-data-policy"
 
 
-def data_requirement(principal: Principal, headers: Headers) -> DataRequirement | None:
-    """What the request requires downstream: its key's and account's requirement, narrowed
-    by an `X-RoutePlex-Data-Policy` header (which can never loosen it)."""
+def data_requirement(principal: Principal | None, headers: Headers) -> DataRequirement | None:
+    """What the request requires downstream: its key's and account's requirement (none
+    without a key: the unauthenticated model listing), narrowed by an
+    `X-RoutePlex-Data-Policy` header (which can never loosen it)."""
+    own = principal.data_requirement if principal is not None else None
     asked = headers.getlist(DATA_POLICY_HEADER)
     if not asked:
-        return principal.data_requirement
+        return own
     try:
         # Sent on several lines, the header is one comma-separated list (RFC 9110 §5.3):
         # reading the first line alone would drop the conditions on the others.
         narrowed = DataRequirement.parse(", ".join(asked))
     except DataPolicyError as bad:
         raise validation(f"X-RoutePlex-Data-Policy: {bad}.", "X-RoutePlex-Data-Policy") from None
-    return narrowed.narrow(principal.data_requirement) or None
+    return narrowed.narrow(own) or None
 
 
 def sse(payload: bytes) -> bytes:

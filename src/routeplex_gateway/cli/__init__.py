@@ -281,13 +281,17 @@ app.command()(usage)
 @app.command("privacy-audit")
 def privacy_audit(config: ConfigOption = None) -> None:
     """Print what RoutePlex stores, and scan the database (and Redis) for anything that looks
-    like request content. Exits 1 if something does, naming where but never the value."""
+    like request content. Exits 1 if something does, naming where but never the value. Then
+    list the configured deployments whose data policy has unknown fields (not a failure)."""
+    from ..policy_audit import render_policies
     from ..privacy import audit, render
 
     settings = load_settings(config, make_data_dir=False)  # it only reads
     report = run(lambda: audit(settings))
     # Plain print, not Rich: the output is Markdown the README quotes verbatim.
     print(render(report, settings.metadata_retention_days))
+    print()
+    print(render_policies(settings))
     if report.findings:
         raise typer.Exit(1)
 

@@ -115,6 +115,21 @@ class SurfaceUsage:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyRecord:
+    """What one request's metadata row says about where its prompt went downstream: the
+    requirement applied (a label; None: nothing was required), whether it held (None when
+    nothing was required), and the policy of the deployment asked last (a label)."""
+
+    created_at: datetime
+    request_id: str
+    served_model: str | None
+    provider: str | None
+    data_policy_required: str | None
+    data_policy_met: bool | None
+    data_policy_served: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DayTotal:
     """What one key of one account used on one UTC day, from request metadata.
 

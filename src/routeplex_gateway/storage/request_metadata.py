@@ -1,4 +1,5 @@
-"""Request metadata rows (one per request): writing batches, reading recent ones, purging."""
+"""Request metadata rows (one per request): writing batches, reading recent ones (whole, or
+what they say about data policy), purging."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from routeplex_gateway.metering.record import (
     RoutingMode,
 )
 from routeplex_gateway.storage.conflicts import insert_ignoring_conflicts
+from routeplex_gateway.storage.records import PolicyRecord
 from routeplex_gateway.storage.schema import request_metadata
 
 
@@ -109,6 +111,28 @@ async def recent_records(
         .limit(limit)
     )
     return [record_from_row(row) for row in result.mappings()]
+
+
+async def recent_policies(
+    connection: AsyncConnection, account_id: str, limit: int
+) -> list[PolicyRecord]:
+    """The data-policy columns of the account's newest rows, newest first."""
+    c = request_metadata.c
+    result = await connection.execute(
+        select(
+            c.created_at,
+            c.request_id,
+            c.served_model,
+            c.provider,
+            c.data_policy_required,
+            c.data_policy_met,
+            c.data_policy_served,
+        )
+        .where(c.account_id == account_id)
+        .order_by(c.created_at.desc(), c.request_id.desc())
+        .limit(limit)
+    )
+    return [PolicyRecord(**row) for row in result.mappings()]
 
 
 async def purge_records(connection: AsyncConnection, before: datetime) -> int:

@@ -40,6 +40,7 @@ from routeplex_gateway.storage.records import (
     AdminKey,
     ApiKey,
     DayTotal,
+    PolicyRecord,
     SurfaceUsage,
     Unset,
     UsageRow,
@@ -345,6 +346,12 @@ class Store:
         """The account's newest records first."""
         async with self._engine.connect() as connection:
             return await metadata_rows.recent_records(connection, account_id, limit)
+
+    @translated("read metadata")
+    async def recent_data_policies(self, account_id: str, limit: int = 20) -> list[PolicyRecord]:
+        """What the account's newest records say about data policy, newest first."""
+        async with self._engine.connect() as connection:
+            return await metadata_rows.recent_policies(connection, account_id, limit)
 
     @translated("purge metadata")
     async def purge_metadata(self, before: datetime) -> int:
