@@ -76,11 +76,13 @@ def _regions(values: list[str]) -> list[str]:
 class DataPolicyConfig(ConfigTable):
     """What a provider does with the traffic it is sent, as the operator knows it
     (`data_policy = {retention_days = 0, trains_on_data = false, regions = ["eu"]}`); a field
-    left out keeps the built-in provider's published default, or stays unknown."""
+    left out keeps the built-in provider's published default, or stays unknown. Strict: a
+    claim about someone's prompts is never read out of a value of another type (`false` is
+    not 0 days, `"no"` is not false)."""
 
-    retention_days: Annotated[int, Field(ge=0, le=36_500)] | None = None
-    trains_on_data: bool | None = None
-    regions: Annotated[list[str], AfterValidator(_regions)] | None = None
+    retention_days: Annotated[int, Field(ge=0, le=36_500, strict=True)] | None = None
+    trains_on_data: Annotated[bool, Field(strict=True)] | None = None
+    regions: Annotated[list[str], Field(min_length=1), AfterValidator(_regions)] | None = None
 
     def policy(self) -> DataPolicy:
         return DataPolicy(

@@ -53,6 +53,23 @@ ENDPOINT = '[[providers]]\nname = "eu"\nbase_url = "http://127.0.0.1:9/v1"\n'
             'data_policy = { regions = "eu" }\n',
             "models.gpt-4o.deployments[0].data_policy.regions: expected a list",
         ),
+        # Strict: no privacy claim is read out of a value of another type.
+        (
+            "[data_policies]\nopenai = { retention_days = false }\n",
+            "data_policies.openai.retention_days: expected an integer",
+        ),
+        (
+            '[data_policies]\nopenai = { retention_days = "0" }\n',
+            "data_policies.openai.retention_days: expected an integer",
+        ),
+        (
+            '[data_policies]\nopenai = { trains_on_data = "no" }\n',
+            "data_policies.openai.trains_on_data: expected true or false",
+        ),
+        (
+            "[data_policies]\nopenai = { regions = [] }\n",
+            "data_policies.openai.regions:",
+        ),
         (
             "[data_policies]\nopneai = { trains_on_data = true }\n",
             "data_policies: 'opneai' is neither a built-in provider",
