@@ -27,6 +27,7 @@ from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from .data_policy import DataPolicyError, DataRequirement
 from .errors import ErrorCode, GatewayError
 from .limits.plans import Plans, Policy
 from .storage import Account, AdminKey, ApiKey, StorageError, Store
@@ -81,6 +82,26 @@ class Principal:
     revoked: bool
     disabled: bool
     key_limits: Mapping[str, Any] | None = None  # the key's own caps, to re-derive `policy`
+    # What the account and the key require of the providers prompts reach, combined (None:
+    # nothing); `key_data_policy` is the key's own label, to re-derive it.
+    data_requirement: DataRequirement | None = None
+    key_data_policy: str | None = None
+
+
+# Nothing complies with it: what an unreadable stored requirement becomes (fail closed).
+_NOWHERE = DataRequirement(regions=frozenset())
+
+
+def _requirement(
+    key_id: str, account_label: str | None, key_label: str | None
+) -> DataRequirement | None:
+    try:
+        combined = DataRequirement.parse(account_label).narrow(DataRequirement.parse(key_label))
+    except DataPolicyError:
+        # Written only after validation; should one be unreadable, nothing may serve the key.
+        log.warning("stored data policy unreadable; refusing every model", extra={"key_id": key_id})
+        return _NOWHERE
+    return combined or None
 
 
 def _policy(
@@ -104,6 +125,8 @@ def _principal(key: ApiKey, account: Account, plans: Plans) -> Principal:
         plan=account.plan,
         policy=_policy(key.id, key.limits, account, plans),
         key_limits=key.limits,
+        data_requirement=_requirement(key.id, account.data_policy, key.data_policy),
+        key_data_policy=key.data_policy,
         allowed_models=tuple(key.allowed_models) if key.allowed_models is not None else None,
         expires_at=key.expires_at,
         revoked=key.revoked_at is not None,
@@ -119,6 +142,7 @@ async def issue_key(
     expires_in_days: int | None = None,
     allowed_models: list[str] | None = None,
     limits: dict[str, Any] | None = None,
+    data_policy: str | None = None,
 ) -> tuple[str, ApiKey]:
     """Create a key; return its plaintext (to be shown once) and its stored record."""
     plaintext = generate_key()
@@ -132,6 +156,7 @@ async def issue_key(
         expires_at=expires_at,
         allowed_models=allowed_models,
         limits=limits,
+        data_policy=data_policy,
     )
     return plaintext, record
 
@@ -267,6 +292,9 @@ class KeyCache:
                     plan=account.plan,
                     policy=_policy(principal.key_id, principal.key_limits, account, self._plans),
                     disabled=account.disabled,
+                    data_requirement=_requirement(
+                        principal.key_id, account.data_policy, principal.key_data_policy
+                    ),
                 )
 
     async def authenticate(self, header: str | None, client: str | None = None) -> Principal:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     ConfigDict,
@@ -26,8 +27,10 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     ValidatorFunctionWrapHandler,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -51,6 +54,7 @@ from .config_values import (
     RedisUrl,
     Seconds,
 )
+from .data_policy import DataPolicy, DataPolicyError, region_codes
 from .providers.descriptor import DEFAULT_KIND, Descriptor, builtin
 from .storage.private_files import make_private_directory
 
@@ -60,6 +64,32 @@ class ConfigTable(BaseModel):
     since ignoring it would silently leave the setting at its default."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+def _regions(values: list[str]) -> list[str]:
+    try:
+        return sorted(region_codes(values))
+    except DataPolicyError as bad:
+        raise ValueError(str(bad)) from None
+
+
+class DataPolicyConfig(ConfigTable):
+    """What a provider does with the traffic it is sent, as the operator knows it
+    (`data_policy = {retention_days = 0, trains_on_data = false, regions = ["eu"]}`); a field
+    left out keeps the built-in provider's published default, or stays unknown. Strict: a
+    claim about someone's prompts is never read out of a value of another type (`false` is
+    not 0 days, `"no"` is not false)."""
+
+    retention_days: Annotated[int, Field(ge=0, le=36_500, strict=True)] | None = None
+    trains_on_data: Annotated[bool, Field(strict=True)] | None = None
+    regions: Annotated[list[str], Field(min_length=1), AfterValidator(_regions)] | None = None
+
+    def policy(self) -> DataPolicy:
+        return DataPolicy(
+            retention_days=self.retention_days,
+            trains_on_data=self.trains_on_data,
+            regions=frozenset(self.regions) if self.regions is not None else None,
+        )
 
 
 class ProviderConfig(ConfigTable):
@@ -79,6 +109,8 @@ class ProviderConfig(ConfigTable):
     embedding_models: dict[str, Count] = {}
     timeout_s: Seconds = 120.0
     weight: Count = 1
+    # Over the built-in provider's published policy (`providers.descriptor`), if it is one.
+    data_policy: DataPolicyConfig | None = None
 
 
 class DeploymentConfig(ConfigTable):
@@ -87,6 +119,8 @@ class DeploymentConfig(ConfigTable):
     provider: str
     upstream_model: str | None = None
     weight: Count = 1
+    # Over its provider's policy, for this deployment only (a region-pinned model name).
+    data_policy: DataPolicyConfig | None = None
 
 
 class EmbeddingConfig(ConfigTable):
@@ -114,6 +148,8 @@ class ModelOverride(ConfigTable):
     # models to fall back to when every deployment fails.
     deployments: list[DeploymentConfig] | None = None
     fallbacks: list[str] | None = None
+    # Over its provider's policy, for the model's own deployments.
+    data_policy: DataPolicyConfig | None = None
     # USD per million tokens; exact decimals.
     input_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
     output_per_mtok: Annotated[Decimal, Field(ge=0)] | None = None
@@ -213,6 +249,9 @@ class Settings(BaseSettings):
     session_secret: SecretStr | None = None
     session_ttl_s: Count = 12 * 3600
     providers: list[ProviderConfig] = []
+    # Data policies by provider name (a built-in's, `openai`, or a `[[providers]]` entry's),
+    # over its published default: `[data_policies] openai = { regions = ["eu"] }`.
+    data_policies: dict[str, DataPolicyConfig] = {}
     models: dict[str, ModelOverride] = {}
 
     # The built-in providers' own variables, by setting name (`openai_api_key`): not fields,
@@ -252,6 +291,23 @@ class Settings(BaseSettings):
         settings = handler(rest)
         settings._provider_variables = dict(variables)
         return settings
+
+    @field_validator("data_policies")
+    @classmethod
+    def _policies_name_providers(
+        cls, policies: dict[str, DataPolicyConfig], info: ValidationInfo
+    ) -> dict[str, DataPolicyConfig]:
+        # A misspelt name would leave the provider's published policy in force unnoticed,
+        # a declared `trains_on_data = true` lost with it.
+        builtins = {name for descriptor in builtin() for name in (descriptor.name, descriptor.kind)}
+        configured = {provider.name for provider in info.data.get("providers", ())}
+        for name in policies:
+            if name not in builtins | configured:
+                raise ValueError(
+                    f"'{name}' is neither a built-in provider ({', '.join(sorted(builtins))}) "
+                    "nor the name of a [[providers]] entry"
+                )
+        return policies
 
     @property
     def resolved_database_url(self) -> str:

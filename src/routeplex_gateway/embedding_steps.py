@@ -43,15 +43,16 @@ async def route(
     allowed = principal.allowed_models if principal is not None else None
     model = gw.choice.resolve(model_name, listing=listing, embedding=True)
     ex.requested_model = model.id
-    gw.check_asked(model, allowed, test_mode=test_mode)
+    requirement = ex.data_requirement
+    gw.check_asked(model, allowed, test_mode=test_mode, requirement=requirement)
     _check_dimensions(model, request.dimensions)
     fallbacks = [
         f
-        for f in gw.choice.fallbacks(model, allowed, test_mode=test_mode)
+        for f in gw.choice.fallbacks(model, allowed, test_mode=test_mode, requirement=requirement)
         if _same_vectors(model, f, request.dimensions)
     ]
     models = [model, *fallbacks]
-    plan = gw.router.plan(models)
+    plan = gw.router.plan(models, requirement=requirement)
     if request.has_tokens:
         # Token ids are one tokenizer's: only the wire formats that take them may get them.
         plan = [(m, d) for m, d in plan if _reads_token_ids(gw, d.kind)]

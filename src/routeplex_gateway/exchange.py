@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .canonical import Deployment, Usage
+from .data_policy import DataRequirement
 from .errors import GatewayError
 from .metering.pricing import picousd_to_usd
 from .metering.record import Endpoint, RequestMetadata, RoutingMode
@@ -69,6 +70,9 @@ class Exchange:
     # a stream cut short is charged for when the provider never said.
     relayed: list[str] = field(default_factory=list)
     usage_estimated: bool = False
+    # What the caller requires of the provider's handling of the prompt (account, key and
+    # request header combined); None: nothing.
+    data_requirement: DataRequirement | None = None
     finished: bool = False
     closed: bool = False  # Gateway.close has run: row queued, quota settled
 
@@ -121,6 +125,7 @@ class Exchange:
         served = self.model.id if self.model is not None and status < 400 else None
         if served is None and self.model is not None and self.usage.known:
             served = self.model.id  # a stream that broke after the provider billed
+        requirement = self.data_requirement
         return RequestMetadata(
             request_id=self.request_id,
             created_at=self.created_at,
@@ -145,4 +150,13 @@ class Exchange:
             http_status=status,
             error_code=error.code.value if error is not None else None,
             usage_estimated=self.usage_estimated,
+            data_policy_required=requirement.label() if requirement else None,
+            # Routing fails closed: a request with a requirement reached only deployments
+            # meeting it, unless it was refused for it.
+            data_policy_met=(error is None or error.details.get("reason") != "data_policy")
+            if requirement
+            else None,
+            data_policy_served=self.deployment.data_policy_label
+            if self.deployment is not None
+            else None,
         )

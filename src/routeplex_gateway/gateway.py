@@ -12,6 +12,7 @@ from decimal import Decimal
 from .auth import KeyCache, Principal
 from .canonical import ChatRequest, Usage
 from .config import Settings
+from .data_policy import DataRequirement
 from .errors import ErrorCode, GatewayError, validation
 from .exchange import Exchange
 from .limits.memory import MemoryQuota
@@ -30,7 +31,7 @@ from .observability import Metrics
 from .providers import ProviderRegistry
 from .readiness import Readiness
 from .routing.catalog import AUTO_MODEL, Catalog, CatalogModel, build_catalog
-from .routing.choice import ModelChoice, eligible
+from .routing.choice import ModelChoice, data_policy_refusal, eligible
 from .routing.router import Attempt, Router
 from .routing.scoring import Scorer
 from .signouts import SignedOutSessions
@@ -171,10 +172,18 @@ class Gateway:
         ex.usage_estimated = True
 
     def check_asked(
-        self, model: CatalogModel, allowed: tuple[str, ...] | None, *, test_mode: bool
+        self,
+        model: CatalogModel,
+        allowed: tuple[str, ...] | None,
+        *,
+        test_mode: bool,
+        requirement: DataRequirement | None = None,
+        wire: str | None = None,
     ) -> None:
         """A model asked for by name (chat or embeddings): the key may use it, test mode
-        allows it, and a provider here serves it — or the refusal saying which is not so."""
+        allows it, a provider here serves it, and one of its deployments (of those speaking
+        `wire`, when the request needs that format) meets the data policy `requirement` — or
+        the refusal saying which is not so."""
         if allowed is not None and model.id not in allowed:
             raise GatewayError(
                 ErrorCode.FORBIDDEN_MODEL,
@@ -188,6 +197,13 @@ class Gateway:
                 ErrorCode.PROVIDER_UNAVAILABLE,
                 f"The model '{model.id}' has no provider configured on this gateway.",
                 param="model",
+            )
+        if requirement and (unmet := self.router.unmet(model, requirement, wire=wire)):
+            raise data_policy_refusal(
+                f"No deployment of '{model.id}' meets this request's data policy "
+                f"({requirement.label()}).",
+                requirement,
+                list(unmet),
             )
 
     async def admit(self, ex: Exchange, request: ChatRequest, plan: list[Attempt]) -> None:
@@ -308,6 +324,7 @@ class Gateway:
         `wire` keeps only deployments speaking that wire format (see `Router.plan`)."""
         principal = ex.principal
         allowed = principal.allowed_models if principal is not None else None
+        requirement = ex.data_requirement
         if model_name == AUTO_MODEL:
             ex.routing_mode = RoutingMode.AUTO
             ex.requested_model = AUTO_MODEL
@@ -317,7 +334,9 @@ class Gateway:
             model = self.choice.resolve(model_name, listing=listing)
             ex.requested_model = model.id
             ex.strategy = strategy
-            self.check_asked(model, allowed, test_mode=test_mode)
+            self.check_asked(
+                model, allowed, test_mode=test_mode, requirement=requirement, wire=wire
+            )
             limit = model.max_output_tokens
             if request.max_output_tokens is not None and request.max_output_tokens > limit:
                 if request.cap_to_model:
@@ -326,8 +345,11 @@ class Gateway:
                     raise validation(
                         f"The maximum output for '{model.id}' is {limit} tokens.", "max_tokens"
                     )
-            models = [model, *self.choice.fallbacks(model, allowed, test_mode=test_mode)]
-        plan = self.router.plan(models, wire=wire)
+            fallbacks = self.choice.fallbacks(
+                model, allowed, test_mode=test_mode, requirement=requirement
+            )
+            models = [model, *fallbacks]
+        plan = self.router.plan(models, wire=wire, requirement=requirement)
         if plan and plan[0][0] is not models[0]:
             ex.rerouted = True  # every deployment of the chosen model has its circuit open
         if debug:
@@ -350,6 +372,7 @@ class Gateway:
             test_mode=test_mode,
             budget_picousd=budget,
             allowed=principal.allowed_models,
+            requirement=ex.data_requirement,
         )
         if debug:
             ex.routing = {
@@ -361,7 +384,9 @@ class Gateway:
                 "classification": classification.explain(),
                 "candidates": [c.explain() for c in ranked],
             }
-        usable = eligible(ranked)
+            if ex.data_requirement:
+                ex.routing["data_policy"] = ex.data_requirement.label()
+        usable = eligible(ranked, ex.data_requirement)
         # The best model stands in for one whose every deployment has its circuit open.
         ex.rerouted = ranked[0].instead_of is not None
         return usable

@@ -80,6 +80,7 @@ class Kind(StrEnum):
     TOKEN = "token"  # one word: a model id, provider, plan, key prefix
     LABEL = "label"  # a short name an operator or account holder chose
     JSON = "json"  # limits and allowed models: numbers, booleans and tokens
+    POLICY = "policy"  # a data-policy label: `zero-retention, region=eu`, `retention-days=30`
     VALUE = "value"  # numbers, booleans, dates and instants
 
 
@@ -107,12 +108,20 @@ TEXT_KINDS: dict[str, Kind] = {
     "served_model": Kind.TOKEN,
     "model": Kind.TOKEN,
     "provider": Kind.TOKEN,
+    "data_policy": Kind.POLICY,
+    "data_policy_required": Kind.POLICY,
+    "data_policy_served": Kind.POLICY,
     **{column: Kind.ENUM for _, column in _ENUMS},
 }
 
 _ID = re.compile(r"[a-z]{2,8}_[0-9a-f]{8,64}")
 _HASH = re.compile(r"[0-9a-f]{64}")
 _TOKEN = re.compile(r"[\w.:/@+\-]{1,64}")
+# The closed vocabulary of data-policy labels (`data_policy.py`), one comma-separated word.
+_POLICY_WORD = re.compile(
+    r"zero-retention|no-training|region=[a-z][a-z0-9-]{1,23}|retention-days=(\d{1,5}|unknown)"
+    r"|training=(yes|no|unknown)"
+)
 _NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][+-]?\d+)?")
 _INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}:\d{2}(\.\d+)?([+-]\d{2}:?\d{2}|Z)?)?")
 # `{…}` hash tags: the `limits` library pins a window's keys to one Redis Cluster slot.
@@ -180,6 +189,11 @@ def _text_problem(kind: Kind, value: str, allowed: frozenset[str] | None = None)
         if len(value) > _LABEL_MAX_CHARS or len(value.split()) > _LABEL_MAX_WORDS:
             return f"long free text ({_shape(value)})"
         return None
+    if kind is Kind.POLICY:
+        words = value.split(", ")
+        if len(words) <= 24 and all(_POLICY_WORD.fullmatch(word) for word in words):
+            return None
+        return f"not a data-policy label ({_shape(value)})"
     pattern = {Kind.ID: _ID, Kind.HASH: _HASH}.get(kind, _TOKEN)
     if kind is Kind.VALUE:
         ok = bool(_NUMBER.fullmatch(value) or _INSTANT.fullmatch(value))

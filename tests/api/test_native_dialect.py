@@ -292,8 +292,13 @@ def test_models_catalog(gateway: RunningGateway) -> None:
         "aliases",
         "deprecated",
         "deprecation_date",
+        "data_policies",
     }
     assert mini["health"] == "healthy" and mini["provider"] == "openai"
+    # Its deployment's downstream policy: OpenAI's published default (regions unpublished).
+    assert mini["data_policies"] == [
+        {"provider": "openai", "retention_days": 30, "trains_on_data": False, "regions": None}
+    ]
     assert set(mini["capabilities"]) == {"streaming", "functions", "vision"}
     assert mini["pricing"]["input_per_1k"] == 0.00015
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -185,3 +186,32 @@ def test_batches_of_every_size_do_not_grow_memory_on_postgresql(
     grown, prepared = _grown_by_batches(fresh_postgresql_url)
     assert prepared <= 9, f"{prepared} INSERT statements prepared"
     assert grown < 15, f"RSS grew {grown:.0f} MB"
+
+
+async def test_rows_are_stored_exactly_as_sqlalchemy_binds_them(store: Store) -> None:
+    """SQLite's batches bypass SQLAlchemy's parameter processing (`_SQLITE_INSERT`): every
+    column must still be stored as the typed insert would store it, or reads, sums and the
+    UTC-day grouping of text instants would drift."""
+    from sqlalchemy import insert, text
+
+    from routeplex_gateway.storage.request_metadata import _row
+    from routeplex_gateway.storage.schema import request_metadata
+
+    fast = metadata_record(
+        created_at=datetime(2024, 3, 11, 2, 15, 30, tzinfo=timezone(timedelta(hours=5))),
+        endpoint=Endpoint.ANTHROPIC_MESSAGES,
+        routing_mode=RoutingMode.AUTO,
+        fallback_used=True,
+        usage_estimated=True,
+        data_policy_required="zero-retention, region=eu",
+        data_policy_met=False,
+        data_policy_served="retention-days=0, training=no, region=eu",
+    )
+    typed = dataclasses.replace(fast, request_id="req_0000000000000000000000000000")
+    await store.insert_metadata([fast])
+    async with store._engine.begin() as connection:
+        await connection.execute(insert(request_metadata).values(**_row(typed)))
+        rows = (await connection.execute(text("SELECT * FROM request_metadata"))).all()
+    stored = {row.request_id: tuple(row)[1:] for row in rows}
+    assert stored[fast.request_id] == stored[typed.request_id]
+    assert len(stored) == 2

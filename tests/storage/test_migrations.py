@@ -25,7 +25,7 @@ from routeplex_gateway.storage.migrator import HEAD_REVISION, alembic_config
 from routeplex_gateway.storage.schema import api_keys, billing_daily, metadata, request_metadata
 from tests.storage.builders import ACME, DAY, NEXT_DAY, at, key_hash, metadata_record
 
-HEAD = "0006"
+HEAD = "0007"
 
 
 async def test_migrate_creates_the_schema_and_a_second_run_changes_nothing(
@@ -204,6 +204,8 @@ async def _insert_metadata_as_at_0001(url: str, account_id: str) -> None:
     """Insert a metadata row with the columns of revision 0001 only."""
     row = metadata_record(account_id=account_id).as_row()
     del row["usage_estimated"]  # revision 0005's
+    for column in ("data_policy_required", "data_policy_met", "data_policy_served"):
+        del row[column]  # revision 0007's
     row["endpoint"], row["routing_mode"] = str(row["endpoint"]), str(row["routing_mode"])
     backend, driver_url = async_url(url)
     engine = create_engine(backend, driver_url, pool_size=1)

@@ -1,6 +1,7 @@
 """The account holder's own surface, authenticated with one of the account's keys:
 `GET /api/v1/usage` (per day and model, and per surface), `GET /api/v1/account` (plan,
-limits, today), and `GET|POST /api/v1/account/keys`, `DELETE /api/v1/account/keys/{key_id}`.
+limits, data-policy requirement, today), and `GET|POST /api/v1/account/keys`,
+`DELETE /api/v1/account/keys/{key_id}`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from ..limits.quota import next_midnight_epoch, utc_today
 from ..metering.pricing import picousd_to_usd
 from ..metering.record import Endpoint
 from ..storage import ApiKey, SurfaceUsage, UsageRow
+from .data_requirement import requirement_label, requirement_view
 from .native import error_response
 from .wire import authenticate, json_response, read_json
 
@@ -160,12 +162,15 @@ async def account(request: Request) -> Response:
     today = utc_today()
     tokens, cost = await gw.quota.used_today(scope, today)
     rows = await gw.store.usage(account_id=principal.account_id, since=today)
+    # The account's own requirement, as stored (the principal holds it combined with the key's).
+    stored = await gw.store.get_account(principal.account_id)
     return _ok(
         {
             "account_id": principal.account_id,
             "name": principal.account_name,
             "plan": principal.plan,
             "limits": _limits(limits),
+            "data_policy": requirement_view(stored.data_policy if stored else None),
             "today": {
                 "day": today.isoformat(),
                 "tokens": tokens,
@@ -201,6 +206,8 @@ def key_view(key: ApiKey) -> dict[str, Any]:
         "last_used_day": key.last_used_day.isoformat() if key.last_used_day else None,
         "allowed_models": list(key.allowed_models) if key.allowed_models is not None else None,
         "limits": dict(key.limits) if key.limits else None,
+        # The key's own requirement; what applies to it is this combined with its account's.
+        "data_policy": requirement_view(key.data_policy),
         "status": status,
     }
 
@@ -243,7 +250,14 @@ def key_options(gw: Gateway, body: Any) -> dict[str, Any]:
             limits = validate_limits(limits)
         except ValueError as exc:
             raise validation(f"'limits': {exc}.", "limits") from None
-    return {"name": name, "expires_in_days": expires, "allowed_models": models, "limits": limits}
+    return {
+        "name": name,
+        "expires_in_days": expires,
+        "allowed_models": models,
+        "limits": limits,
+        # Only ever narrows the account's: the key cache combines the two (`auth.Principal`).
+        "data_policy": requirement_label(body.get("data_policy")),
+    }
 
 
 async def create_key(request: Request) -> Response:

@@ -1,7 +1,7 @@
 """The operator's surface, `/admin/...`, authenticated with an admin key (stored as a hash):
-accounts (create, change plan or limits, disable, delete), their keys, plans, usage across
-accounts (per day and model, or per surface), and the health of providers' deployments.
-Native envelope.
+accounts (create, change plan, limits or data-policy requirement, disable, delete), their
+keys, plans, usage across accounts (per day and model, or per surface), and the health of
+providers' deployments. Native envelope.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from ..limits.plans import Limits, validate_limits
 from ..limits.quota import utc_today
 from ..storage import Account, AccountExists, InvalidAccountName
 from .account import MAX_USAGE_DAYS, key_options, key_view, surface_row, surfaces, usage_row
+from .data_requirement import requirement_label, requirement_view
 from .native import error_response
 from .wire import client_address, json_response, read_json
 
@@ -61,6 +62,7 @@ def account_view(gw: Gateway, account: Account) -> dict[str, Any]:
         "limit_overrides": dict(account.limits) if account.limits else None,
         "limits": limits_view(policy.account),
         "disabled": account.disabled,
+        "data_policy": requirement_view(account.data_policy),
         "created_at": account.created_at.isoformat(),
         "updated_at": account.updated_at.isoformat(),
     }
@@ -84,6 +86,8 @@ def _changes(gw: Gateway, body: Any, *, creating: bool) -> dict[str, Any]:
             changes["limits"] = None if body["limits"] is None else validate_limits(body["limits"])
         except ValueError as exc:
             raise validation(f"'limits': {exc}.", "limits") from None
+    if "data_policy" in body:
+        changes["data_policy"] = requirement_label(body["data_policy"])
     if "disabled" in body and not creating:
         if not isinstance(body["disabled"], bool):
             raise validation("'disabled' must be a boolean.", "disabled")
@@ -104,6 +108,7 @@ async def create_account(request: Request) -> Response:
         gw = await _admin(request)
         body = await read_json(request, gw.settings.max_body_bytes)
         changes = _changes(gw, body, creating=True)
+        data_policy = changes.pop("data_policy", None)
         name = body.get("name")
         if not isinstance(name, str):
             raise validation("'name' must be a string.", "name")
@@ -115,6 +120,9 @@ async def create_account(request: Request) -> Response:
             raise GatewayError(
                 ErrorCode.BAD_REQUEST, "An account with that name exists.", param="name"
             ) from None
+        if data_policy is not None:
+            # Set before the account has any key, so nothing is ever served without it.
+            account = await gw.store.update_account(account.id, data_policy=data_policy) or account
     except GatewayError as error:
         return error_response(error)
     return _ok(account_view(gw, account), 201)
@@ -138,7 +146,9 @@ async def update_account(request: Request) -> Response:
         account = await gw.store.update_account(request.path_params["account_id"], **changes)
         if account is None:
             raise _not_found("account")
-        gw.keys.account_changed(account)  # a disabled account's keys are refused from now
+        # A disabled account's keys are refused from now, and a new data-policy requirement
+        # holds for its next request.
+        gw.keys.account_changed(account)
     except GatewayError as error:
         return error_response(error)
     return _ok(account_view(gw, account))

@@ -20,19 +20,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..canonical import ChatResponse, ChatStream, Chunk, NativeRequest
+from ..data_policy import DataRequirement
 from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange, new_request_id
 from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..metering.tokens import counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
+from . import listing
 from .anthropic_blocks import WIRE
 from .anthropic_decode import decode
 from .anthropic_encode import error_body, event, message
 from .anthropic_stream import MessageStream
 from .pipeline import Decoded, run
 from .schemas.anthropic_messages import Conversation
-from .wire import authenticate, exchange_headers, json_response, read_json
+from .wire import authenticate, data_requirement, exchange_headers, json_response, read_json
 
 # The catalog has no release dates; one fixed, honest timestamp (the OpenAI listing's epoch).
 _CREATED_AT = datetime.fromtimestamp(1_700_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -181,7 +183,8 @@ async def count_tokens(request: Request) -> Response:
     request_id = new_request_id()
     headers = {"request-id": request_id, "X-Request-Id": request_id}
     try:
-        await authenticate(request, gw.keys, credential(request))
+        principal = await authenticate(request, gw.keys, credential(request))
+        requirement = data_requirement(principal, request.headers)
         body = await read_json(request, gw.settings.max_body_bytes)
         decoded = decode(body, Conversation)  # Messages' request but its output cap
         name = decoded.model
@@ -190,7 +193,9 @@ async def count_tokens(request: Request) -> Response:
         else:
             model = gw.choice.resolve(name, listing="GET /v1/models")
         forwarded = {h: request.headers[h] for h in _FORWARDED_HEADERS if h in request.headers}
-        counted = await gw.router.count_tokens(model, body, forwarded, wire=WIRE)
+        counted = await gw.router.count_tokens(
+            model, body, forwarded, wire=WIRE, requirement=requirement
+        )
     except GatewayError as error:
         response = json_response(
             orjson.dumps(error_body(error, headers["request-id"])),
@@ -222,12 +227,16 @@ def _model_info(model: CatalogModel | None) -> dict[str, Any]:
     }
 
 
-def _listing(gw: Gateway) -> list[dict[str, Any]]:
-    return [_model_info(None)] + [
-        _model_info(m)
+def _listing(gw: Gateway, required: DataRequirement) -> list[dict[str, Any]]:
+    served = [
+        m
         for m in gw.catalog.available()
-        if gw.router.servable(m) and m.embedding is None  # Messages serves chat models only
+        # Messages serves chat models only.
+        if gw.router.servable(m) and m.embedding is None and listing.listed(gw, m, required)
     ]
+    # routeplex-ai routes only to models meeting the requirement: listed when one does.
+    auto = [_model_info(None)] if served or not required else []
+    return auto + [_model_info(m) for m in served]
 
 
 def _page_size(raw: str | None) -> int:
@@ -249,10 +258,10 @@ async def list_models(request: Request) -> Response:
     """Anthropic's model list: newest-first paging by `after_id` / `before_id`, `limit`."""
     gw: Gateway = request.app.state.gateway
     try:
-        await authenticate(request, gw.keys, credential(request))
+        principal = await authenticate(request, gw.keys, credential(request))
         query = request.query_params
         limit = _page_size(query.get("limit"))
-        models = _listing(gw)
+        models = _listing(gw, listing.requirement(request, principal))
         ids = [m["id"] for m in models]
         after, before = query.get("after_id"), query.get("before_id")
         if before is not None:

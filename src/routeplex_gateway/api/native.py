@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..canonical import ChatRequest, ChatResponse, ChatStream, Chunk, TextDelta, Usage
+from ..data_policy import NOTHING, DataRequirement
 from ..errors import ErrorCode, GatewayError, validation
 from ..exchange import Exchange
 from ..gateway import Gateway
@@ -24,13 +25,14 @@ from ..metering.record import Endpoint
 from ..metering.tokens import confidence, counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
 from ..routing.classifier import Needs
-from . import openai_decode
+from . import listing, openai_decode
 from .pipeline import Decoded, run
 from .schemas.native import DEFAULT_MAX_OUTPUT_TOKENS, EstimateRequest, NativeChatRequest
 from .schemas.refusal import check
 from .validation import truthy, validate_chat_body, validate_nesting, validate_strategy
 from .wire import (
     SSE_DONE,
+    authenticate,
     exchange_headers,
     json_response,
     read_json,
@@ -299,11 +301,20 @@ async def estimate(request: Request) -> Response:
     )
 
 
-async def models(request: Request) -> Response:
-    gw: Gateway = request.app.state.gateway
+def deployment_policies(model: CatalogModel) -> list[dict[str, object]]:
+    """What each deployment of `model` does with a prompt downstream, by provider: why a
+    listing filtered by a data policy shows the model or not."""
+    return [{"provider": d.provider, **d.data_policy.as_dict()} for d in model.deployments]
+
+
+def catalog(gw: Gateway, required: DataRequirement = NOTHING) -> list[dict[str, Any]]:
+    """`GET /api/v1/models`' data: every catalog model, or with `required` only those a
+    deployment meeting it serves (the dashboard's Models page shows the same)."""
     data = []
     today = datetime.now(UTC).date()
     for model in gw.catalog.models.values():
+        if not listing.listed(gw, model, required):
+            continue
         caps = model.capabilities
         data.append(
             {
@@ -325,6 +336,7 @@ async def models(request: Request) -> Response:
                 "deprecation_date": model.deprecation_date.isoformat()
                 if model.deprecation_date
                 else None,
+                "data_policies": deployment_policies(model),
             }
         )
         if model.embedding is not None:  # served on POST /v1/embeddings, never for chat
@@ -332,4 +344,18 @@ async def models(request: Request) -> Response:
                 "dimensions": model.embedding.dimensions,
                 "custom_dimensions": model.embedding.custom_dimensions,
             }
-    return _ok(data)
+    return data
+
+
+async def models(request: Request) -> Response:
+    """No key needed; a key that is sent is checked, and its (and its account's) data-policy
+    requirement filters the listing as `?data_policy=` and the header do."""
+    gw: Gateway = request.app.state.gateway
+    try:
+        principal = None
+        if "authorization" in request.headers:
+            principal = await authenticate(request, gw.keys)
+        required = listing.requirement(request, principal)
+    except GatewayError as error:
+        return error_response(error)
+    return _ok(catalog(gw, required))

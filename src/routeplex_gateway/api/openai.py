@@ -22,7 +22,7 @@ from ..exchange import Exchange
 from ..gateway import Gateway
 from ..metering.record import Endpoint
 from ..routing.catalog import AUTO_MODEL
-from . import anthropic
+from . import anthropic, listing
 from .openai_encode import ChunkWriter, completion
 from .pipeline import Decoded, run
 from .validation import validate_chat_body
@@ -188,11 +188,18 @@ async def list_models(request: Request) -> Response:
     gw: Gateway = request.app.state.gateway
     try:
         # The key in `Authorization`, or in `x-api-key` as /v1/messages takes it.
-        await authenticate(request, gw.keys, anthropic.credential(request))
+        principal = await authenticate(request, gw.keys, anthropic.credential(request))
+        required = listing.requirement(request, principal)
     except GatewayError as error:
         return error_response(error)
-    data = [_model_object(gw, AUTO_MODEL)]
-    data += [_model_object(gw, m.id) for m in gw.catalog.available() if gw.router.servable(m)]
+    served = [
+        m
+        for m in gw.catalog.available()
+        if gw.router.servable(m) and listing.listed(gw, m, required)
+    ]
+    # routeplex-ai routes only to chat models meeting the requirement: listed when one does.
+    auto = [AUTO_MODEL] if any(m.embedding is None for m in served) or not required else []
+    data = [_model_object(gw, name) for name in [*auto, *(m.id for m in served)]]
     return json_response(orjson.dumps({"object": "list", "data": data}))
 
 

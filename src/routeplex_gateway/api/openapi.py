@@ -29,12 +29,13 @@ _SECURITY: dict[Auth, list[dict[str, list[str]]]] = {
     "x-api-key": [{"apiKey": []}, {"anthropicKey": []}],
     "admin": [{"adminKey": []}],
     "none": [],
+    "optional-key": [{}, {"apiKey": []}],  # anyone; a key that is sent is checked
     "probe": [{}, {"adminKey": []}],  # anyone; an admin key sees more
 }
 _ERRORS = {
     400: "Validation error, bad request, unknown model or mode, empty messages.",
     401: "Missing, invalid or expired key.",
-    403: "The key may not use that model.",
+    403: "The key may not use that model, or no deployment of it meets the data policy.",
     404: "No such resource.",
     413: "The body exceeds ROUTEPLEX_MAX_BODY_BYTES.",
     415: "The body is not JSON.",

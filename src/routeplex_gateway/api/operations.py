@@ -18,7 +18,7 @@ from .schemas import openai_chat as oai
 from .schemas import openai_responses as ores
 from .schemas import operations as ops
 
-Auth = Literal["key", "x-api-key", "admin", "none", "probe"]
+Auth = Literal["key", "x-api-key", "admin", "none", "optional-key", "probe"]
 # The error envelope each dialect answers in; `Either` is `/v1/models`'s, OpenAI's unless the
 # caller sends `anthropic-version`.
 Dialect = Literal["OpenAI", "Anthropic", "Either", "Native"]
@@ -50,6 +50,15 @@ _ACCOUNT_QUERY = {
 }
 _KEY_ID = _path_id("key_id", "The key's id (`key_…`).")
 _ACCOUNT_ID = _path_id("account_id", "The account's id (`acc_…`).")
+_DATA_POLICY_WORDS = "comma-separated `zero-retention`, `no-training`, `region=CODE`"
+_DATA_POLICY_HEADER = {
+    "name": "X-RoutePlex-Data-Policy",
+    "in": "header",
+    "required": False,
+    "description": f"What may happen to the prompt downstream ({_DATA_POLICY_WORDS}); narrows "
+    "the key's and account's requirement, never loosens it.",
+    "schema": {"type": "string", "maxLength": 1024},
+}
 _ANTHROPIC_VERSION = {
     "name": "anthropic-version",
     "in": "header",
@@ -89,6 +98,19 @@ _MODEL_PAGE = (
     ),
 )
 _MODEL_ID = _path_id("model_id", "A catalog id or alias, or `routeplex-ai`.")
+# The model listings: only models with a deployment meeting the policy (and the header's, the
+# key's and the account's) are listed.
+_LISTING_POLICY = (
+    {
+        "name": "data_policy",
+        "in": "query",
+        "required": False,
+        "description": f"List only the models that can serve a request requiring this "
+        f"({_DATA_POLICY_WORDS}; repeated, one list, as the header's lines are).",
+        "schema": {"type": "string", "maxLength": 1024},
+    },
+    _DATA_POLICY_HEADER,
+)
 _RESPONSE_ID = _path_id("response_id", "A response's id (nothing is stored: never found).")
 _ROUTEPLEX_HEADERS = [
     {
@@ -103,6 +125,7 @@ _ROUTEPLEX_HEADERS = [
         "required": False,
         "schema": {"type": "string", "enum": ["true", "false"]},
     },
+    _DATA_POLICY_HEADER,
 ]
 
 
@@ -162,14 +185,15 @@ OPERATIONS = (
               "OpenAI Embeddings, for OpenAI, Gemini and OpenAI-compatible embedding models; "
               "vectors as floats or base64.",
               "OpenAI dialect", "key", emb.EmbeddingList, _CHAT_ERRORS,
-              emb.CreateEmbeddingRequest, params=(_ROUTEPLEX_HEADERS[1],),
+              emb.CreateEmbeddingRequest, params=(_ROUTEPLEX_HEADERS[1], _DATA_POLICY_HEADER),
               description="Embedding models are named, never chosen by routeplex-ai; a chat "
               "model is refused. Inputs and vectors are never stored."),
     Operation("get", "/v1/models", "The models this gateway serves, plus routeplex-ai.",
               "OpenAI dialect", "x-api-key", oai.OpenAIModelList | ant.AnthropicModelList,
-              (400, 401, 429), params=(_ANTHROPIC_VERSION, *_MODEL_PAGE),
+              (400, 401, 429), params=(_ANTHROPIC_VERSION, *_MODEL_PAGE, *_LISTING_POLICY),
               description=f"OpenAI's list; Anthropic's, paged, {_WITH_VERSION} (which is also "
-              "what lets a key come in `x-api-key`)."),
+              "what lets a key come in `x-api-key`). Only models a deployment meeting the "
+              "data policy serves (`data_policy`, the header, the key's and account's)."),
     Operation("get", "/v1/models/{model_id}", "One model this gateway serves.",
               "OpenAI dialect", "x-api-key", oai.OpenAIModel | ant.AnthropicModel, (401, 404, 429),
               params=(_MODEL_ID, _ANTHROPIC_VERSION),
@@ -178,7 +202,7 @@ OPERATIONS = (
               "Anthropic Messages, streaming (SSE) or not: to an Anthropic model the body goes "
               "as sent; to any other, translated.",
               "Anthropic dialect", "x-api-key", ant.AnthropicMessage, _CHAT_ERRORS,
-              amsg.MessagesRequest, streams=True, params=_ANTHROPIC_HEADERS,
+              amsg.MessagesRequest, streams=True, params=(*_ANTHROPIC_HEADERS, _DATA_POLICY_HEADER),
               description="A request only an Anthropic model can serve (server tools, Files API "
               "sources, fields the gateway does not know…) is routed to Anthropic models only."),
     Operation("post", "/v1/messages/count_tokens",
@@ -186,18 +210,23 @@ OPERATIONS = (
               "gateway's admission estimate (an upper bound) otherwise.",
               "Anthropic dialect", "x-api-key", ant.TokenCount,
               (400, 401, 403, 404, 413, 415, 429, 502, 503, 504), amsg.Conversation,
-              params=_ANTHROPIC_HEADERS),
+              params=(*_ANTHROPIC_HEADERS, _DATA_POLICY_HEADER)),
     Operation("post", "/api/v1/chat",
               "Native chat, plain or SSE (`start`, `delta`, `done`, `error` events).",
               "Native dialect", "key", nat.NativeChat, _CHAT_ERRORS, nat.NativeChatRequest,
-              streams=True),
+              streams=True, params=(_DATA_POLICY_HEADER,)),
     Operation("post", "/api/v1/chat/estimate",
               "Estimated tokens and cost (no auth): for a named model, the model routeplex-ai "
               "would choose, or the cheapest available.",
               "Native dialect", "none", nat.Estimate, (400, 413, 415, 503), nat.EstimateRequest),
     Operation("get", "/api/v1/models",
-              "The catalog with pricing, capabilities and health (no auth).",
-              "Native dialect", "none", list[nat.CatalogModel]),
+              "The catalog with pricing, capabilities, health and each deployment's data "
+              "policy (no auth).",
+              "Native dialect", "optional-key", list[nat.CatalogModel], (400, 401, 429),
+              params=_LISTING_POLICY,
+              description="With `data_policy` (or the header, or a key whose account or own "
+              "settings require one), only the models a deployment meeting it serves. A key "
+              "is not needed; one that is sent is checked."),
     Operation("get", "/api/v1/usage", "The account's usage per day and model, and totals.",
               "Account", "key", acc.UsagePage, (400, 401, 429), params=(_DAYS,)),
     Operation("get", "/api/v1/account", "Plan, limits, and today's use against them.",
@@ -216,9 +245,9 @@ OPERATIONS = (
     Operation("get", "/admin/accounts/{account_id}", "One account.", "Admin", "admin",
               acc.Account, (401, 404, 429), params=(_ACCOUNT_ID,)),
     Operation("patch", "/admin/accounts/{account_id}",
-              "Change an account's plan, e-mail, limit overrides or disabled flag.", "Admin",
-              "admin", acc.Account, (400, 401, 404, 413, 415, 429), acc.AccountUpdate,
-              params=(_ACCOUNT_ID,)),
+              "Change an account's plan, e-mail, limit overrides, data-policy requirement or "
+              "disabled flag.", "Admin", "admin", acc.Account, (400, 401, 404, 413, 415, 429),
+              acc.AccountUpdate, params=(_ACCOUNT_ID,)),
     Operation("delete", "/admin/accounts/{account_id}", "Delete an account and revoke its keys.",
               "Admin", "admin", acc.Deleted, (401, 404, 429), params=(_ACCOUNT_ID,)),
     Operation("get", "/admin/accounts/{account_id}/keys", "An account's keys.", "Admin",

@@ -50,7 +50,7 @@ from ..providers import public_name
 from ..routing.router import StartedStream
 from .departure import Departure
 from .validation import truthy, validate_strategy
-from .wire import EventStream, authenticate, exchange_headers, read_json
+from .wire import EventStream, authenticate, data_requirement, exchange_headers, read_json
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +160,7 @@ async def run(request: Request, codec: Codec | EmbeddingCodec) -> Response:
 async def _serve(gw: Gateway, ex: Exchange, request: Request, codec: Codec) -> Response:
     ex.principal = await authenticate(request, gw.keys, codec.credential(request))
     headers = request.headers
+    ex.data_requirement = data_requirement(ex.principal, headers)
     decoded = codec.decode(await read_json(request, gw.settings.max_body_bytes), headers)
     chat = decoded.chat
     strategy = decoded.strategy or validate_strategy(
@@ -291,6 +292,7 @@ class EmbeddingCodec(ABC):
 async def _embed(gw: Gateway, ex: Exchange, request: Request, codec: EmbeddingCodec) -> Response:
     ex.principal = await authenticate(request, gw.keys, codec.credential(request))
     headers = request.headers
+    ex.data_requirement = data_requirement(ex.principal, headers)
     decoded = codec.decode(await read_json(request, gw.settings.max_body_bytes), headers)
     embedding = decoded.embedding
     plan = await embedding_steps.route(

@@ -13,12 +13,14 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..auth import KeyCache, Principal
-from ..errors import ErrorCode, GatewayError, internal_error
+from ..data_policy import DataPolicyError, DataRequirement
+from ..errors import ErrorCode, GatewayError, internal_error, validation
 from ..exchange import Exchange
 from .departure import on_departure
 
@@ -186,12 +188,36 @@ def shutting_down() -> GatewayError:
 def exchange_headers(ex: Exchange) -> dict[str, str]:
     """The headers every chat response carries, answer or refusal, on every surface: the
     request id under its usual name and Anthropic's (`request-id`, which the anthropic SDK
-    reads), and the gateway's own overhead."""
-    return {
+    reads), the gateway's own overhead, and — once a provider was asked — the data policy of
+    the deployment that answered (or was asked last)."""
+    headers = {
         "X-Request-Id": ex.request_id,
         "request-id": ex.request_id,
         "X-RoutePlex-Overhead-Ms": f"{ex.overhead_ms():.3f}",
     }
+    if ex.deployment is not None:
+        headers["X-RoutePlex-Data-Policy"] = ex.deployment.data_policy_label
+    return headers
+
+
+DATA_POLICY_HEADER = "x-routeplex-data-policy"
+
+
+def data_requirement(principal: Principal | None, headers: Headers) -> DataRequirement | None:
+    """What the request requires downstream: its key's and account's requirement (none
+    without a key: the unauthenticated model listing), narrowed by an
+    `X-RoutePlex-Data-Policy` header (which can never loosen it)."""
+    own = principal.data_requirement if principal is not None else None
+    asked = headers.getlist(DATA_POLICY_HEADER)
+    if not asked:
+        return own
+    try:
+        # Sent on several lines, the header is one comma-separated list (RFC 9110 §5.3):
+        # reading the first line alone would drop the conditions on the others.
+        narrowed = DataRequirement.parse(", ".join(asked))
+    except DataPolicyError as bad:
+        raise validation(f"X-RoutePlex-Data-Policy: {bad}.", "X-RoutePlex-Data-Policy") from None
+    return narrowed.narrow(own) or None
 
 
 def sse(payload: bytes) -> bytes:

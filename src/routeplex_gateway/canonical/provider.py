@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from ..data_policy import UNKNOWN, DataPolicy
 from .embedding import EmbeddingRequest, EmbeddingResponse
 from .request import ChatRequest
 from .response import ChatResponse, ChatStream
@@ -29,6 +30,14 @@ class Deployment:
     temperature_with_top_p: bool = True
     # Whether a non-streamed call that timed out after it was sent may be retried elsewhere.
     retry_started_timeouts: bool = False
+    # What its provider does with the traffic (retention, training, regions): routing sends a
+    # request only where this meets the caller's requirement.
+    data_policy: DataPolicy = UNKNOWN
+    # The policy's label, made once: every answer it serves carries it in a header.
+    data_policy_label: str = field(init=False, default="")
+
+    def __post_init__(self) -> None:
+        self.data_policy_label = self.data_policy.label()
 
     @property
     def id(self) -> str:

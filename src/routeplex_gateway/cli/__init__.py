@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ..api.data_requirement import requirement_view
 from ..banner import Commands, program
 from ..config import deployment_problem, load_settings
 from ..config_problems import ConfigError
@@ -23,6 +24,14 @@ from ..server import (
     with_store,
 )
 from ..storage import AccountExists, InvalidAccountName, Store
+from .data_policy import (
+    ClearOption,
+    Flags,
+    NoTrainingOption,
+    RegionsOption,
+    ZeroRetentionOption,
+    described,
+)
 from .keys import admin_app, keys_app
 from .options import (
     ConfigOption,
@@ -193,12 +202,18 @@ def accounts_update(
     disable: Annotated[
         bool | None, typer.Option("--disable/--enable", help="Refuse or allow the account's keys.")
     ] = None,
+    require_zero_retention: ZeroRetentionOption = False,
+    no_training: NoTrainingOption = False,
+    regions: RegionsOption = None,
+    clear_data_policy: ClearOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """Change an account's plan, limit overrides, or whether it is disabled."""
+    """Change an account's plan, limit overrides, data-policy requirement (which its keys can
+    only narrow), or whether it is disabled."""
     from ..limits.plans import validate_limits
 
     settings = load_settings(config)
+    flags = Flags(require_zero_retention, no_training, regions, clear_data_policy)
     changes: dict[str, Any] = {}
     if plan is not None:
         check_plan(settings, plan)
@@ -214,12 +229,18 @@ def accounts_update(
 
     async def update(store: Store) -> Any:
         account_id = await find_account_id(store, name)
+        if flags.given:
+            account = await store.get_account(account_id)
+            requirement = flags.applied_to(account.data_policy if account else None)
+            changes["data_policy"] = requirement.label() or None
         return await store.update_account(account_id, **changes)
 
     account = run(lambda: with_store(settings, update))
     console.print(
         f"Updated {account.name}: plan {account.plan}, limits "
-        f"{json.dumps(account.limits)}, {'disabled' if account.disabled else 'enabled'}."
+        f"{json.dumps(account.limits)}, {'disabled' if account.disabled else 'enabled'}, "
+        f"data policy {described(account.data_policy)}.",
+        highlight=False,
     )
 
 
@@ -232,15 +253,23 @@ def accounts_list(config: ConfigOption = None, as_json: JsonOption = False) -> N
         print(
             json.dumps(
                 [
-                    {"id": a.id, "name": a.name, "plan": a.plan, "disabled": a.disabled}
+                    {
+                        "id": a.id,
+                        "name": a.name,
+                        "plan": a.plan,
+                        "disabled": a.disabled,
+                        "data_policy": requirement_view(a.data_policy),
+                    }
                     for a in accounts
                 ]
             )
         )
         return
-    table = Table("id", "name", "plan", "created")
+    table = Table("id", "name", "plan", "data policy", "created")
     for a in accounts:
-        table.add_row(a.id, a.name, a.plan, a.created_at.strftime("%Y-%m-%d"))
+        table.add_row(
+            a.id, a.name, a.plan, described(a.data_policy), a.created_at.strftime("%Y-%m-%d")
+        )
     show(table)
 
 
@@ -252,13 +281,17 @@ app.command()(usage)
 @app.command("privacy-audit")
 def privacy_audit(config: ConfigOption = None) -> None:
     """Print what RoutePlex stores, and scan the database (and Redis) for anything that looks
-    like request content. Exits 1 if something does, naming where but never the value."""
+    like request content. Exits 1 if something does, naming where but never the value. Then
+    list the configured deployments whose data policy has unknown fields (not a failure)."""
+    from ..policy_audit import render_policies
     from ..privacy import audit, render
 
     settings = load_settings(config, make_data_dir=False)  # it only reads
     report = run(lambda: audit(settings))
     # Plain print, not Rich: the output is Markdown the README quotes verbatim.
     print(render(report, settings.metadata_retention_days))
+    print()
+    print(render_policies(settings))
     if report.findings:
         raise typer.Exit(1)
 

@@ -1,7 +1,7 @@
 """An account holder's pages: Overview (today against the daily caps), Usage (charts and
 tables by day and model, a table by surface, CSV export), Keys (create, shown once; revoke),
-Models (the catalog with prices and health) and Privacy (what is stored, and the latest
-records).
+Models (the catalog with prices and health) and Privacy (where prompts may go downstream, what
+is stored, and the latest records).
 
 They show what the account's JSON API shows, built from the same functions.
 """
@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import orjson
 from starlette.responses import RedirectResponse, Response
 
 from ..api import native
 from ..api.account import key_options, key_view, surfaces, usage_row
 from ..api.admin import limits_view
 from ..auth import issue_key
+from ..data_policy import DataPolicyError, DataRequirement
 from ..errors import GatewayError
+from ..gateway import Gateway
 from ..limits.quota import next_midnight_epoch, utc_today
 from ..metering.pricing import picousd_to_usd
 from ..metering.record import METADATA_FIELDS
@@ -36,7 +38,7 @@ RECORD_GROUPS = (
     ("account_id", "key_id"),
     ("endpoint", "routing_mode", "strategy"),
     ("requested_model", "served_model", "provider"),
-    ("attempts", "fallback_used"),
+    ("http_status", "error_code", "attempts", "fallback_used"),
     (
         "input_tokens",
         "output_tokens",
@@ -46,7 +48,7 @@ RECORD_GROUPS = (
         "usage_estimated",
     ),
     ("cost_picousd", "latency_ms", "ttfb_ms"),
-    ("http_status", "error_code"),
+    ("data_policy_required", "data_policy_met", "data_policy_served"),
 )
 CSV_FIELDS = (
     "day",
@@ -178,7 +180,30 @@ def key_form_body(form: Any) -> dict[str, Any]:
     # isdecimal, not isdigit ("²" would fail int()); anything else goes to the API's validation.
     number = expires.isdecimal() and len(expires) <= 9
     body["expires_in_days"] = int(expires) if number else (expires or None)
+    body["data_policy"] = requirement_form_body(form)
     return body
+
+
+def requirement_form_body(form: Any) -> dict[str, Any]:
+    """A form's data-policy controls as the JSON APIs' `data_policy` (all unset: none)."""
+    regions = [code.strip() for code in form.get("regions", "").split(",") if code.strip()]
+    return {
+        "zero_retention": form.get("zero_retention") == "on",
+        "no_training": form.get("no_training") == "on",
+        "regions": regions or None,
+    }
+
+
+def requirement_form_values(view: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A requirement as the JSON APIs show it, as the form's controls show it."""
+    if not view:
+        return {}
+    regions = view.get("regions")
+    return {
+        "zero_retention": view.get("zero_retention"),
+        "no_training": view.get("no_training"),
+        "regions": ", ".join(regions) if regions is not None else "",
+    }
 
 
 async def create_key(visit: Visit) -> Response:
@@ -222,24 +247,52 @@ _NO_KEY = "This account has no active key with that id."
 
 async def models(visit: Visit) -> Response:
     # The very view GET /api/v1/models serves, so the page and the API never disagree.
-    response = await native.models(visit.request)
-    catalog = orjson.loads(bytes(response.body))["data"]
-    return visit.render("models.html", models=catalog)
+    return visit.render("models.html", models=native.catalog(visit.gw))
 
 
 async def privacy(visit: Visit) -> Response:
     gw, principal = visit.gw, visit.viewer.account
     account = await gw.store.get_account(principal.account_id)
     records = await gw.store.recent_metadata(principal.account_id, limit=RECENT_RECORDS)
+    label = account.data_policy if account is not None else None
+    required = account_requirement(label)
     return visit.render(
         "privacy.html",
         account=account,
+        requirement=label,
+        key_requirement=principal.key_data_policy,
+        key_combined=principal.data_requirement.label() if principal.data_requirement else None,
+        policy_models=policy_models(gw, required),
+        policies=await gw.store.recent_data_policies(principal.account_id, RECENT_RECORDS),
         fields=METADATA_FIELDS,
         groups=record_groups(METADATA_FIELDS),
         records=[record.as_row() for record in records],
         retention_days=gw.settings.metadata_retention_days,
         recent=RECENT_RECORDS,
     )
+
+
+def account_requirement(label: str | None) -> DataRequirement:
+    """The account's stored requirement; one that cannot be read is met by nothing, as the
+    key cache treats it (`auth._requirement`)."""
+    try:
+        return DataRequirement.parse(label)
+    except DataPolicyError:
+        return DataRequirement(regions=frozenset())
+
+
+def policy_models(gw: Gateway, required: DataRequirement) -> list[dict[str, Any]]:
+    """Each model this gateway serves, its deployments' policies, and what of `required` none
+    of them meets (empty: it may serve the account) — the routing rule itself."""
+    return [
+        {
+            "id": model.id,
+            "deployments": [(d.provider, d.data_policy_label) for d in model.deployments],
+            "unmet": gw.router.unmet(model, required),
+        }
+        for model in gw.catalog.available()
+        if gw.router.servable(model)
+    ]
 
 
 def record_groups(fields: tuple[str, ...]) -> list[tuple[str, ...]]:

@@ -1,5 +1,6 @@
-"""An operator's pages: accounts (create, change plan or limits, disable, give a key), usage
-across accounts (by account, model and surface), and the health of every provider deployment.
+"""An operator's pages: accounts (create, change plan, limits or data-policy requirement,
+disable, give a key), usage across accounts (by account, model and surface), and the health
+of every provider deployment.
 
 The forms feed the operator JSON API's own validation (`_changes`, `key_options`), so a
 change made here is held to exactly the rules of `PATCH /admin/accounts/{id}`.
@@ -20,7 +21,7 @@ from ..limits.quota import utc_today
 from ..storage import AccountExists, InvalidAccountName, UsageRow
 from . import charts
 from .access import Visit
-from .account_pages import key_form_body
+from .account_pages import key_form_body, requirement_form_body, requirement_form_values
 
 LIMIT_FIELDS = ("tokens_per_day", "cost_per_day_usd", "rpm", "concurrency")
 
@@ -70,10 +71,12 @@ async def account(
         return visit.render("message.html", 404, title="No such account", message=_NO_ACCOUNT)
     tokens, cost = await gw.quota.used_today(f"account:{found.id}", utc_today())
     policy = gw.plans.policy(found.plan, found.limits, None)
+    view = account_view(gw, found)
     return visit.render(
         "operator_account.html",
         400 if error else 200,
-        account=account_view(gw, found),
+        account=view,
+        requirement_values=requirement_form_values(view["data_policy"]),
         # The cap as stored (pico-dollars), so the page writes it as exact money.
         cost_cap_picousd=policy.account.cost_per_day_picousd,
         overrides=dict(found.limits or {}),
@@ -113,6 +116,8 @@ def _update_body(form: Any) -> dict[str, Any]:
         "email": form.get("email", "").strip() or None,
         "limits": limits or None,
         "disabled": form.get("disabled") == "on",
+        # The whole requirement, as the form shows it: unchecked and blank clear it.
+        "data_policy": requirement_form_body(form),
     }
 
 

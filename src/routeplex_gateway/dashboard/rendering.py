@@ -6,6 +6,7 @@ times with.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -15,6 +16,7 @@ from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse
 
 from .. import __version__
+from ..data_policy import DataRequirement
 from ..metering import money
 
 STATIC = "/app/static"
@@ -65,6 +67,22 @@ def when(value: datetime | date | str | None) -> str:
     return value.isoformat()
 
 
+def requirement(view: Mapping[str, Any] | None) -> str:
+    """A data-policy requirement as the JSON views show it, written as its label
+    (`zero-retention, region=eu`), or `none`."""
+    if not view:
+        return "none"
+    regions = view.get("regions")
+    return (
+        DataRequirement(
+            zero_retention=bool(view.get("zero_retention")),
+            no_training=bool(view.get("no_training")),
+            regions=None if regions is None else frozenset(regions),
+        ).label()
+        or "none"
+    )
+
+
 def percent(used: int | float | None, cap: int | float | None) -> int:
     if not used or not cap:
         return 0
@@ -90,6 +108,7 @@ class Pages:
             when=when,
             percent=percent,
             breakable=breakable,
+            requirement=requirement,
         )
         self._env.globals.update(static=STATIC, version=__version__, simulated=simulated)
 

@@ -58,6 +58,12 @@ class RequestMetadata:
     # The tokens are the gateway's estimate (a stream cut short before the provider reported
     # usage: its prompt and the output relayed so far), not the provider's count.
     usage_estimated: bool = False
+    # The data-policy requirement applied (its label: `zero-retention, region=eu`), whether
+    # it held (False: refused for it), and the policy of the deployment asked last (its
+    # label: `retention-days=30, training=no, region=us`). Labels of a closed vocabulary.
+    data_policy_required: str | None = None
+    data_policy_met: bool | None = None
+    data_policy_served: str | None = None
 
     def as_row(self) -> dict[str, object]:
         """The record as a flat mapping of column name to value."""

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
 
+from ..data_policy import UNKNOWN, DataPolicy
+
 if TYPE_CHECKING:
     from ..canonical import Provider
 
@@ -67,6 +69,9 @@ class Descriptor:
     # that format is forwarded to it as the caller sent it. OpenAI-compatible servers speak
     # Chat Completions only, so a configured endpoint of the same kind never gets it.
     responses_api: bool = False
+    # What its published API data policy says it does with the traffic (README, "Where
+    # prompts go"); what it does not say stays unknown. Operators override it per endpoint.
+    data_policy: DataPolicy = UNKNOWN
 
     @property
     def settings(self) -> tuple[str, str]:
@@ -97,6 +102,12 @@ BUILTIN: tuple[Descriptor, ...] = (
         make=_load("openai", "OpenAIProvider"),
         exact_tokenizer=True,
         responses_api=True,
+        # developers.openai.com/api/docs/guides/your-data: abuse-monitoring logs "retained
+        # for up to 30 days" by default (zero retention only on OpenAI's approval); "As of
+        # March 1, 2023, data sent to the OpenAI API is not used to train or improve OpenAI
+        # models". No default region is published (data residency is a per-project option:
+        # guides/data-residency), so regions stay unknown.
+        data_policy=DataPolicy(retention_days=30, trains_on_data=False),
     ),
     Descriptor(
         kind="anthropic",
@@ -108,6 +119,14 @@ BUILTIN: tuple[Descriptor, ...] = (
         pricing_id="anthropic",
         simulator_format="anthropic",
         make=_load("anthropic", "AnthropicProvider"),
+        # privacy.anthropic.com/en/articles/7996866: "we automatically delete inputs and
+        # outputs on our backend within 30 days" (zero retention by arrangement only);
+        # privacy.claude.com/en/articles/7996875: "We do not use API data for training";
+        # platform.claude.com/docs/en/build-with-claude/data-residency: by default
+        # "Inference may run in any available geography" (`global`).
+        data_policy=DataPolicy(
+            retention_days=30, trains_on_data=False, regions=frozenset({"global"})
+        ),
     ),
     Descriptor(
         kind="gemini",
@@ -119,6 +138,14 @@ BUILTIN: tuple[Descriptor, ...] = (
         pricing_id="google",
         simulator_format="gemini",
         make=_load("gemini", "GeminiProvider"),
+        # ai.google.dev/gemini-api/docs/usage-policies: "Google retains the following data
+        # for fifty-five (55) days" for abuse monitoring. Training depends on the key's
+        # project: Unpaid Services' content is used "to provide, improve, and develop Google
+        # products", Paid Services' is not (ai.google.dev/gemini-api/terms): unknown here
+        # until the operator says (`trains_on_data = false` for a billed project).
+        # firebase.google.com/docs/ai-logic/locations: requests are "handled by an
+        # available model anywhere in the global pool".
+        data_policy=DataPolicy(retention_days=55, regions=frozenset({"global"})),
     ),
 )
 # The wire format of a configured endpoint that names none (`[[providers]]` without `kind`):

@@ -18,10 +18,11 @@ from typing import Any
 from pydantic import SecretStr
 
 from ..canonical import Deployment
-from ..config import ModelOverride, ProviderConfig, Settings
+from ..config import DataPolicyConfig, ModelOverride, ProviderConfig, Settings
+from ..data_policy import UNKNOWN, DataPolicy
 from ..metering.pricing import FlatPrice, ModelPrice, Pricer, lookup_price
 from ..providers import builtin, public_name
-from ..providers.descriptor import DEFAULT_KIND
+from ..providers.descriptor import DEFAULT_KIND, by_family
 from ..simulator.formats import base_url as simulator_base_url
 
 AUTO_MODEL = "routeplex-ai"
@@ -127,11 +128,6 @@ def shipped_family(model_id: str) -> str | None:
     return str(entry["provider"]) if entry is not None else None
 
 
-def provider_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
-    """The configured upstreams: the built-in providers', then the config file's list."""
-    return [*builtin_endpoints(settings, simulator_url), *settings.providers]
-
-
 def builtin_endpoints(settings: Settings, simulator_url: str | None) -> list[ProviderConfig]:
     """The built-in providers whose variables are set.
 
@@ -162,12 +158,44 @@ def builtin_endpoints(settings: Settings, simulator_url: str | None) -> list[Pro
     return endpoints
 
 
+def endpoint_policies(settings: Settings, builtins: list[ProviderConfig]) -> dict[str, DataPolicy]:
+    """Each endpoint's data policy, by name: a built-in provider's published one (unknown for
+    any other server), under what the operator configured — the endpoint's own
+    `data_policy`, then `[data_policies]` naming it."""
+    policies: dict[str, DataPolicy] = {}
+    for endpoint in builtins:
+        descriptor = by_family(endpoint.name)
+        policies[endpoint.name] = descriptor.data_policy if descriptor else UNKNOWN
+    for endpoint in settings.providers:
+        policies[endpoint.name] = UNKNOWN
+    for endpoint in [*builtins, *settings.providers]:
+        configured = [endpoint.data_policy, settings.data_policies.get(endpoint.name)]
+        descriptor = by_family(endpoint.name)
+        if descriptor is not None and descriptor.kind != endpoint.name:
+            configured.append(settings.data_policies.get(descriptor.kind))
+        for override in configured:
+            if override is not None:
+                policies[endpoint.name] = override.policy().over(policies[endpoint.name])
+    return policies
+
+
+def _over(policy: DataPolicy, override: DataPolicyConfig | dict[str, Any] | None) -> DataPolicy:
+    if override is None:
+        return policy
+    if isinstance(override, dict):
+        override = DataPolicyConfig.model_validate(override)
+    return override.policy().over(policy)
+
+
 def _deployment(
     endpoint: ProviderConfig,
     upstream_model: str,
     settings: Settings,
     max_output_tokens: int,
     capabilities: Capabilities,
+    *,
+    data_policy: DataPolicy,
+    weight: int | None = None,
 ) -> Deployment:
     key = endpoint.api_key.get_secret_value() if endpoint.api_key else ""
     if not key and endpoint.api_key_env:
@@ -178,11 +206,12 @@ def _deployment(
         base_url=endpoint.base_url.rstrip("/"),
         api_key=key,
         upstream_model=upstream_model,
-        weight=endpoint.weight,
+        weight=endpoint.weight if weight is None else weight,
         timeout_s=endpoint.timeout_s or settings.upstream_timeout_s,
         max_output_tokens=max_output_tokens,
         temperature_with_top_p=capabilities.temperature_with_top_p,
         retry_started_timeouts=settings.retry_started_timeouts,
+        data_policy=data_policy,
     )
 
 
@@ -203,7 +232,9 @@ def _price(model_id: str, family: str, override: ModelOverride | None) -> ModelP
 
 
 def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catalog:
-    endpoints = provider_endpoints(settings, simulator_url)
+    builtins = builtin_endpoints(settings, simulator_url)
+    endpoints = [*builtins, *settings.providers]
+    policies = endpoint_policies(settings, builtins)
     by_name = {e.name: e for e in endpoints}
     for descriptor in builtin():
         # Configuration may name a built-in endpoint by its kind (`provider = "gemini"`).
@@ -270,20 +301,32 @@ def build_catalog(settings: Settings, simulator_url: str | None = None) -> Catal
             targets = [e for e in endpoints if e.name in served_by]
         max_output = int(entry["max_output_tokens"])
         capabilities = Capabilities(**entry.get("capabilities", {}))
+        own_policy = entry.get("data_policy")
         deployments = [
-            _deployment(e, upstream, settings, max_output, capabilities) for e in targets
+            _deployment(
+                e,
+                upstream,
+                settings,
+                max_output,
+                capabilities,
+                data_policy=_over(policies[e.name], own_policy),
+            )
+            for e in targets
         ]
         for extra in entry.get("deployments") or ():
             if extra["provider"] in by_name:
-                deployment = _deployment(
-                    by_name[extra["provider"]],
-                    extra.get("upstream_model") or upstream,
-                    settings,
-                    max_output,
-                    capabilities,
+                endpoint = by_name[extra["provider"]]
+                deployments.append(
+                    _deployment(
+                        endpoint,
+                        extra.get("upstream_model") or upstream,
+                        settings,
+                        max_output,
+                        capabilities,
+                        data_policy=_over(policies[endpoint.name], extra.get("data_policy")),
+                        weight=int(extra.get("weight", 1)),
+                    )
                 )
-                deployment.weight = int(extra.get("weight", 1))
-                deployments.append(deployment)
         deprecation = entry.get("deprecation_date")
         embedding = entry.get("embedding")
         models.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from ..canonical import ChatRequest
+from ..data_policy import DataRequirement
 from ..errors import ErrorCode, GatewayError
 from ..limits.quota import utc_today
 from .catalog import AUTO_MODEL, Catalog, CatalogModel
@@ -102,9 +103,15 @@ class ModelChoice:
         return min(models, key=price)
 
     def fallbacks(
-        self, model: CatalogModel, allowed: tuple[str, ...] | None, *, test_mode: bool
+        self,
+        model: CatalogModel,
+        allowed: tuple[str, ...] | None,
+        *,
+        test_mode: bool,
+        requirement: DataRequirement | None = None,
     ) -> list[CatalogModel]:
-        """A model's configured fallbacks (manual mode), those this key may use."""
+        """A model's configured fallbacks (manual mode), those this key may use and that
+        have a deployment meeting the data-policy `requirement`."""
         fallbacks = []
         for name in model.fallbacks:
             fallback = self.catalog.resolve(name)
@@ -113,6 +120,7 @@ class ModelChoice:
                 and self.router.servable(fallback)
                 and (allowed is None or fallback.id in allowed)
                 and not (test_mode and fallback.tier != "default")
+                and not (requirement and self.router.unmet(fallback, requirement))
             ):
                 fallbacks.append(fallback)
         return fallbacks
@@ -126,6 +134,7 @@ class ModelChoice:
         test_mode: bool,
         budget_picousd: int | None = None,
         allowed: tuple[str, ...] | None = None,
+        requirement: DataRequirement | None = None,
     ) -> tuple[Classification, list[Candidate], Weights]:
         """`routeplex-ai`'s view of a request: its classification, and every catalog model
         ranked for it (the eligible ones best first, then the excluded with their reasons)."""
@@ -139,6 +148,7 @@ class ModelChoice:
             budget_picousd=budget_picousd,
             allowed=allowed,
             servable=self.router.servable,
+            unmet=(lambda m: self.router.unmet(m, requirement)) if requirement else None,
         )
         return classification, ranked, weights
 
@@ -153,8 +163,18 @@ class ModelChoice:
         return eligible(ranked)[0]
 
 
-def eligible(ranked: list[Candidate]) -> list[CatalogModel]:
+def eligible(
+    ranked: list[Candidate], requirement: DataRequirement | None = None
+) -> list[CatalogModel]:
     eligible = [c.model for c in ranked if c.excluded is None]
+    if not eligible and requirement and any(c.unmet for c in ranked):
+        # Fail closed: models ruled out by the data policy are never a silent downgrade.
+        unmet = list(dict.fromkeys(u for c in ranked for u in c.unmet))
+        raise data_policy_refusal(
+            f"No model this request may use meets its data policy ({requirement.label()}).",
+            requirement,
+            unmet,
+        )
     if not eligible:
         raise GatewayError(
             ErrorCode.PROVIDER_UNAVAILABLE,
@@ -163,6 +183,19 @@ def eligible(ranked: list[Candidate]) -> list[CatalogModel]:
             details={"excluded": {c.model.id: c.excluded for c in ranked}},
         )
     return eligible
+
+
+def data_policy_refusal(
+    message: str, requirement: DataRequirement, unmet: list[str]
+) -> GatewayError:
+    """403 `forbidden_model`: nothing the request may go to meets its data policy."""
+    return GatewayError(
+        ErrorCode.FORBIDDEN_MODEL,
+        f"{message} Unmet: {', '.join(unmet)}. GET /api/v1/models?data_policy=… lists the "
+        "models that meet a policy.",
+        param="model",
+        details={"reason": "data_policy", "required": requirement.label(), "unmet": unmet},
+    )
 
 
 def either(names: list[str]) -> str:

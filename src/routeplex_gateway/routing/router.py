@@ -24,6 +24,7 @@ from ..canonical import (
     EmbeddingRequest,
     EmbeddingResponse,
 )
+from ..data_policy import DataRequirement
 from ..errors import ErrorCode, GatewayError
 from ..exchange import Exchange
 from ..providers import ProviderRegistry
@@ -72,6 +73,23 @@ class Router:
     def servable(self, model: CatalogModel) -> bool:
         return any(self.providers.supports(d.kind) for d in model.deployments)
 
+    def unmet(
+        self, model: CatalogModel, requirement: DataRequirement, *, wire: str | None = None
+    ) -> tuple[str, ...]:
+        """What keeps every deployment of `model` here (speaking `wire`, when given) from
+        meeting `requirement`: nothing when one of them complies (or nothing is required),
+        else each unmet condition."""
+        if not requirement:
+            return ()
+        gaps: dict[str, None] = {}
+        for deployment in model.deployments:
+            if self.providers.supports(deployment.kind) and wire in (None, deployment.kind):
+                unmet = requirement.unmet(deployment.data_policy)
+                if not unmet:
+                    return ()
+                gaps.update(dict.fromkeys(unmet))
+        return tuple(gaps)
+
     def model_health(self, model: CatalogModel) -> str:
         """A model is as healthy as its best deployment."""
         states = [
@@ -101,14 +119,21 @@ class Router:
         ]
 
     async def count_tokens(
-        self, model: CatalogModel, native: dict[str, Any], headers: dict[str, str], *, wire: str
+        self,
+        model: CatalogModel,
+        native: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        wire: str,
+        requirement: DataRequirement | None = None,
     ) -> int | None:
         """The prompt's exact input tokens from a deployment of `model` speaking `wire` (the
         body's own wire format) with a counting endpoint of its own, or None where there is
         none or it would not count this prompt — the caller then estimates. (Anthropic's
         counter refuses some bodies its Messages endpoint takes, server tools among them: an
-        estimate serves the caller better.)"""
-        for _, deployment in self.plan([model], wire=wire):
+        estimate serves the caller better.) Counting sends the prompt, so only a deployment
+        meeting `requirement` is asked."""
+        for _, deployment in self.plan([model], wire=wire, requirement=requirement):
             provider = self.providers.get(deployment.kind)
             if not isinstance(provider, TokenCounter):
                 continue
@@ -118,19 +143,29 @@ class Router:
                 continue
         return None
 
-    def plan(self, models: list[CatalogModel], *, wire: str | None = None) -> list[Attempt]:
+    def plan(
+        self,
+        models: list[CatalogModel],
+        *,
+        wire: str | None = None,
+        requirement: DataRequirement | None = None,
+    ) -> list[Attempt]:
         """Every usable deployment of the first model (healthy first, weighted), then the
         next models'; at most MAX_ATTEMPTS. If health rules out everything, the least bad
         deployment is still tried rather than failing without trying. Planning only asks
         the health board: a half-open deployment's probe is taken when it is attempted.
-        `wire` keeps only the deployments speaking that wire format."""
+        `wire` keeps only the deployments speaking that wire format, `requirement` only
+        those whose data policy meets it — a fallback never crosses it, whatever health
+        says."""
         attempts: list[Attempt] = []
         shunned: list[Attempt] = []
         for model in models:
             deployments = [
                 d
                 for d in model.deployments
-                if self.providers.supports(d.kind) and wire in (None, d.kind)
+                if self.providers.supports(d.kind)
+                and wire in (None, d.kind)
+                and not (requirement and requirement.unmet(d.data_policy))
             ]
             for deployment in _weighted_order(deployments):
                 if self.health.available(deployment.id):

@@ -11,6 +11,7 @@ same inputs always give the same ranking.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -82,6 +83,7 @@ class Candidate:
     score: float = 0.0
     parts: dict[str, float] | None = None
     instead_of: str | None = None  # the model that would have won but for open circuits
+    unmet: tuple[str, ...] = ()  # the data-policy conditions that excluded it
 
     def explain(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -91,6 +93,8 @@ class Candidate:
         }
         if self.excluded is not None:
             entry["excluded"] = self.excluded
+            if self.unmet:
+                entry["unmet"] = list(self.unmet)
         else:
             entry["score"] = round(self.score, 4)
             entry["components"] = {k: round(v, 4) for k, v in (self.parts or {}).items()}
@@ -145,14 +149,17 @@ class Scorer:
         budget_picousd: int | None,
         allowed: tuple[str, ...] | None,
         servable: Any,
+        unmet: Callable[[CatalogModel], tuple[str, ...]] | None = None,
     ) -> tuple[list[Candidate], Weights]:
         """Every catalog model as a candidate: the eligible ones scored, best first, then the
-        excluded ones with their reasons."""
+        excluded ones with their reasons. `unmet` says what of the caller's data-policy
+        requirement a model's deployments fail (None: nothing is required)."""
         weights = weights_for(strategy, c)
         today = datetime.now(UTC).date()
         candidates = [Candidate(m) for m in models]
         for cand in candidates:
             m = cand.model
+            gaps = unmet(m) if unmet is not None else ()
             out = min(max_output_tokens or 1024, m.max_output_tokens)
             caps = m.capabilities
             if m.embedding is not None:
@@ -163,6 +170,9 @@ class Scorer:
                 cand.excluded = "deprecated"
             elif allowed is not None and m.id not in allowed:
                 cand.excluded = "not allowed for this key"
+            elif gaps:
+                cand.unmet = gaps
+                cand.excluded = "data policy: " + ", ".join(gaps)
             elif c.needs.tools and not caps.tools:
                 cand.excluded = "needs tools"
             elif c.needs.vision and not caps.vision:

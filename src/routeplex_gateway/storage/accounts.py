@@ -94,6 +94,7 @@ async def update_account(
     email: str | Unset | None,
     disabled: bool | Unset,
     now: datetime,
+    data_policy: str | Unset | None = Unset.UNSET,
 ) -> Account | None:
     """Change the given fields only; None if there is no such account."""
     changes: dict[str, Any] = {}
@@ -105,11 +106,14 @@ async def update_account(
         changes["email"] = email
     if not isinstance(disabled, Unset):
         changes["disabled"] = disabled
+    if not isinstance(data_policy, Unset):
+        changes["data_policy"] = data_policy or None
     if not changes:
         # Nothing to change, so nothing for the key caches to hear about either.
         return await account_by_id(connection, account_id)
     # updated_at moves so that `keys_changed_since` hands every key of the account to the
-    # replicas again: a plan, limit or disabled flag is part of what they cache per key.
+    # replicas again: a plan, limit, data policy or disabled flag is part of what they cache
+    # per key.
     result = await connection.execute(
         update(accounts)
         .where(accounts.c.id == account_id)
@@ -154,4 +158,5 @@ def account_from_row(row: RowMapping, prefix: str = "") -> Account:
         disabled=bool(row[prefix + "disabled"]),
         created_at=row[prefix + "created_at"],
         updated_at=row[prefix + "updated_at"],
+        data_policy=row[prefix + "data_policy"],
     )

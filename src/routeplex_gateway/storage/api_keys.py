@@ -48,6 +48,7 @@ async def insert_key(
     allowed_models: list[str] | None,
     limits: Mapping[str, Any] | None,
     now: datetime,
+    data_policy: str | None = None,
 ) -> ApiKey:
     check_key_hash(key_hash)
     stored_limits = json_object(limits)
@@ -65,6 +66,7 @@ async def insert_key(
         allowed_models=None if allowed_models is None else tuple(allowed_models),
         last_used_day=None,
         limits=stored_limits,
+        data_policy=data_policy,
     )
     await connection.execute(
         insert(api_keys).values(
@@ -81,6 +83,7 @@ async def insert_key(
             allowed_models=None if allowed_models is None else list(allowed_models),
             last_used_day=None,
             limits=stored_limits,
+            data_policy=data_policy,
         )
     )
     return key
@@ -121,6 +124,24 @@ async def set_limits(
     # updated_at moves so that replicas polling `keys_changed_since` pick up the new caps.
     result = await connection.execute(
         update(api_keys).where(condition).values(limits=json_object(limits), updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+async def set_data_policy(
+    connection: AsyncConnection,
+    key_id: str,
+    data_policy: str | None,
+    *,
+    account_id: str | None,
+    now: datetime,
+) -> bool:
+    condition = api_keys.c.id == key_id
+    if account_id is not None:
+        condition = and_(condition, api_keys.c.account_id == account_id)
+    # updated_at moves so that replicas polling `keys_changed_since` pick up the requirement.
+    result = await connection.execute(
+        update(api_keys).where(condition).values(data_policy=data_policy, updated_at=now)
     )
     return result.rowcount == 1
 
@@ -193,4 +214,5 @@ def key_from_row(row: RowMapping) -> ApiKey:
         allowed_models=None if allowed is None else tuple(allowed),
         last_used_day=row["last_used_day"],
         limits=row["limits"],
+        data_policy=row["data_policy"],
     )

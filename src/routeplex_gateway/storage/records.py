@@ -37,6 +37,8 @@ class Account:
     disabled: bool
     created_at: datetime
     updated_at: datetime
+    # Its data-policy requirement's label (`data_policy.DataRequirement`); None: nothing.
+    data_policy: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,6 +61,8 @@ class ApiKey:
     # does not interpret them. None: the account's limits alone. Defaulted so values built
     # before the column existed still construct.
     limits: Mapping[str, Any] | None = None
+    # The key's own data-policy requirement's label, narrowing its account's; None: none.
+    data_policy: str | None = None
 
     def usable_at(self, now: datetime) -> bool:
         """Neither revoked nor expired at `now`."""
@@ -108,6 +112,21 @@ class SurfaceUsage:
     cost_picousd: int
     unknown_cost_requests: int
     refused_requests: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PolicyRecord:
+    """What one request's metadata row says about where its prompt went downstream: the
+    requirement applied (a label; None: nothing was required), whether it held (None when
+    nothing was required), and the policy of the deployment asked last (a label)."""
+
+    created_at: datetime
+    request_id: str
+    served_model: str | None
+    provider: str | None
+    data_policy_required: str | None
+    data_policy_met: bool | None
+    data_policy_served: str | None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -50,6 +50,9 @@ accounts = Table(
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # What the account requires of the providers its prompts reach: a requirement's label
+    # (`zero-retention, region=eu`), NULL for nothing. Last because 0007 added it.
+    Column("data_policy", Text, nullable=True),
 )
 
 api_keys = Table(
@@ -73,6 +76,8 @@ api_keys = Table(
     # Per-key caps that may only narrow the account's; interpreted by the limiter, not here.
     # Last because migration 0002 added it to existing tables.
     Column("limits", json_type(), nullable=True),
+    # The key's own data-policy requirement, narrowing its account's (label; NULL: none).
+    Column("data_policy", Text, nullable=True),
     Index(None, "key_hash", unique=True),
     Index(None, "account_id"),
     Index(None, "updated_at"),
@@ -109,6 +114,11 @@ request_metadata = Table(
     # True when the tokens are the gateway's estimate: a stream cut short before the provider
     # reported usage (its prompt and the output relayed so far).
     Column("usage_estimated", Boolean, nullable=False, server_default=false()),
+    # The data-policy requirement applied (label), whether it held (NULL: none applied), and
+    # the policy of the deployment asked last (label). Added by 0007.
+    Column("data_policy_required", Text, nullable=True),
+    Column("data_policy_met", Boolean, nullable=True),
+    Column("data_policy_served", Text, nullable=True),
     Index(None, "account_id", "created_at"),
     Index(None, "created_at"),
 )

@@ -40,6 +40,7 @@ from routeplex_gateway.storage.records import (
     AdminKey,
     ApiKey,
     DayTotal,
+    PolicyRecord,
     SurfaceUsage,
     Unset,
     UsageRow,
@@ -139,11 +140,13 @@ class Store:
         limits: Mapping[str, Any] | Unset | None = UNSET,
         email: str | Unset | None = UNSET,
         disabled: bool | Unset = UNSET,
+        data_policy: str | Unset | None = UNSET,
     ) -> Account | None:
         """Change only the fields given; None if there is no such account.
 
         `limits=None` clears the overrides (the plan's limits apply); leaving it out (`UNSET`)
-        keeps them. Bumps `updated_at`, so `keys_changed_since` returns the account's keys
+        keeps them. `data_policy` is a requirement's label (`data_policy.DataRequirement`),
+        None or '' for none. Bumps `updated_at`, so `keys_changed_since` returns the account's keys
         again. Given no fields, changes nothing and returns the account as it is.
         """
         async with self._engine.begin() as connection:
@@ -154,6 +157,7 @@ class Store:
                 limits=limits,
                 email=email,
                 disabled=disabled,
+                data_policy=data_policy,
                 now=_now(),
             )
 
@@ -223,8 +227,10 @@ class Store:
         expires_at: datetime | None,
         allowed_models: list[str] | None,
         limits: Mapping[str, Any] | None = None,
+        data_policy: str | None = None,
     ) -> ApiKey:
-        """Store a new key by its sha256 hex `key_hash`, with optional per-key `limits`.
+        """Store a new key by its sha256 hex `key_hash`, with optional per-key `limits` and
+        data-policy requirement (a label, narrowing the account's).
 
         `StorageError` if the account does not exist or the hash is already stored.
         """
@@ -240,6 +246,7 @@ class Store:
                 allowed_models=allowed_models,
                 limits=limits,
                 now=_now(),
+                data_policy=data_policy or None,
             )
 
     @translated("list keys")
@@ -265,6 +272,20 @@ class Store:
         async with self._engine.begin() as connection:
             return await key_rows.set_limits(
                 connection, key_id, limits, account_id=account_id, now=_now()
+            )
+
+    @translated("set key data policy")
+    async def set_key_data_policy(
+        self, key_id: str, data_policy: str | None, *, account_id: str | None = None
+    ) -> bool:
+        """Replace a key's own data-policy requirement (a label; None: only the account's).
+
+        False if there is no such key (of `account_id`, when given). Bumps the key's
+        `updated_at`, so `keys_changed_since` returns it again.
+        """
+        async with self._engine.begin() as connection:
+            return await key_rows.set_data_policy(
+                connection, key_id, data_policy or None, account_id=account_id, now=_now()
             )
 
     @translated("find key")
@@ -325,6 +346,12 @@ class Store:
         """The account's newest records first."""
         async with self._engine.connect() as connection:
             return await metadata_rows.recent_records(connection, account_id, limit)
+
+    @translated("read metadata")
+    async def recent_data_policies(self, account_id: str, limit: int = 20) -> list[PolicyRecord]:
+        """What the account's newest records say about data policy, newest first."""
+        async with self._engine.connect() as connection:
+            return await metadata_rows.recent_policies(connection, account_id, limit)
 
     @translated("purge metadata")
     async def purge_metadata(self, before: datetime) -> int:

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import ConfigDict, Field
 from typing_extensions import TypedDict
 
+from ...data_policy import MAX_REGIONS
 from .fields import RequestSchema
 
 
@@ -27,17 +28,65 @@ class Limits(RequestSchema):
     concurrency: Annotated[int, Field(ge=0)] | None = None
 
 
+RegionCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9-]{1,23}$",
+        description="A region code as providers publish them: `eu`, `us`, `europe-west4`.",
+    ),
+]
+
+
+class DataPolicyRequirement(RequestSchema):
+    """What may happen to prompts downstream: only providers whose data policy is known to
+    meet every condition are used. Combined with any other requirement (account, key,
+    `X-RoutePlex-Data-Policy`), each condition of either holds and only the regions both
+    allow remain."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    zero_retention: Annotated[
+        bool, Field(description="Only providers that keep nothing (zero data retention).")
+    ] = False
+    no_training: Annotated[
+        bool, Field(description="Only providers that do not train on the traffic.")
+    ] = False
+    regions: (
+        Annotated[
+            list[RegionCode],
+            Field(
+                min_length=1,
+                max_length=MAX_REGIONS,
+                description="Only providers that process the traffic in these regions alone; "
+                "null: any region.",
+            ),
+        ]
+        | None
+    ) = None
+
+
+_REQUIREMENT = (
+    "The data-policy requirement; null (or absent) for none. Combined with the account's, so a "
+    "key's can only narrow it."
+)
+
+
 class KeyRequest(RequestSchema):
     name: Annotated[str, Field(max_length=100)] | None = None
     expires_in_days: Annotated[int, Field(ge=1, le=3650)] | None = None
     allowed_models: list[str] | None = None
     limits: Limits | None = None
+    data_policy: Annotated[DataPolicyRequirement | None, Field(description=_REQUIREMENT)] = None
 
 
 class AccountCreate(RequestSchema):
     name: Annotated[str, Field(min_length=1, max_length=100)]
     plan: Annotated[str, Field(description="A plan name (GET /admin/plans).")] | None = None
     email: str | None = None
+    data_policy: Annotated[
+        DataPolicyRequirement | None,
+        Field(description="What the account requires of providers; null (or absent): nothing."),
+    ] = None
 
 
 class AccountUpdate(RequestSchema):
@@ -45,6 +94,22 @@ class AccountUpdate(RequestSchema):
     email: str | None = None
     limits: Limits | None = None
     disabled: bool | None = None
+    data_policy: Annotated[
+        DataPolicyRequirement | None,
+        Field(
+            description="Replaces the account's requirement; null clears it. Its keys are held "
+            "to it from their next request in this process, within ROUTEPLEX_KEY_REFRESH_S in "
+            "others."
+        ),
+    ] = None
+
+
+class DataPolicyView(TypedDict):
+    """A stored requirement (the request's `DataPolicyRequirement`, every field given)."""
+
+    zero_retention: bool
+    no_training: bool
+    regions: list[str] | None
 
 
 class LimitsView(TypedDict):
@@ -137,6 +202,12 @@ class AccountOverview(TypedDict):
     name: NotRequired[str]
     plan: str
     limits: LimitsView
+    data_policy: NotRequired[
+        Annotated[
+            DataPolicyView | None,
+            Field(description="The account's requirement; each key's narrows it (its own view)."),
+        ]
+    ]
     today: dict[str, Any]
 
 
@@ -152,6 +223,15 @@ class Key(TypedDict):
     last_used_day: NotRequired[str | None]
     allowed_models: NotRequired[list[str] | None]
     limits: NotRequired[dict[str, Any] | None]
+    data_policy: NotRequired[
+        Annotated[
+            DataPolicyView | None,
+            Field(
+                description="The key's own requirement (null: none); what applies to its "
+                "requests is this combined with the account's."
+            ),
+        ]
+    ]
     status: Literal["active", "expired", "revoked"]
 
 
@@ -177,6 +257,9 @@ class Account(TypedDict):
     limit_overrides: NotRequired[dict[str, Any] | None]
     limits: LimitsView
     disabled: bool
+    data_policy: NotRequired[
+        Annotated[DataPolicyView | None, Field(description="The account's requirement.")]
+    ]
     created_at: NotRequired[str]
     updated_at: NotRequired[str]
 

@@ -151,6 +151,23 @@ class EmbeddingInfo(TypedDict):
     custom_dimensions: bool
 
 
+class DeploymentPolicy(TypedDict):
+    """What one deployment's provider does with a prompt; null is unknown, and unknown never
+    meets a requirement."""
+
+    provider: Annotated[str, Field(description="The deployment's provider endpoint.")]
+    retention_days: Annotated[
+        int | None, Field(description="Days the provider keeps the traffic; 0 is zero retention.")
+    ]
+    trains_on_data: Annotated[
+        bool | None, Field(description="Whether the provider may train on the traffic.")
+    ]
+    regions: Annotated[
+        list[str] | None,
+        Field(description="Where the traffic is processed (`global`: anywhere)."),
+    ]
+
+
 class CatalogModel(TypedDict):
     id: str
     display_name: NotRequired[str]
@@ -164,6 +181,8 @@ class CatalogModel(TypedDict):
     aliases: NotRequired[list[str]]
     deprecated: NotRequired[bool]
     deprecation_date: NotRequired[str | None]
+    # Every deployment's downstream data policy: why `?data_policy=` lists the model or not.
+    data_policies: list[DeploymentPolicy]
     # Only on embedding models (POST /v1/embeddings): their vectors' length, and whether
     # `dimensions` may ask for shorter ones.
     embedding: NotRequired[EmbeddingInfo]
