@@ -130,3 +130,37 @@ def test_a_model_out_for_one_condition_is_in_for_another(policy_gw: PolicyGatewa
     candidate = {c["model"]: c for c in trains["candidates"]}["pol-override"]
     assert candidate["excluded"] == "data policy: no-training"
     assert candidate["unmet"] == ["no-training"]
+
+
+def _estimate(policy_gw: PolicyGateway, body: dict[str, Any], policy: str | None) -> httpx.Response:
+    headers = {HEADER: policy} if policy is not None else {}
+    return policy_gw.http.post(
+        f"{policy_gw.url}/api/v1/chat/estimate",
+        json={"messages": [{"role": "user", "content": "hello"}], **body},
+        headers=headers,
+    )
+
+
+@pytest.mark.parametrize("body", [{"model": "routeplex-ai"}, {}])
+def test_an_estimate_quotes_only_a_model_the_policy_allows(
+    policy_gw: PolicyGateway, body: dict[str, Any]
+) -> None:
+    """The estimate (no key) quotes what chat would route to under the request's header: the
+    automatic choice and the cheapest model both come from the compliant models."""
+    quoted = _estimate(policy_gw, body, STRICT)
+    assert quoted.status_code == 200, quoted.text
+    assert quoted.json()["data"]["model"] in EU_ZDR_MODELS
+    unconstrained = _estimate(policy_gw, body, None)
+    assert unconstrained.status_code == 200
+    assert unconstrained.json()["data"]["model"] not in EU_ZDR_MODELS  # the control: policy matters
+
+
+def test_an_estimate_for_a_model_the_policy_excludes_is_refused(policy_gw: PolicyGateway) -> None:
+    refused = _estimate(policy_gw, {"model": "gpt-4o-mini"}, STRICT)
+    assert refused.status_code == 403
+    error = refused.json()["error"]
+    assert (error["code"], error["details"]["reason"]) == ("forbidden_model", "data_policy")
+    assert _estimate(policy_gw, {"model": "pol-a"}, STRICT).status_code == 200
+    unreadable = _estimate(policy_gw, {"model": "routeplex-ai"}, "bogus")
+    assert unreadable.status_code == 400
+    assert unreadable.json()["error"]["code"] == "validation_error"

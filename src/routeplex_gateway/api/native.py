@@ -24,6 +24,7 @@ from ..metering.pricing import picousd_to_usd
 from ..metering.record import Endpoint
 from ..metering.tokens import confidence, counted_exactly, estimate_input_tokens
 from ..routing.catalog import AUTO_MODEL, CatalogModel
+from ..routing.choice import data_policy_refusal
 from ..routing.classifier import Needs
 from . import listing, openai_decode
 from .pipeline import Decoded, run
@@ -33,6 +34,7 @@ from .validation import truthy, validate_chat_body, validate_nesting, validate_s
 from .wire import (
     SSE_DONE,
     authenticate,
+    data_requirement,
     exchange_headers,
     json_response,
     read_json,
@@ -250,21 +252,36 @@ def _estimated_model(
     gw: Gateway, request: Request, chat: ChatRequest, asked: EstimateRequest, max_output: int
 ) -> tuple[CatalogModel, str | None, str | None]:
     """The model to estimate for, its routing mode and strategy: the named model, the one
-    `routeplex-ai` would choose (the real router's ranking), or the cheapest available."""
+    `routeplex-ai` would choose (the real router's ranking), or the cheapest available — of
+    those an `X-RoutePlex-Data-Policy` header allows, as chat would route (the estimate takes
+    no key, so only the header's requirement is known)."""
     name, mode = asked.model, asked.mode
+    requirement = data_requirement(None, request.headers)
     if AUTO_MODEL in (name, mode):
         header = request.headers.get("x-routeplex-strategy")
         strategy = asked.strategy or validate_strategy(header, "X-RoutePlex-Strategy") or "auto"
         test_mode = bool(asked.test_mode) or truthy(request.headers.get("x-routeplex-test-mode"))
         chosen = gw.choice.auto_model(
-            chat, strategy, max_output_tokens=max_output, test_mode=test_mode
+            chat,
+            strategy,
+            max_output_tokens=max_output,
+            test_mode=test_mode,
+            requirement=requirement,
         )
         return chosen, AUTO_MODEL, strategy
     if name is not None:
-        return gw.choice.resolve(name, listing="GET /api/v1/models"), "manual", None
+        model = gw.choice.resolve(name, listing="GET /api/v1/models")
+        if requirement and (unmet := gw.router.unmet(model, requirement)):
+            raise data_policy_refusal(
+                f"No deployment of '{model.id}' meets this request's data policy "
+                f"({requirement.label()}).",
+                requirement,
+                list(unmet),
+            )
+        return model, "manual", None
     if mode == "manual":
         raise validation("'model' is required in manual mode.", "model")
-    return gw.choice.cheapest(Needs.of(chat)), None, None
+    return gw.choice.cheapest(Needs.of(chat), requirement), None, None
 
 
 async def estimate(request: Request) -> Response:

@@ -89,8 +89,9 @@ class ModelChoice:
             details={"default_tier_models": usable},
         )
 
-    def cheapest(self, needs: Needs) -> CatalogModel:
-        """The cheapest servable model with what `needs` asks for (for estimates)."""
+    def cheapest(self, needs: Needs, requirement: DataRequirement | None = None) -> CatalogModel:
+        """The cheapest servable model with what `needs` asks for (for estimates), of those
+        meeting the data-policy `requirement`."""
 
         def price(model: CatalogModel) -> tuple[Decimal, str]:
             model_price = self.catalog.pricer.price(model.id)
@@ -98,6 +99,17 @@ class ModelChoice:
             return (per_in if per_in is not None else Decimal("Infinity"), model.id)
 
         models = [m for m in self.chat_models() if self.router.servable(m) and needs.met_by(m)]
+        if requirement:
+            compliant = [m for m in models if not self.router.unmet(m, requirement)]
+            if models and not compliant:
+                raise data_policy_refusal(
+                    f"No model meets this request's data policy ({requirement.label()}).",
+                    requirement,
+                    list(
+                        dict.fromkeys(u for m in models for u in self.router.unmet(m, requirement))
+                    ),
+                )
+            models = compliant
         if not models:
             raise GatewayError(ErrorCode.PROVIDER_UNAVAILABLE, "No model is available.")
         return min(models, key=price)
@@ -153,14 +165,25 @@ class ModelChoice:
         return classification, ranked, weights
 
     def auto_model(
-        self, request: ChatRequest, strategy: str, *, max_output_tokens: int, test_mode: bool
+        self,
+        request: ChatRequest,
+        strategy: str,
+        *,
+        max_output_tokens: int,
+        test_mode: bool,
+        requirement: DataRequirement | None = None,
     ) -> CatalogModel:
         """The model `routeplex-ai` would choose for this request, before any key's limits or
-        budget are known (what `/api/v1/chat/estimate` quotes)."""
+        budget are known (what `/api/v1/chat/estimate` quotes), among those meeting the
+        data-policy `requirement`."""
         _, ranked, _ = self.rank(
-            request, strategy, max_output_tokens=max_output_tokens, test_mode=test_mode
+            request,
+            strategy,
+            max_output_tokens=max_output_tokens,
+            test_mode=test_mode,
+            requirement=requirement,
         )
-        return eligible(ranked)[0]
+        return eligible(ranked, requirement)[0]
 
 
 def eligible(

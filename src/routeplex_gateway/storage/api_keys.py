@@ -118,14 +118,7 @@ async def set_limits(
     account_id: str | None,
     now: datetime,
 ) -> bool:
-    condition = api_keys.c.id == key_id
-    if account_id is not None:
-        condition = and_(condition, api_keys.c.account_id == account_id)
-    # updated_at moves so that replicas polling `keys_changed_since` pick up the new caps.
-    result = await connection.execute(
-        update(api_keys).where(condition).values(limits=json_object(limits), updated_at=now)
-    )
-    return result.rowcount == 1
+    return await _change(connection, key_id, account_id, now, limits=json_object(limits))
 
 
 async def set_data_policy(
@@ -136,12 +129,23 @@ async def set_data_policy(
     account_id: str | None,
     now: datetime,
 ) -> bool:
+    return await _change(connection, key_id, account_id, now, data_policy=data_policy)
+
+
+async def _change(
+    connection: AsyncConnection,
+    key_id: str,
+    account_id: str | None,
+    now: datetime,
+    **values: object,
+) -> bool:
+    """Set `values` on the key (of `account_id`, when given); False if there is none such."""
     condition = api_keys.c.id == key_id
     if account_id is not None:
         condition = and_(condition, api_keys.c.account_id == account_id)
-    # updated_at moves so that replicas polling `keys_changed_since` pick up the requirement.
+    # updated_at moves so that replicas polling `keys_changed_since` pick up the change.
     result = await connection.execute(
-        update(api_keys).where(condition).values(data_policy=data_policy, updated_at=now)
+        update(api_keys).where(condition).values(**values, updated_at=now)
     )
     return result.rowcount == 1
 
